@@ -1,0 +1,1 @@
+"""Account directory, addresses and credentials. No Flask imports here."""

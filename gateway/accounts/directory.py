@@ -1,0 +1,253 @@
+"""The account directory in Redis: one hash per account plus an address index.
+
+Every write goes through one Lua script (:data:`_SAVE`), so an account and the
+index entries of its addresses change together, atomically, and two writers
+racing for one address cannot both win. Writes are compare-and-set on the
+account's ``version``: :meth:`Directory.update` re-reads and retries when
+another writer got there first, so no update is lost.
+
+Lookup by any address is a single round trip (:data:`_FIND`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import redis
+
+from ..store import Store
+from .emails import normalize_email
+from .errors import (
+    AccountExists,
+    AccountNotFound,
+    AddressTaken,
+    ConcurrentUpdate,
+    LastVerifiedAddress,
+)
+from .models import Account, Email, from_hash, to_hash, utcnow, validate
+
+# KEYS: account hash, address index, id set. ARGV: id, expected version ("new" or N),
+# addresses (JSON), creation score, then field/value pairs.
+_SAVE = """
+local cur = redis.call('HGET', KEYS[1], 'version')
+if ARGV[2] == 'new' then
+  if cur then return {'exists'} end
+elseif cur ~= ARGV[2] then
+  return {'stale', cur or ''}
+end
+local addresses = cjson.decode(ARGV[3])
+for _, a in ipairs(addresses) do
+  local owner = redis.call('HGET', KEYS[2], a)
+  if owner and owner ~= ARGV[1] then return {'taken', a, owner} end
+end
+if cur then
+  local keep = {}
+  for _, a in ipairs(addresses) do keep[a] = true end
+  for _, a in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'addresses') or '[]')) do
+    if not keep[a] and redis.call('HGET', KEYS[2], a) == ARGV[1] then redis.call('HDEL', KEYS[2], a) end
+  end
+end
+for _, a in ipairs(addresses) do redis.call('HSET', KEYS[2], a, ARGV[1]) end
+local version = tostring((tonumber(cur) or 0) + 1)
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'version', version, unpack(ARGV, 5))
+redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[1])
+return {'ok', version}
+"""
+
+# KEYS: address index. ARGV: address, account key prefix.
+_FIND = """
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+return redis.call('HGETALL', ARGV[2] .. id)
+"""
+
+_RETRIES = 20
+
+
+def new_account_id() -> str:
+    """A stable, opaque, random account id."""
+    return str(uuid.uuid4())
+
+
+class Directory:
+    """Accounts and their addresses. Raises the errors of :mod:`.errors`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._save = store.redis.register_script(_SAVE)
+        self._find = store.redis.register_script(_FIND)
+
+    # -- reading ----------------------------------------------------------------
+    def get(self, account_id: str) -> Account | None:
+        fields = self.store.redis.hgetall(Store.user_key(account_id))
+        return from_hash(fields) if fields else None
+
+    def find_by_email(self, address: str) -> Account | None:
+        """The account owning ``address`` (any of its addresses), in one round trip.
+
+        Raises InvalidEmail when ``address`` cannot be normalised.
+        """
+        flat = self._find(keys=[Store.EMAIL_INDEX], args=[normalize_email(address), Store.USER_PREFIX])
+        if not flat:
+            return None
+        return from_hash(dict(zip(flat[::2], flat[1::2])))
+
+    def require(self, ref: str) -> Account:
+        """By id or by any address. Raises AccountNotFound."""
+        account = self.find_by_email(ref) if "@" in ref else self.get(ref)
+        if account is None:
+            raise AccountNotFound(ref)
+        return account
+
+    def owner_of(self, address: str) -> str | None:
+        return self.store.redis.hget(Store.EMAIL_INDEX, normalize_email(address))
+
+    def count(self) -> int:
+        return int(self.store.redis.zcard(Store.USERS))
+
+    def ids(self, start: int = 0, stop: int = -1) -> list[str]:
+        """Account ids by creation order (stable pagination for SCIM and export)."""
+        return list(self.store.redis.zrange(Store.USERS, start, stop))
+
+    def iter_accounts(self, batch: int = 500) -> Iterator[Account]:
+        """Every account, in creation order, fetched ``batch`` at a time."""
+        start = 0
+        while True:
+            ids = self.ids(start, start + batch - 1)
+            if not ids:
+                return
+            pipe = self.store.redis.pipeline(transaction=False)
+            for account_id in ids:
+                pipe.hgetall(Store.user_key(account_id))
+            for fields in pipe.execute():
+                if fields:
+                    yield from_hash(fields)
+            start += batch
+
+    # -- writing ----------------------------------------------------------------
+    def create(self, account: Account) -> Account:
+        """Store a new account. Raises InvalidAccount, AccountExists, AddressTaken."""
+        now = utcnow()
+        account = dataclasses.replace(
+            account, created_at=account.created_at or now, updated_at=account.updated_at or now
+        )
+        return self._write(validate(account), expected="new")
+
+    def update(self, account_id: str, change: Callable[[Account], Account]) -> Account:
+        """Apply ``change`` to the current account and save it, retrying on concurrent writes.
+
+        ``change`` must be a pure function of the account it is given (it may run
+        several times). Raises AccountNotFound, InvalidAccount, AddressTaken,
+        ConcurrentUpdate, and whatever ``change`` raises.
+        """
+        for _ in range(_RETRIES):
+            current = self.get(account_id)
+            if current is None:
+                raise AccountNotFound(account_id)
+            changed = change(current)
+            if changed.same_content(current) and changed.updated_at == current.updated_at:
+                return current
+            changed = dataclasses.replace(changed, id=current.id, created_at=changed.created_at or current.created_at)
+            if changed.updated_at == current.updated_at:
+                changed = dataclasses.replace(changed, updated_at=utcnow())
+            try:
+                return self._write(validate(changed), expected=str(current.version))
+            except _Stale:
+                continue
+        raise ConcurrentUpdate(f"account {account_id} kept changing; try again")
+
+    def _write(self, account: Account, expected: str) -> Account:
+        fields = to_hash(account)
+        args: list[str] = [account.id, expected, fields["addresses"], str(_score(account.created_at))]
+        for name, value in fields.items():
+            args.extend((name, value))
+        try:
+            reply = self._save(keys=[Store.user_key(account.id), Store.EMAIL_INDEX, Store.USERS], args=args)
+        except redis.ResponseError as exc:  # pragma: no cover - a bug in the script
+            raise RuntimeError(f"account script failed: {exc}") from exc
+        status = reply[0]
+        if status == "ok":
+            return dataclasses.replace(account, version=int(reply[1]))
+        if status == "taken":
+            raise AddressTaken(reply[1], reply[2])
+        if status == "exists":
+            raise AccountExists(account.id)
+        raise _Stale()
+
+    # -- common changes ------------------------------------------------------------
+    def add_email(self, account_id: str, address: str, verified: bool = False) -> Account:
+        """Add an address (last, not primary). Raises AddressTaken, InvalidEmail."""
+        address = normalize_email(address)
+
+        def change(a: Account) -> Account:
+            if a.email(address):
+                if verified and not a.email(address).verified:  # type: ignore[union-attr]
+                    return _with_emails(a, [Email(e.address, e.verified or e.address == address) for e in a.emails])
+                return a
+            return _with_emails(a, [*a.emails, Email(address, verified)])
+
+        return self.update(account_id, change)
+
+    def verify_email(self, account_id: str, address: str) -> Account:
+        address = normalize_email(address)
+        return self.update(
+            account_id,
+            lambda a: _with_emails(a, [Email(e.address, e.verified or e.address == address) for e in a.emails]),
+        )
+
+    def remove_email(self, account_id: str, address: str) -> Account:
+        """Remove an address. Raises LastVerifiedAddress (or when it is the only one)."""
+        address = normalize_email(address)
+
+        def change(a: Account) -> Account:
+            if not a.email(address):
+                raise AccountNotFound(address)
+            rest = [e for e in a.emails if e.address != address]
+            if not rest or (a.verified_addresses and not any(e.verified for e in rest)):
+                raise LastVerifiedAddress(f"{address} is the last verified address of the account")
+            return _with_emails(a, rest)
+
+        return self.update(account_id, change)
+
+    def set_primary(self, account_id: str, address: str) -> Account:
+        address = normalize_email(address)
+
+        def change(a: Account) -> Account:
+            email = a.email(address)
+            if email is None:
+                raise AccountNotFound(address)
+            return _with_emails(a, [email, *(e for e in a.emails if e.address != address)])
+
+        return self.update(account_id, change)
+
+    def set_password_hash(self, account_id: str, password_hash: str, *, activate: bool = True) -> Account:
+        """Store a new hash; a provisioned account becomes active. A disabled one stays disabled."""
+
+        def change(a: Account) -> Account:
+            status = "active" if activate and a.status == "provisioned" else a.status
+            return dataclasses.replace(a, password_hash=password_hash, status=status)
+
+        return self.update(account_id, change)
+
+    def disable(self, account_id: str) -> Account:
+        """Disable; nothing is erased."""
+        return self.update(account_id, lambda a: dataclasses.replace(a, status="disabled"))
+
+
+class _Stale(Exception):
+    """Another writer changed the account since it was read."""
+
+
+def _with_emails(account: Account, emails: list[Email]) -> Account:
+    return dataclasses.replace(account, emails=tuple(emails))
+
+
+def _score(timestamp: str) -> float:
+    try:
+        return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").timestamp()
+    except ValueError:
+        return 0.0
+

@@ -1,0 +1,229 @@
+"""The account value object, its rules, and its two serialised forms.
+
+* the Redis hash (:func:`to_hash` / :func:`from_hash`), private to the directory;
+* the provisioning record (:func:`to_record` / :func:`record_fields`), the JSON
+  Lines shape used by ``gateway users import|export``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from .emails import normalize_email
+from .errors import InvalidAccount
+
+STATUSES = ("provisioned", "active", "disabled")
+#: eduPersonAffiliation vocabulary (eduPerson 202208, §2.2.1).
+AFFILIATIONS = ("student", "faculty", "staff", "employee", "member", "affiliate", "alum", "library-walk-in")
+_ESTABLISHMENT = re.compile(r"^\{[A-Za-z0-9_.-]+\}\S+$")  # supannEtablissement, e.g. {UAI}0751717J
+_EPPN = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_NAME_MAX = 256
+
+
+def utcnow() -> str:
+    """Now, as the ISO 8601 UTC timestamp stored on accounts (second precision)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclasses.dataclass(frozen=True)
+class Email:
+    """One address of an account; ``address`` is normalised."""
+
+    address: str
+    verified: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    """A person of the UNESS network. ``emails[0]`` is the primary address."""
+
+    id: str
+    emails: tuple[Email, ...]
+    given_name: str = ""
+    family_name: str = ""
+    display_name: str = ""
+    affiliations: tuple[str, ...] = ()
+    establishment: str = ""
+    eppn: str = ""
+    #: SP entityID -> the persistent identifier that SP already stores for this person
+    legacy_ids: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    status: str = "provisioned"
+    password_hash: str = ""
+    created_at: str = ""
+    updated_at: str = ""
+    #: bumped by every write; the directory's compare-and-set guard
+    version: int = 0
+
+    @property
+    def primary_email(self) -> str:
+        return self.emails[0].address
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(e.address for e in self.emails)
+
+    @property
+    def verified_addresses(self) -> tuple[str, ...]:
+        return tuple(e.address for e in self.emails if e.verified)
+
+    def email(self, address: str) -> Email | None:
+        return next((e for e in self.emails if e.address == address), None)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    def same_content(self, other: Account) -> bool:
+        """Equal but for version and timestamps (import reports these as unchanged)."""
+        ignore = {"version": 0, "updated_at": "", "created_at": ""}
+        return dataclasses.replace(self, **ignore) == dataclasses.replace(other, **ignore)
+
+
+def validate(account: Account) -> Account:
+    """Check every rule; return the account unchanged. Raises InvalidAccount."""
+    if not account.id or not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", account.id):
+        raise InvalidAccount("id", "1 to 64 letters, digits, '.', '_' or '-'")
+    if not account.emails:
+        raise InvalidAccount("emails", "at least one address is required")
+    if len(set(account.addresses)) != len(account.addresses):
+        raise InvalidAccount("emails", "an address is listed twice")
+    for email in account.emails:
+        if normalize_email(email.address) != email.address:
+            raise InvalidAccount("emails", f"{email.address!r} is not normalised")
+    for name in ("given_name", "family_name", "display_name"):
+        value = getattr(account, name)
+        if len(value) > _NAME_MAX or any(ord(c) < 32 for c in value):
+            raise InvalidAccount(name, "at most 256 printable characters")
+    for value in account.affiliations:
+        if value not in AFFILIATIONS:
+            raise InvalidAccount("affiliations", f"{value!r} is not one of {', '.join(AFFILIATIONS)}")
+    if account.establishment and not _ESTABLISHMENT.match(account.establishment):
+        raise InvalidAccount("establishment", "expected a supannEtablissement code such as {UAI}0751717J")
+    if account.eppn and not _EPPN.match(account.eppn):
+        raise InvalidAccount("eppn", "expected user@scope, such as jdupont@univ-exemple.fr")
+    for sp, value in account.legacy_ids.items():
+        if not isinstance(sp, str) or not sp or not isinstance(value, str) or not value or len(value) > 1024:
+            raise InvalidAccount("legacy_ids", "each entry maps an SP entityID to a non-empty identifier")
+    if account.status not in STATUSES:
+        raise InvalidAccount("status", f"must be one of {', '.join(STATUSES)}")
+    if account.password_hash and not account.password_hash.startswith("$argon2"):
+        raise InvalidAccount("password_hash", "only argon2 hashes are accepted")
+    return account
+
+
+# -- Redis hash form -----------------------------------------------------------
+
+def to_hash(account: Account) -> dict[str, str]:
+    """Flat string fields for HSET; ``addresses`` is read by the directory's Lua scripts."""
+    return {
+        "id": account.id,
+        "emails": json.dumps([[e.address, e.verified] for e in account.emails]),
+        "addresses": json.dumps(list(account.addresses)),
+        "given_name": account.given_name,
+        "family_name": account.family_name,
+        "display_name": account.display_name,
+        "affiliations": json.dumps(list(account.affiliations)),
+        "establishment": account.establishment,
+        "eppn": account.eppn,
+        "legacy_ids": json.dumps(dict(account.legacy_ids), sort_keys=True),
+        "status": account.status,
+        "password_hash": account.password_hash,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+    }
+
+
+def from_hash(fields: Mapping[str, str]) -> Account:
+    return Account(
+        id=fields["id"],
+        emails=tuple(Email(a, bool(v)) for a, v in json.loads(fields["emails"])),
+        given_name=fields.get("given_name", ""),
+        family_name=fields.get("family_name", ""),
+        display_name=fields.get("display_name", ""),
+        affiliations=tuple(json.loads(fields.get("affiliations", "[]"))),
+        establishment=fields.get("establishment", ""),
+        eppn=fields.get("eppn", ""),
+        legacy_ids=json.loads(fields.get("legacy_ids", "{}")),
+        status=fields.get("status", "provisioned"),
+        password_hash=fields.get("password_hash", ""),
+        created_at=fields.get("created_at", ""),
+        updated_at=fields.get("updated_at", ""),
+        version=int(fields.get("version", 0)),
+    )
+
+
+# -- provisioning record form (JSON Lines) -------------------------------------
+
+RECORD_FIELDS = (
+    "id", "emails", "given_name", "family_name", "display_name", "affiliations",
+    "establishment", "eppn", "legacy_ids", "status", "password_hash", "created_at", "updated_at",
+)
+
+
+def to_record(account: Account) -> dict[str, Any]:
+    """The export form: every field, addresses as ``{"address", "verified"}`` objects."""
+    record = {name: getattr(account, name) for name in RECORD_FIELDS}
+    record["emails"] = [{"address": e.address, "verified": e.verified} for e in account.emails]
+    record["affiliations"] = list(account.affiliations)
+    record["legacy_ids"] = dict(account.legacy_ids)
+    return record
+
+
+def parse_emails(value: Any) -> list[Email | str]:
+    """Record ``emails``: a list of addresses or ``{"address", "verified"}`` objects.
+
+    Plain strings come back as normalised strings (verification left to the
+    caller: an existing address keeps its flag); objects as :class:`Email`.
+    Raises InvalidAccount.
+    """
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise InvalidAccount("emails", "expected a non-empty list of addresses")
+    parsed: list[Email | str] = []
+    for item in value:
+        if isinstance(item, str):
+            parsed.append(normalize_email(item))
+        elif isinstance(item, dict) and isinstance(item.get("address", item.get("value")), str):
+            verified = item.get("verified", False)
+            if not isinstance(verified, bool):
+                raise InvalidAccount("emails", "verified must be true or false")
+            parsed.append(Email(normalize_email(item.get("address", item.get("value"))), verified))
+        else:
+            raise InvalidAccount("emails", f"unexpected entry {item!r}")
+    return parsed
+
+
+def record_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the types of a record's scalar fields and return them as Account kwargs.
+
+    ``emails`` and ``id`` are left to the caller. Raises InvalidAccount.
+    """
+    unknown = set(record) - set(RECORD_FIELDS)
+    if unknown:
+        raise InvalidAccount(sorted(unknown)[0], "unknown field")
+    out: dict[str, Any] = {}
+    for name in ("given_name", "family_name", "display_name", "establishment", "eppn", "status",
+                 "password_hash", "created_at", "updated_at"):
+        if name in record:
+            value = record[name] if record[name] is not None else ""
+            if not isinstance(value, str):
+                raise InvalidAccount(name, "expected a string")
+            out[name] = value.strip()
+    if "affiliations" in record:
+        value = record["affiliations"] or []
+        if isinstance(value, str):
+            value = [v for v in re.split(r"[;,\s]+", value) if v]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidAccount("affiliations", "expected a list of strings")
+        out["affiliations"] = tuple(dict.fromkeys(v.strip().lower() for v in value))
+    if "legacy_ids" in record:
+        value = record["legacy_ids"] or {}
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise InvalidAccount("legacy_ids", "expected an object mapping SP entityID to identifier")
+        out["legacy_ids"] = {str(k).strip(): v.strip() for k, v in value.items()}
+    return out

@@ -1,0 +1,312 @@
+"""Typed settings, loaded once: defaults -> TOML file -> ``GATEWAY_*`` environment.
+
+The schema *is* the frozen dataclasses below: every field is a key, its type
+annotation says how to parse it, and ``secret()`` marks the keys that may also
+come from a file (``<key>_file``) and must never hold a development value in
+production mode.
+
+Top-level keys sit at the root of the TOML file and map to ``GATEWAY_<KEY>``;
+keys of a section ``[redis]`` map to ``GATEWAY_REDIS_<KEY>``. ``REDIS_URL`` is
+honoured too (below ``GATEWAY_REDIS_URL``), as most hosting platforms set it.
+
+:func:`load_settings` collects *every* problem and raises one
+:class:`ConfigError` listing them, so an operator fixes a file in one pass.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: Development secrets start with this marker; production refuses them.
+DEV_SECRET_MARKER = "dev-only-"
+#: Where the development configuration lives; production refuses files from there.
+DEV_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "dev"
+MODES = ("development", "production")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def secret(default: Any = "", **kw: Any) -> Any:
+    """A field whose value may come from ``<key>_file`` and is never a dev value in production."""
+    if isinstance(default, (dict, list)):
+        factory = type(default)
+        return dataclasses.field(default_factory=factory, metadata={"secret": True}, **kw)
+    return dataclasses.field(default=default, metadata={"secret": True}, **kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisSettings:
+    """Where accounts, sessions and one-time codes live."""
+
+    url: str = secret("redis://127.0.0.1:6379/0")
+    #: ``host:port`` of each Sentinel; when set, ``url`` only supplies db/password/TLS.
+    sentinels: tuple[str, ...] = ()
+    sentinel_service: str = "mymaster"
+    sentinel_password: str = secret("")
+    socket_timeout: float = 2.0
+    connect_timeout: float = 1.0
+    max_connections: int = 64
+    #: The /healthz probe gives up after this many seconds.
+    health_timeout: float = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class PasswordSettings:
+    """argon2id parameters (see README, "Password hashing"). Changing them rehashes at sign-in."""
+
+    time_cost: int = 2
+    memory_cost: int = 19456  # KiB
+    parallelism: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ScimSettings:
+    """Provisioning API for the authorised service ("cockpit")."""
+
+    #: service name -> bearer token. Give it from the environment or a file in production.
+    tokens: dict[str, str] = secret({})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything the gateway reads from configuration."""
+
+    mode: str = "production"
+    #: The one public base URL: mail links, SAML entityID, OIDC issuer derive from it.
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str = secret("")
+    #: Set when running on plain http on localhost (development); cookies lose ``Secure``.
+    insecure_http: bool = False
+    redis: RedisSettings = dataclasses.field(default_factory=RedisSettings)
+    passwords: PasswordSettings = dataclasses.field(default_factory=PasswordSettings)
+    scim: ScimSettings = dataclasses.field(default_factory=ScimSettings)
+    #: The file the settings came from, if any (not a key).
+    source: str = dataclasses.field(default="", metadata={"internal": True})
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build :class:`Settings`. Raises :class:`ConfigError` with every problem found.
+
+    ``overrides`` (as a nested mapping shaped like the TOML file) wins over the
+    environment; the app factory and the tests use it.
+    """
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    path = env.get("GATEWAY_CONFIG", "")
+    if path:
+        data = _read_toml(Path(path), problems)
+    loader = _Loader(env, problems)
+    settings = loader.build(Settings, data, dict(overrides or {}), prefix="")
+    if path:
+        settings = dataclasses.replace(settings, source=path)
+    problems.extend(check_settings(settings, loader.secret_files))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def check_settings(settings: Settings, secret_files: Mapping[str, str] | None = None) -> list[str]:
+    """Rules that span keys: mode, URLs, and no development secret in production."""
+    problems: list[str] = []
+    if settings.mode not in MODES:
+        problems.append(f"mode: must be one of {', '.join(MODES)}, not {settings.mode!r}")
+    if not settings.public_url.startswith(("http://", "https://")):
+        problems.append(f"public_url: must be an http(s) URL, not {settings.public_url!r}")
+    if not settings.secret_key:
+        problems.append("secret_key: missing (set GATEWAY_SECRET_KEY or secret_key_file)")
+    elif len(settings.secret_key) < 32:
+        problems.append("secret_key: too short (at least 32 characters)")
+    if settings.passwords.memory_cost < 8 * settings.passwords.parallelism:
+        problems.append("passwords.memory_cost: must be at least 8 KiB per lane")
+    for name in ("time_cost", "parallelism"):
+        if getattr(settings.passwords, name) < 1:
+            problems.append(f"passwords.{name}: must be at least 1")
+    if settings.is_production:
+        problems.extend(_production_problems(settings, secret_files or {}))
+    return problems
+
+
+def _production_problems(settings: Settings, secret_files: Mapping[str, str]) -> list[str]:
+    problems = []
+    if not settings.public_url.startswith("https://"):
+        problems.append("public_url: must be https in production mode")
+    if settings.insecure_http:
+        problems.append("insecure_http: not allowed in production mode")
+    for key, value in _secret_values(settings):
+        if _is_dev_secret(value):
+            problems.append(f"{key}: a development secret in production mode")
+    for key, file in secret_files.items():
+        if Path(file).resolve().is_relative_to(DEV_CONFIG_DIR):
+            problems.append(f"{key}: read from {file}, a development file, in production mode")
+    return problems
+
+
+def _is_dev_secret(value: Any) -> bool:
+    if isinstance(value, str):
+        return DEV_SECRET_MARKER in value
+    if isinstance(value, Mapping):
+        return any(_is_dev_secret(v) for v in value.values())
+    return False
+
+
+def _secret_values(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    found = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            found.extend(_secret_values(value, f"{prefix}{f.name}."))
+        elif f.metadata.get("secret"):
+            found.append((prefix + f.name, value))
+    return found
+
+
+def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        problems.append(f"GATEWAY_CONFIG: no such file: {path}")
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{path}: not valid TOML: {exc}")
+    except OSError as exc:
+        problems.append(f"{path}: cannot read: {exc.strerror}")
+    return {}
+
+
+class _Loader:
+    """Walks a settings dataclass, reading each key from overrides, env, then TOML."""
+
+    def __init__(self, env: Mapping[str, str], problems: list[str]) -> None:
+        self.env = env
+        self.problems = problems
+        self.secret_files: dict[str, str] = {}
+
+    def build(self, cls: type, data: Any, overrides: dict[str, Any], prefix: str) -> Any:
+        if not isinstance(data, dict):
+            self.problems.append(f"{prefix.rstrip('.')}: must be a table")
+            data = {}
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        secrets = {f"{n}_file" for n, f in fields.items() if f.metadata.get("secret")}
+        for key in sorted(set(data) - set(fields) - secrets):
+            self.problems.append(f"{prefix}{key}: unknown key")
+        values: dict[str, Any] = {}
+        for name, f in fields.items():
+            hint = hints[name]
+            if dataclasses.is_dataclass(hint):
+                values[name] = self.build(
+                    typing.cast(type, hint), data.get(name, {}), overrides.get(name, {}), f"{prefix}{name}."
+                )
+                continue
+            found = self._raw(prefix, name, f, data, overrides)
+            if found is not None:
+                raw, origin = found
+                parsed = _parse(raw, hint, from_env=origin != "config file")
+                if isinstance(parsed, _Invalid):
+                    self.problems.append(f"{prefix}{name}: {parsed.reason} (from {origin})")
+                else:
+                    values[name] = parsed
+        return cls(**values)
+
+    def _raw(
+        self, prefix: str, name: str, f: dataclasses.Field[Any], data: dict[str, Any], overrides: dict[str, Any]
+    ) -> tuple[Any, str] | None:
+        key = prefix + name
+        env_name = "GATEWAY_" + key.replace(".", "_").upper()
+        if name in overrides:
+            return overrides[name], "overrides"
+        if env_name in self.env:
+            return self.env[env_name], env_name
+        if key == "redis.url" and "REDIS_URL" in self.env:
+            return self.env["REDIS_URL"], "REDIS_URL"
+        if f.metadata.get("secret"):
+            file = self.env.get(env_name + "_FILE") or data.get(f"{name}_file")
+            if file:
+                return self._read_secret_file(key, str(file))
+        if name in data:
+            return data[name], "config file"
+        return None
+
+    def _read_secret_file(self, key: str, file: str) -> tuple[Any, str] | None:
+        try:
+            text = Path(file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            self.problems.append(f"{key}: cannot read secret file {file}: {exc.strerror}")
+            return None
+        self.secret_files[key] = file
+        return text, f"file {file}"
+
+
+class _Invalid:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _parse(raw: Any, hint: Any, from_env: bool) -> Any:
+    """Coerce one raw value to ``hint``; strings from the environment are parsed."""
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and from_env and raw.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return raw.lower() in ("1", "true", "yes", "on")
+        return _Invalid(f"expected true or false, got {raw!r}")
+    if hint in (int, float):
+        if isinstance(raw, bool):
+            return _Invalid(f"expected a number, got {raw!r}")
+        if isinstance(raw, (int, float)) and (hint is float or isinstance(raw, int)):
+            return hint(raw)
+        if isinstance(raw, str) and from_env:
+            try:
+                return hint(raw)
+            except ValueError:
+                pass
+        return _Invalid(f"expected {'an integer' if hint is int else 'a number'}, got {raw!r}")
+    if hint is str:
+        return raw if isinstance(raw, str) else _Invalid(f"expected a string, got {raw!r}")
+    if origin is tuple:
+        if isinstance(raw, str) and from_env:
+            raw = _env_list(raw)
+        if isinstance(raw, (list, tuple)) and all(isinstance(v, str) for v in raw):
+            return tuple(raw)
+        return _Invalid(f"expected a list of strings, got {raw!r}")
+    if origin is dict:
+        if isinstance(raw, str) and from_env:
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                return _Invalid("expected a JSON object")
+        if isinstance(raw, Mapping) and all(isinstance(v, str) for v in raw.values()):
+            return dict(raw)
+        return _Invalid(f"expected a table of strings, got {raw!r}")
+    raise TypeError(f"unsupported settings type {hint!r}")  # a programming error, caught by tests
+
+
+def _env_list(raw: str) -> Any:
+    raw = raw.strip()
+    if raw.startswith("["):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return [part.strip() for part in raw.split(",") if part.strip()]

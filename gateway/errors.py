@@ -1,0 +1,80 @@
+"""Application-level error handling: a French page for people, JSON for APIs.
+
+Errors of each layer form their own tree (``accounts.errors``, and later the
+protocol packages). A view catches what it can explain; whatever escapes ends
+here, and nobody ever sees a stack trace.
+
+``/scim/*`` answers in SCIM's error JSON (RFC 7644 §3.12), ``/oidc/*`` in
+OAuth's (RFC 6749 §5.2); everything else gets ``templates/error.html``.
+"""
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+log = logging.getLogger("gateway")
+
+#: French titles and explanations for people, by HTTP status.
+MESSAGES = {
+    400: ("Requête invalide", "La demande reçue est incomplète ou mal formée."),
+    403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
+    404: ("Page introuvable", "Cette adresse ne correspond à aucune page de la passerelle UNESS."),
+    405: ("Méthode non permise", "Cette page ne s'utilise pas ainsi."),
+    413: ("Requête trop volumineuse", "La demande envoyée dépasse la taille permise."),
+    429: ("Trop de tentatives", "Merci de patienter quelques minutes avant de réessayer."),
+    500: ("Erreur inattendue", "Une erreur est survenue de notre côté. Réessayez dans un instant."),
+    503: ("Service momentanément indisponible", "La passerelle ne peut pas répondre pour le moment. Réessayez dans un instant."),
+}
+
+
+def _wants_scim() -> bool:
+    return request.path.startswith("/scim/")
+
+
+def _wants_oauth_json() -> bool:
+    return request.path.startswith("/oidc/")
+
+
+def scim_error(status: int, detail: str, scim_type: str | None = None) -> tuple[Response, int]:
+    """An RFC 7644 §3.12 error body."""
+    body: dict[str, object] = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": str(status),
+        "detail": detail,
+    }
+    if scim_type:
+        body["scimType"] = scim_type
+    response = jsonify(body)
+    response.mimetype = "application/scim+json"
+    return response, status
+
+
+def render_error(exc: HTTPException) -> tuple[Response | str, int]:
+    status = exc.code or 500
+    if _wants_scim():
+        return scim_error(status, exc.description or MESSAGES.get(status, MESSAGES[500])[0])
+    if _wants_oauth_json():
+        code = "server_error" if status >= 500 else "invalid_request"
+        return jsonify(error=code, error_description=exc.description), status
+    title, text = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
+    return render_template("error.html", title=title, text=text, status=status), status
+
+
+def _unexpected(exc: Exception) -> tuple[Response | str, int]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return render_error(InternalServerError())
+
+
+def _redis_down(exc: redis.RedisError) -> tuple[Response | str, int]:
+    log.error("redis unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+    return render_error(ServiceUnavailable())
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(redis.ConnectionError, _redis_down)
+    app.register_error_handler(redis.TimeoutError, _redis_down)
+    app.register_error_handler(Exception, _unexpected)

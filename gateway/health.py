@@ -1,0 +1,20 @@
+"""``GET /healthz``: is this instance able to serve (Redis reachable)?"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, jsonify
+
+from . import services
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """200 ``{"status": "ok", "redis": "ok"}``; 503 with ``"redis": "unreachable"``."""
+    if services.store().is_reachable():
+        return jsonify(status="ok", redis="ok"), 200
+    return jsonify(status="unavailable", redis="unreachable"), 503
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

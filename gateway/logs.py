@@ -1,0 +1,93 @@
+"""Logging: plain lines for operators, JSON lines for the audit trail.
+
+Security and audit events go to the ``gateway.audit`` logger, one JSON object
+per line, with an ``event`` name from :data:`EVENTS`. :class:`Redact` removes
+anything that looks like a secret before a record is written, whatever the
+logger; a test enforces it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask
+
+AUDIT = "gateway.audit"
+
+#: Every audit event name the gateway emits.
+EVENTS = frozenset({
+    "account.created", "account.updated", "account.disabled", "account.password_set",
+    "scim.denied",
+})
+
+_SECRET_FIELDS = {"password", "password_hash", "token", "code", "secret", "cookie", "samlresponse", "authorization"}
+_BEARER = re.compile(r"(?i)(bearer\s+)[\w\-.~+/]+=*")
+_ARGON = re.compile(r"\$argon2[a-z]*\$[^\s\"']+")
+
+
+class Redact(logging.Filter):
+    """Blank secret-looking fields and values in every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name in list(vars(record)):
+            if name.lower() in _SECRET_FIELDS:
+                setattr(record, name, "[redacted]")
+        if isinstance(record.msg, str):
+            record.msg = _scrub(record.msg)
+        if record.args:
+            record.args = tuple(_scrub(a) if isinstance(a, str) else a for a in record.args) \
+                if isinstance(record.args, tuple) else record.args
+        return True
+
+
+def _scrub(text: str) -> str:
+    return _ARGON.sub("[redacted]", _BEARER.sub(r"\1[redacted]", text))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, event, and the record's extra fields."""
+
+    _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "event": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in self._STANDARD})
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def audit(event: str, **fields: Any) -> None:
+    """Write one audit line. ``event`` must be listed in :data:`EVENTS`."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown audit event {event!r}")
+    logging.getLogger(AUDIT).info(event, extra=fields)
+
+
+def configure() -> None:
+    """Idempotent process-wide setup (the app factory and the CLI call it)."""
+    root = logging.getLogger("gateway")
+    if getattr(root, "_gateway_configured", False):
+        return
+    redact = Redact()
+    plain = logging.StreamHandler(sys.stderr)
+    plain.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    plain.addFilter(redact)
+    root.addHandler(plain)
+    root.setLevel(logging.INFO)
+    audit_logger = logging.getLogger(AUDIT)
+    audit_handler = logging.StreamHandler(sys.stderr)
+    audit_handler.setFormatter(JsonFormatter())
+    audit_handler.addFilter(redact)
+    audit_logger.addHandler(audit_handler)
+    audit_logger.propagate = False
+    root._gateway_configured = True  # type: ignore[attr-defined]
+
+
+def init_app(app: Flask) -> None:
+    configure()

@@ -1,0 +1,10 @@
+"""SCIM 2.0 (RFC 7643/7644) Users API for the authorised provisioning service."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from .views import bp
+
+    app.register_blueprint(bp)

@@ -1,0 +1,141 @@
+"""The one owner of the Redis connection and of every Redis key name.
+
+Key names (all under ``gw:``; nothing else in the code builds a key string):
+
+=============================  ==========================================  =========
+key                            holds                                       TTL
+=============================  ==========================================  =========
+``gw:user:<id>``               account hash (see accounts.directory)       none
+``gw:user-by-email``           hash: normalised address -> account id      none
+``gw:users``                   sorted set of account ids by creation time  none
+``gw:<namespace>:<parts…>``    short-lived values written with put()       always
+=============================  ==========================================  =========
+
+Accounts are durable data (production Redis runs with AOF); everything else
+written through :meth:`Store.put` carries a TTL, and single-use values are
+consumed with :meth:`Store.take` (``GETDEL``), so they work exactly once.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import redis
+from redis.sentinel import Sentinel
+
+from .config import RedisSettings
+
+PREFIX = "gw"
+
+
+def key(*parts: str) -> str:
+    """``key("session", sid)`` -> ``"gw:session:<sid>"``."""
+    return ":".join((PREFIX, *parts))
+
+
+def connect(settings: RedisSettings, *, timeout: float | None = None, pool_size: int | None = None) -> redis.Redis:
+    """A client for ``redis://``, ``rediss://`` or Redis Sentinel, with string replies.
+
+    ``timeout`` overrides both socket timeouts (the health probe uses a short one).
+    """
+    socket_timeout = settings.socket_timeout if timeout is None else timeout
+    connect_timeout = settings.connect_timeout if timeout is None else timeout
+    max_connections = pool_size or settings.max_connections
+    if settings.sentinels:
+        parts = urlsplit(settings.url)
+        db = int(parts.path.strip("/") or 0)
+        sentinel = Sentinel(
+            [_host_port(s) for s in settings.sentinels],
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+            sentinel_kwargs={"password": settings.sentinel_password or None, "socket_timeout": socket_timeout},
+        )
+        return cast(
+            redis.Redis,
+            sentinel.master_for(
+                settings.sentinel_service,
+                db=db,
+                password=parts.password,
+                username=parts.username,
+                ssl=parts.scheme == "rediss",
+                decode_responses=True,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=connect_timeout,
+                max_connections=max_connections,
+            ),
+        )
+    return redis.Redis.from_url(
+        settings.url,
+        decode_responses=True,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        max_connections=max_connections,
+        health_check_interval=30,
+    )
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or address, int(port or 26379)
+
+
+class Store:
+    """Namespaced, TTL-bound access to Redis, plus the account keys."""
+
+    def __init__(self, client: redis.Redis, probe: redis.Redis | None = None) -> None:
+        self.redis = client
+        self._probe = probe or client
+
+    @classmethod
+    def from_settings(cls, settings: RedisSettings) -> Store:
+        """Connect lazily: nothing is sent to Redis until the first command."""
+        return cls(connect(settings), connect(settings, timeout=settings.health_timeout, pool_size=2))
+
+    def close(self) -> None:
+        """Close every pooled connection (tests and the CLI; workers keep theirs)."""
+        for client in {id(self.redis): self.redis, id(self._probe): self._probe}.values():
+            client.close()
+            client.connection_pool.disconnect()
+
+    # -- health ------------------------------------------------------------
+    def is_reachable(self) -> bool:
+        """PING with the short health timeout; never raises."""
+        try:
+            return bool(self._probe.ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    # -- short-lived values --------------------------------------------------
+    def put(self, parts: Sequence[str], value: Any, ttl: int) -> None:
+        """Store a JSON value under ``gw:<parts>`` for ``ttl`` seconds (TTL is mandatory)."""
+        if ttl <= 0:
+            raise ValueError("every short-lived value needs a positive TTL")
+        self.redis.set(key(*parts), json.dumps(value, separators=(",", ":")), ex=ttl)
+
+    def get(self, parts: Sequence[str]) -> Any:
+        raw = self.redis.get(key(*parts))
+        return None if raw is None else json.loads(raw)
+
+    def take(self, parts: Sequence[str]) -> Any:
+        """Read and delete atomically (``GETDEL``): a single-use value works once."""
+        raw = self.redis.getdel(key(*parts))
+        return None if raw is None else json.loads(raw)
+
+    def delete(self, parts: Sequence[str]) -> None:
+        self.redis.delete(key(*parts))
+
+    def scan(self, *parts: str) -> Iterator[str]:
+        """Keys under ``gw:<parts>:`` with SCAN (never KEYS)."""
+        yield from self.redis.scan_iter(match=key(*parts, "*"), count=500)
+
+    # -- account keys (used by accounts.directory only) ---------------------
+    @staticmethod
+    def user_key(account_id: str) -> str:
+        return key("user", account_id)
+
+    #: prefix the Lua scripts append an id to
+    USER_PREFIX = key("user", "")
+    EMAIL_INDEX = key("user-by-email")
+    USERS = key("users")

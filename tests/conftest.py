@@ -1,0 +1,125 @@
+"""Shared fixtures: a real redis-server for the session, the app, its client."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from gateway import create_app
+
+DEV_KEY = "test-secret-key-0123456789abcdef0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, in its own directory."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: run `make test`, which installs it")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        for _ in range(200):
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer):
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def base_config(redis_server: RedisServer) -> dict:
+    """The overrides every test app starts from (fast argon2 parameters for speed)."""
+    return {
+        "mode": "development",
+        "public_url": "http://127.0.0.1:8000",
+        "secret_key": DEV_KEY,
+        "insecure_http": True,
+        "redis": {"url": redis_server.url},
+        "passwords": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+        "scim": {"tokens": {"cockpit": "scim-test-token-cockpit", "other": "scim-test-token-other"}},
+    }
+
+
+def make_app(config: dict):
+    """An app whose Redis connections are closed when the test ends (see the fixtures)."""
+    app = create_app(config, environ={})
+    _apps.append(app)
+    return app
+
+
+_apps: list = []
+
+
+@pytest.fixture(autouse=True)
+def _close_apps():
+    yield
+    while _apps:
+        _apps.pop().extensions["gateway.store"].close()
+
+
+@pytest.fixture
+def app(base_config: dict, redis_client):
+    return make_app(base_config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["gateway.store"]
+
+
+@pytest.fixture
+def directory(app):
+    return app.extensions["gateway.directory"]
