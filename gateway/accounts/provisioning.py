@@ -39,6 +39,7 @@ def apply_record(directory: Directory, record: Mapping[str, Any]) -> Outcome:
     account_id = record.get("id") or None
     if account_id is not None and not isinstance(account_id, str):
         raise InvalidAccount("id", "expected a string")
+    taken: AddressTaken | None = None
     for _ in range(2):  # a second pass if a concurrent writer created it meanwhile
         existing = _find(directory, account_id, emails)
         if existing is not None:
@@ -53,10 +54,11 @@ def apply_record(directory: Directory, record: Mapping[str, Any]) -> Outcome:
         )
         try:
             return Outcome("created", directory.create(account))
-        except AddressTaken:
+        except AddressTaken as exc:
             if account_id is not None:
                 raise
-    raise AddressTaken(_address(emails[0]), directory.owner_of(_address(emails[0])) or "?")
+            taken = exc  # report the address actually taken, not necessarily the first
+    raise taken or AddressTaken(_address(emails[0]), directory.owner_of(_address(emails[0])) or "?")
 
 
 def _find(directory: Directory, account_id: str | None, emails: list[Email | str]) -> Account | None:

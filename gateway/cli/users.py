@@ -1,11 +1,380 @@
-"""``gateway users …``: provisioning from the command line (placeholder)."""
+"""``gateway users …``: create, import, export and look up accounts from the command line.
+
+Bad input never ends in a stack trace: a directory error (address taken,
+invalid field, unknown account…) becomes one line on stderr and exit status 1.
+Writes leave an audit line (``source="cli"``).
+"""
 from __future__ import annotations
+
+import collections
+import contextlib
+import functools
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, TypeVar, cast
 
 import click
 
-from . import cli
+from .. import logs
+from ..accounts.directory import Directory, new_account_id
+from ..accounts.emails import normalize_email
+from ..accounts.errors import AccountNotFound, AccountsError, InvalidEmail
+from ..accounts.models import AFFILIATIONS, Account, Email, parse_emails, record_fields, to_record, validate
+from ..accounts.passwords import MIN_LENGTH, password_problems
+from ..accounts.provisioning import apply_record
+from . import Context, cli, fail, pass_context
+from .records import Entry, FileProblem, entries, file_format, read_text
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The outcomes counted by ``import``, in the order of its summary line.
+IMPORT_ACTIONS = ("created", "updated", "unchanged", "rejected")
+#: password_problems() keys -> the line shown to the operator.
+PASSWORD_PROBLEMS = {
+    "too_short": f"too short (use at least {MIN_LENGTH} characters)",
+    "common": "too common (it is in lists of common or breached passwords)",
+    "is_address": "it is an address of the account, or the part before the @",
+}
 
 
 @cli.group()
 def users() -> None:
     """Create, import, export and look up accounts."""
+
+
+# -- helpers -------------------------------------------------------------------
+
+def one_line_errors(func: F) -> F:
+    """Report a directory error as one line on stderr and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AccountsError as exc:
+            fail(str(exc))
+
+    return cast(F, wrapper)
+
+
+@contextlib.contextmanager
+def open_directory(ctx: Context) -> Iterator[Directory]:
+    """The directory (Redis checked reachable first), its connections closed afterwards."""
+    directory = cast(Directory, ctx.directory())
+    try:
+        yield directory
+    finally:
+        directory.store.close()
+
+
+def find_account(directory: Directory, ref: str) -> Account:
+    """By id or by any address. Raises AccountNotFound (also for a malformed address)."""
+    try:
+        return directory.require(ref)
+    except InvalidEmail:
+        raise AccountNotFound(ref) from None
+
+
+def audit(event: str, account: Account) -> None:
+    """One audit line for a change made from the command line."""
+    logs.audit(event, account=account.id, source="cli")
+
+
+def export_line(account: Account) -> str:
+    """One JSON Lines line: the record's keys in RECORD_FIELDS order, legacy ids sorted, UTF-8 kept."""
+    record = to_record(account)
+    record["legacy_ids"] = dict(sorted(record["legacy_ids"].items()))
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+# -- add -------------------------------------------------------------------------
+
+def parse_legacy_ids(values: Iterable[str]) -> dict[str, str]:
+    """``ENTITYID=IDENTIFIER`` pairs (split at the first ``=``: identifiers may end in base64 ``=``)."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        entity_id, sep, identifier = value.partition("=")
+        if not sep or not entity_id.strip() or not identifier.strip():
+            fail(f"--legacy-id: expected ENTITYID=IDENTIFIER, not {value!r}")
+        pairs[entity_id.strip()] = identifier.strip()
+    return pairs
+
+
+@users.command("add")
+@click.option("--email", "emails", multiple=True, required=True, metavar="ADDRESS",
+              help="An address of the person; repeat for more. The first is the primary address.")
+@click.option("--given-name", default="", help="Given name.")
+@click.option("--family-name", default="", help="Family name.")
+@click.option("--display-name", default="", help="Name shown to applications.")
+@click.option("--affiliation", "affiliations", multiple=True, metavar="VALUE",
+              help=f"eduPersonAffiliation, repeatable: {', '.join(AFFILIATIONS)}.")
+@click.option("--establishment", default="", help="supannEtablissement code, e.g. {UAI}0751717J.")
+@click.option("--eppn", default="", help="eduPersonPrincipalName, e.g. jdupont@univ-exemple.fr.")
+@click.option("--legacy-id", "legacy_ids", multiple=True, metavar="ENTITYID=IDENTIFIER",
+              help="The identifier an SP already stores for this person; repeatable.")
+@click.option("--id", "account_id", default="", help="The account id (default: a random UUID).")
+@pass_context
+@one_line_errors
+def add(ctx: Context, emails: tuple[str, ...], legacy_ids: tuple[str, ...], affiliations: tuple[str, ...],
+        account_id: str, **names: str) -> None:
+    """Create one account; print its id.
+
+    The account is provisioned (no password yet) and its addresses are
+    unverified. Exit status 1, nothing written, when an address already belongs to an
+    account or a field is invalid.
+    """
+    legacy = parse_legacy_ids(legacy_ids)
+    fields = record_fields({**names, "affiliations": list(affiliations), "legacy_ids": legacy})
+    addresses = dict.fromkeys(str(address) for address in parse_emails(list(emails)))
+    account = Account(id=account_id or new_account_id(), emails=tuple(Email(a) for a in addresses),
+                      status="provisioned", **fields)
+    validate(account)
+    with open_directory(ctx) as directory:
+        created = directory.create(account)
+    audit("account.created", created)
+    click.echo(created.id)
+
+
+# -- import / export ---------------------------------------------------------------
+
+@users.command("import")
+@click.argument("file", metavar="FILE")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
+              help="File format (default: from the extension: .jsonl/.ndjson/.json or .csv; stdin: jsonl).")
+@pass_context
+def import_(ctx: Context, file: str, fmt: str | None) -> None:
+    """Create or update accounts from a file, one account per line.
+
+    FILE is JSON Lines (.jsonl, .ndjson, .json) or CSV (.csv); '-' reads
+    stdin (JSON Lines unless --format csv). Fields: id, emails (the first is
+    primary), given_name, family_name, display_name, affiliations,
+    establishment, eppn, legacy_ids, status, and password_hash, created_at,
+    updated_at as export writes them. In CSV, separate emails and
+    affiliations with ';', give legacy_ids as a JSON object; an empty cell
+    changes nothing.
+
+    An account is found by id, else by its first (primary) address; listed
+    addresses are added, others kept; absent fields are left unchanged.
+    Importing the same file again changes nothing.
+
+    \b
+    Each bad line is reported as "line N: rejected: REASON" on stderr and
+    writes nothing; the other lines are still applied. The last line of
+    stdout is "created C, updated U, unchanged K, rejected R".
+    Exit status: 0 when no line was rejected, 1 when one was (or when the
+    file cannot be read or is not UTF-8: then nothing is imported).
+    """
+    try:
+        file_fmt = file_format(file, fmt)
+        lines = entries(read_text(file), file_fmt)
+    except FileProblem as exc:
+        fail(str(exc))
+    with open_directory(ctx) as directory:
+        counts = collections.Counter(apply_line(directory, line) for line in lines)
+    click.echo(", ".join(f"{action} {counts[action]}" for action in IMPORT_ACTIONS))
+    sys.exit(1 if counts["rejected"] else 0)
+
+
+def apply_line(directory: Directory, entry: Entry) -> str:
+    """Apply one entry: "created", "updated", "unchanged", or "rejected" (reported on stderr)."""
+    reason = entry.problem
+    if entry.record is not None:
+        try:
+            outcome = apply_record(directory, entry.record)
+        except AccountsError as exc:
+            reason = str(exc)
+        else:
+            if outcome.action != "unchanged":
+                audit(f"account.{outcome.action}", outcome.account)
+            return outcome.action
+    click.echo(f"line {entry.number}: rejected: {reason}", err=True)
+    return "rejected"
+
+
+@users.command("export")
+@click.option("--output", "-o", metavar="FILE",
+              help="Write to FILE (mode 0600, replaced only once complete) instead of stdout.")
+@pass_context
+def export(ctx: Context, output: str | None) -> None:
+    """Print every account as JSON Lines.
+
+    One UTF-8 line per account, in creation order. The records include
+    password hashes and timestamps, so that importing the file into an empty
+    directory restores every account exactly: keep the file private.
+    """
+    with open_directory(ctx) as directory:
+        if output and output != "-":
+            count = export_to_file(directory, output)
+        else:
+            with click.open_file("-", "wb") as stdout:
+                count = write_records(directory, stdout)
+    click.echo(f"exported {count} accounts", err=True)
+
+
+def write_records(directory: Directory, stream: IO[bytes]) -> int:
+    """Write every account to ``stream``; the number written."""
+    count = 0
+    for account in directory.iter_accounts():
+        stream.write(export_line(account).encode("utf-8"))
+        count += 1
+    stream.flush()
+    return count
+
+
+def export_to_file(directory: Directory, output: str) -> int:
+    """Write to a private temporary file next to ``output``, then rename it over ``output``."""
+    target = Path(output)
+    try:
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            count = write_records(directory, stream)
+        os.replace(temporary, target)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return count
+
+
+# -- one account -------------------------------------------------------------------
+
+@users.command("show")
+@click.argument("ref", metavar="ADDRESS_OR_ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON (without the password hash).")
+@pass_context
+@one_line_errors
+def show(ctx: Context, ref: str, as_json: bool) -> None:
+    """Show an account found by id or by any of its addresses."""
+    with open_directory(ctx) as directory:
+        account = find_account(directory, ref)
+    if as_json:
+        record = to_record(account)
+        del record["password_hash"]
+        click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    for label, value in details(account):
+        click.echo(f"{label + ':' if label else '':<15}{value}".rstrip())
+
+
+def details(account: Account) -> list[tuple[str, str]]:
+    """(label, value) rows for ``show``; continuation rows have an empty label."""
+    rows = [("id", account.id), ("status", account.status)]
+    rows += _listed("emails", [
+        f"{e.address} ({'primary, ' if i == 0 else ''}{'verified' if e.verified else 'unverified'})"
+        for i, e in enumerate(account.emails)
+    ])
+    rows += [("given name", account.given_name or "-"), ("family name", account.family_name or "-"),
+             ("display name", account.display_name or "-"),
+             ("affiliations", ", ".join(account.affiliations) or "-"),
+             ("establishment", account.establishment or "-"), ("eppn", account.eppn or "-")]
+    rows += _listed("legacy ids", [f"{sp} = {value}" for sp, value in sorted(account.legacy_ids.items())])
+    rows += [("password", "set" if account.password_hash else "not set"),
+             ("created", account.created_at or "-"), ("updated", account.updated_at or "-")]
+    return rows
+
+
+def _listed(label: str, values: list[str]) -> list[tuple[str, str]]:
+    """One row per value, the label on the first; "-" when there is none."""
+    return [(label if i == 0 else "", value) for i, value in enumerate(values or ["-"])]
+
+
+@users.command("disable")
+@click.argument("ref", metavar="ADDRESS_OR_ID")
+@pass_context
+@one_line_errors
+def disable(ctx: Context, ref: str) -> None:
+    """Disable an account (nothing is erased)."""
+    with open_directory(ctx) as directory:
+        account = find_account(directory, ref)
+        if account.status == "disabled":
+            click.echo(f"account {account.id} was already disabled")
+            return
+        disabled = directory.disable(account.id)
+    audit("account.disabled", disabled)
+    click.echo(f"account {disabled.id} disabled")
+
+
+@users.command("add-email")
+@click.argument("ref", metavar="ADDRESS_OR_ID")
+@click.argument("new", metavar="NEW_ADDRESS")
+@click.option("--verified", is_flag=True, help="Mark it verified (you checked it is the person's).")
+@pass_context
+@one_line_errors
+def add_email(ctx: Context, ref: str, new: str, verified: bool) -> None:
+    """Add an address to an account (not as primary)."""
+    address = normalize_email(new)
+    with open_directory(ctx) as directory:
+        account = find_account(directory, ref)
+        updated = directory.add_email(account.id, address, verified=verified)
+    if updated.version == account.version:
+        click.echo(f"{address} is already an address of account {account.id}")
+        return
+    audit("account.updated", updated)
+    click.echo(f"added {address} ({'verified' if verified else 'unverified'}) to account {updated.id}")
+
+
+@users.command("remove-email")
+@click.argument("ref", metavar="ADDRESS_OR_ID")
+@click.argument("address", metavar="ADDRESS")
+@pass_context
+@one_line_errors
+def remove_email(ctx: Context, ref: str, address: str) -> None:
+    """Remove an address from an account.
+
+    Refuses to remove the account's last verified address, or its only one.
+    """
+    address = normalize_email(address)
+    with open_directory(ctx) as directory:
+        account = find_account(directory, ref)
+        if account.email(address) is None:
+            fail(f"{address} is not an address of account {account.id}")
+        if len(account.emails) == 1:
+            fail(f"{address} is the only address of account {account.id}")
+        updated = directory.remove_email(account.id, address)
+    audit("account.updated", updated)
+    click.echo(f"removed {address} from account {updated.id}; primary address {updated.primary_email}")
+
+
+@users.command("set-password")
+@click.argument("ref", metavar="ADDRESS_OR_ID")
+@pass_context
+@one_line_errors
+def set_password(ctx: Context, ref: str) -> None:
+    """Set an account's password (operator support).
+
+    The password policy applies; a provisioned account becomes active.
+
+    \b
+    On a terminal the password is asked twice, without echo; otherwise the
+    first line of stdin is the password:
+        printf '%s\\n' "$NEW_PASSWORD" | gateway users set-password jean@example.fr
+    """
+    with open_directory(ctx) as directory:
+        account = find_account(directory, ref)
+        password = read_password()
+        problems = password_problems(password, account.addresses)
+        for problem in problems:
+            click.echo(f"gateway: password refused: {PASSWORD_PROBLEMS.get(problem, problem)}", err=True)
+        if problems:
+            sys.exit(1)
+        updated = directory.set_password_hash(account.id, ctx.passwords().hash(password))
+    audit("account.password_set", updated)
+    click.echo(f"password set; account {updated.status}")
+
+
+def read_password() -> str:
+    """From the terminal (hidden, confirmed), else the first line of stdin without its line ending."""
+    stdin = sys.stdin
+    if stdin.isatty():
+        return str(click.prompt("New password", hide_input=True, confirmation_prompt=True))
+    line = stdin.readline()
+    if not line:
+        fail("no password on stdin (give it on the first line)")
+    return line.rstrip("\r\n")
