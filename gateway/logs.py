@@ -22,6 +22,11 @@ AUDIT = "gateway.audit"
 EVENTS = frozenset({
     "account.created", "account.updated", "account.disabled", "account.password_set",
     "scim.denied",
+    "mail.queued", "mail.sent", "mail.failed",
+    # sign-in pages
+    "login.succeeded", "login.failed", "login.unknown_address", "login.disabled", "logout",
+    "activation.sent", "activation.completed", "code.sent", "code.failed", "reset.sent", "reset.completed",
+    "password.changed", "session.ended", "email.added", "email.removed", "email.verified", "email.primary",
 })
 
 _SECRET_FIELDS = {"password", "password_hash", "token", "code", "secret", "cookie", "samlresponse", "authorization"}

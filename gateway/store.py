@@ -35,10 +35,13 @@ def key(*parts: str) -> str:
     return ":".join((PREFIX, *parts))
 
 
-def connect(settings: RedisSettings, *, timeout: float | None = None, pool_size: int | None = None) -> redis.Redis:
+def connect(
+    settings: RedisSettings, *, timeout: float | None = None, pool_size: int | None = None, decode: bool = True
+) -> redis.Redis:
     """A client for ``redis://``, ``rediss://`` or Redis Sentinel, with string replies.
 
-    ``timeout`` overrides both socket timeouts (the health probe uses a short one).
+    ``timeout`` overrides both socket timeouts (the health probe uses a short one);
+    ``decode=False`` gives bytes replies (rq, for the mail queue, needs them).
     """
     socket_timeout = settings.socket_timeout if timeout is None else timeout
     connect_timeout = settings.connect_timeout if timeout is None else timeout
@@ -60,7 +63,7 @@ def connect(settings: RedisSettings, *, timeout: float | None = None, pool_size:
                 password=parts.password,
                 username=parts.username,
                 ssl=parts.scheme == "rediss",
-                decode_responses=True,
+                decode_responses=decode,
                 socket_timeout=socket_timeout,
                 socket_connect_timeout=connect_timeout,
                 max_connections=max_connections,
@@ -68,7 +71,7 @@ def connect(settings: RedisSettings, *, timeout: float | None = None, pool_size:
         )
     return redis.Redis.from_url(
         settings.url,
-        decode_responses=True,
+        decode_responses=decode,
         socket_timeout=socket_timeout,
         socket_connect_timeout=connect_timeout,
         max_connections=max_connections,

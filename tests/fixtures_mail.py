@@ -1,0 +1,101 @@
+"""Mail fixtures (a real SMTP server capturing mail, the mail worker).
+
+* ``smtp``: an aiosmtpd server on a free loopback port; ``smtp.messages`` holds
+  what it received as :class:`email.message.EmailMessage`; ``smtp.stop()`` /
+  ``smtp.start()`` simulate SMTP down and back on the same port.
+* ``mail_config``: ``base_config`` with mail pointed at ``smtp`` (retries after 1 s).
+* ``mail_app``: an app built from ``mail_config`` with mail configured;
+  ``make_mail_app(config)`` builds more (all closed at teardown).
+* ``mail_worker``: ``run()`` delivers what is queued and due, in-process
+  (burst mode, scheduler on), and returns whether a job ran.
+"""
+from __future__ import annotations
+
+import copy
+import signal
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from gateway import mail
+from gateway.mail.sink import SmtpServer
+from gateway.mail.worker import run_worker
+from tests.conftest import free_port, make_app
+
+
+class SmtpCapture:
+    """A real SMTP server keeping every message it accepts."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.messages: list[EmailMessage] = []
+        self._server = SmtpServer(self.messages.append, self.host, port)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The ``mail`` settings that point the gateway here."""
+        return {"server": self.host, "port": self.port, "security": "none", "timeout": 2.0,
+                "retry_intervals": [1, 1, 1]}
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpCapture]:
+    capture = SmtpCapture(free_port())
+    capture.start()
+    yield capture
+    capture.stop()
+
+
+@pytest.fixture
+def mail_config(base_config: dict, smtp: SmtpCapture) -> dict:
+    config = copy.deepcopy(base_config)
+    config["mail"] = {**config.get("mail", {}), **smtp.overrides}
+    return config
+
+
+@pytest.fixture
+def make_mail_app(redis_client) -> Iterator[Callable[[dict], Flask]]:
+    """Build apps with mail configured; their mail Redis connections are closed at teardown."""
+    apps: list[Flask] = []
+
+    def build(config: dict) -> Flask:
+        app = make_app(config)
+        if mail.EXTENSION not in app.extensions:
+            mail.init_app(app)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        mail.service(app).close()
+
+
+@pytest.fixture
+def mail_app(make_mail_app: Callable[[dict], Flask], mail_config: dict) -> Flask:
+    return make_mail_app(mail_config)
+
+
+def run_mail_worker(app: Flask) -> bool:
+    """Deliver what is queued and due, in this process; the signal handlers rq installs are undone."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return run_worker(app, burst=True)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+@pytest.fixture
+def mail_worker(mail_app: Flask) -> Callable[[], bool]:
+    return lambda: run_mail_worker(mail_app)
