@@ -80,6 +80,73 @@ class ScimSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class SessionSettings:
+    """The SSO session: an opaque id in a cookie, the record in Redis."""
+
+    cookie_name: str = "uness_session"
+    #: "Se souvenir de moi" checked: the session survives browser restarts this long.
+    remember_days: int = 30
+    #: Unchecked: ends after this much inactivity...
+    idle_minutes: int = 480
+    #: ...and at the latest this long after sign-in.
+    absolute_minutes: int = 720
+    #: A session that has not signed in yet (address step, CSRF token) lives this long.
+    anonymous_minutes: int = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class MailSettings:
+    """Outgoing mail (SMTP), sent by the mail worker from a queue in Redis."""
+
+    server: str = "127.0.0.1"
+    port: int = 25
+    #: "none", "starttls" or "tls"
+    security: str = "starttls"
+    username: str = ""
+    password: str = secret("")
+    sender: str = "UNESS <ne-pas-repondre@uness.fr>"
+    #: Message-ID right-hand side; never the host's own name.
+    message_id_domain: str = "uness.fr"
+    timeout: float = 10.0
+    #: Seconds between delivery attempts while SMTP fails; the job is kept (failed registry) after the last.
+    retry_intervals: tuple[int, ...] = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 3600, 3600, 3600)
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeSettings:
+    """Lifetimes of what is sent by mail."""
+
+    reset_minutes: int = 30
+    signin_code_minutes: int = 10
+    signin_code_attempts: int = 5
+    activation_minutes: int = 60
+    email_verification_minutes: int = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitSettings:
+    """Rate limits, in Flask-Limiter notation ("10/minute;100/hour"), counted in Redis."""
+
+    enabled: bool = True
+    #: address step, per client address and per typed address
+    address_per_client: str = "30/minute;300/hour"
+    address_per_address: str = "10/minute;60/hour"
+    #: password step (besides the growing delays of the throttle)
+    password_per_client: str = "30/minute;300/hour"
+    #: sign-in code, activation and reset mails, per address
+    mail_per_address: str = "3/10minute;10/day"
+    mail_per_client: str = "20/hour"
+    #: typing a code (sign-in, activation, address verification)
+    code_per_client: str = "30/minute"
+    #: wrong passwords before delays start, per (account, client), per account, per client
+    throttle_pair: int = 5
+    throttle_account: int = 10
+    throttle_client: int = 30
+    #: the delay doubles with each further failure, up to this many seconds
+    throttle_max_delay: int = 900
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything the gateway reads from configuration."""
 
@@ -92,6 +159,12 @@ class Settings:
     redis: RedisSettings = dataclasses.field(default_factory=RedisSettings)
     passwords: PasswordSettings = dataclasses.field(default_factory=PasswordSettings)
     scim: ScimSettings = dataclasses.field(default_factory=ScimSettings)
+    sessions: SessionSettings = dataclasses.field(default_factory=SessionSettings)
+    mail: MailSettings = dataclasses.field(default_factory=MailSettings)
+    codes: CodeSettings = dataclasses.field(default_factory=CodeSettings)
+    limits: LimitSettings = dataclasses.field(default_factory=LimitSettings)
+    #: Languages of the interface, the first is the default.
+    languages: tuple[str, ...] = ("fr", "en")
     #: The file the settings came from, if any (not a key).
     source: str = dataclasses.field(default="", metadata={"internal": True})
 
@@ -141,6 +214,10 @@ def check_settings(settings: Settings, secret_files: Mapping[str, str] | None = 
     for name in ("time_cost", "parallelism"):
         if getattr(settings.passwords, name) < 1:
             problems.append(f"passwords.{name}: must be at least 1")
+    if settings.mail.security not in ("none", "starttls", "tls"):
+        problems.append(f"mail.security: must be none, starttls or tls, not {settings.mail.security!r}")
+    if not settings.languages or any(lang not in ("fr", "en") for lang in settings.languages):
+        problems.append("languages: a list drawn from fr, en")
     if settings.is_production:
         problems.extend(_production_problems(settings, secret_files or {}))
     return problems
@@ -285,11 +362,15 @@ def _parse(raw: Any, hint: Any, from_env: bool) -> Any:
     if hint is str:
         return raw if isinstance(raw, str) else _Invalid(f"expected a string, got {raw!r}")
     if origin is tuple:
+        item = typing.get_args(hint)[0]
         if isinstance(raw, str) and from_env:
             raw = _env_list(raw)
-        if isinstance(raw, (list, tuple)) and all(isinstance(v, str) for v in raw):
+            if item is int and isinstance(raw, list):
+                raw = [int(v) if isinstance(v, str) and v.strip().isdigit() else v for v in raw]
+        if isinstance(raw, (list, tuple)) and all(isinstance(v, item) and not isinstance(v, bool) for v in raw):
             return tuple(raw)
-        return _Invalid(f"expected a list of strings, got {raw!r}")
+        kind = "integers" if item is int else "strings"
+        return _Invalid(f"expected a list of {kind}, got {raw!r}")
     if origin is dict:
         if isinstance(raw, str) and from_env:
             try:

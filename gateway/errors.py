@@ -13,20 +13,21 @@ import logging
 
 import redis
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 log = logging.getLogger("gateway")
 
 #: French titles and explanations for people, by HTTP status.
 MESSAGES = {
-    400: ("Requête invalide", "La demande reçue est incomplète ou mal formée."),
-    403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
-    404: ("Page introuvable", "Cette adresse ne correspond à aucune page de la passerelle UNESS."),
-    405: ("Méthode non permise", "Cette page ne s'utilise pas ainsi."),
-    413: ("Requête trop volumineuse", "La demande envoyée dépasse la taille permise."),
-    429: ("Trop de tentatives", "Merci de patienter quelques minutes avant de réessayer."),
-    500: ("Erreur inattendue", "Une erreur est survenue de notre côté. Réessayez dans un instant."),
-    503: ("Service momentanément indisponible", "La passerelle ne peut pas répondre pour le moment. Réessayez dans un instant."),
+    400: (_l("Requête invalide"), _l("La demande reçue est incomplète ou mal formée.")),
+    403: (_l("Accès refusé"), _l("Vous n'avez pas accès à cette page.")),
+    404: (_l("Page introuvable"), _l("Cette adresse ne correspond à aucune page de la passerelle UNESS.")),
+    405: (_l("Méthode non permise"), _l("Cette page ne s'utilise pas ainsi.")),
+    413: (_l("Requête trop volumineuse"), _l("La demande envoyée dépasse la taille permise.")),
+    429: (_l("Trop de tentatives"), _l("Merci de patienter quelques minutes avant de réessayer.")),
+    500: (_l("Erreur inattendue"), _l("Une erreur est survenue de notre côté. Réessayez dans un instant.")),
+    503: (_l("Service momentanément indisponible"), _l("La passerelle ne peut pas répondre pour le moment. Réessayez dans un instant.")),
 }
 
 
@@ -60,7 +61,7 @@ def render_error(exc: HTTPException) -> tuple[Response | str, int]:
         code = "server_error" if status >= 500 else "invalid_request"
         return jsonify(error=code, error_description=exc.description), status
     title, text = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
-    return render_template("error.html", title=title, text=text, status=status), status
+    return render_template("error.html", title=str(title), text=str(text), status=status), status
 
 
 def _unexpected(exc: Exception) -> tuple[Response | str, int]:

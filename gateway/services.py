@@ -9,9 +9,13 @@ from typing import cast
 
 from flask import Flask, current_app
 
+from .accounts.codes import Codes
 from .accounts.directory import Directory
 from .accounts.passwords import Passwords
 from .config import Settings
+from .identity.ratelimits import RateLimits
+from .identity.sessions import SessionStore
+from .identity.throttle import Throttle
 from .store import Store
 
 
@@ -21,6 +25,10 @@ def init_app(app: Flask) -> None:
     app.extensions["gateway.store"] = store
     app.extensions["gateway.directory"] = Directory(store)
     app.extensions["gateway.passwords"] = Passwords(settings.passwords)
+    app.extensions["gateway.sessions"] = SessionStore(store, settings.sessions)
+    app.extensions["gateway.codes"] = Codes(store, settings.secret_key)
+    app.extensions["gateway.throttle"] = Throttle(store, settings.limits)
+    app.extensions["gateway.ratelimits"] = RateLimits(store, settings.limits)
 
 
 def settings() -> Settings:
@@ -37,3 +45,19 @@ def directory() -> Directory:
 
 def passwords() -> Passwords:
     return cast(Passwords, current_app.extensions["gateway.passwords"])
+
+
+def sessions() -> SessionStore:
+    return cast(SessionStore, current_app.extensions["gateway.sessions"])
+
+
+def codes() -> Codes:
+    return cast(Codes, current_app.extensions["gateway.codes"])
+
+
+def throttle() -> Throttle:
+    return cast(Throttle, current_app.extensions["gateway.throttle"])
+
+
+def ratelimits() -> RateLimits:
+    return cast(RateLimits, current_app.extensions["gateway.ratelimits"])

@@ -12,6 +12,8 @@ import redis
 
 from gateway import create_app
 
+pytest_plugins = ["tests.fixtures_mail"]
+
 DEV_KEY = "test-secret-key-0123456789abcdef0123456789"
 
 
@@ -102,7 +104,10 @@ _apps: list = []
 def _close_apps():
     yield
     while _apps:
-        _apps.pop().extensions["gateway.store"].close()
+        app = _apps.pop()
+        app.extensions["gateway.store"].close()
+        if "gateway.mail" in app.extensions:
+            app.extensions["gateway.mail"].close()
 
 
 @pytest.fixture

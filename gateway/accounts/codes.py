@@ -1,0 +1,129 @@
+"""Single-use secrets sent by mail: links (reset) and 6-digit codes (sign-in, activation, address check).
+
+Only keyed hashes are stored (HMAC with the gateway's secret), never the
+secret itself. Everything has a TTL and is consumed atomically:
+
+* a **link token** (``issue_link`` / ``peek_link`` / ``redeem_link``) is 256 random
+  bits; issuing a new one for the same account and purpose voids the previous
+  one; ``peek`` reads without consuming (mail scanners open links), ``redeem``
+  consumes (``GETDEL``);
+* a **code flow** (``start_code`` / ``check_code``) has an opaque flow id (in the
+  person's session and in the mailed link) and a 6-digit code; each wrong try
+  counts, and the code is void after ``attempts`` wrong tries.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from ..store import Store, key
+from .errors import AccountsError
+
+# KEYS: the flow hash. ARGV: the code's digest. Returns {status, remaining-or-payload}.
+_CHECK = """
+local digest = redis.call('HGET', KEYS[1], 'digest')
+if not digest then return {'unknown', ''} end
+if digest == ARGV[1] then
+  local payload = redis.call('HGET', KEYS[1], 'payload')
+  redis.call('DEL', KEYS[1])
+  return {'ok', payload}
+end
+local left = redis.call('HINCRBY', KEYS[1], 'left', -1)
+if left <= 0 then redis.call('DEL', KEYS[1]) end
+return {'wrong', tostring(left)}
+"""
+
+
+class InvalidCode(AccountsError):
+    """Unknown, used, expired or voided link or code."""
+
+
+class WrongCode(InvalidCode):
+    """The code does not match; ``remaining`` tries are left (0: the code is now void)."""
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__(f"wrong code, {remaining} tries left")
+        self.remaining = remaining
+
+
+class Codes:
+    """Issue and redeem single-use links and codes."""
+
+    def __init__(self, store: Store, secret: str) -> None:
+        self.store = store
+        self._secret = secret.encode()
+        self._check = store.redis.register_script(_CHECK)
+
+    def _digest(self, *parts: str) -> str:
+        return hmac.new(self._secret, "\x00".join(parts).encode(), hashlib.sha256).hexdigest()
+
+    # -- links ---------------------------------------------------------------------
+    def issue_link(self, purpose: str, account_id: str, ttl: int, data: Mapping[str, Any] | None = None) -> str:
+        """A new link token; the previous one for (purpose, account) is void from now on."""
+        token = secrets.token_urlsafe(32)
+        digest = self._digest(purpose, token)
+        payload = json.dumps({"account": account_id, **(data or {})})
+        latest = key("link-latest", purpose, account_id)
+        previous = self.store.redis.set(latest, digest, ex=ttl, get=True)
+        pipe = self.store.redis.pipeline()
+        if previous:
+            pipe.delete(key("link", purpose, previous))
+        pipe.set(key("link", purpose, digest), payload, ex=ttl)
+        pipe.execute()
+        return token
+
+    def peek_link(self, purpose: str, token: str) -> dict[str, Any] | None:
+        """The link's data without consuming it (GET of a mailed link)."""
+        raw = self.store.redis.get(key("link", purpose, self._digest(purpose, token))) if token else None
+        return None if raw is None else dict(json.loads(raw))
+
+    def redeem_link(self, purpose: str, token: str) -> dict[str, Any]:
+        """Consume the link. Raises InvalidCode. Deleted atomically: works once."""
+        raw = self.store.redis.getdel(key("link", purpose, self._digest(purpose, token))) if token else None
+        if raw is None:
+            raise InvalidCode("unknown, used or expired link")
+        return dict(json.loads(raw))
+
+    def void_links(self, purpose: str, account_id: str) -> None:
+        """Void the outstanding link of (purpose, account), e.g. once the password changed."""
+        previous = self.store.redis.getdel(key("link-latest", purpose, account_id))
+        if previous:
+            self.store.redis.delete(key("link", purpose, previous))
+
+    # -- codes ---------------------------------------------------------------------
+    def start_code(
+        self, purpose: str, ttl: int, attempts: int, data: Mapping[str, Any], *, replaces: str | None = None
+    ) -> tuple[str, str]:
+        """A new (flow id, 6-digit code). ``replaces`` voids an earlier flow of the same person."""
+        flow = secrets.token_urlsafe(24)
+        code = f"{secrets.randbelow(10**6):06d}"
+        name = key("code", purpose, flow)
+        pipe = self.store.redis.pipeline()
+        if replaces:
+            pipe.delete(key("code", purpose, replaces))
+        pipe.hset(name, mapping={"digest": self._digest(purpose, flow, code), "left": attempts,
+                                 "payload": json.dumps(dict(data))})
+        pipe.expire(name, ttl)
+        pipe.execute()
+        return flow, code
+
+    def code_data(self, purpose: str, flow: str) -> dict[str, Any] | None:
+        """The flow's data if it is still open (without trying a code)."""
+        raw = self.store.redis.hget(key("code", purpose, flow), "payload") if flow else None
+        return None if raw is None else dict(json.loads(raw))
+
+    def check_code(self, purpose: str, flow: str, code: str) -> dict[str, Any]:
+        """Consume the flow if ``code`` is right. Raises WrongCode (counts a try) or InvalidCode."""
+        code = "".join(code.split())
+        if not flow:
+            raise InvalidCode("no code flow")
+        status, value = self._check(keys=[key("code", purpose, flow)], args=[self._digest(purpose, flow, code)])
+        if status == "ok":
+            return dict(json.loads(value))
+        if status == "wrong":
+            raise WrongCode(max(int(value), 0))
+        raise InvalidCode("unknown, used or expired code")

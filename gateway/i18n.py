@@ -1,0 +1,40 @@
+"""French first, English second (Flask-Babel).
+
+The locale is the one the person chose (``?lang=en``, remembered in a cookie),
+else the browser's preference among the configured languages, else French.
+Message ids in the code and templates are written in French, so French is what
+shows even without a compiled catalogue; ``translations/en`` holds English.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, Response, request
+from flask_babel import Babel
+
+from . import services
+
+LANG_COOKIE = "uness_lang"
+
+
+def select_locale() -> str:
+    languages = services.settings().languages
+    chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def _remember_choice(response: Response) -> Response:
+    chosen = request.args.get("lang")
+    if chosen in services.settings().languages and request.cookies.get(LANG_COOKIE) != chosen:
+        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
+                            secure=not services.settings().insecure_http)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).resolve().parent / "translations")
+    app.config["BABEL_DEFAULT_LOCALE"] = app.extensions["gateway.settings"].languages[0]
+    Babel(app, locale_selector=select_locale)
+    app.after_request(_remember_choice)

@@ -1,0 +1,167 @@
+"""SSO sessions in Redis: one JSON value per session id, an index per account.
+
+The browser holds only the opaque id (256 random bits). The record holds the
+whole server-side session: the ``_auth`` part (account, time and methods of
+authentication, remember flag, last seen, client address, user agent) and the
+small state of the pages (CSRF token, the address typed at step 1).
+
+Lifetimes are Redis TTLs: an anonymous session lives ``anonymous_minutes``; a
+remembered one until ``remember_days`` after sign-in; otherwise
+``idle_minutes`` after the last request, and never past ``absolute_minutes``
+after sign-in. Writes never resurrect a session that was ended meanwhile
+(``SET … XX``), so a logout wins over a request still in flight.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..config import SessionSettings
+from ..store import Store, key
+
+AUTH = "_auth"
+#: An authenticated session's last-seen time is refreshed at most this often (seconds).
+TOUCH_INTERVAL = 60
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def looks_like_session_id(value: str) -> bool:
+    return 40 <= len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionInfo:
+    """What "Mes informations" shows of one session."""
+
+    session_id: str
+    auth_time: int
+    last_seen: int
+    ip: str
+    user_agent: str
+    remember: bool
+    methods: tuple[str, ...]
+
+
+class SessionStore:
+    """Load, save and end SSO sessions. ``clock`` is injectable for tests."""
+
+    def __init__(self, store: Store, settings: SessionSettings, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+
+    # -- one session ---------------------------------------------------------------
+    def load(self, sid: str) -> dict[str, Any] | None:
+        raw = self.store.redis.get(key("session", sid))
+        return None if raw is None else dict(json.loads(raw))
+
+    def save(self, sid: str, data: Mapping[str, Any], *, new: bool) -> bool:
+        """Write with the TTL the data calls for. False when it expired or was ended meanwhile."""
+        ttl = self.ttl_for(data)
+        if ttl <= 0:
+            self.delete(sid, data)
+            return False
+        payload = json.dumps(data, separators=(",", ":"))
+        written = self.store.redis.set(key("session", sid), payload, ex=ttl, nx=new, xx=not new)
+        return bool(written)
+
+    def delete(self, sid: str, data: Mapping[str, Any] | None = None) -> None:
+        pipe = self.store.redis.pipeline()
+        pipe.delete(key("session", sid))
+        auth = (data or {}).get(AUTH)
+        if auth:
+            pipe.srem(key("account-sessions", auth["account"]), sid)
+        pipe.execute()
+
+    def ttl_for(self, data: Mapping[str, Any]) -> int:
+        """Seconds the record may live from now."""
+        now = self.clock()
+        auth = data.get(AUTH)
+        if not auth:
+            return self.settings.anonymous_minutes * 60
+        if auth.get("remember"):
+            return int(auth["auth_time"] + self.settings.remember_days * 86400 - now)
+        absolute = auth["auth_time"] + self.settings.absolute_minutes * 60 - now
+        return int(min(self.settings.idle_minutes * 60, absolute))
+
+    # -- sign-in -------------------------------------------------------------------
+    def authenticate(
+        self, data: dict[str, Any], account_id: str, methods: tuple[str, ...], *,
+        remember: bool, ip: str, user_agent: str,
+    ) -> None:
+        """Mark ``data`` as signed in (the caller gives it a new id: no fixation)."""
+        now = int(self.clock())
+        previous = data.get(AUTH) or {}
+        same_account = previous.get("account") == account_id
+        data[AUTH] = {
+            "account": account_id,
+            "auth_time": now,
+            "methods": list(methods),
+            "remember": remember or (same_account and bool(previous.get("remember"))),
+            "created": previous.get("created", now) if same_account else now,
+            "last_seen": now,
+            "ip": ip,
+            "ua": user_agent[:300],
+        }
+
+    def index(self, account_id: str, sid: str) -> None:
+        pipe = self.store.redis.pipeline()
+        pipe.sadd(key("account-sessions", account_id), sid)
+        pipe.expire(key("account-sessions", account_id), self.settings.remember_days * 86400 + 86400)
+        pipe.execute()
+
+    def touch(self, data: dict[str, Any]) -> bool:
+        """Refresh last-seen (and so the idle TTL) when it is stale. True when changed."""
+        auth = data.get(AUTH)
+        now = int(self.clock())
+        if auth and now - auth.get("last_seen", 0) >= TOUCH_INTERVAL:
+            auth["last_seen"] = now
+            return True
+        return False
+
+    # -- every session of an account -------------------------------------------------
+    def list_for(self, account_id: str) -> list[SessionInfo]:
+        """Live sessions of the account, most recent first; forgets expired ids."""
+        index = key("account-sessions", account_id)
+        sids = sorted(self.store.redis.smembers(index))
+        if not sids:
+            return []
+        values = self.store.redis.mget([key("session", s) for s in sids])
+        found, gone = [], []
+        for sid, raw in zip(sids, values):
+            auth = json.loads(raw).get(AUTH) if raw else None
+            if not auth or auth.get("account") != account_id:
+                gone.append(sid)
+                continue
+            found.append(SessionInfo(sid, auth["auth_time"], auth.get("last_seen", auth["auth_time"]),
+                                     auth.get("ip", ""), auth.get("ua", ""), bool(auth.get("remember")),
+                                     tuple(auth.get("methods", ()))))
+        if gone:
+            self.store.redis.srem(index, *gone)
+        return sorted(found, key=lambda s: s.last_seen, reverse=True)
+
+    def end(self, account_id: str, sid: str) -> dict[str, Any] | None:
+        """End one session of the account; returns its data (for logout hooks), None if not found."""
+        data = self.load(sid)
+        if data is None or (data.get(AUTH) or {}).get("account") != account_id:
+            self.store.redis.srem(key("account-sessions", account_id), sid)
+            return None
+        self.delete(sid, data)
+        return data
+
+    def end_all(self, account_id: str, except_sid: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """End every session of the account but ``except_sid``; returns what was ended."""
+        ended = []
+        for info in self.list_for(account_id):
+            if info.session_id != except_sid:
+                data = self.end(account_id, info.session_id)
+                if data is not None:
+                    ended.append((info.session_id, data))
+        return ended

@@ -1,0 +1,53 @@
+"""The sign-in and account forms (Flask-WTF: CSRF on every form)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+
+
+class AddressForm(FlaskForm):
+    email = EmailField(_l("Adresse email"), validators=[DataRequired(_l("Indiquez votre adresse email."))],
+                       render_kw={"autocomplete": "username", "autofocus": True, "spellcheck": "false"})
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(_l("Mot de passe"), validators=[DataRequired(_l("Indiquez votre mot de passe."))],
+                             render_kw={"autocomplete": "current-password", "autofocus": True})
+    remember = BooleanField(_l("Se souvenir de moi"))
+
+
+class CodeForm(FlaskForm):
+    flow = HiddenField()
+    code = StringField(
+        _l("Code reçu par email"),
+        validators=[DataRequired(_l("Indiquez le code à 6 chiffres.")),
+                    Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Le code comporte 6 chiffres."))],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True},
+    )
+    remember = BooleanField(_l("Se souvenir de moi"))
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("Nouveau mot de passe"),
+        validators=[DataRequired(_l("Choisissez un mot de passe.")),
+                    Length(min=12, max=1024, message=_l("Au moins 12 caractères."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Confirmez le mot de passe"),
+        validators=[DataRequired(_l("Confirmez le mot de passe.")),
+                    EqualTo("password", message=_l("Les deux mots de passe ne sont pas identiques."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    remember = BooleanField(_l("Se souvenir de moi"))
+
+
+class ActivationForm(CodeForm, NewPasswordForm):
+    """The code received by mail and the first password, on one page."""
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a CSRF-protected button (logout, send again, confirm a link)."""

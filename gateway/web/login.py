@@ -1,0 +1,193 @@
+"""``/login``: the address, then the password; first-login activation; sign-in by code."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.wrappers import Response
+
+from .. import services
+from ..accounts.codes import InvalidCode, WrongCode
+from ..accounts.errors import InvalidEmail
+from ..identity.current import current_authentication, is_local_url
+from . import signin
+from .forms import ActivationForm, AddressForm, ButtonForm, CodeForm, PasswordForm
+
+bp = Blueprint("login", __name__)
+LAST_EMAIL_COOKIE = "uness_last_email"
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(services.settings().secret_key, salt="last-email")
+
+
+def last_email() -> str:
+    try:
+        return str(_signer().loads(request.cookies.get(LAST_EMAIL_COOKIE, "")))
+    except BadSignature:
+        return ""
+
+
+def finish() -> Response:
+    """After sign-in: back to where the person came from, remembering the address used."""
+    target = session.pop("next", None)
+    response = redirect(target if is_local_url(target) else url_for("account.overview"))
+    chosen = session.pop("login", None) or {}
+    session.pop("last_email", None)
+    session.pop("flow", None)
+    if chosen.get("email"):
+        response.set_cookie(LAST_EMAIL_COOKIE, _signer().dumps(chosen["email"]), max_age=400 * 86400,
+                            httponly=True, samesite="Lax", secure=not services.settings().insecure_http)
+    return response
+
+
+def too_many(exc: signin.TooManyAttempts) -> str:
+    return _("Trop de tentatives. Réessayez dans %(minutes)d minute(s).", minutes=exc.minutes)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def address() -> Response | str:
+    """Step 1: the email address decides the way on."""
+    if request.method == "GET":
+        nxt = request.args.get("next")
+        if is_local_url(nxt):
+            session["next"] = nxt
+        if current_authentication() and not request.args.get("force") and "change" not in request.args:
+            return finish()
+        if "change" in request.args:
+            signin.forget_pending()
+    form = AddressForm(email=request.args.get("login_hint") or last_email() or None)
+    if form.validate_on_submit():
+        try:
+            found = signin.identify(form.email.data)
+        except InvalidEmail:
+            form.email.errors.append(_("Cette adresse email n'est pas valide."))
+        except signin.TooManyAttempts as exc:
+            form.email.errors.append(too_many(exc))
+        else:
+            response = _route(found, form)
+            if response is not None:
+                return response
+    return render_template("login/address.html", form=form, logged_out="logged_out" in request.args)
+
+
+def _route(found: signin.Identified, form: AddressForm) -> Response | None:
+    if found.kind == "unknown":
+        form.email.errors.append(_(
+            "Adresse email non reconnue. Réessayez avec une autre de vos adresses, ou contactez votre "
+            "université (ou celle de votre terrain de stage) pour être ajouté à l'environnement UNESS."))
+    elif found.kind == "disabled":
+        form.email.errors.append(_(
+            "Ce compte est désactivé. Contactez le support de votre université pour le rétablir."))
+    elif found.kind == "password":
+        return redirect(url_for("login.password"))
+    else:
+        purpose = "activation" if found.kind == "activate" else "signin"
+        assert found.account is not None
+        try:
+            signin.send_code(purpose, found.account, found.address)
+        except signin.TooManyAttempts as exc:
+            form.email.errors.append(too_many(exc))
+            return None
+        return redirect(url_for("login.activation" if purpose == "activation" else "login.code"))
+    return None
+
+
+@bp.route("/login/password", methods=["GET", "POST"])
+def password() -> Response | str:
+    """Step 2: the password, "Se souvenir de moi", and the two ways around a forgotten one."""
+    chosen = signin.pending()
+    if chosen is None:
+        return redirect(url_for("login.address"))
+    account, email = chosen
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            signin.check_password(account, form.password.data, form.remember.data)
+            return finish()
+        except signin.WrongPassword:
+            form.password.errors.append(_("Mot de passe incorrect."))
+        except signin.TooManyAttempts as exc:
+            form.password.errors.append(too_many(exc))
+    return render_template("login/password.html", form=form, email=email, button=ButtonForm())
+
+
+@bp.post("/login/code/send")
+def send_code() -> Response | str:
+    """"Recevoir un code de connexion par email", and "send it again"."""
+    chosen = signin.pending()
+    if chosen is None or not ButtonForm().validate_on_submit():
+        return redirect(url_for("login.address"))
+    account, email = chosen
+    purpose = "activation" if account.status == "provisioned" else "signin"
+    try:
+        signin.send_code(purpose, account, email)
+    except signin.TooManyAttempts as exc:
+        session["notice"] = too_many(exc)
+    return redirect(url_for("login.activation" if purpose == "activation" else "login.code"))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def code() -> Response | str:
+    """Sign in with the 6-digit code received by mail."""
+    form = CodeForm(flow=(session.get("flow") or {}).get("id"))
+    if form.validate_on_submit():
+        try:
+            signin.sign_in_with_code(form.flow.data, form.code.data, form.remember.data)
+            return finish()
+        except WrongCode as exc:
+            form.code.errors.append(wrong_code(exc))
+        except (InvalidCode, signin.AccountUnavailable):
+            form.code.errors.append(_("Ce code n'est plus valable. Demandez-en un nouveau."))
+    return _code_page("login/code.html", form)
+
+
+@bp.get("/code/<flow>")
+def code_link(flow: str) -> str:
+    """The mailed link: shows the code filled in; only the button (POST) signs in."""
+    form = CodeForm(flow=flow, code=request.args.get("code", ""))
+    return _code_page("login/code.html", form, from_link=True)
+
+
+@bp.route("/login/activate", methods=["GET", "POST"])
+def activation() -> Response | str:
+    """First sign-in: the mailed code and a new password."""
+    form = ActivationForm(flow=(session.get("flow") or {}).get("id"))
+    if form.validate_on_submit():
+        try:
+            signin.activate(form.flow.data, form.code.data, form.password.data, form.remember.data)
+            return finish()
+        except signin.PasswordRejected as exc:
+            form.password.errors.extend(policy_messages(exc.problems))
+        except WrongCode as exc:
+            form.code.errors.append(wrong_code(exc))
+        except (InvalidCode, signin.AccountUnavailable):
+            form.code.errors.append(_("Ce code n'est plus valable. Demandez-en un nouveau."))
+    return _code_page("login/activate.html", form)
+
+
+@bp.get("/activate/<flow>")
+def activation_link(flow: str) -> str:
+    form = ActivationForm(flow=flow, code=request.args.get("code", ""))
+    return _code_page("login/activate.html", form, from_link=True)
+
+
+def _code_page(template: str, form: CodeForm, from_link: bool = False) -> str:
+    flow = session.get("flow") or {}
+    return render_template(template, form=form, email=flow.get("email") if flow.get("id") == form.flow.data else None,
+                           from_link=from_link, button=ButtonForm(), notice=session.pop("notice", None))
+
+
+def wrong_code(exc: WrongCode) -> str:
+    if exc.remaining <= 0:
+        return _("Code incorrect. Ce code n'est plus valable : demandez-en un nouveau.")
+    return _("Code incorrect. Il vous reste %(n)d essai(s).", n=exc.remaining)
+
+
+def policy_messages(problems: list[str]) -> list[str]:
+    messages = {
+        "too_short": _("Au moins 12 caractères."),
+        "common": _("Ce mot de passe est trop courant : choisissez-en un autre."),
+        "is_address": _("Le mot de passe ne peut pas être votre adresse email."),
+    }
+    return [messages[p] for p in problems]

@@ -1,0 +1,27 @@
+"""``/logout``: a POST ends the SSO session; a GET only asks for confirmation."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from ..identity.current import current_authentication
+from . import signin
+from .forms import ButtonForm
+
+bp = Blueprint("logout", __name__)
+
+
+@bp.get("/logout")
+def confirm() -> Response | str:
+    """A forged link cannot log anyone out: this page only shows the button."""
+    if current_authentication() is None:
+        return redirect(url_for("login.address"))
+    return render_template("logout/confirm.html", button=ButtonForm())
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    if ButtonForm().validate_on_submit():
+        signin.sign_out()
+        return redirect(url_for("login.address", logged_out=1))
+    return redirect(url_for("logout.confirm"))

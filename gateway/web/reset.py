@@ -1,0 +1,47 @@
+"""Forgotten password: a reset link by mail (single use, short-lived, stored hashed)."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from ..accounts.codes import InvalidCode
+from . import signin
+from .forms import ButtonForm, NewPasswordForm
+from .login import finish, policy_messages, too_many
+
+bp = Blueprint("reset", __name__)
+
+
+@bp.post("/login/reset")
+def send() -> Response | str:
+    """"Mot de passe oublié ?": mail a link to the address typed at step 1."""
+    chosen = signin.pending()
+    if chosen is None or not ButtonForm().validate_on_submit():
+        return redirect(url_for("login.address"))
+    account, email = chosen
+    notice = None
+    try:
+        signin.send_reset(account, email)
+    except signin.TooManyAttempts as exc:
+        notice = too_many(exc)
+    return render_template("reset/sent.html", email=email, notice=notice, button=ButtonForm())
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def form(token: str) -> Response | str:
+    """The mailed link. GET only shows the form (mail scanners open links); POST spends it."""
+    if signin.reset_target(token) is None:
+        return render_template("reset/invalid.html"), 410  # type: ignore[return-value]
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            signin.reset_password(token, form.password.data, form.remember.data)
+        except signin.PasswordRejected as exc:
+            form.password.errors.extend(policy_messages(exc.problems))
+        except InvalidCode:
+            return render_template("reset/invalid.html"), 410  # type: ignore[return-value]
+        else:
+            session["notice"] = _("Votre mot de passe a été modifié. Vos autres sessions ont été fermées.")
+            return finish()
+    return render_template("reset/form.html", form=form)
