@@ -32,11 +32,9 @@ def finish() -> Response:
     """After sign-in: back to where the person came from, remembering the address used."""
     target = session.pop("next", None)
     response = redirect(target if is_local_url(target) else url_for("account.overview"))
-    chosen = session.pop("login", None) or {}
-    session.pop("last_email", None)
-    session.pop("flow", None)
-    if chosen.get("email"):
-        response.set_cookie(LAST_EMAIL_COOKIE, _signer().dumps(chosen["email"]), max_age=400 * 86400,
+    used = session.pop("last_email", None)
+    if used:
+        response.set_cookie(LAST_EMAIL_COOKIE, _signer().dumps(used), max_age=400 * 86400,
                             httponly=True, samesite="Lax", secure=not services.settings().insecure_http)
     return response
 
@@ -103,13 +101,13 @@ def password() -> Response | str:
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            signin.check_password(account, form.password.data, form.remember.data)
+            signin.check_password(account, email, form.password.data, form.remember.data)
             return finish()
         except signin.WrongPassword:
             form.password.errors.append(_("Mot de passe incorrect."))
         except signin.TooManyAttempts as exc:
             form.password.errors.append(too_many(exc))
-    return render_template("login/password.html", form=form, email=email, button=ButtonForm())
+    return render_template("login/password.html", form=form, email=email, actions=ButtonForm())
 
 
 @bp.post("/login/code/send")
@@ -175,7 +173,7 @@ def activation_link(flow: str) -> str:
 def _code_page(template: str, form: CodeForm, from_link: bool = False) -> str:
     flow = session.get("flow") or {}
     return render_template(template, form=form, email=flow.get("email") if flow.get("id") == form.flow.data else None,
-                           from_link=from_link, button=ButtonForm(), notice=session.pop("notice", None))
+                           from_link=from_link, actions=ButtonForm(), notice=session.pop("notice", None))
 
 
 def wrong_code(exc: WrongCode) -> str:

@@ -16,7 +16,7 @@ def confirm() -> Response | str:
     """A forged link cannot log anyone out: this page only shows the button."""
     if current_authentication() is None:
         return redirect(url_for("login.address"))
-    return render_template("logout/confirm.html", button=ButtonForm())
+    return render_template("logout/confirm.html", actions=ButtonForm())
 
 
 @bp.post("/logout")

@@ -25,7 +25,7 @@ def send() -> Response | str:
         signin.send_reset(account, email)
     except signin.TooManyAttempts as exc:
         notice = too_many(exc)
-    return render_template("reset/sent.html", email=email, notice=notice, button=ButtonForm())
+    return render_template("reset/sent.html", email=email, notice=notice, actions=ButtonForm())
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])

@@ -112,7 +112,7 @@ def forget_pending() -> None:
 
 # -- step 2: the password ----------------------------------------------------------------
 
-def check_password(account: Account, password: str, remember: bool) -> None:
+def check_password(account: Account, address: str, password: str, remember: bool) -> None:
     """Verify and sign in. Raises TooManyAttempts (growing delays), WrongPassword."""
     client = client_address()
     wait = services.throttle().wait_seconds(account.id, client)
@@ -127,11 +127,11 @@ def check_password(account: Account, password: str, remember: bool) -> None:
     services.throttle().succeeded(account.id, client)
     if passwords.needs_rehash(account.password_hash):
         services.directory().set_password_hash(account.id, passwords.hash(password))
-    sign_in(account, (PASSWORD,), remember)
+    sign_in(account, (PASSWORD,), remember, address)
 
 
-def sign_in(account: Account, methods: tuple[str, ...], remember: bool) -> None:
-    """Start the SSO session under a new id (no fixation)."""
+def sign_in(account: Account, methods: tuple[str, ...], remember: bool, address: str) -> None:
+    """Start the SSO session under a new id (no fixation); ``address`` is the one used."""
     keep = {k: session[k] for k in ("next",) if k in session}
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]
@@ -141,7 +141,7 @@ def sign_in(account: Account, methods: tuple[str, ...], remember: bool) -> None:
         user_agent=request.headers.get("User-Agent", ""),
     )
     login_user(User(account))
-    session["last_email"] = True  # the view sets the "last address" cookie
+    session["last_email"] = address  # the view sets the "last address" cookie
     audit("login.succeeded", account=account.id, methods=list(methods), remember=remember, ip=client_address())
 
 
@@ -197,7 +197,7 @@ def sign_in_with_code(flow: str, code: str, remember: bool) -> None:
         raise AccountUnavailable()
     account = services.directory().verify_email(account.id, address)
     services.throttle().succeeded(account.id, client_address())
-    sign_in(account, (CODE,), remember)
+    sign_in(account, (CODE,), remember, address)
 
 
 def activate(flow: str, code: str, password: str, remember: bool) -> None:
@@ -220,7 +220,7 @@ def activate(flow: str, code: str, password: str, remember: bool) -> None:
     directory.set_password_hash(account.id, services.passwords().hash(password))
     account = directory.verify_email(account.id, address)
     audit("activation.completed", account=account.id, ip=client_address())
-    sign_in(account, (ACTIVATION,), remember)
+    sign_in(account, (ACTIVATION,), remember, address)
 
 
 # -- reset link ----------------------------------------------------------------------------
@@ -266,7 +266,7 @@ def reset_password(token: str, password: str, remember: bool) -> Account:
     if data["pw"] != _password_fingerprint(account):
         raise InvalidCode("the password changed since the link was sent")
     account = set_password(account, password, method_email=data["email"])
-    sign_in(account, (RESET,), remember)
+    sign_in(account, (RESET,), remember, data["email"])
     audit("reset.completed", account=account.id, ip=client_address())
     return account
 

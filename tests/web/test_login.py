@@ -1,0 +1,81 @@
+"""Sign-in: address first, then password; unknown and disabled addresses; any verified address."""
+from __future__ import annotations
+
+from tests.web.conftest import PASSWORD
+
+UNKNOWN = "Adresse email non reconnue. Réessayez avec une autre de vos adresses"
+
+
+def test_address_then_password_signs_in(browser, make_user):
+    make_user("camille@univ-exemple.fr")
+    step1 = browser.submit("/login", {"email": "Camille@Univ-Exemple.fr"})
+    assert step1.status_code == 302 and step1.headers["Location"].endswith("/login/password")
+    page = browser.client.get("/login/password").get_data(as_text=True)
+    assert "camille@univ-exemple.fr" in page and "Se souvenir de moi" in page
+    assert "Mot de passe oublié ?" in page and "Recevoir un code de connexion par email" in page
+    done = browser.submit("/login/password", {"password": PASSWORD})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/account")
+    assert browser.signed_in()
+
+
+def test_sign_in_with_each_verified_address(browser, make_user, client):
+    make_user("camille@univ-exemple.fr", "camille@chu-exemple.fr")
+    for address in ("camille@univ-exemple.fr", "camille@chu-exemple.fr"):
+        assert browser.login(address).status_code == 302
+        assert browser.signed_in()
+        browser.submit("/logout", form_page="/logout")
+        assert not browser.signed_in()
+
+
+def test_unknown_address_message(browser):
+    page = browser.submit("/login", {"email": "personne@univ-exemple.fr"}).get_data(as_text=True)
+    assert UNKNOWN in page
+    assert "contactez votre université (ou celle de votre terrain de stage)" in page
+    assert 'aria-invalid="true"' in page and 'aria-describedby="email-hint email-error"' in page
+
+
+def test_invalid_address_message(browser):
+    page = browser.submit("/login", {"email": "pas une adresse"}).get_data(as_text=True)
+    assert "Cette adresse email n&#39;est pas valide." in page
+
+
+def test_disabled_account_message_reveals_nothing_more(browser, make_user):
+    make_user("ancien@univ-exemple.fr", status="disabled")
+    page = browser.submit("/login", {"email": "ancien@univ-exemple.fr"}).get_data(as_text=True)
+    assert "Ce compte est désactivé. Contactez le support" in page
+    assert browser.client.get("/login/password").status_code == 302
+
+
+def test_wrong_password(browser, make_user):
+    make_user("camille@univ-exemple.fr")
+    page = browser.login("camille@univ-exemple.fr", "not the password").get_data(as_text=True)
+    assert "Mot de passe incorrect." in page
+    assert not browser.signed_in()
+
+
+def test_next_resumes_only_local_pages(browser, make_user, client):
+    make_user("camille@univ-exemple.fr")
+    client.get("/login?next=/saml/sso/resume?x=1")
+    response = browser.login("camille@univ-exemple.fr")
+    assert response.headers["Location"] == "/saml/sso/resume?x=1"
+    browser.submit("/logout", form_page="/logout")
+    for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
+        client.get("/login", query_string={"next": evil})
+        response = browser.login("camille@univ-exemple.fr")
+        assert response.headers["Location"] == "/account", evil
+        browser.submit("/logout", form_page="/logout")
+
+
+def test_last_address_offered_again(browser, make_user, client):
+    make_user("camille@univ-exemple.fr")
+    browser.login("camille@univ-exemple.fr")
+    browser.submit("/logout", form_page="/logout")
+    page = client.get("/login").get_data(as_text=True)
+    assert 'value="camille@univ-exemple.fr"' in page
+
+
+def test_english_when_the_browser_asks(client):
+    page = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="en">' in page
+    page = client.get("/login", headers={"Accept-Language": "de-DE"}).get_data(as_text=True)
+    assert '<html lang="fr">' in page and "Connexion à UNESS" in page
