@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SYSTEM_PACKAGES := redis-server xmlsec1
+SYSTEM_PACKAGES := redis-server xmlsec1 chromium
 
 .PHONY: help install system-deps test run bench clean
 

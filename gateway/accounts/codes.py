@@ -17,7 +17,8 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..store import Store, key
@@ -53,10 +54,18 @@ class WrongCode(InvalidCode):
 class Codes:
     """Issue and redeem single-use links and codes."""
 
-    def __init__(self, store: Store, secret: str) -> None:
+    def __init__(self, store: Store, secret: str, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._secret = secret.encode()
         self._check = store.redis.register_script(_CHECK)
+        #: Redis TTLs remove expired entries; ``exp`` checked against this clock too (tests move it).
+        self.clock = clock
+
+    def _live(self, raw: str | None) -> dict[str, Any] | None:
+        data = None if raw is None else dict(json.loads(raw))
+        if data is None or data.get("exp", float("inf")) <= self.clock():
+            return None
+        return data
 
     def _digest(self, *parts: str) -> str:
         return hmac.new(self._secret, "\x00".join(parts).encode(), hashlib.sha256).hexdigest()
@@ -66,7 +75,7 @@ class Codes:
         """A new link token; the previous one for (purpose, account) is void from now on."""
         token = secrets.token_urlsafe(32)
         digest = self._digest(purpose, token)
-        payload = json.dumps({"account": account_id, **(data or {})})
+        payload = json.dumps({"account": account_id, **(data or {}), "exp": self.clock() + ttl})
         latest = key("link-latest", purpose, account_id)
         previous = self.store.redis.set(latest, digest, ex=ttl, get=True)
         pipe = self.store.redis.pipeline()
@@ -79,14 +88,15 @@ class Codes:
     def peek_link(self, purpose: str, token: str) -> dict[str, Any] | None:
         """The link's data without consuming it (GET of a mailed link)."""
         raw = self.store.redis.get(key("link", purpose, self._digest(purpose, token))) if token else None
-        return None if raw is None else dict(json.loads(raw))
+        return self._live(raw)
 
     def redeem_link(self, purpose: str, token: str) -> dict[str, Any]:
         """Consume the link. Raises InvalidCode. Deleted atomically: works once."""
         raw = self.store.redis.getdel(key("link", purpose, self._digest(purpose, token))) if token else None
-        if raw is None:
+        data = self._live(raw)
+        if data is None:
             raise InvalidCode("unknown, used or expired link")
-        return dict(json.loads(raw))
+        return data
 
     def void_links(self, purpose: str, account_id: str) -> None:
         """Void the outstanding link of (purpose, account), e.g. once the password changed."""
@@ -106,7 +116,7 @@ class Codes:
         if replaces:
             pipe.delete(key("code", purpose, replaces))
         pipe.hset(name, mapping={"digest": self._digest(purpose, flow, code), "left": attempts,
-                                 "payload": json.dumps(dict(data))})
+                                 "payload": json.dumps({**data, "exp": self.clock() + ttl})})
         pipe.expire(name, ttl)
         pipe.execute()
         return flow, code
@@ -114,7 +124,7 @@ class Codes:
     def code_data(self, purpose: str, flow: str) -> dict[str, Any] | None:
         """The flow's data if it is still open (without trying a code)."""
         raw = self.store.redis.hget(key("code", purpose, flow), "payload") if flow else None
-        return None if raw is None else dict(json.loads(raw))
+        return self._live(raw)
 
     def check_code(self, purpose: str, flow: str, code: str) -> dict[str, Any]:
         """Consume the flow if ``code`` is right. Raises WrongCode (counts a try) or InvalidCode."""
@@ -123,7 +133,10 @@ class Codes:
             raise InvalidCode("no code flow")
         status, value = self._check(keys=[key("code", purpose, flow)], args=[self._digest(purpose, flow, code)])
         if status == "ok":
-            return dict(json.loads(value))
+            data = self._live(value)
+            if data is None:
+                raise InvalidCode("expired code")
+            return data
         if status == "wrong":
             raise WrongCode(max(int(value), 0))
         raise InvalidCode("unknown, used or expired code")
