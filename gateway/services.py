@@ -13,6 +13,7 @@ from .accounts.codes import Codes
 from .accounts.directory import Directory
 from .accounts.passwords import Passwords
 from .config import Settings
+from .identity.parties import Parties
 from .identity.ratelimits import RateLimits
 from .identity.sessions import SessionStore
 from .identity.throttle import Throttle
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
     app.extensions["gateway.codes"] = Codes(store, settings.secret_key)
     app.extensions["gateway.throttle"] = Throttle(store, settings.limits)
     app.extensions["gateway.ratelimits"] = RateLimits(store, settings.limits)
+    app.extensions["gateway.parties"] = Parties(store)
 
 
 def settings() -> Settings:
@@ -61,3 +63,7 @@ def throttle() -> Throttle:
 
 def ratelimits() -> RateLimits:
     return cast(RateLimits, current_app.extensions["gateway.ratelimits"])
+
+
+def parties() -> Parties:
+    return cast(Parties, current_app.extensions["gateway.parties"])

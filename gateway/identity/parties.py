@@ -1,0 +1,48 @@
+"""Who took part in an SSO session: the SAML SPs and OIDC RPs it was handed to.
+
+Logout is the one place where the protocols meet: when a session ends, each
+protocol's logout hook reads the parties it recorded here (with what it needs
+to tell them: the NameID and SessionIndex given to an SP, the ``sid`` given to
+an RP) and tells them. Stored in one Redis hash per session, with the session's
+lifetime as TTL.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..store import Store, key
+
+
+class Parties:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def joined(self, session_id: str, protocol: str, party_id: str, data: Mapping[str, Any], ttl: int) -> None:
+        """Record (or refresh) that ``party_id`` of ``protocol`` ("saml", "oidc") got this session."""
+        name = key("session-parties", session_id)
+        pipe = self.store.redis.pipeline()
+        pipe.hset(name, f"{protocol}|{party_id}", json.dumps(dict(data), separators=(",", ":")))
+        pipe.expire(name, max(ttl, 1))
+        pipe.execute()
+
+    def of(self, session_id: str, protocol: str | None = None) -> dict[str, dict[str, Any]]:
+        """party id -> data, for one protocol or all (then keyed "protocol|party")."""
+        raw = self.store.redis.hgetall(key("session-parties", session_id))
+        found = {}
+        for field, value in raw.items():
+            proto, _, party = field.partition("|")
+            if protocol is None:
+                found[field] = json.loads(value)
+            elif proto == protocol:
+                found[party] = json.loads(value)
+        return found
+
+    def take_all(self, session_id: str) -> dict[str, dict[str, Any]]:
+        """Every party of the session ("protocol|party" -> data), forgotten atomically."""
+        pipe = self.store.redis.pipeline()
+        pipe.hgetall(key("session-parties", session_id))
+        pipe.delete(key("session-parties", session_id))
+        raw, _ = pipe.execute()
+        return {field: json.loads(value) for field, value in raw.items()}
