@@ -147,6 +147,28 @@ class LimitSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class SamlSettings:
+    """The SAML 2.0 identity provider (gateway/saml). Keys are read by the saml package."""
+
+    #: Defaults to <public_url>/saml/metadata. Never change it once SPs trust it.
+    entity_id: str = ""
+    #: Folder of SP metadata files (*.xml) loaded at start.
+    sp_metadata_dir: str = "config/saml/sp"
+    #: Per-SP overrides, keyed by entityID (release policy, signing, encryption, NameID format).
+    sp: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class OidcSettings:
+    """The OpenID Connect provider (gateway/oidc). Keys are read by the oidc package."""
+
+    #: Defaults to <public_url>; byte-identical in discovery and every token's iss.
+    issuer: str = ""
+    #: File of configured clients (TOML).
+    clients_file: str = "config/oidc-clients.toml"
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything the gateway reads from configuration."""
 
@@ -163,6 +185,8 @@ class Settings:
     mail: MailSettings = dataclasses.field(default_factory=MailSettings)
     codes: CodeSettings = dataclasses.field(default_factory=CodeSettings)
     limits: LimitSettings = dataclasses.field(default_factory=LimitSettings)
+    saml: SamlSettings = dataclasses.field(default_factory=SamlSettings)
+    oidc: OidcSettings = dataclasses.field(default_factory=OidcSettings)
     #: Languages of the interface, the first is the default.
     languages: tuple[str, ...] = ("fr", "en")
     #: The file the settings came from, if any (not a key).
@@ -377,9 +401,10 @@ def _parse(raw: Any, hint: Any, from_env: bool) -> Any:
                 raw = json.loads(raw)
             except ValueError:
                 return _Invalid("expected a JSON object")
-        if isinstance(raw, Mapping) and all(isinstance(v, str) for v in raw.values()):
+        any_values = typing.get_args(hint)[1] is Any
+        if isinstance(raw, Mapping) and (any_values or all(isinstance(v, str) for v in raw.values())):
             return dict(raw)
-        return _Invalid(f"expected a table of strings, got {raw!r}")
+        return _Invalid(f"expected a table{'' if any_values else ' of strings'}, got {raw!r}")
     raise TypeError(f"unsupported settings type {hint!r}")  # a programming error, caught by tests
 
 
