@@ -16,7 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     ``config`` is a nested mapping shaped like the TOML file; it wins over the
     file and the environment (the tests use it).
     """
-    from . import errors, health, i18n, logs, mail, scim, services, web
+    from . import errors, health, i18n, logs, mail, oidc, saml, scim, services, web
     from .config import load_settings
 
     settings = load_settings(environ, overrides=config)
@@ -35,4 +35,6 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     health.init_app(app)
     scim.init_app(app)
     web.init_app(app)
+    saml.init_app(app)
+    oidc.init_app(app)
     return app
