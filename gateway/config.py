@@ -213,7 +213,7 @@ def load_settings(
     if path:
         data = _read_toml(Path(path), problems)
     loader = _Loader(env, problems)
-    settings = loader.build(Settings, data, dict(overrides or {}), prefix="")
+    settings = typing.cast(Settings, loader.build(Settings, data, dict(overrides or {}), prefix=""))
     if path:
         settings = dataclasses.replace(settings, source=path)
     problems.extend(check_settings(settings, loader.secret_files))

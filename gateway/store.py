@@ -69,7 +69,7 @@ def connect(
                 max_connections=max_connections,
             ),
         )
-    return redis.Redis.from_url(
+    return redis.Redis.from_url(  # type: ignore[no-any-return, call-overload]
         settings.url,
         decode_responses=decode,
         socket_timeout=socket_timeout,

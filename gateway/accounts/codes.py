@@ -19,7 +19,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ..store import Store, key
 from .errors import AccountsError
@@ -77,7 +77,7 @@ class Codes:
         digest = self._digest(purpose, token)
         payload = json.dumps({"account": account_id, **(data or {}), "exp": self.clock() + ttl})
         latest = key("link-latest", purpose, account_id)
-        previous = self.store.redis.set(latest, digest, ex=ttl, get=True)
+        previous = cast("str | None", self.store.redis.set(latest, digest, ex=ttl, get=True))
         pipe = self.store.redis.pipeline()
         if previous:
             pipe.delete(key("link", purpose, previous))

@@ -79,8 +79,10 @@ class Account:
 
     def same_content(self, other: Account) -> bool:
         """Equal but for version and timestamps (import reports these as unchanged)."""
-        ignore = {"version": 0, "updated_at": "", "created_at": ""}
-        return dataclasses.replace(self, **ignore) == dataclasses.replace(other, **ignore)
+        def core(a: Account) -> Account:
+            return dataclasses.replace(a, version=0, updated_at="", created_at="")
+
+        return core(self) == core(other)
 
 
 def validate(account: Account) -> Account:
@@ -192,7 +194,7 @@ def parse_emails(value: Any) -> list[Email | str]:
             verified = item.get("verified", False)
             if not isinstance(verified, bool):
                 raise InvalidAccount("emails", "verified must be true or false")
-            parsed.append(Email(normalize_email(item.get("address", item.get("value"))), verified))
+            parsed.append(Email(normalize_email(str(item.get("address", item.get("value")))), verified))
         else:
             raise InvalidAccount("emails", f"unexpected entry {item!r}")
     return parsed

@@ -42,7 +42,7 @@ def require_login(resume_url: str, *, force: bool = False, login_hint: str | Non
         args["force"] = "1"
     if login_hint:
         args["login_hint"] = login_hint
-    return redirect(url_for("login.address", **args))
+    return redirect(url_for("login.address", **args))  # type: ignore[arg-type]
 
 
 def client_address() -> str:

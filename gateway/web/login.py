@@ -40,7 +40,7 @@ def finish() -> Response:
 
 
 def too_many(exc: signin.TooManyAttempts) -> str:
-    return _("Trop de tentatives. Réessayez dans %(minutes)d minute(s).", minutes=exc.minutes)
+    return str(_("Trop de tentatives. Réessayez dans %(minutes)d minute(s).", minutes=exc.minutes))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -178,8 +178,8 @@ def _code_page(template: str, form: CodeForm, from_link: bool = False) -> str:
 
 def wrong_code(exc: WrongCode) -> str:
     if exc.remaining <= 0:
-        return _("Code incorrect. Ce code n'est plus valable : demandez-en un nouveau.")
-    return _("Code incorrect. Il vous reste %(n)d essai(s).", n=exc.remaining)
+        return str(_("Code incorrect. Ce code n'est plus valable : demandez-en un nouveau."))
+    return str(_("Code incorrect. Il vous reste %(n)d essai(s).", n=exc.remaining))
 
 
 def policy_messages(problems: list[str]) -> list[str]:

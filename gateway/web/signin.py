@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any
+from typing import Any, cast
 
 from flask import request, session, url_for
 from flask_babel import get_locale
@@ -137,7 +137,7 @@ def sign_in(account: Account, methods: tuple[str, ...], remember: bool, address:
     session.regenerate()  # type: ignore[attr-defined]
     session.update(keep)
     services.sessions().authenticate(
-        session, account.id, methods, remember=remember, ip=client_address(),
+        cast(dict[str, Any], session), account.id, methods, remember=remember, ip=client_address(),
         user_agent=request.headers.get("User-Agent", ""),
     )
     login_user(User(account))
