@@ -51,3 +51,36 @@ class ActivationForm(CodeForm, NewPasswordForm):
 
 class ButtonForm(FlaskForm):
     """A form that is only a CSRF-protected button (logout, send again, confirm a link)."""
+
+
+# -- "Mes informations" ----------------------------------------------------------------------
+
+class AddEmailForm(FlaskForm):
+    new_email = EmailField(_l("Nouvelle adresse email"),
+                           validators=[DataRequired(_l("Indiquez l'adresse à ajouter."))],
+                           render_kw={"autocomplete": "email", "spellcheck": "false"})
+
+
+class AddressActionForm(FlaskForm):
+    """A button acting on one address of the account: confirm it, make it primary, remove it."""
+
+    address = HiddenField(validators=[DataRequired()], render_kw={"id": False})  # one per row: no id
+
+
+class SessionActionForm(FlaskForm):
+    """"Fermer cette session": ``ref`` names the session without revealing its id (the cookie)."""
+
+    ref = HiddenField(validators=[DataRequired()], render_kw={"id": False})
+
+
+class VerifyEmailForm(CodeForm):
+    """The code mailed to a new address."""
+
+    remember = None
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = PasswordField(_l("Mot de passe actuel"),
+                            validators=[DataRequired(_l("Indiquez votre mot de passe actuel."))],
+                            render_kw={"autocomplete": "current-password"})
+    remember = None

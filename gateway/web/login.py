@@ -98,6 +98,9 @@ def password() -> Response | str:
     if chosen is None:
         return redirect(url_for("login.address"))
     account, email = chosen
+    typed = account.email(email)
+    if account.status != "active" or typed is None or not typed.verified:
+        return redirect(url_for("login.address"))  # only a confirmed address leads to the password
     form = PasswordForm()
     if form.validate_on_submit():
         try:

@@ -72,7 +72,8 @@ def test_every_mail_renders_in_both_parts(mail_app, smtp, mail_worker, template,
     assert message["Subject"]
     if template != "password_changed":
         assert "ignorez ce message" in text and "ignorez ce message" in html
-        assert "page de connexion UNESS" in text
+        origin = "dans « Mes informations »" if template == "verify_email" else "page de connexion UNESS"
+        assert origin in text and origin in html
 
 
 def test_message_id_never_uses_the_host_name(mail_app, smtp, mail_worker):

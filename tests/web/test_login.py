@@ -79,3 +79,14 @@ def test_english_when_the_browser_asks(client):
     assert '<html lang="en">' in page
     page = client.get("/login", headers={"Accept-Language": "de-DE"}).get_data(as_text=True)
     assert '<html lang="fr">' in page and "Connexion à UNESS" in page
+
+
+def test_unconfirmed_address_never_reaches_the_password(browser, make_user, directory):
+    """An address the account has but never confirmed leads to a mailed code, not to the password."""
+    make_user("camille@univ-exemple.fr")
+    directory.add_email(directory.find_by_email("camille@univ-exemple.fr").id, "camille@gmail.com")
+    step = browser.submit("/login", {"email": "camille@gmail.com"})
+    assert step.headers["Location"].endswith("/login/code")
+    forced = browser.submit("/login/password", {"password": PASSWORD}, form_page="/login")
+    assert forced.status_code == 302 and forced.headers["Location"].endswith("/login")
+    assert not browser.signed_in()
