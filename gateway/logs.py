@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,6 +28,12 @@ EVENTS = frozenset({
     "login.succeeded", "login.failed", "login.unknown_address", "login.disabled", "logout",
     "activation.sent", "activation.completed", "code.sent", "code.failed", "reset.sent", "reset.completed",
     "password.changed", "session.ended", "email.added", "email.removed", "email.verified", "email.primary",
+    # OpenID Connect provider (gateway/oidc)
+    "oidc.authorized", "oidc.token_issued", "oidc.code_reused", "oidc.refresh_reused", "oidc.token_revoked",
+    "oidc.logout", "oidc.backchannel_queued", "oidc.backchannel_sent", "oidc.backchannel_failed",
+    "oidc.client_registered", "oidc.client_updated", "oidc.client_deleted", "oidc.key_rotated",
+    # SAML identity provider (gateway/saml)
+    "saml.sso.rejected", "saml.sso.issued", "saml.sso.status", "saml.persistent_id.created",
 })
 
 _SECRET_FIELDS = {"password", "password_hash", "token", "code", "secret", "cookie", "samlresponse", "authorization"}
@@ -43,9 +50,13 @@ class Redact(logging.Filter):
                 setattr(record, name, "[redacted]")
         if isinstance(record.msg, str):
             record.msg = _scrub(record.msg)
-        if record.args:
-            record.args = tuple(_scrub(a) if isinstance(a, str) else a for a in record.args) \
-                if isinstance(record.args, tuple) else record.args
+        if isinstance(record.args, tuple):
+            record.args = tuple(_scrub(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, Mapping):  # log.info("%(token)s", {...})
+            record.args = {
+                k: "[redacted]" if str(k).lower() in _SECRET_FIELDS else _scrub(v) if isinstance(v, str) else v
+                for k, v in record.args.items()
+            }
         return True
 
 

@@ -59,8 +59,30 @@ class SessionStore:
 
     # -- one session ---------------------------------------------------------------
     def load(self, sid: str) -> dict[str, Any] | None:
+        """The session's data; None (and the record deleted) once its lifetime is over by the clock.
+
+        The Redis TTL normally ends it first; the check also covers records written
+        under longer settings (idle, absolute, remember shortened since).
+        """
         raw = self.store.redis.get(key("session", sid))
-        return None if raw is None else dict(json.loads(raw))
+        if raw is None:
+            return None
+        data = dict(json.loads(raw))
+        if self.expired(data):
+            self.delete(sid, data)
+            return None
+        return data
+
+    def expired(self, data: Mapping[str, Any]) -> bool:
+        """True when a signed-in session is past its absolute, remember or idle time."""
+        auth = data.get(AUTH)
+        if not auth:
+            return False
+        if self.ttl_for(data) <= 0:
+            return True
+        idle = self.clock() - auth.get("last_seen", auth["auth_time"])
+        # last_seen is refreshed at most every TOUCH_INTERVAL: never stricter than the TTL
+        return not auth.get("remember") and idle > self.settings.idle_minutes * 60 + TOUCH_INTERVAL
 
     def save(self, sid: str, data: Mapping[str, Any], *, new: bool) -> bool:
         """Write with the TTL the data calls for. False when it expired or was ended meanwhile."""

@@ -138,6 +138,8 @@ def code() -> Response | str:
             return finish()
         except WrongCode as exc:
             form.code.errors.append(wrong_code(exc))
+        except signin.TooManyAttempts as exc:
+            form.code.errors.append(too_many(exc))
         except (InvalidCode, signin.AccountUnavailable):
             form.code.errors.append(_("Ce code n'est plus valable. Demandez-en un nouveau."))
     return _code_page("login/code.html", form)
@@ -162,6 +164,8 @@ def activation() -> Response | str:
             form.password.errors.extend(policy_messages(exc.problems))
         except WrongCode as exc:
             form.code.errors.append(wrong_code(exc))
+        except signin.TooManyAttempts as exc:
+            form.code.errors.append(too_many(exc))
         except (InvalidCode, signin.AccountUnavailable):
             form.code.errors.append(_("Ce code n'est plus valable. Demandez-en un nouveau."))
     return _code_page("login/activate.html", form)

@@ -77,8 +77,8 @@ def _limit(rule: str, *identifiers: str) -> None:
 def identify(raw: str) -> Identified:
     """Which way the address leads. Raises TooManyAttempts, accounts.errors.InvalidEmail."""
     _limit("address_per_client", client_address())
-    _limit("address_per_address", raw.strip().lower())
     address = normalize_email(raw)
+    _limit("address_per_address", address)  # normalised: every spelling of an address counts together
     account = services.directory().find_by_email(address)
     if account is None:
         audit("login.unknown_address", email_hash=email_hash(address), ip=client_address())
@@ -188,6 +188,7 @@ def _redeem(purpose: str, flow: str, code: str) -> tuple[Account, str]:
 
 def sign_in_with_code(flow: str, code: str, remember: bool) -> None:
     """The mailed code proves the address: verify it and sign in. Raises WrongCode, InvalidCode."""
+    _limit("code_per_client", client_address())
     try:
         account, address = _redeem("signin", flow, code)
     except InvalidCode:
@@ -206,6 +207,7 @@ def activate(flow: str, code: str, password: str, remember: bool) -> None:
     The password is checked before the code is spent. Raises PasswordRejected,
     WrongCode, InvalidCode, AccountUnavailable.
     """
+    _limit("code_per_client", client_address())
     data = services.codes().code_data("activation", flow)
     if data is None:
         raise InvalidCode("unknown or expired activation")
