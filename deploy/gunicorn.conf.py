@@ -4,12 +4,20 @@ Environment: GATEWAY_BIND (default 127.0.0.1:8000), GATEWAY_WORKERS (default:
 one per core), GATEWAY_THREADS (default 8), GATEWAY_FORWARDED_ALLOW_IPS (the
 reverse proxy's address, default 127.0.0.1).
 
+From a peer in GATEWAY_FORWARDED_ALLOW_IPS, gunicorn honours X-Forwarded-Proto,
+and the hook below takes the client's address from X-Forwarded-For (gunicorn
+itself leaves REMOTE_ADDR at the proxy's address). The access log holds no
+query string and no reset-link token.
+
 Threads per worker: argon2 releases the GIL while it hashes, so a burst of
 sign-ins occupies cores without blocking the other threads that answer SSO
 requests of people already signed in.
 """
+import ipaddress
 import multiprocessing
 import os
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GATEWAY_WORKERS", multiprocessing.cpu_count()))
@@ -26,3 +34,60 @@ forwarded_allow_ips = os.environ.get("GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 # %(U)s is the path without its query string: query strings carry codes and tokens.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
+#: Paths whose rest is a secret: the reset link carries its token in the path.
+SECRET_PATHS = ("/reset/",)
+
+
+class AccessLog(Logger):
+    """gunicorn's logger; in the access log, what follows a SECRET_PATHS prefix is replaced."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        path = atoms.get("U") or ""
+        for prefix in SECRET_PATHS:
+            if path.startswith(prefix):
+                atoms["U"] = prefix + "[redacted]"
+        return atoms
+
+
+logger_class = AccessLog
+
+
+def post_worker_init(worker):
+    """Serve the app behind :class:`ClientAddressFromProxy` (rate limits and audit lines need the client)."""
+    worker.wsgi = ClientAddressFromProxy(worker.wsgi, worker.cfg.forwarded_allow_ips)
+
+
+class ClientAddressFromProxy:
+    """WSGI middleware: REMOTE_ADDR = the last X-Forwarded-For value, when the peer is a trusted proxy.
+
+    gunicorn's forwarded_allow_ips only governs the scheme: without this, every
+    request behind nginx comes from 127.0.0.1 and all clients share one set of
+    per-client rate limits. The last value is the one the proxy wrote itself
+    (deploy/nginx sets X-Forwarded-For to the address nginx saw); anything
+    before it came from the client and is ignored. Other peers are left as they are.
+    """
+
+    def __init__(self, app, trusted):
+        self.app = app
+        self.trust_all = "*" in trusted
+        self.networks = [ipaddress.ip_network(a.strip(), strict=False)
+                         for a in trusted if a.strip() not in ("", "*")]
+
+    def is_trusted(self, address):
+        if self.trust_all:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def __call__(self, environ, start_response):
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
+        if forwarded and self.is_trusted(environ.get("REMOTE_ADDR", "")):
+            try:
+                environ["REMOTE_ADDR"] = str(ipaddress.ip_address(forwarded))
+            except ValueError:
+                pass  # not an address: keep the proxy's
+        return self.app(environ, start_response)

@@ -23,7 +23,9 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import redis
-from redis.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from .config import RedisSettings
 
@@ -53,12 +55,21 @@ def connect(
             [_host_port(s) for s in settings.sentinels],
             socket_timeout=socket_timeout,
             socket_connect_timeout=connect_timeout,
-            sentinel_kwargs={"password": settings.sentinel_password or None, "socket_timeout": socket_timeout},
+            # No retries against one sentinel: Sentinel itself moves on to the next one. With
+            # redis-py's defaults (10 retries, 5 s connect timeout), a sentinel host that does not
+            # answer held every master lookup, /healthz included, for about a minute.
+            sentinel_kwargs={
+                "password": settings.sentinel_password or None,
+                "socket_timeout": socket_timeout,
+                "socket_connect_timeout": connect_timeout,
+                "retry": Retry(NoBackoff(), 0),
+            },
         )
         return cast(
             redis.Redis,
             sentinel.master_for(
                 settings.sentinel_service,
+                connection_pool_class=_SentinelPool,
                 db=db,
                 password=parts.password,
                 username=parts.username,
@@ -77,6 +88,16 @@ def connect(
         max_connections=max_connections,
         health_check_interval=30,
     )
+
+
+class _SentinelPool(SentinelConnectionPool):
+    """Closing the pool closes the connections to the sentinels too (redis-py leaves them open)."""
+
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        super().disconnect(inuse_connections)
+        if inuse_connections:  # a close, not redis-py dropping idle connections after a failover
+            for client in self.sentinel_manager.sentinels:
+                client.close()
 
 
 def _host_port(address: str) -> tuple[str, int]:
