@@ -148,14 +148,115 @@ class LimitSettings:
 
 @dataclasses.dataclass(frozen=True)
 class SamlSettings:
-    """The SAML 2.0 identity provider (gateway/saml). Keys are read by the saml package."""
+    """The SAML 2.0 identity provider (gateway/saml). Keys are read by the saml package.
+
+    Keys and certificates are PEM text, or ``<key>_file`` naming a PEM file (text
+    before ``-----BEGIN`` is ignored). Without ``signing_key`` the IdP uses the
+    dev-only pair of config/dev/saml in development mode, and is off (its pages
+    answer 404) in production mode. :meth:`problems` holds the SAML rules that span
+    keys; ``gateway.saml.init_app`` runs it, with the per-SP checks of ``sp``.
+    """
 
     #: Defaults to <public_url>/saml/metadata. Never change it once SPs trust it.
     entity_id: str = ""
-    #: Folder of SP metadata files (*.xml) loaded at start.
+    #: Folder of SP metadata files (*.xml) loaded at start (relative: to the repository root).
     sp_metadata_dir: str = "config/saml/sp"
-    #: Per-SP overrides, keyed by entityID (release policy, signing, encryption, NameID format).
+    #: Per-SP overrides, keyed by entityID (release policy, signing, encryption, NameID format):
+    #: see gateway/saml/policy.py for the keys.
     sp: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: SECRET. PEM private key signing responses (RSA >= 2048 bits or EC >= 256), and its certificate
+    #: (not secret, but it may come from a file too, and never a dev-only one in production).
+    signing_key: str = secret("")
+    signing_cert: str = secret("")
+    #: The next signing certificate: published in metadata ahead of a rollover, never used to sign.
+    next_signing_cert: str = secret("")
+    #: SECRET. A separate encryption key pair. Only then does metadata offer an encryption key (A05).
+    encryption_key: str = secret("")
+    encryption_cert: str = secret("")
+    #: The gateway's own scope: eppn of accounts without a legacy one, subject-id, pairwise-id.
+    scope: str = "uness.fr"
+    #: More shibmd:Scope values to publish (e.g. a university whose eppn are about to be imported).
+    extra_scopes: tuple[str, ...] = ()
+    #: Seconds of clock difference tolerated with SPs (AuthnRequest IssueInstant).
+    clock_skew: int = 300
+    #: Seconds an assertion is valid (Conditions and SubjectConfirmationData NotOnOrAfter).
+    assertion_lifetime: int = 300
+    #: Minutes an AuthnRequest waits for the person to sign in.
+    pending_minutes: int = 30
+    #: SessionNotOnOrAfter, in hours after the response (0: omitted; otherwise at least 8, RSP08).
+    session_hours: int = 0
+    #: "xmlsec": sign in-process (python-xmlsec); "xmlsec1": run the xmlsec1 program per signature.
+    crypto_backend: str = "xmlsec"
+    #: Metadata validUntil (days from the start of the current UTC day) and cacheDuration (hours).
+    metadata_valid_days: int = 14
+    metadata_cache_hours: int = 6
+    #: Scopes read from the directory (eppn domains) are recomputed at most this often.
+    scope_cache_seconds: int = 300
+    #: mdui:UIInfo and Organization, by language (fr, en).
+    display_name: dict[str, str] = dataclasses.field(default_factory=lambda: {
+        "fr": "UNESS", "en": "UNESS"})
+    description: dict[str, str] = dataclasses.field(default_factory=lambda: {
+        "fr": "Connexion des personnes de l'environnement numérique UNESS",
+        "en": "Sign-in for the people of the UNESS digital environment"})
+    #: Defaults to public_url in each language.
+    information_url: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: https or data: URI; defaults to <public_url>/saml/static/logo.png (80 x 60).
+    logo_url: str = ""
+    logo_width: int = 80
+    logo_height: int = 60
+    organization_name: dict[str, str] = dataclasses.field(default_factory=lambda: {
+        "fr": "UNESS", "en": "UNESS"})
+    organization_display_name: dict[str, str] = dataclasses.field(default_factory=lambda: {
+        "fr": "Université Numérique En Santé et Sport", "en": "Université Numérique En Santé et Sport"})
+    organization_url: dict[str, str] = dataclasses.field(default_factory=lambda: {
+        "fr": "https://www.uness.fr", "en": "https://www.uness.fr"})
+    #: The technical contact's address (md:ContactPerson); required in production when the IdP is on.
+    technical_contact: str = ""
+    #: errorURL of the IdP role; defaults to <public_url>/saml/error.
+    error_url: str = ""
+
+    def problems(self, production: bool) -> list[str]:
+        """The SAML rules that span keys (A04, A07, RSP08, RSP09), one line per problem."""
+        found = []
+        if self.crypto_backend not in ("xmlsec", "xmlsec1"):
+            found.append(f"saml.crypto_backend: must be xmlsec or xmlsec1, not {self.crypto_backend!r}")
+        if not 0 <= self.clock_skew <= 600:
+            found.append("saml.clock_skew: between 0 and 600 seconds")
+        if not 30 <= self.assertion_lifetime <= 600:
+            found.append("saml.assertion_lifetime: between 30 and 600 seconds")
+        if self.session_hours and self.session_hours < 8:
+            found.append("saml.session_hours: 0 (omitted) or at least 8 (Shibboleth SP sessions last 8 h)")
+        if not 1 <= self.metadata_valid_days <= 28:
+            found.append("saml.metadata_valid_days: between 1 and 28")
+        if bool(self.signing_key) != bool(self.signing_cert):
+            found.append("saml.signing_key and saml.signing_cert: give both or neither")
+        if bool(self.encryption_key) != bool(self.encryption_cert):
+            found.append("saml.encryption_key and saml.encryption_cert: give both or neither")
+        for name in ("display_name", "description", "information_url", "organization_name",
+                     "organization_display_name", "organization_url"):
+            if set(getattr(self, name)) - {"fr", "en"}:
+                found.append(f"saml.{name}: languages fr and en only")
+        if production:
+            found.extend(self._production_problems())
+        return found
+
+    def _production_problems(self) -> list[str]:
+        found = []
+        if self.signing_key and not self.technical_contact:
+            found.append("saml.technical_contact: required in production (md:ContactPerson, A07)")
+        dev = {self.pem_body(p.read_text(encoding="utf-8")) for p in (DEV_CONFIG_DIR / "saml").glob("*.crt")}
+        for name in ("signing_cert", "next_signing_cert", "encryption_cert"):
+            if self.pem_body(getattr(self, name)) in dev - {""}:
+                found.append(f"saml.{name}: the dev-only certificate of config/dev/saml, in production mode")
+        return found
+
+    @staticmethod
+    def pem_body(text: str) -> str:
+        """The base64 of the first PEM block of ``text``, whitespace removed ("" when none)."""
+        if "-----BEGIN" not in text:
+            return ""
+        body = text.split("-----BEGIN", 1)[1].split("-----", 1)[1].split("-----END", 1)[0]
+        return "".join(body.split())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,8 +265,37 @@ class OidcSettings:
 
     #: Defaults to <public_url>; byte-identical in discovery and every token's iss.
     issuer: str = ""
-    #: File of configured clients (TOML).
+    #: File of configured clients (TOML). Development falls back to config/dev/oidc-clients.toml.
     clients_file: str = "config/oidc-clients.toml"
+    #: Managed signing-key directory (``gateway keys rotate`` writes it). Development defaults to
+    #: config/dev/oidc/keys; production refuses that folder.
+    keys_dir: str = ""
+    #: SECRET. Static PEM private keys (RSA >= 2048 bits, EC P-256), one after another, e.g. from
+    #: GATEWAY_OIDC_SIGNING_KEYS_FILE. Always published; they sign only for an algorithm
+    #: that has no active key in ``keys_dir``.
+    signing_keys: str = secret("")
+    #: SECRET. Key of the pairwise subject HMAC (OIDC Core §8.1). Never change it once pairwise
+    #: clients exist: every pairwise ``sub`` would change. Required in production for pairwise clients.
+    pairwise_secret: str = secret("")
+    #: SECRET. Initial access tokens for Dynamic Client Registration (name -> token), RFC 7591 §3.
+    #: In production, registration needs one of them; in development it is open.
+    initial_access_tokens: dict[str, str] = secret({})
+    #: Dynamic Client Registration (RFC 7591/7592) at all.
+    registration_enabled: bool = True
+    #: Lifetime of a dynamically registered client (and of its secret).
+    registered_client_days: int = 180
+    #: Lifetimes, in seconds.
+    code_seconds: int = 60
+    access_token_seconds: int = 600
+    id_token_seconds: int = 600
+    refresh_token_seconds: int = 43200
+    #: An authorization request waits this long for the person to sign in.
+    request_seconds: int = 1800
+    #: ``gateway keys rotate`` refuses to start signing with a key published for less than this.
+    key_publish_seconds: int = 86400
+    #: Back-Channel Logout 1.0: HTTP timeout and the delays between delivery attempts.
+    backchannel_timeout: float = 5.0
+    backchannel_retry_intervals: tuple[int, ...] = (10, 60, 300, 1800)
 
 
 @dataclasses.dataclass(frozen=True)

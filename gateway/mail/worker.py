@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from . import service
@@ -25,12 +25,15 @@ class HideJobArguments(logging.Filter):
 
 
 def make_worker(app: Flask) -> SimpleWorker:
-    """A worker on the app's mail queue and Redis connection."""
+    """A worker on the app's mail queue, and the queues other packages list in
+    ``app.extensions["gateway.job_queues"]`` (OIDC back-channel logout), on the mail Redis connection."""
     rq_logger = logging.getLogger("rq.worker")
     if not any(isinstance(f, HideJobArguments) for f in rq_logger.filters):
         rq_logger.addFilter(HideJobArguments())
     mail = service(app)
-    return SimpleWorker([mail.queue], connection=mail.connection, serializer=JSONSerializer)
+    others = [Queue(name, connection=mail.connection, serializer=JSONSerializer)
+              for name in app.extensions.get("gateway.job_queues", ())]
+    return SimpleWorker([mail.queue, *others], connection=mail.connection, serializer=JSONSerializer)
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> bool:

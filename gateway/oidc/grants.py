@@ -1,0 +1,212 @@
+"""authlib grants and extensions, filled with the gateway's hooks.
+
+* :class:`CodeGrant` — RFC 6749 §4.1, the only authorization grant (no
+  implicit, no password: BCP02). Codes are single use and short-lived; a
+  second presentation revokes what the first produced (OIDC06, LIB03).
+* :class:`RefreshGrant` — RFC 6749 §6 with rotation; presenting a spent
+  refresh token revokes the whole family (RFC 9700 §4.14.2, OIDC12).
+* :class:`Pkce` — RFC 7636 with ``S256`` only; required for public clients;
+  downgrade refused both ways (PKCE01, PKCE02).
+* :class:`OpenIDCodeFlow` — OIDC Core §3.1: the ID token (OIDC07), nonce
+  replay refused (LIB03).
+* :class:`Issuer` — RFC 9207 ``iss`` in every authorization response (OIDC04).
+"""
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc6749 import OAuth2Request, scope_to_list
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
+from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core import OpenIDCode
+from authlib.oidc.core.util import create_half_hash
+
+from .. import services
+from ..identity.models import Authentication
+from ..logs import audit
+from .claims import release, releasable
+from .models import AuthorizationCode, EndUser, Grant, Token
+
+if TYPE_CHECKING:
+    from .clients import Client
+    from .provider import Provider
+
+#: Every client authenticates with its one registered method (checked by the client).
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+
+
+def _provider(grant: Any) -> Provider:
+    return grant.server.provider  # type: ignore[no-any-return]
+
+
+def end_user(grant: Grant) -> EndUser | None:
+    """The person of a grant, if the account still exists and is active."""
+    account = services.directory().get(grant.account_id)
+    if account is None or not account.is_active:
+        return None
+    authentication = Authentication(account.id, grant.auth_time, grant.amr, grant.session_id)
+    return EndUser(account, authentication)
+
+
+class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
+    """Authorization code grant over :class:`~gateway.oidc.tokens.TokenStore`."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        """Create the grant (token family) and its code; a nonce is answered once (LIB03)."""
+        provider = _provider(self)
+        data = request.payload.data
+        nonce = data.get("nonce") or ""
+        if nonce and not provider.tokens.remember_nonce(request.client.client_id, nonce):
+            uri = request.payload.redirect_uri
+            raise InvalidRequestError("This nonce was already used.", redirect_uri=uri)
+        grant = provider.new_grant(request.client, request.user, request.scope, data.get("claims"))
+        provider.tokens.save_code(code, {
+            "grant": grant.id, "client_id": grant.client_id, "redirect_uri": data.get("redirect_uri"),
+            "scope": request.scope, "nonce": nonce, "code_challenge": data.get("code_challenge") or "",
+            "code_challenge_method": data.get("code_challenge_method") or "",
+        })
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        """Consume the code (GETDEL). A spent code revokes its family (RFC 6749 §4.1.2, OIDC06)."""
+        tokens = _provider(self).tokens
+        peek = tokens.peek_code(code)
+        if peek is not None and peek["client_id"] != client.client_id:
+            return None  # another client's code: refused, and left for its owner
+        record = tokens.take_code(code)
+        if record is None:
+            spent = tokens.spent_code(code)
+            if spent is not None:
+                tokens.revoke_grant(spent["grant"])
+                audit("oidc.code_reused", client=client.client_id)
+            return None
+        grant = tokens.grant(record["grant"])
+        if grant is None or tokens.now() >= int(record["exp"]):
+            return None
+        return AuthorizationCode(grant, record["client_id"], record["redirect_uri"], record["scope"],
+                                 record.get("nonce", ""), record.get("code_challenge", ""),
+                                 record.get("code_challenge_method", ""))
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Nothing to do: :meth:`query_authorization_code` consumed it atomically."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> EndUser | None:
+        return end_user(authorization_code.grant)
+
+
+class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
+    """Refresh with rotation: each refresh token works once (OIDC12)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        """Bound to its client (another client's presentation spends nothing, CONF28);
+        consumed atomically; a spent one revokes the family (RFC 9700 §4.14.2)."""
+        tokens = _provider(self).tokens
+        client = self.request.client
+        current = tokens.refresh_token(refresh_token)
+        if current is None:
+            spent = tokens.spent_refresh_token(refresh_token)
+            if spent is not None:
+                tokens.revoke_grant(spent["grant"])
+                audit("oidc.refresh_reused", client=client.client_id)
+            return None
+        if not current.check_client(client):
+            return None
+        asked = set(scope_to_list(self.request.payload.scope) or [])
+        if not asked <= set(scope_to_list(current.scope) or []):
+            return current  # authlib answers invalid_scope; the token is not spent
+        taken = tokens.take_refresh_token(refresh_token)
+        if taken is None:  # presented twice at once: the loser is a reuse
+            if current.grant is not None:
+                tokens.revoke_grant(current.grant.id)
+            return None
+        return None if taken.is_expired() or taken.is_revoked() else taken
+
+    def authenticate_user(self, refresh_token: Token) -> EndUser | None:
+        return end_user(refresh_token.grant) if refresh_token.grant else None
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        """Nothing to do: the old refresh token was consumed when it was read."""
+
+
+def s256_matches(code_verifier: str, code_challenge: str) -> bool:
+    """RFC 7636 §4.6, compared in constant time (SEC11)."""
+    return hmac.compare_digest(create_s256_code_challenge(code_verifier), code_challenge)
+
+
+class Pkce(CodeChallenge):  # type: ignore[misc]
+    """PKCE with S256 only (``plain`` refused, RFC 9700 §2.1.1); required for public clients."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    CODE_CHALLENGE_METHODS = {"S256": s256_matches}
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
+        if not challenge and grant.request.client.is_public:
+            raise InvalidRequestError("PKCE is required: code_challenge with code_challenge_method=S256.")
+        if challenge and method != "S256":
+            raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
+        return authorization_code.code_challenge or None
+
+    def get_authorization_code_challenge_method(self, authorization_code: AuthorizationCode) -> str | None:
+        return authorization_code.code_challenge_method or None
+
+
+class OpenIDCodeFlow(OpenIDCode):  # type: ignore[misc]
+    """The OpenID Connect extension of the code grant: builds and signs the ID token."""
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(require_nonce=False)  # optional in the code flow (CONF06)
+        self.provider = provider
+
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        return self.provider.tokens.nonce_seen(request.payload.client_id, nonce)
+
+    def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:
+        """OIDC Core §2 and §3.1.3.6 claims; signed with the client's alg and a ``kid`` (OIDC07)."""
+        client: Client = request.client
+        code: AuthorizationCode = request.authorization_code
+        claims = id_token_claims(self.provider, client, code.grant, request.user, code.nonce)
+        alg = client.id_token_signed_response_alg
+        at_hash = create_half_hash(token["access_token"], alg)
+        if at_hash is not None:
+            claims["at_hash"] = at_hash.decode("ascii")
+        return self.provider.sign(claims, alg)
+
+
+def id_token_claims(provider: Provider, client: Client, grant: Grant, user: EndUser,
+                    nonce: str = "") -> dict[str, Any]:
+    """iss, sub, aud, exp, iat, auth_time, sid, amr, nonce; claims asked for the ID token (§5.5)."""
+    now = provider.now()
+    sub = provider.subject(user.account.id, client)
+    claims: dict[str, Any] = {
+        "iss": provider.issuer, "sub": sub, "aud": client.client_id, "iat": now,
+        "exp": now + provider.settings.id_token_seconds, "auth_time": grant.auth_time, "sid": grant.sid,
+    }
+    if grant.amr:
+        claims["amr"] = list(grant.amr)
+    if nonce:
+        claims["nonce"] = nonce
+    extra = release(user.account, client, releasable(client, "", grant.claims.get("id_token", ())), sub)
+    return {**extra, **claims}
+
+
+class Issuer(IssuerParameter):  # type: ignore[misc]
+    """RFC 9207: ``iss`` in authorization responses, errors included (OIDC04)."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer

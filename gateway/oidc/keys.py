@@ -1,0 +1,334 @@
+"""Signing keys: the JWKS the relying parties fetch, and the key that signs each token.
+
+Two sources are merged (checklist DISC02, OIDC07):
+
+* the **managed key directory** (``oidc.keys_dir``): one PEM file per key and
+  ``keyset.json``, the state of every key. ``gateway keys init|rotate`` is its
+  only writer (atomic rename); every gunicorn worker notices a new
+  ``keyset.json`` by its modification time and reloads it within seconds.
+* **static keys** (``oidc.signing_keys``): PEM text from the environment or a
+  secret file, for deployments without a writable folder. Always published;
+  they sign only for an algorithm that has no active managed key.
+
+Life of a managed key, per algorithm (``gateway keys rotate``)::
+
+    next  --rotate-->  active  --rotate-->  retired  --(retire_at passed)-->  deleted
+    published,         published,           published, never signs again,
+    never signs        signs every token    until rotation + the longest token lifetime
+
+so a relying party that caches the JWKS has always seen a key before the first
+token it signs, and can still verify every token signed by the previous one.
+The ``kid`` is the RFC 7638 thumbprint of the public key, unique per key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union, cast
+
+from joserfc import jwt
+from joserfc.errors import JoseError, SecurityWarning
+from joserfc.jwk import ECKey, KeySet, RSAKey
+
+from .errors import SigningKeyError
+
+#: Signing algorithms offered (OIDC Core §15.1: RS256 is mandatory) and their key types.
+ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
+DEFAULT_ALG = "RS256"
+STATE_FILE = "keyset.json"
+STATES = ("next", "active", "retired")
+#: How often a worker looks at ``keyset.json`` for changes (seconds).
+RELOAD_INTERVAL = 2.0
+
+Key = Union[RSAKey, ECKey]
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.S)
+
+
+@dataclasses.dataclass(frozen=True)
+class SigningKey:
+    """One key of the set, with its place in the life cycle (``static`` for configured PEM keys)."""
+
+    kid: str
+    alg: str
+    key: Key = dataclasses.field(repr=False)
+    state: str = "static"
+    created: int = 0
+    retire_at: int = 0
+
+    def public_jwk(self) -> dict[str, Any]:
+        """The public JWK (RFC 7517 §4): never a private parameter (DISC02)."""
+        return dict(self.key.as_dict(private=False, kid=self.kid, use="sig", alg=self.alg))
+
+    def is_published(self, now: float) -> bool:
+        return self.state != "retired" or self.retire_at > now
+
+
+def generate(alg: str) -> Key:
+    """A new private key for ``alg``: RSA 2048 bits or EC P-256."""
+    if alg == "RS256":
+        return RSAKey.generate_key(2048)
+    if alg == "ES256":
+        return ECKey.generate_key("P-256")
+    raise SigningKeyError(f"unsupported signing algorithm {alg!r}")
+
+
+def alg_for(key: Key) -> str:
+    """The algorithm a key signs with. Raises SigningKeyError for weak or unsupported keys."""
+    if isinstance(key, RSAKey):
+        if key.raw_value.key_size < 2048:  # type: ignore[union-attr]
+            raise SigningKeyError("RSA signing keys need at least 2048 bits (DISC02)")
+        return "RS256"
+    if isinstance(key, ECKey) and key.curve_name == "P-256":
+        return "ES256"
+    raise SigningKeyError("signing keys are RSA (>= 2048 bits) or EC P-256")
+
+
+def import_private_pem(pem: str | bytes) -> Key:
+    """Read one PEM private key. Raises SigningKeyError."""
+    data = pem.encode() if isinstance(pem, str) else pem
+    for cls in (RSAKey, ECKey):
+        try:
+            with warnings.catch_warnings():  # joserfc warns of weak keys; alg_for refuses them below
+                warnings.simplefilter("ignore", SecurityWarning)
+                key = cls.import_key(data)
+        except (JoseError, ValueError, TypeError):
+            continue
+        if key.is_private:
+            alg_for(key)
+            return key
+    raise SigningKeyError("not a PEM private RSA or EC key")
+
+
+def static_keys(text: str) -> list[SigningKey]:
+    """The keys of ``oidc.signing_keys`` (PEM blocks one after another), in order."""
+    keys = []
+    for match in _PEM_BLOCK.finditer(text or ""):
+        key = import_private_pem(match.group(0))
+        keys.append(SigningKey(key.thumbprint(), alg_for(key), key))
+    return keys
+
+
+class Keys:
+    """An immutable set of keys: what is published, what signs."""
+
+    def __init__(self, keys: Sequence[SigningKey]) -> None:
+        self.keys = tuple(keys)
+
+    def signer(self, alg: str = DEFAULT_ALG) -> SigningKey:
+        """The key that signs ``alg`` now: the active managed key, else the first static one."""
+        for state in ("active", "static"):
+            for key in self.keys:
+                if key.alg == alg and key.state == state:
+                    return key
+        raise SigningKeyError(f"no signing key for {alg}")
+
+    def algorithms(self) -> list[str]:
+        """Algorithms that can sign now, RS256 first (discovery's id_token_signing_alg_values_supported)."""
+        found = []
+        for alg in ALGORITHMS:
+            try:
+                self.signer(alg)
+            except SigningKeyError:
+                continue
+            found.append(alg)
+        return found
+
+    def published(self, now: float) -> list[SigningKey]:
+        return [k for k in self.keys if k.is_published(now)]
+
+    def jwks(self, now: float) -> dict[str, Any]:
+        """The JWK Set served at ``jwks_uri`` (OIDC Discovery §3, checklist DISC02)."""
+        return {"keys": [k.public_jwk() for k in self.published(now)]}
+
+    def verification_keys(self, now: float) -> KeySet:
+        """Public keys that verify what this provider signed (id_token_hint, SEC12)."""
+        return KeySet.import_key_set(cast(Any, self.jwks(now)))
+
+    def sign(self, claims: Mapping[str, Any], alg: str = DEFAULT_ALG, typ: str = "JWT") -> str:
+        """A compact JWS with ``kid`` in its header (OIDC07). Never ``alg=none``."""
+        key = self.signer(alg)
+        header = {"alg": key.alg, "kid": key.kid, "typ": typ}
+        return jwt.encode(header, dict(claims), key.key, algorithms=[key.alg])
+
+
+# -- the managed directory ------------------------------------------------------------------
+
+def read_state(directory: Path) -> dict[str, Any]:
+    """``keyset.json`` as a dict (``{"keys": []}`` when the folder is new)."""
+    path = directory / STATE_FILE
+    if not path.exists():
+        return {"keys": []}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SigningKeyError(f"{path}: unreadable key set ({exc})") from exc
+    if not isinstance(state, dict) or not isinstance(state.get("keys"), list):
+        raise SigningKeyError(f"{path}: expected an object with a 'keys' list")
+    return state
+
+
+def write_state(directory: Path, state: Mapping[str, Any]) -> None:
+    """Replace ``keyset.json`` atomically (write a temporary file, then rename)."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".keyset-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(state, out, indent=2, sort_keys=True)
+        out.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, directory / STATE_FILE)
+
+
+def load_directory(directory: Path) -> list[SigningKey]:
+    """Every key the state file names. Raises SigningKeyError (missing file, wrong kid...)."""
+    keys = []
+    for entry in read_state(directory)["keys"]:
+        try:
+            pem = (directory / entry["file"]).read_bytes()
+        except (OSError, KeyError) as exc:
+            raise SigningKeyError(f"{directory}: cannot read key {entry.get('kid')}: {exc}") from exc
+        key = import_private_pem(pem)
+        if key.thumbprint() != entry.get("kid") or alg_for(key) != entry.get("alg"):
+            raise SigningKeyError(f"{directory}: {entry.get('file')} does not match its kid or alg")
+        if entry.get("state") not in STATES:
+            raise SigningKeyError(f"{directory}: key {entry['kid']} has unknown state {entry.get('state')!r}")
+        keys.append(SigningKey(entry["kid"], entry["alg"], key, entry["state"],
+                               int(entry.get("created", 0)), int(entry.get("retire_at", 0))))
+    return keys
+
+
+def _add_key(directory: Path, state: dict[str, Any], alg: str, key_state: str, now: int) -> dict[str, Any]:
+    key = generate(alg)
+    kid = key.thumbprint()
+    path = directory / f"{kid}.pem"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key.as_pem(private=True))
+    entry = {"kid": kid, "alg": alg, "state": key_state, "file": path.name, "created": now, "retire_at": 0}
+    state["keys"].append(entry)
+    return entry
+
+
+def init_directory(directory: Path, algs: Iterable[str], now: int, *, dev_only: bool = False) -> list[str]:
+    """Create an active key and a published next key for each algorithm that has none; returns new kids."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state = read_state(directory)
+    if dev_only:
+        state["dev_only"] = True
+    created = []
+    for alg in algs:
+        present = {e["state"] for e in state["keys"] if e["alg"] == alg}
+        for key_state in ("active", "next"):
+            if key_state not in present:
+                created.append(_add_key(directory, state, alg, key_state, now)["kid"])
+    write_state(directory, state)
+    return created
+
+
+@dataclasses.dataclass(frozen=True)
+class Rotation:
+    """What ``rotate`` did, for the CLI to report."""
+
+    alg: str
+    activated: str
+    retired: str | None
+    next: str
+    pruned: tuple[str, ...]
+
+
+def rotate(directory: Path, alg: str, now: int, retire_after: int, publish_seconds: int,
+           force: bool = False) -> Rotation:
+    """Promote the published next key to active, retire the active one, publish a new next key.
+
+    The retired key stays published until ``now + retire_after`` (the longest
+    token lifetime). Raises SigningKeyError when the next key was published less
+    than ``publish_seconds`` ago, or is missing, unless ``force``.
+    """
+    state = read_state(directory)
+    entries = [e for e in state["keys"] if e["alg"] == alg]
+    nxt = next((e for e in entries if e["state"] == "next"), None)
+    active = next((e for e in entries if e["state"] == "active"), None)
+    if active is not None and not force:
+        if nxt is None:
+            raise SigningKeyError(f"no published next {alg} key: run `gateway keys init` (or --force)")
+        if now - int(nxt["created"]) < publish_seconds:
+            raise SigningKeyError(f"the next {alg} key was published {now - int(nxt['created'])} s ago; "
+                                  f"wait {publish_seconds} s so relying parties fetch it (or --force)")
+    if active is not None:
+        active.update(state="retired", retire_at=now + retire_after)
+    if nxt is None:
+        nxt = _add_key(directory, state, alg, "active", now)
+    nxt.update(state="active", activated=now)
+    new_next = _add_key(directory, state, alg, "next", now)
+    pruned = _prune(directory, state, now)
+    write_state(directory, state)
+    return Rotation(alg, nxt["kid"], active["kid"] if active else None, new_next["kid"], tuple(pruned))
+
+
+def _prune(directory: Path, state: dict[str, Any], now: int) -> list[str]:
+    gone = [e for e in state["keys"] if e["state"] == "retired" and int(e.get("retire_at", 0)) <= now]
+    for entry in gone:
+        state["keys"].remove(entry)
+        (directory / entry["file"]).unlink(missing_ok=True)
+    return [e["kid"] for e in gone]
+
+
+def prune(directory: Path, now: int) -> list[str]:
+    """Forget retired keys whose last token has expired; returns their kids."""
+    state = read_state(directory)
+    pruned = _prune(directory, state, now)
+    if pruned:
+        write_state(directory, state)
+    return pruned
+
+
+class KeyStore:
+    """The current :class:`Keys` of one process, reloaded when ``keyset.json`` changes."""
+
+    def __init__(self, directory: Path | None, static_pem: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.directory = directory
+        self.static = static_keys(static_pem)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._stamp: int | None = None
+        self._checked = 0.0
+        self._keys = self._load()
+        if not self._keys.algorithms():
+            raise SigningKeyError("no signing key: set oidc.keys_dir (then `gateway keys init`) "
+                                  "or oidc.signing_keys")
+
+    def _mtime(self) -> int | None:
+        if self.directory is None:
+            return None
+        try:
+            return (self.directory / STATE_FILE).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def _load(self) -> Keys:
+        self._stamp = self._mtime()
+        managed = load_directory(self.directory) if self.directory is not None else []
+        return Keys([*managed, *self.static])
+
+    def current(self) -> Keys:
+        """The key set, re-read at most every RELOAD_INTERVAL seconds when the state file changed."""
+        now = time.monotonic()
+        if self.directory is not None and now - self._checked >= RELOAD_INTERVAL:
+            with self._lock:
+                self._checked = now
+                if self._mtime() != self._stamp:
+                    self._keys = self._load()
+        return self._keys
+
+    def reload(self) -> Keys:
+        """Re-read now (tests and the CLI)."""
+        with self._lock:
+            self._keys = self._load()
+        return self._keys
