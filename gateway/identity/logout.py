@@ -30,3 +30,20 @@ def session_ended(sid: str, data: Mapping[str, Any]) -> list[Any]:
         except Exception:  # noqa: BLE001 - one protocol's failure must not stop the others
             log.exception("logout hook %s failed", getattr(hook, "__name__", hook))
     return results
+
+
+RenewHook = Callable[[str, str], None]
+
+
+def on_session_renewed(app: Flask, hook: RenewHook) -> None:
+    """``hook(old_id, new_id)`` runs when a signed-in person signs in again (new id, same account)."""
+    app.extensions.setdefault("gateway.renew_hooks", []).append(hook)
+
+
+def session_renewed(old_sid: str, new_sid: str) -> None:
+    """Carry what protocols recorded under the old session id over to the new one."""
+    for hook in current_app.extensions.get("gateway.renew_hooks", []):
+        try:
+            hook(old_sid, new_sid)
+        except Exception:  # noqa: BLE001 - one protocol's failure must not stop the others
+            log.exception("session renewal hook %s failed", getattr(hook, "__name__", hook))

@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import redis
+
 from ..store import Store, key
 
 
@@ -38,6 +40,13 @@ class Parties:
             elif proto == protocol:
                 found[party] = json.loads(value)
         return found
+
+    def move(self, old_session_id: str, new_session_id: str) -> None:
+        """The same person signed in again under a new session id: the parties follow."""
+        try:
+            self.store.redis.rename(key("session-parties", old_session_id), key("session-parties", new_session_id))
+        except redis.ResponseError:  # no such key: nobody took part yet
+            pass
 
     def take_all(self, session_id: str) -> dict[str, dict[str, Any]]:
         """Every party of the session ("protocol|party" -> data), forgotten atomically."""

@@ -27,7 +27,7 @@ from flask import Flask
 
 from .. import ROOT
 from ..config import DEV_CONFIG_DIR, ConfigError, Settings
-from ..identity.logout import on_session_end
+from ..identity.logout import on_session_end, on_session_renewed
 from .backchannel import QUEUE
 from .clients import Client, load_clients
 from .errors import ClientConfigError, SigningKeyError
@@ -125,6 +125,8 @@ def init_app(app: Flask) -> None:
     from .backchannel import session_ended
 
     on_session_end(app, session_ended)
+    tokens = app.extensions[EXTENSION].tokens
+    on_session_renewed(app, tokens.move_session)
     app.register_blueprint(bp)
     csrf = app.extensions.get("gateway.csrf")
     if csrf is not None:

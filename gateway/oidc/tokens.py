@@ -176,6 +176,11 @@ class TokenStore:
         pipe.expire(name, max(ttl, 1))
         pipe.execute()
 
+    def move_session(self, old_session_id: str, new_session_id: str) -> None:
+        """The person signed in again (prompt=login) under a new SSO session id: its RPs and grants follow."""
+        if self.store.redis.exists(key("oidc", "session", old_session_id)):
+            self.store.redis.rename(key("oidc", "session", old_session_id), key("oidc", "session", new_session_id))
+
     def take_session(self, session_id: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """The RPs (client id -> data) and grant ids of an SSO session, forgotten atomically."""
         name = key("oidc", "session", session_id)

@@ -19,7 +19,7 @@ from ..accounts.emails import normalize_email
 from ..accounts.models import Account
 from ..accounts.passwords import password_problems
 from ..identity.current import client_address
-from ..identity.logout import session_ended
+from ..identity.logout import session_ended, session_renewed
 from ..identity.models import ACTIVATION, CODE, PASSWORD, RESET
 from ..logs import audit
 from ..mail import send_mail
@@ -133,9 +133,14 @@ def check_password(account: Account, address: str, password: str, remember: bool
 def sign_in(account: Account, methods: tuple[str, ...], remember: bool, address: str) -> None:
     """Start the SSO session under a new id (no fixation); ``address`` is the one used."""
     keep = {k: session[k] for k in ("next",) if k in session}
+    previous = (session.get("_auth") or {}).get("account")
+    old_sid = getattr(session, "sid", "")
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]
     session.update(keep)
+    if previous == account.id:  # signing in again (ForceAuthn, prompt=login): the applications follow
+        services.parties().move(old_sid, session.sid)  # type: ignore[attr-defined]
+        session_renewed(old_sid, session.sid)  # type: ignore[attr-defined]
     services.sessions().authenticate(
         cast(dict[str, Any], session), account.id, methods, remember=remember, ip=client_address(),
         user_agent=request.headers.get("User-Agent", ""),

@@ -220,3 +220,16 @@ def test_oversized_id_token_hint_is_refused(browser, rp, live, account):
     _signed_in(browser, rp)
     page = browser.get(_logout_url(live, id_token_hint="a" * 9000, post_logout_redirect_uri=LOGGED_OUT))
     assert page.status_code == 400 and browser.get("/account").status_code == 200
+
+
+def test_signing_in_again_keeps_the_rp_for_logout(browser, rp, live, account, rp_backend):
+    """LOGOUT03 after prompt=login: the new session id still knows the RP, so logout reaches it."""
+    party, first, _ = _signed_in(browser, rp)
+    attempt, again = sign_in_and_get_tokens(browser, party, prompt="login")
+    id_claims = party.verify(again["id_token"], attempt)
+    page = browser.get("/logout")
+    browser.submit(page, "/logout", {})
+    tokens = _deliver(live, rp_backend)
+    assert tokens, "no back-channel logout after signing in again"
+    _check_logout_token(party, tokens[-1], id_claims)
+    assert party.userinfo(first).status_code == 401 and party.userinfo(again).status_code == 401
