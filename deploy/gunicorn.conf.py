@@ -9,9 +9,10 @@ and the hook below takes the client's address from X-Forwarded-For (gunicorn
 itself leaves REMOTE_ADDR at the proxy's address). The access log holds no
 query string and no reset-link token.
 
-Threads per worker: argon2 releases the GIL while it hashes, so a burst of
-sign-ins occupies cores without blocking the other threads that answer SSO
-requests of people already signed in.
+Threads per worker, one worker per core: argon2 releases the GIL while it
+hashes, and each worker runs one hash at a time (passwords.concurrency), so a
+burst of sign-ins queues for the core while the worker's other threads keep
+answering the SSO requests of people already signed in (`make bench`, part c).
 """
 import ipaddress
 import multiprocessing

@@ -69,6 +69,9 @@ class PasswordSettings:
     time_cost: int = 2
     memory_cost: int = 19456  # KiB
     parallelism: int = 1
+    #: Hashes computed at once per worker process (the others wait their turn): with one
+    #: worker per core, 1 keeps cores from thrashing and leaves threads free for cheap requests.
+    concurrency: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -365,7 +368,7 @@ def check_settings(settings: Settings, secret_files: Mapping[str, str] | None = 
         problems.append("secret_key: too short (at least 32 characters)")
     if settings.passwords.memory_cost < 8 * settings.passwords.parallelism:
         problems.append("passwords.memory_cost: must be at least 8 KiB per lane")
-    for name in ("time_cost", "parallelism"):
+    for name in ("time_cost", "parallelism", "concurrency"):
         if getattr(settings.passwords, name) < 1:
             problems.append(f"passwords.{name}: must be at least 1")
     if settings.mail.security not in ("none", "starttls", "tls"):

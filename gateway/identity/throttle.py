@@ -34,18 +34,24 @@ class Throttle:
 
     def wait_seconds(self, account_id: str, client: str) -> int:
         """Seconds before the next password try may be checked (0: go ahead)."""
+        return self.check(account_id, client)[0]
+
+    def check(self, account_id: str, client: str) -> tuple[int, bool]:
+        """(seconds to wait, whether the account has no failure on record at all)."""
         keys = self._keys(account_id, client)
         pipe = self.store.redis.pipeline(transaction=False)
         for name, _ in keys:
             pipe.hmget(name, "count", "last")
         now = self.clock()
         wait = 0.0
-        for (_, threshold), (count, last) in zip(keys, pipe.execute()):
+        counts = pipe.execute()
+        clean = all(count is None for count, _ in counts[:2])
+        for (_, threshold), (count, last) in zip(keys, counts):
             if count is None or int(count) < threshold:
                 continue
             delay = min(2 ** (int(count) - threshold), self.settings.throttle_max_delay)
             wait = max(wait, float(last) + delay - now)
-        return max(0, math.ceil(wait))
+        return max(0, math.ceil(wait)), clean
 
     def failed(self, account_id: str, client: str) -> None:
         now = self.clock()
@@ -56,7 +62,12 @@ class Throttle:
             pipe.expire(name, WINDOW)
         pipe.execute()
 
-    def succeeded(self, account_id: str, client: str) -> None:
-        """The right password: forget this account's failures (not the client's)."""
+    def succeeded(self, account_id: str, client: str, *, known_clean: bool = False) -> None:
+        """The right password: forget this account's failures (not the client's).
+
+        ``known_clean``: wait_seconds just found no failure for the account, so skip the round trip.
+        """
+        if known_clean:
+            return
         keys = self._keys(account_id, client)
         self.store.redis.delete(keys[0][0], keys[1][0])

@@ -115,7 +115,7 @@ def forget_pending() -> None:
 def check_password(account: Account, address: str, password: str, remember: bool) -> None:
     """Verify and sign in. Raises TooManyAttempts (growing delays), WrongPassword."""
     client = client_address()
-    wait = services.throttle().wait_seconds(account.id, client)
+    wait, clean = services.throttle().check(account.id, client)
     if wait:
         raise TooManyAttempts(wait)
     _limit("password_per_client", client)
@@ -124,7 +124,7 @@ def check_password(account: Account, address: str, password: str, remember: bool
         services.throttle().failed(account.id, client)
         audit("login.failed", account=account.id, ip=client)
         raise WrongPassword()
-    services.throttle().succeeded(account.id, client)
+    services.throttle().succeeded(account.id, client, known_clean=clean)
     if passwords.needs_rehash(account.password_hash):
         services.directory().set_password_hash(account.id, passwords.hash(password))
     sign_in(account, (PASSWORD,), remember, address)

@@ -1,0 +1,211 @@
+"""Simulated browsers: keep-alive HTTP/1.1 connections, the session cookie, the CSRF token.
+
+A pending sign-in is a browser that did ``GET /login`` and posted its address:
+its session is waiting at the password step. The measured request is the
+password ``POST /login/password``; a success answers 302 to ``/account``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import re
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+COOKIE = "uness_session"
+_CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
+_RETRYABLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    status: int
+    location: str
+    cookie: str | None  # the session cookie the reply set, if any
+    body: str
+
+
+class Connection:
+    """One keep-alive connection; reconnects once when the server closed it while idle."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._conn = http.client.HTTPConnection(host, port, timeout=60)
+
+    def request(self, method: str, path: str, cookie: str | None = None,
+                form: dict[str, str] | None = None) -> Reply:
+        headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else {}
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in (1, 2):
+            try:
+                self._conn.request(method, path, body, headers)
+                response = self._conn.getresponse()
+                text = response.read().decode()
+                break
+            except _RETRYABLE:  # gunicorn closes keep-alive connections idle for 5 s
+                self._conn.close()
+                if attempt == 2:
+                    raise
+        cookie_set = None
+        for header in response.headers.get_all("Set-Cookie") or ():
+            name, _, rest = header.partition("=")
+            if name == COOKIE:
+                cookie_set = rest.partition(";")[0]
+        return Reply(response.status, response.headers.get("Location", ""), cookie_set, text)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class Pending:
+    cookie: str
+    token: str
+
+
+def start_sign_in(conn: Connection, email: str) -> Pending:
+    """``GET /login``, then ``POST /login`` with the address: the session waits for the password."""
+    page = conn.request("GET", "/login")
+    found = _CSRF.search(page.body)
+    if page.status != 200 or not page.cookie or not found:
+        raise RuntimeError(f"GET /login answered {page.status} without a session or a CSRF token")
+    token = found.group(1)
+    step = conn.request("POST", "/login", page.cookie, {"csrf_token": token, "email": email})
+    if step.status != 302 or not step.location.endswith("/login/password"):
+        raise RuntimeError(f"the address step answered {step.status} {step.location!r} for {email}")
+    return Pending(step.cookie or page.cookie, token)
+
+
+def post_password(conn: Connection, pending: Pending, password: str) -> str | None:
+    """The measured request. The signed-in session cookie, or None when the sign-in failed."""
+    reply = conn.request("POST", "/login/password", pending.cookie,
+                         {"csrf_token": pending.token, "password": password, "remember": "y"})
+    return reply.cookie if reply.status == 302 and reply.location.endswith("/account") else None
+
+
+def _in_threads(count: int, host: str, port: int, work: Callable[[Connection], None]) -> None:
+    def run() -> None:
+        conn = Connection(host, port)
+        try:
+            work(conn)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def prepare(host: str, port: int, emails: list[str], count: int, concurrency: int) -> deque[Pending]:
+    """``count`` sessions waiting at the password step, the accounts taken in turn."""
+    todo = deque(emails[n % len(emails)] for n in range(count))
+    ready: deque[Pending] = deque()
+    errors: list[BaseException] = []
+
+    def work(conn: Connection) -> None:
+        while not errors:
+            try:
+                email = todo.popleft()
+            except IndexError:
+                return
+            try:
+                ready.append(start_sign_in(conn, email))
+            except Exception as exc:  # reported once the threads are done
+                errors.append(exc)
+
+    _in_threads(concurrency, host, port, work)
+    if errors:
+        raise errors[0]
+    return ready
+
+
+@dataclasses.dataclass(frozen=True)
+class Burst:
+    ok: int
+    failed: int
+    elapsed: float
+    ran_out: bool  # the prepared sessions were all used before the time was up
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.elapsed if self.elapsed else 0.0
+
+
+def sign_in_burst(host: str, port: int, pending: deque[Pending], password: str, seconds: float,
+                  concurrency: int) -> Burst:
+    """Post passwords from ``concurrency`` connections for ``seconds``; the rate over the busy time."""
+    ok, failed, latencies, finished = [0], [0], [], [0.0]
+    lock = threading.Lock()
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def work(conn: Connection) -> None:
+        while time.perf_counter() < deadline:
+            try:
+                session = pending.popleft()
+            except IndexError:
+                return
+            sent = time.perf_counter()
+            signed_in = post_password(conn, session, password)
+            done = time.perf_counter()
+            with lock:
+                ok[0] += signed_in is not None
+                failed[0] += signed_in is None
+                latencies.append(done - sent)
+                finished[0] = max(finished[0], done)
+
+    _in_threads(concurrency, host, port, work)
+    elapsed = finished[0] - start if finished[0] else 0.0
+    return Burst(ok[0], failed[0], elapsed, not pending and finished[0] < deadline, latencies)
+
+
+class Probe:
+    """GETs one path over and over (one connection, ~10 ms apart) while started; keeps each latency."""
+
+    def __init__(self, host: str, port: int, path: str, cookie: str | None = None, expect: int = 200) -> None:
+        self.conn = Connection(host, port)
+        self.path, self.cookie, self.expect = path, cookie, expect
+        self.latencies: list[float] = []
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            sent = time.perf_counter()
+            reply = self.conn.request("GET", self.path, self.cookie)
+            self.latencies.append(time.perf_counter() - sent)
+            if reply.status != self.expect:
+                self.error = f"GET {self.path} answered {reply.status}, not {self.expect}"
+                return
+            self._stop.wait(0.01)
+
+    def __enter__(self) -> Probe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.conn.close()
+        if self.error:
+            raise RuntimeError(self.error)
+
+
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    if len(latencies) < 2:
+        value = 1000 * latencies[0] if latencies else float("nan")
+        return value, value
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return 1000 * cuts[49], 1000 * cuts[98]

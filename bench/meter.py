@@ -1,0 +1,55 @@
+"""CPU accounting over a phase: the gateway's workers, this process, Redis, and everyone else on the host."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+from . import stack
+
+CORES = os.cpu_count() or 1
+
+
+@dataclasses.dataclass
+class Usage:
+    """CPU seconds used during ``wall`` seconds."""
+
+    wall: float = 0.0
+    workers: float = 0.0
+    bench: float = 0.0
+    redis: float = 0.0
+    others: float = 0.0
+    redis_commands: int = 0
+
+    def share(self, seconds: float) -> str:
+        """``seconds`` as a share of every core over the phase."""
+        return f"{100 * seconds / (self.wall * CORES):.0f} %"
+
+    def attribute_to_bench(self, seconds: float) -> None:
+        """CPU of child processes of the bench (the verify pool), counted as others until now."""
+        self.bench += seconds
+        self.others = max(0.0, self.others - seconds)
+
+
+class Meter:
+    """``with Meter(gw, redis_url) as usage:`` fills ``usage`` when the block ends (both may be None)."""
+
+    def __init__(self, gw: stack.Gateway | None = None, redis_url: str | None = None) -> None:
+        self.gw, self.redis_url = gw, redis_url
+        self.usage = Usage()
+
+    def _read(self) -> tuple[float, float, float, float, stack.RedisCounters]:
+        counters = stack.redis_counters(self.redis_url) if self.redis_url else stack.RedisCounters(0, 0.0)
+        workers = self.gw.cpu_seconds() if self.gw else 0.0
+        return time.perf_counter(), stack.busy_cpu_seconds(), workers, time.process_time(), counters
+
+    def __enter__(self) -> Usage:
+        self.start = self._read()
+        return self.usage
+
+    def __exit__(self, *exc: object) -> None:
+        (t0, busy0, w0, own0, r0), (t1, busy1, w1, own1, r1) = self.start, self._read()
+        u = self.usage
+        u.wall, u.workers, u.bench = t1 - t0, w1 - w0, own1 - own0
+        u.redis, u.redis_commands = r1.cpu_seconds - r0.cpu_seconds, r1.commands - r0.commands
+        u.others = max(0.0, (busy1 - busy0) - u.workers - u.bench - u.redis)
