@@ -1,0 +1,143 @@
+"""Attributes: the account in the words Renater SPs already understand (F: ATT01-ATT05; E: NID04-NID07).
+
+Names are ``urn:oid:…`` (the URN itself for subject-id and pairwise-id) with
+NameFormat ``uri`` and a FriendlyName (ATT01); one AttributeValue per value
+(ATT02), ``xs:string``; values over 256 characters are never sent (RSP11).
+
+* eduPersonPrincipalName is the account's legacy eppn, byte for byte, when it
+  has one (NID07), else ``<account id>@<gateway scope>``.
+* eduPersonScopedAffiliation uses the eppn's scope; every scope used is published
+  in the metadata (A03, see :mod:`.scopes`).
+* eduPersonTargetedID is NameID-valued (NID06) and carries the persistent
+  identifier (the legacy one when the account has it for this SP).
+* subject-id is stable for the person, pairwise-id per (person, SP); both are
+  derived from stored values (the account id, the persistent identifier), never
+  from a secret, so rotating secrets changes nothing (NID04).
+
+What an SP gets is its policy (:mod:`.policy`; default: every attribute here),
+optionally cut to its md:RequestedAttribute, and its subject-id:req (NID05).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+
+from lxml import etree
+from saml2.saml import NAMEID_FORMAT_PERSISTENT
+
+from ..accounts.models import Account
+from .nameids import IssuedNameId, email_address
+from .providers import ServiceProvider
+from .xml import SAML, XSI_NS
+
+URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+EDU = "urn:oid:1.3.6.1.4.1.5923.1.1.1."
+#: FriendlyName -> Name (ATT05).
+ATTRIBUTES = {
+    "eduPersonPrincipalName": EDU + "6",
+    "mail": "urn:oid:0.9.2342.19200300.100.1.3",
+    "displayName": "urn:oid:2.16.840.1.113730.3.1.241",
+    "givenName": "urn:oid:2.5.4.42",
+    "sn": "urn:oid:2.5.4.4",
+    "cn": "urn:oid:2.5.4.3",
+    "eduPersonAffiliation": EDU + "1",
+    "eduPersonScopedAffiliation": EDU + "9",
+    "eduPersonPrimaryAffiliation": EDU + "5",
+    "supannEtablissement": "urn:oid:1.3.6.1.4.1.7135.1.2.1.14",
+    "eduPersonTargetedID": EDU + "10",
+    "subject-id": "urn:oasis:names:tc:SAML:attribute:subject-id",
+    "pairwise-id": "urn:oasis:names:tc:SAML:attribute:pairwise-id",
+}
+MAX_VALUE = 256
+Value = str | IssuedNameId
+
+
+def eppn(account: Account, scope: str) -> str:
+    """The legacy eppn exactly, else one scoped by the gateway (never reassigned: ids are not)."""
+    return account.eppn or f"{account.id}@{scope}"
+
+
+def scope_of(account: Account, scope: str) -> str:
+    return eppn(account, scope).rsplit("@", 1)[1]
+
+
+def opaque_id(kind: str, value: str, scope: str) -> str:
+    """``unique@scope`` with a lowercase base32 unique part (SubjId §3.3: [A-Za-z0-9=-], <= 127)."""
+    digest = hashlib.sha256(f"{kind}|{value}".encode()).digest()
+    return base64.b32encode(digest).decode().rstrip("=").lower() + "@" + scope.lower()
+
+
+def account_values(account: Account, sp: ServiceProvider, idp_entity_id: str, scope: str,
+                   persistent: str) -> dict[str, tuple[Value, ...]]:
+    """Every attribute the gateway can say about the account to this SP (before the release policy)."""
+    display = account.display_name or f"{account.given_name} {account.family_name}".strip()
+    mail = email_address(account)
+    values: dict[str, tuple[Value, ...]] = {
+        "eduPersonPrincipalName": (eppn(account, scope),),
+        "mail": (mail,) if mail else (),
+        "displayName": (display,),
+        "givenName": (account.given_name,),
+        "sn": (account.family_name,),
+        "cn": (display,),
+        "eduPersonAffiliation": account.affiliations,
+        "eduPersonScopedAffiliation": tuple(f"{a}@{scope_of(account, scope)}" for a in account.affiliations),
+        "eduPersonPrimaryAffiliation": account.affiliations[:1],
+        "supannEtablissement": (account.establishment,),
+        "eduPersonTargetedID": (
+            IssuedNameId(persistent, NAMEID_FORMAT_PERSISTENT, idp_entity_id, sp.entity_id),),
+        "subject-id": (opaque_id("subject-id", account.id, scope),),
+        "pairwise-id": (opaque_id("pairwise-id", persistent, scope),),
+    }
+    return {name: kept for name, found in values.items() if (kept := _sendable(found))}
+
+
+def released_names(sp: ServiceProvider) -> list[str]:
+    """The attributes this SP gets, in table order (ATT03, NID05)."""
+    names = set(sp.policy.attributes)
+    if sp.policy.requested_only:
+        names = {n for n in names if n in sp.requested_attributes or ATTRIBUTES[n] in sp.requested_attributes}
+    wanted = sp.subject_id_req
+    if wanted in ("none", "subject-id", "pairwise-id", "any"):
+        names -= {"subject-id", "pairwise-id"}
+        if wanted != "none":
+            names.add("subject-id" if wanted == "subject-id" else "pairwise-id")
+    return [n for n in ATTRIBUTES if n in names]
+
+
+def release(sp: ServiceProvider, values: Mapping[str, tuple[Value, ...]]) -> dict[str, tuple[Value, ...]]:
+    return {name: values[name] for name in released_names(sp) if name in values}
+
+
+def attribute_statement(released: Mapping[str, tuple[Value, ...]]) -> etree._Element | None:
+    """saml:AttributeStatement, or None when nothing is released (RSP04: zero or one)."""
+    if not released:
+        return None
+    statement = etree.Element(SAML + "AttributeStatement")
+    for friendly, values in released.items():
+        attribute = etree.SubElement(statement, SAML + "Attribute", Name=ATTRIBUTES[friendly], NameFormat=URI,
+                                     FriendlyName=friendly)
+        for value in values:
+            holder = etree.SubElement(attribute, SAML + "AttributeValue")
+            if isinstance(value, IssuedNameId):
+                holder.append(name_id_element(value))
+            else:
+                holder.set(f"{{{XSI_NS}}}type", "xs:string")
+                holder.text = value
+    return statement
+
+
+def name_id_element(name_id: IssuedNameId) -> etree._Element:
+    element = etree.Element(SAML + "NameID", Format=name_id.format)
+    if name_id.name_qualifier:
+        element.set("NameQualifier", name_id.name_qualifier)
+    if name_id.sp_name_qualifier:
+        element.set("SPNameQualifier", name_id.sp_name_qualifier)
+    element.text = name_id.value
+    return element
+
+
+def _sendable(values: tuple[Value, ...]) -> tuple[Value, ...]:
+    """Non-empty values of at most 256 characters (RSP11)."""
+    return tuple(v for v in values if (v.value if isinstance(v, IssuedNameId) else v)
+                 and len(v.value if isinstance(v, IssuedNameId) else v) <= MAX_VALUE)

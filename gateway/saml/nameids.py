@@ -1,0 +1,124 @@
+"""Subject identifiers: which NameID format, and the values that never change (E: NID01-NID08).
+
+* **Format** (NID03, REQ10): the AuthnRequest's NameIDPolicy/@Format, else the
+  first format of the SP metadata the gateway supports, else the SP's
+  configured default (transient). ``unspecified`` counts as not asking.
+  InvalidNameIDPolicy only when the format truly cannot be produced.
+* **Persistent** (NID02, NID07): the account's ``legacy_ids[SP entityID]`` exactly
+  as the SP already stores it; otherwise a random opaque value made once per
+  (account, SP) and kept in Redis *without TTL* (``gw:saml:persistent-id:<account>``,
+  a hash keyed by SP entityID, written with HSETNX), so it survives secret
+  rotation and never changes. It is also the eduPersonTargetedID value (NID06).
+* **Transient** (NID01): random, one per (SSO session, SP), kept for SLO in the
+  session's parties record (identity.parties).
+* **Email**: the primary address if verified, else the first verified one; only
+  for SPs configured with ``email_name_id`` (NID08).
+"""
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from typing import cast
+
+from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
+
+from ..accounts.models import Account
+from ..logs import audit
+from ..store import Store, key
+from .errors import InvalidNameIDPolicy
+from .providers import ServiceProvider
+
+UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+FORMATS: dict[str, str] = {
+    "transient": NAMEID_FORMAT_TRANSIENT,
+    "persistent": NAMEID_FORMAT_PERSISTENT,
+    "email": NAMEID_FORMAT_EMAILADDRESS,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class NameIdPolicy:
+    """What the AuthnRequest's samlp:NameIDPolicy asked (absent: all None)."""
+
+    format: str | None = None
+    allow_create: bool | None = None
+    sp_name_qualifier: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedNameId:
+    """A saml:NameID as issued (and recorded for SLO)."""
+
+    value: str
+    format: str
+    name_qualifier: str | None = None
+    sp_name_qualifier: str | None = None
+
+
+def supported_formats(sp: ServiceProvider) -> tuple[str, ...]:
+    formats = (NAMEID_FORMAT_TRANSIENT, NAMEID_FORMAT_PERSISTENT)
+    return formats + ((NAMEID_FORMAT_EMAILADDRESS,) if sp.policy.email_name_id else ())
+
+
+def choose_format(sp: ServiceProvider, policy: NameIdPolicy) -> str:
+    """NID03's order. Raises InvalidNameIDPolicy for a format the SP may not have."""
+    supported = supported_formats(sp)
+    if policy.format and policy.format != UNSPECIFIED:
+        if policy.format not in supported:
+            raise InvalidNameIDPolicy(f"NameID format {policy.format} not available")
+        return policy.format
+    for wanted in sp.name_id_formats:
+        if wanted in supported:
+            return wanted
+    return FORMATS[sp.policy.name_id_format]
+
+
+class NameIds:
+    """Makes and remembers identifiers; ``store`` holds the persistent ones."""
+
+    def __init__(self, store: Store, idp_entity_id: str) -> None:
+        self.store = store
+        self.idp_entity_id = idp_entity_id
+
+    def persistent_value(self, account: Account, sp_entity_id: str, create: bool = True) -> str | None:
+        """The legacy value, else the stored one, else (``create``) a new one, stored once."""
+        legacy = account.legacy_ids.get(sp_entity_id)
+        if legacy:
+            return legacy
+        name = key("saml", "persistent-id", account.id)
+        found = self.store.redis.hget(name, sp_entity_id)
+        if found is not None or not create:
+            return cast("str | None", found)
+        if self.store.redis.hsetnx(name, sp_entity_id, secrets.token_urlsafe(32)):
+            audit("saml.persistent_id.created", account=account.id, sp=sp_entity_id)
+        return cast("str | None", self.store.redis.hget(name, sp_entity_id))  # the winner of a race
+
+    def issue(self, account: Account, sp: ServiceProvider, name_format: str, policy: NameIdPolicy,
+              previous: IssuedNameId | None) -> IssuedNameId:
+        """The NameID for this SP in this session. Raises InvalidNameIDPolicy."""
+        qualifiers = {"name_qualifier": self.idp_entity_id, "sp_name_qualifier": sp.entity_id}
+        if policy.sp_name_qualifier not in (None, sp.entity_id):
+            raise InvalidNameIDPolicy("affiliations (SPNameQualifier) are not supported")
+        if name_format == NAMEID_FORMAT_TRANSIENT:
+            if previous is not None and previous.format == name_format:
+                return previous
+            return IssuedNameId("_" + secrets.token_hex(20), name_format, **qualifiers)
+        if name_format == NAMEID_FORMAT_PERSISTENT:
+            value = self.persistent_value(account, sp.entity_id, create=policy.allow_create is not False)
+            if value is not None:
+                return IssuedNameId(value, name_format, **qualifiers)
+            if policy.format == NAMEID_FORMAT_PERSISTENT:
+                raise InvalidNameIDPolicy("no persistent identifier yet and AllowCreate is false")
+            return self.issue(account, sp, NAMEID_FORMAT_TRANSIENT, policy, previous)  # not asked for by name
+        address = email_address(account)
+        if address is None:
+            raise InvalidNameIDPolicy("no verified address")
+        return IssuedNameId(address, NAMEID_FORMAT_EMAILADDRESS)
+
+
+def email_address(account: Account) -> str | None:
+    """The primary address when verified, else the first verified one."""
+    verified = account.verified_addresses
+    if account.primary_email in verified:
+        return account.primary_email
+    return verified[0] if verified else None

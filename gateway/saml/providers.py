@@ -1,0 +1,133 @@
+"""The SPs the gateway answers, read once from pysaml2's metadata store into typed values.
+
+pysaml2 parses the metadata files (defusedxml underneath, after our own
+:func:`~.xml.check_safe`); this module copies what the IdP needs out of its
+nested dicts, so the rest of the package never digs into them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+from collections.abc import Mapping
+from typing import Any
+
+from saml2.mdstore import MetadataStore
+
+from .keys import Certificate
+from .policy import DEFAULT, SpPolicy
+
+SUBJECT_ID_REQ = "urn:oasis:names:tc:SAML:profiles:subject-id:req"
+SAML2_PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """An md:IndexedEndpointType (Meta §2.2.3)."""
+
+    binding: str
+    location: str
+    index: int | None = None
+    #: None when the attribute is absent (it matters for the default endpoint, REQ02).
+    is_default: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceProvider:
+    """One SP's SPSSODescriptor, as the IdP uses it."""
+
+    entity_id: str
+    acs: tuple[Endpoint, ...]
+    slo: tuple[Endpoint, ...] = ()
+    authn_requests_signed: bool = False
+    want_assertions_signed: bool = False
+    #: base64 DER, every signing-capable key (rollover: all are tried, CRY06).
+    signing_certs: tuple[str, ...] = ()
+    encryption_certs: tuple[Certificate, ...] = ()
+    #: md:EncryptionMethod algorithms of the encryption keys (CRY05 picks CBC when no GCM).
+    encryption_methods: tuple[str, ...] = ()
+    name_id_formats: tuple[str, ...] = ()
+    #: md:RequestedAttribute Names and FriendlyNames.
+    requested_attributes: frozenset[str] = frozenset()
+    #: subject-id:req entity attribute (NID05): "subject-id", "pairwise-id", "none", "any" or None.
+    subject_id_req: str | None = None
+    policy: SpPolicy = DEFAULT
+
+
+def xs_boolean(value: Any) -> bool:
+    """xs:boolean: "true"/"1" are true (REQ05, REQ08)."""
+    return str(value).strip() in ("true", "1")
+
+
+def load_service_providers(mds: MetadataStore,
+                           policies: Mapping[str, SpPolicy]) -> dict[str, ServiceProvider]:
+    """Every entity with a SAML 2.0 SPSSODescriptor."""
+    found = {}
+    for entity_id, entity in mds.with_descriptor("spsso").items():
+        descriptor = _saml2_descriptor(entity["spsso_descriptor"])
+        if descriptor is not None:
+            found[entity_id] = _provider(mds, entity_id, descriptor, policies.get(entity_id, DEFAULT))
+    return found
+
+
+def _saml2_descriptor(descriptors: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for descriptor in descriptors:
+        if SAML2_PROTOCOL in descriptor.get("protocol_support_enumeration", "").split():
+            return descriptor
+    return None
+
+
+def _provider(mds: MetadataStore, entity_id: str, descriptor: dict[str, Any],
+              policy: SpPolicy) -> ServiceProvider:
+    signing, encryption, methods = _keys(descriptor.get("key_descriptor", []))
+    attributes = mds.entity_attributes(entity_id) or {}
+    return ServiceProvider(
+        entity_id=entity_id,
+        acs=tuple(_endpoint(e) for e in descriptor.get("assertion_consumer_service", [])),
+        slo=tuple(_endpoint(e) for e in descriptor.get("single_logout_service", [])),
+        authn_requests_signed=xs_boolean(descriptor.get("authn_requests_signed", "false")),
+        want_assertions_signed=xs_boolean(descriptor.get("want_assertions_signed", "false")),
+        signing_certs=signing, encryption_certs=encryption, encryption_methods=methods,
+        name_id_formats=tuple(f["text"].strip() for f in descriptor.get("name_id_format", [])
+                              if f.get("text")),
+        requested_attributes=_requested(descriptor),
+        subject_id_req=next(iter(attributes.get(SUBJECT_ID_REQ, [])), None),
+        policy=policy,
+    )
+
+
+def _endpoint(raw: dict[str, Any]) -> Endpoint:
+    index = raw.get("index")
+    default = raw.get("is_default")
+    return Endpoint(raw["binding"], raw["location"], int(index) if index is not None else None,
+                    None if default is None else xs_boolean(default))
+
+
+def _keys(descriptors: list[dict[str, Any]]) -> tuple[tuple[str, ...], tuple[Certificate, ...],
+                                                      tuple[str, ...]]:
+    """Signing certs, encryption certs and methods; a key without ``use`` serves both (Meta §2.4.1.1)."""
+    signing: list[str] = []
+    encryption: list[Certificate] = []
+    methods: list[str] = []
+    for key in descriptors:
+        use = key.get("use")
+        for data in (key.get("key_info") or {}).get("x509_data", []):
+            b64 = "".join(data["x509_certificate"]["text"].split())
+            if use in (None, "signing") and b64 not in signing:
+                signing.append(b64)
+            if use in (None, "encryption"):
+                encryption.append(Certificate(_pem(b64)))
+                methods.extend(m["algorithm"] for m in key.get("encryption_method", []))
+    return tuple(signing), tuple(encryption), tuple(methods)
+
+
+def _pem(b64: str) -> str:
+    body = "\n".join(textwrap.wrap(b64, 64))
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+
+
+def _requested(descriptor: dict[str, Any]) -> frozenset[str]:
+    names: set[str] = set()
+    for service in descriptor.get("attribute_consuming_service", []):
+        for attribute in service.get("requested_attribute", []):
+            names.update(n for n in (attribute.get("name"), attribute.get("friendly_name")) if n)
+    return frozenset(names)

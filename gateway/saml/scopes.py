@@ -1,0 +1,46 @@
+"""The scopes the IdP publishes as shibmd:Scope: every one it will ever assert (A03 [BRK]).
+
+Shibboleth SP 3 silently drops eppn, scoped affiliations, subject-id and
+pairwise-id whose scope is not in the IdP's metadata. Published: the gateway's
+own scope, ``saml.extra_scopes``, and the domain of every legacy eppn in the
+directory. The directory is read by iteration (never KEYS), at most every
+``saml.scope_cache_seconds``, shared between workers through Redis and kept a
+minute in each process.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ..accounts.directory import Directory
+from ..config import SamlSettings
+from ..store import Store
+
+_LOCAL_SECONDS = 60.0
+
+
+class Scopes:
+    def __init__(self, directory: Directory, store: Store, settings: SamlSettings,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.directory = directory
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self._cached: tuple[float, tuple[str, ...]] | None = None
+
+    def current(self) -> tuple[str, ...]:
+        """Every scope, sorted."""
+        now = self.clock()
+        if self._cached and now - self._cached[0] < min(_LOCAL_SECONDS, self.settings.scope_cache_seconds):
+            return self._cached[1]
+        found = self.store.get(("saml", "scopes"))
+        if found is None:
+            found = sorted(self.from_directory())
+            self.store.put(("saml", "scopes"), found, ttl=max(1, self.settings.scope_cache_seconds))
+        scopes = tuple(sorted({self.settings.scope, *self.settings.extra_scopes, *found}))
+        self._cached = (now, scopes)
+        return scopes
+
+    def from_directory(self) -> set[str]:
+        """The domain of every account's legacy eppn."""
+        return {account.eppn.rsplit("@", 1)[1] for account in self.directory.iter_accounts() if account.eppn}

@@ -1,0 +1,394 @@
+"""A real pysaml2 SP (Saml2Client) in front of the gateway's IdP, driven over the Flask test client.
+
+* Keys and certificates are generated once per session into ``tmp_path_factory``.
+* Several SPs' metadata is written into the IdP's SP metadata folder (``sp_dir``):
+
+  ====================  =====================================================================
+  ``MAIN``              Shibboleth-like: ACS index 1 (POST), index 2 (POST, isDefault), index 3
+                        (Artifact); one key without ``use`` (signing and encryption)
+  ``SIGNED``            AuthnRequestsSigned="true", two signing keys (rollover), no encryption key
+  ``CBC``               an encryption key whose md:EncryptionMethod lists AES-256-CBC only
+  ``EMAIL``             allowed emailAddress NameIDs by the gateway settings
+  ====================  =====================================================================
+
+* ``FakeSP`` wraps a ``Saml2Client`` configured with the IdP metadata read from
+  ``/saml/metadata``; ``Flow`` drives a browser through /saml/sso, sign-in and
+  the auto-POST form, and returns the SAMLResponse for the SP to parse.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import re
+import textwrap
+import zlib
+from html import unescape
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+
+from gateway.accounts.models import Account, Email
+from tests.conftest import make_app
+
+IDP = "http://127.0.0.1:8000/saml/metadata"
+SSO = "http://127.0.0.1:8000/saml/sso"
+PASSWORD = "correct horse battery staple"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyPair:
+    key_file: str
+    cert_file: str
+    key_pem: bytes
+    cert_b64: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SpSpec:
+    entity_id: str
+    acs: tuple[tuple[str, str, int, bool | None], ...]  # binding, location, index, isDefault
+    key: KeyPair
+    extra_signing: KeyPair | None = None
+    key_use: str | None = None  # None: one KeyDescriptor for both uses
+    authn_requests_signed: bool = False
+    encryption_methods: tuple[str, ...] = ()
+
+    @property
+    def acs_url(self) -> str:
+        """The ACS the pysaml2 SP sends by value: the metadata default (index 2 for MAIN)."""
+        defaults = [a for a in self.acs if a[3]] or [self.acs[0]]
+        return defaults[0][1]
+
+
+def make_key(directory: Path, name: str) -> KeyPair:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=365)).sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    (directory / f"{name}.key").write_bytes(key_pem)
+    (directory / f"{name}.crt").write_bytes(cert_pem)
+    b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    return KeyPair(str(directory / f"{name}.key"), str(directory / f"{name}.crt"), key_pem, b64)
+
+
+def sp_metadata(spec: SpSpec) -> str:
+    """SP metadata as a Shibboleth SP or SimpleSAMLphp would publish it."""
+    def key_descriptor(pair: KeyPair, use: str | None, methods: tuple[str, ...] = ()) -> str:
+        use_attr = f' use="{use}"' if use else ""
+        method_xml = "".join(f'<md:EncryptionMethod Algorithm="{m}"/>' for m in methods)
+        return (f'<md:KeyDescriptor{use_attr}><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{pair.cert_b64}'
+                f'</ds:X509Certificate></ds:X509Data></ds:KeyInfo>{method_xml}</md:KeyDescriptor>')
+    if spec.key_use == "signing":
+        keys = key_descriptor(spec.key, "signing")
+    else:
+        keys = key_descriptor(spec.key, spec.key_use, spec.encryption_methods)
+    if spec.extra_signing:
+        keys += key_descriptor(spec.extra_signing, "signing")
+    acs = "".join(
+        f'<md:AssertionConsumerService Binding="{b}" Location="{loc}" index="{i}"'
+        + (f' isDefault="{str(d).lower()}"' if d is not None else "") + "/>"
+        for b, loc, i, d in spec.acs)
+    signed = ' AuthnRequestsSigned="true"' if spec.authn_requests_signed else ""
+    return textwrap.dedent(f"""\
+        <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"
+            xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{spec.entity_id}">
+          <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"{signed}>
+            {keys}
+            {acs}
+          </md:SPSSODescriptor>
+        </md:EntityDescriptor>
+        """)
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, KeyPair]:
+    directory = tmp_path_factory.mktemp("saml-keys")
+    names = ("main", "signed", "signed2", "cbc", "email", "idp-next", "intruder")
+    return {name: make_key(directory, name) for name in names}
+
+
+@pytest.fixture(scope="session")
+def sps(keys) -> dict[str, SpSpec]:
+    main = "https://sp.example.org/Shibboleth.sso/SAML2/"
+    return {
+        "MAIN": SpSpec("https://sp.example.org/shibboleth", (
+            (BINDING_HTTP_POST, main + "POST-first", 1, None),
+            (BINDING_HTTP_POST, main + "POST", 2, True),
+            (BINDING_HTTP_ARTIFACT, main + "Artifact", 3, None),
+        ), keys["main"]),
+        "SIGNED": SpSpec("https://signed.example.org/sp", (
+            (BINDING_HTTP_POST, "https://signed.example.org/acs", 0, None),), keys["signed"],
+            extra_signing=keys["signed2"], key_use="signing", authn_requests_signed=True),
+        "CBC": SpSpec("https://legacy-ssp.example.org/module.php/saml/sp/metadata.php/default-sp", (
+            (BINDING_HTTP_POST, "https://legacy-ssp.example.org/module.php/saml/sp/saml2-acs.php/default-sp",
+             0, None),), keys["cbc"], encryption_methods=("http://www.w3.org/2001/04/xmlenc#aes256-cbc",)),
+        "EMAIL": SpSpec("https://email.example.org/sp", (
+            (BINDING_HTTP_POST, "https://email.example.org/acs", 0, None),), keys["email"],
+            key_use="signing"),
+    }
+
+
+@pytest.fixture(scope="session")
+def sp_dir(tmp_path_factory: pytest.TempPathFactory, sps) -> Path:
+    directory = tmp_path_factory.mktemp("sp-metadata")
+    for name, spec in sps.items():
+        (directory / f"{name.lower()}.xml").write_text(sp_metadata(spec))
+    (directory / "README.txt").write_text("not metadata: ignored (only *.xml is read)")
+    return directory
+
+
+@pytest.fixture
+def saml_config(base_config: dict, sp_dir: Path, sps) -> dict:
+    return {**base_config, "saml": {
+        "sp_metadata_dir": str(sp_dir),
+        "extra_scopes": ["univ-prevue.fr"],
+        "sp": {sps["EMAIL"].entity_id: {"email_name_id": True, "encrypt": False}},
+    }}
+
+
+@pytest.fixture
+def app(saml_config: dict, redis_client):
+    return make_app(saml_config)
+
+
+@pytest.fixture
+def idp_metadata(client) -> str:
+    return client.get("/saml/metadata").get_data(as_text=True)
+
+
+class FakeSP:
+    """A pysaml2 SP (Saml2Client), as SATOSA's tests use one."""
+
+    def __init__(self, spec: SpSpec, idp_metadata: str, sso_url: str = SSO, **sp_options) -> None:
+        self.spec = spec
+        self.sso_url = sso_url
+        config = {
+            "entityid": spec.entity_id,
+            "key_file": spec.key.key_file,
+            "cert_file": spec.key.cert_file,
+            "encryption_keypairs": [{"key_file": spec.key.key_file, "cert_file": spec.key.cert_file}],
+            "xmlsec_binary": "/usr/bin/xmlsec1",
+            "attribute_map_dir": str(Path(__file__).parent / "attributemaps"),
+            "metadata": {"inline": [idp_metadata]},
+            "signing_algorithm": RSA_SHA256,
+            "digest_algorithm": SHA256,
+            "accepted_time_diff": 60,
+            "service": {"sp": {
+                "endpoints": {"assertion_consumer_service": [(spec.acs_url, BINDING_HTTP_POST)]},
+                "want_response_signed": True,
+                "want_assertions_signed": True,
+                "allow_unsolicited": False,
+                "authn_requests_signed": spec.authn_requests_signed,
+                **sp_options,
+            }},
+        }
+        self.client = Saml2Client(config=SPConfig().load(config))
+
+    def request(self, binding: str = BINDING_HTTP_REDIRECT, relay_state: str = "state-1",
+                sign: bool | None = None, **kwargs) -> tuple[str, dict]:
+        """(request ID, how to send it): {"url": ...} for Redirect, {"data": ...} for POST."""
+        sign = self.spec.authn_requests_signed if sign is None else sign
+        request_id, request = self.client.create_authn_request(
+            self.sso_url, binding=BINDING_HTTP_POST, sign=sign and binding == BINDING_HTTP_POST,
+            sign_alg=RSA_SHA256, digest_alg=SHA256, **kwargs)
+        info = self.client.apply_binding(binding, str(request), self.sso_url, relay_state=relay_state,
+                                         sign=sign and binding == BINDING_HTTP_REDIRECT, sigalg=RSA_SHA256)
+        if binding == BINDING_HTTP_REDIRECT:
+            return request_id, {"url": dict(info["headers"])["Location"]}
+        return request_id, {"data": {"SAMLRequest": base64.b64encode(str(request).encode()).decode(),
+                                     "RelayState": relay_state}}
+
+    def parse(self, saml_response: str, request_id: str):
+        return self.client.parse_authn_request_response(saml_response, BINDING_HTTP_POST,
+                                                        outstanding={request_id: "/"})
+
+
+@dataclasses.dataclass
+class Posted:
+    """The auto-submitting form the gateway answered with."""
+
+    action: str
+    saml_response: str
+    relay_state: str | None
+    html: str
+    csp: str
+
+    @property
+    def xml(self) -> str:
+        return base64.b64decode(self.saml_response).decode()
+
+
+def read_form(response) -> Posted:
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html[:500]
+    action = re.search(r'<form method="post" action="([^"]*)"', html)
+    saml = re.search(r'name="SAMLResponse" value="([^"]*)"', html)
+    relay = re.search(r'name="RelayState" value="([^"]*)"', html)
+    assert action and saml, html[:800]
+    relay_state = unescape(relay.group(1)) if relay else None
+    return Posted(unescape(action.group(1)), unescape(saml.group(1)), relay_state, html,
+                  response.headers.get("Content-Security-Policy", ""))
+
+
+class Flow:
+    """A browser: sends the SP's request, signs in when asked, returns the POST form."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def send(self, how: dict):
+        if "url" in how:
+            parts = urlsplit(how["url"])
+            return self.client.get(parts.path + "?" + parts.query)
+        return self.client.post("/saml/sso", data=how["data"])
+
+    def login(self, email: str, password: str = PASSWORD, start: str | None = None):
+        """The sign-in pages, as a person fills them; returns the response after the password step."""
+        page = self.client.get(start or "/login")
+        token = _csrf(page.get_data(as_text=True))
+        self.client.post("/login", data={"csrf_token": token, "email": email})
+        page = self.client.get("/login/password")
+        token = _csrf(page.get_data(as_text=True))
+        return self.client.post("/login/password", data={"csrf_token": token, "password": password})
+
+    def sso(self, how: dict, email: str | None = None) -> Posted:
+        """Send the request; sign in if redirected to /login; follow to the POST form."""
+        response = self.send(how)
+        if response.status_code == 302 and "/login" in response.headers["Location"]:
+            assert email, "the gateway asked for a sign-in"
+            response = self.login(email, start=response.headers["Location"])
+            assert response.status_code == 302, response.get_data(as_text=True)[:500]
+            response = self.client.get(response.headers["Location"])
+        return read_form(response)
+
+
+def _csrf(page: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1)
+
+
+@pytest.fixture
+def flow(client) -> Flow:
+    return Flow(client)
+
+
+@pytest.fixture
+def make_sp(idp_metadata, sps):
+    def make(name: str = "MAIN", **options) -> FakeSP:
+        return FakeSP(sps[name], idp_metadata, **options)
+    return make
+
+
+@pytest.fixture
+def sp(make_sp) -> FakeSP:
+    return make_sp("MAIN")
+
+
+@pytest.fixture
+def make_account(app):
+    directory = app.extensions["gateway.directory"]
+    passwords = app.extensions["gateway.passwords"]
+
+    def make(address: str = "alice@univ-exemple.fr", account_id: str = "alice", **fields) -> Account:
+        fields.setdefault("given_name", "Alice")
+        fields.setdefault("family_name", "Martin")
+        fields.setdefault("affiliations", ("student", "member"))
+        fields.setdefault("establishment", "{UAI}0751717J")
+        account = Account(id=account_id, emails=(Email(address, True),), status="active",
+                          password_hash=passwords.hash(PASSWORD), **fields)
+        return directory.create(account)
+    return make
+
+
+@pytest.fixture
+def alice(make_account) -> Account:
+    return make_account()
+
+
+# -- crafting requests by hand (the attacks and the edge cases) ------------------------------------------
+
+def authn_request_xml(issuer: str, request_id: str = "_req1", acs: str | None = None,
+                      destination: str | None = SSO, issue_instant: str | None = None, extra_attrs: str = "",
+                      body: str = "") -> str:
+    instant = issue_instant or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    attrs = f' AssertionConsumerServiceURL="{acs}" ProtocolBinding="{BINDING_HTTP_POST}"' if acs else ""
+    if destination:
+        attrs += f' Destination="{destination}"'
+    return (f'<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+            f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{request_id}" Version="2.0" '
+            f'IssueInstant="{instant}"{attrs}{extra_attrs}><saml:Issuer>{issuer}</saml:Issuer>{body}'
+            f'</samlp:AuthnRequest>')
+
+
+def deflate(xml: str | bytes) -> str:
+    data = xml.encode() if isinstance(xml, str) else xml
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return base64.b64encode(compressor.compress(data) + compressor.flush()).decode()
+
+
+def redirect_query(xml: str, relay_state: str | None = None) -> str:
+    params = {"SAMLRequest": deflate(xml)}
+    if relay_state is not None:
+        params["RelayState"] = relay_state
+    return urlencode(params)
+
+
+def sign_query(query: str, key_pem: bytes, sig_alg: str = RSA_SHA256) -> str:
+    """Append SigAlg and Signature over ``query`` exactly as given (the SP's own encoding)."""
+    from urllib.parse import quote_plus
+
+    signed = f"{query}&SigAlg={quote_plus(sig_alg)}"
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    signature = key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signed}&Signature={quote_plus(base64.b64encode(signature).decode())}"
+
+
+# -- reading what the gateway sent ---------------------------------------------------------------------------
+
+NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+      "ds": "http://www.w3.org/2000/09/xmldsig#", "xenc": "http://www.w3.org/2001/04/xmlenc#",
+      "md": "urn:oasis:names:tc:SAML:2.0:metadata"}
+
+
+def response_root(posted: Posted):
+    from lxml import etree
+
+    return etree.fromstring(base64.b64decode(posted.saml_response))
+
+
+def assertion_of(posted: Posted, key: KeyPair | None = None):
+    """The Assertion: decrypted *on its own* with the SP key when encrypted, as Shibboleth SP does."""
+    import xmlsec
+    from lxml import etree
+
+    root = response_root(posted)
+    plain = root.find("saml:Assertion", NS)
+    if plain is not None:
+        return plain
+    data = root.find("saml:EncryptedAssertion/xenc:EncryptedData", NS)
+    standalone = etree.fromstring(etree.tostring(data))
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_memory(key.key_pem, xmlsec.constants.KeyDataFormatPem))
+    return xmlsec.EncryptionContext(manager).decrypt(standalone)
+
+
+def status_codes(posted: Posted) -> list[str]:
+    return [code.get("Value") for code in response_root(posted).iter("{%s}StatusCode" % NS["samlp"])]
