@@ -217,6 +217,13 @@ class SamlSettings:
     technical_contact: str = ""
     #: errorURL of the IdP role; defaults to <public_url>/saml/error.
     error_url: str = ""
+    #: Remote SP metadata aggregates (the Renater SP aggregate is the model), each a table
+    #: {url (http/https), cert (path of the PEM certificate that must have signed it),
+    #: refresh_seconds (default 3600), cache_dir (disk cache, relative: to the repository root)}.
+    #: Only SPSSODescriptor entities are used; see gateway/saml/aggregates.py.
+    aggregates: tuple[dict, ...] = ()
+    #: How often each worker checks (one stat) whether an aggregate's cache file changed.
+    aggregate_check_seconds: int = 30
 
     def problems(self, production: bool) -> list[str]:
         """The SAML rules that span keys (A04, A07, RSP08, RSP09), one line per problem."""
@@ -239,6 +246,21 @@ class SamlSettings:
                      "organization_display_name", "organization_url"):
             if set(getattr(self, name)) - {"fr", "en"}:
                 found.append(f"saml.{name}: languages fr and en only")
+        if not 1 <= self.aggregate_check_seconds <= 3600:
+            found.append("saml.aggregate_check_seconds: between 1 and 3600")
+        for index, table in enumerate(self.aggregates):
+            url, cert = table.get("url", ""), table.get("cert", "")
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+                found.append(f"saml.aggregates[{index}].url: an http(s) URL")
+            if not isinstance(cert, str) or not cert:
+                found.append(f"saml.aggregates[{index}].cert: the path of the PEM certificate that signs it")
+            if not isinstance(table.get("cache_dir", ""), str) or not table.get("cache_dir"):
+                found.append(f"saml.aggregates[{index}].cache_dir: a folder for the last good copy")
+            refresh = table.get("refresh_seconds", 3600)
+            if not isinstance(refresh, int) or isinstance(refresh, bool) or not 60 <= refresh <= 7 * 86400:
+                found.append(f"saml.aggregates[{index}].refresh_seconds: between 60 and 604800")
+            if set(table) - {"url", "cert", "refresh_seconds", "cache_dir"}:
+                found.append(f"saml.aggregates[{index}]: unknown keys {sorted(set(table) - {'url', 'cert', 'refresh_seconds', 'cache_dir'})}")
         if production:
             found.extend(self._production_problems())
         return found
@@ -375,6 +397,7 @@ def check_settings(settings: Settings, secret_files: Mapping[str, str] | None = 
         problems.append(f"mail.security: must be none, starttls or tls, not {settings.mail.security!r}")
     if not settings.languages or any(lang not in ("fr", "en") for lang in settings.languages):
         problems.append("languages: a list drawn from fr, en")
+    problems.extend(settings.saml.problems(settings.is_production))
     if settings.is_production:
         problems.extend(_production_problems(settings, secret_files or {}))
     return problems
