@@ -298,7 +298,21 @@ def disable(ctx: Context, ref: str) -> None:
             return
         disabled = directory.disable(account.id)
     audit("account.disabled", disabled)
-    click.echo(f"account {disabled.id} disabled")
+    ended = _end_sessions(disabled.id)
+    click.echo(f"account {disabled.id} disabled; {ended} session(s) ended")
+
+
+def _end_sessions(account_id: str) -> int:
+    """End the account's SSO sessions with the protocols told (needs the app for their hooks)."""
+    from .. import create_app
+    from ..identity.end import end_every_session
+
+    app = create_app()
+    try:
+        with app.app_context():
+            return end_every_session(account_id)
+    finally:
+        app.extensions["gateway.store"].close()
 
 
 @users.command("add-email")

@@ -29,3 +29,16 @@ def end_current_session() -> str | None:
     session_ended(sid, data)
     audit("logout", account=auth["account"], ip=client_address())
     return str(auth["account"])
+
+
+def end_every_session(account_id: str) -> int:
+    """End every SSO session of the account (it was disabled); each protocol's hooks run.
+
+    Needs an application context (the SCIM API has one; the CLI builds the app).
+    """
+    ended = services.sessions().end_all(account_id)
+    for sid, data in ended:
+        session_ended(sid, data)
+    if ended:
+        audit("session.ended", account=account_id, count=len(ended), reason="account.disabled")
+    return len(ended)

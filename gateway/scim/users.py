@@ -17,6 +17,7 @@ from ..accounts.directory import Directory, new_account_id
 from ..accounts.emails import normalize_email
 from ..accounts.errors import InvalidEmail
 from ..accounts.models import Account
+from ..identity.end import end_every_session
 from ..logs import audit
 from .filters import Query, parse_filter
 from .patch import apply_operations, parse_operations
@@ -152,3 +153,5 @@ def _audit_change(ctx: Context, before: Account, after: Account) -> None:
     disabled = after.status == "disabled" and before.status != "disabled"
     event = "account.disabled" if disabled else "account.updated"
     audit(event, service=ctx.service, account_id=after.id, changed=changed)
+    if disabled:  # its sessions end everywhere: SPs and RPs are told (back-channel logout)
+        end_every_session(after.id)

@@ -84,10 +84,21 @@ def test_show_unknown(run, accounts, ref):
     assert result.exit_code == 1 and result.stderr == f"gateway: no account for {ref}\n"
 
 
-def test_disable(run, accounts, jean):
+def test_disable(run, accounts, jean, redis_client):
+    """Disabling ends the account's SSO sessions too (the protocols' logout hooks run)."""
+    from gateway.config import SessionSettings
+    from gateway.identity.sessions import SessionStore, new_session_id
+    from gateway.store import Store
+
+    sessions = SessionStore(Store(redis_client), SessionSettings())
+    sid, data = new_session_id(), {}
+    sessions.authenticate(data, jean, ("pwd",), remember=False, ip="127.0.0.1", user_agent="test")
+    sessions.save(sid, data, new=True)
+    sessions.index(jean, sid)
     result = run("users", "disable", "jd@example.org")
-    assert result.exit_code == 0 and result.stdout == f"account {jean} disabled\n"
-    assert audit_events(result.stderr) == ["account.disabled"]
+    assert result.exit_code == 0 and result.stdout == f"account {jean} disabled; 1 session(s) ended\n"
+    assert sessions.load(sid) is None
+    assert audit_events(result.stderr) == ["account.disabled", "session.ended"]
     assert accounts.get(jean).status == "disabled"
     again = run("users", "disable", jean)
     assert again.exit_code == 0 and "already disabled" in again.stdout and audit_events(again.stderr) == []

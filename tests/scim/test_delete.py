@@ -1,6 +1,7 @@
 """DELETE /Users/{id} disables the account; nothing is erased."""
 from __future__ import annotations
 
+from gateway.identity.sessions import new_session_id
 from tests.scim.conftest import EXT, SCIM_JSON, assert_error, user
 
 
@@ -66,3 +67,17 @@ def test_every_response_is_scim_json(scim, client):
         assert response.mimetype == SCIM_JSON
     for response in responses[2:]:
         assert response.get_json()["status"] == str(response.status_code)
+
+
+def test_delete_ends_every_session_of_the_account(scim, app):
+    """A disabled account's SSO sessions end, and the protocols' logout hooks run for each."""
+    created = scim.create("camille@univ-exemple.fr")
+    sessions = app.extensions["gateway.sessions"]
+    ended: list[str] = []
+    app.extensions.setdefault("gateway.logout_hooks", []).append(lambda sid, data: ended.append(sid))
+    sid, data = new_session_id(), {}
+    sessions.authenticate(data, created["id"], ("pwd",), remember=False, ip="127.0.0.1", user_agent="test")
+    sessions.save(sid, data, new=True)
+    sessions.index(created["id"], sid)
+    assert scim.delete(f"/Users/{created['id']}").status_code == 204
+    assert sessions.load(sid) is None and ended == [sid]
