@@ -92,3 +92,16 @@ class ClientAddressFromProxy:
             except ValueError:
                 pass  # not an address: keep the proxy's
         return self.app(environ, start_response)
+
+
+def when_ready(server):
+    """The app (SAML metadata included) is loaded in the master: freeze it before forking.
+
+    Objects moved to the permanent generation are never scanned by the garbage
+    collector, so a worker's collections do not write to (and un-share) the pages
+    the master filled: federation-sized metadata stays shared between workers.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()

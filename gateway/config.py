@@ -259,8 +259,9 @@ class SamlSettings:
             refresh = table.get("refresh_seconds", 3600)
             if not isinstance(refresh, int) or isinstance(refresh, bool) or not 60 <= refresh <= 7 * 86400:
                 found.append(f"saml.aggregates[{index}].refresh_seconds: between 60 and 604800")
-            if set(table) - {"url", "cert", "refresh_seconds", "cache_dir"}:
-                found.append(f"saml.aggregates[{index}]: unknown keys {sorted(set(table) - {'url', 'cert', 'refresh_seconds', 'cache_dir'})}")
+            unknown = sorted(set(table) - {"url", "cert", "refresh_seconds", "cache_dir"})
+            if unknown:
+                found.append(f"saml.aggregates[{index}]: unknown keys {unknown}")
         if production:
             found.extend(self._production_problems())
         return found

@@ -1,0 +1,317 @@
+"""Remote SP metadata aggregates (the Renater SP aggregate is the model): fetched, verified, cached.
+
+``saml.aggregates`` lists tables ``{url, cert, refresh_seconds, cache_dir}``. For each:
+
+* **fetch** -- urllib, http(s) only, with a timeout and a size cap;
+* **check** -- defusedxml first (no DTD, entity or external reference), then the
+  hardened lxml parser; the root must be an ``md:EntitiesDescriptor`` carrying an
+  ``ID``; it must hold exactly one enveloped ``ds:Signature`` (a direct child)
+  with exactly one ``ds:Reference``, whose URI is ``#<root ID>``, and that ID must
+  be unique in the document (no signature wrapping); xmlsec verifies it with the
+  configured certificate and nothing else (no key from KeyInfo is trusted);
+  ``validUntil`` in the past refuses the document;
+* **cache** -- the good copy is written atomically (temporary file + rename) into
+  ``cache_dir``; a refresh that fails (network, signature, validUntil) keeps the
+  last good copy and logs one line.
+
+Only entities with an ``md:SPSSODescriptor`` are kept; an entityID also found in
+the local metadata folder is skipped (the local file wins).
+
+Schedule (decided here): the gunicorn master builds the IdP before forking
+(preload), loading each aggregate from the network or, when that fails, from
+its disk cache, so the ~2,000 parsed SPs are shared copy-on-write. Afterwards
+each worker runs :meth:`Aggregates.tick` before requests: at most every
+``saml.aggregate_check_seconds`` it stats the cache file (cheap); when the file
+is older than ``refresh_seconds`` one worker (an ``flock`` on the cache folder)
+fetches in a background thread and rewrites the cache; every worker whose last
+seen mtime differs reloads the cache file in a background thread and swaps its
+providers. Reloading happens in one worker per refresh event per worker, never on
+the request path. A systemd timer may also run the same fetch
+(:func:`refresh_cache`) instead: workers pick the file up the same way.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import fcntl
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import xmlsec
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
+from lxml import etree
+from saml2.mdstore import InMemoryMetaData, MetadataStore
+
+from .. import ROOT
+from .xml import DS, MD, MD_NS
+
+log = logging.getLogger("gateway.saml.aggregates")
+
+#: The most an aggregate may weigh (the Renater SP aggregate is ~30 MB with every entity).
+MAX_BYTES = 200 * 1024 * 1024
+TIMEOUT = 30
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+
+
+class AggregateError(Exception):
+    """The aggregate cannot be used (network, XML, signature, validUntil): one line of text."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Aggregate:
+    """One ``saml.aggregates`` table."""
+
+    url: str
+    cert: str
+    cache_dir: str
+    refresh_seconds: int = 3600
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> Aggregate:
+        return cls(table["url"], table["cert"], table["cache_dir"], int(table.get("refresh_seconds", 3600)))
+
+    @property
+    def cache_file(self) -> Path:
+        folder = Path(self.cache_dir)
+        folder = folder if folder.is_absolute() else ROOT / folder
+        return folder / (hashlib.sha256(self.url.encode()).hexdigest()[:16] + ".xml")
+
+    @property
+    def key(self) -> str:
+        """The key of its entry in pysaml2's ``MetadataStore.metadata``."""
+        return "aggregate:" + self.url
+
+
+def fetch(url: str, timeout: float = TIMEOUT) -> bytes:
+    """The document at ``url`` (http or https only). Raises AggregateError."""
+    if not url.startswith(("https://", "http://")):
+        raise AggregateError(f"{url}: only http(s) URLs are fetched")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+            data: bytes = response.read(MAX_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise AggregateError(f"{url}: cannot fetch ({type(exc).__name__}: {exc})") from None
+    if len(data) > MAX_BYTES:
+        raise AggregateError(f"{url}: more than {MAX_BYTES} bytes")
+    return data
+
+
+def verified(document: bytes, cert_pem: bytes, now: datetime.datetime | None = None) -> etree._Element:
+    """The checked root ``md:EntitiesDescriptor``. Raises AggregateError."""
+    try:
+        defused_fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise AggregateError(f"unsafe XML ({type(exc).__name__})") from None
+    except SyntaxError as exc:
+        raise AggregateError(f"not XML: {exc}") from None
+    try:
+        root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True,
+                                                          load_dtd=False, huge_tree=True))
+    except etree.XMLSyntaxError as exc:
+        raise AggregateError(f"not XML: {exc}") from None
+    if root.tag != MD + "EntitiesDescriptor":
+        raise AggregateError(f"the root is {root.tag}, not md:EntitiesDescriptor")
+    root_id = root.get("ID")
+    if not root_id:
+        raise AggregateError("the root md:EntitiesDescriptor has no ID to sign")
+    signatures = root.findall(DS + "Signature")
+    if len(signatures) != 1 or len(root.findall(".//" + DS + "Signature")) != 1:
+        raise AggregateError("exactly one ds:Signature, a child of the root, is required")
+    signature = signatures[0]
+    references = signature.findall(f"{DS}SignedInfo/{DS}Reference")
+    if len(references) != 1 or references[0].get("URI") != "#" + root_id:
+        raise AggregateError("the signature must have exactly one Reference, to the root ID")
+    transforms = [t.get("Algorithm") for t in references[0].iterfind(f"{DS}Transforms/{DS}Transform")]
+    if ENVELOPED not in transforms:
+        raise AggregateError("the signature must be enveloped")
+    if len(root.xpath("//*[@ID=$i]", i=root_id)) != 1:
+        raise AggregateError("the root ID is not unique (signature wrapping)")
+    try:
+        key = xmlsec.Key.from_memory(cert_pem, xmlsec.constants.KeyDataFormatCertPem)
+        xmlsec.tree.add_ids(root, ["ID"])
+        context = xmlsec.SignatureContext()
+        context.key = key
+        context.verify(signature)
+    except xmlsec.Error as exc:
+        raise AggregateError(f"bad signature ({exc})") from None
+    valid_until = root.get("validUntil")
+    if valid_until:
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        try:
+            until = datetime.datetime.fromisoformat(valid_until.replace("Z", "+00:00"))
+        except ValueError:
+            raise AggregateError(f"validUntil {valid_until!r} is not a date") from None
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=datetime.timezone.utc)
+        if until <= now:
+            raise AggregateError(f"expired (validUntil {valid_until})")
+    return root
+
+
+def sp_entities(root: etree._Element, skip: Iterable[str] = ()) -> str:
+    """A new md:EntitiesDescriptor with the SP entities only (nested EntitiesDescriptor flattened)."""
+    skipped = set(skip)
+    out = etree.Element(MD + "EntitiesDescriptor", nsmap={"md": MD_NS})
+    for entity in root.iter(MD + "EntityDescriptor"):
+        if entity.find(MD + "SPSSODescriptor") is None or entity.get("entityID") in skipped:
+            continue
+        copy = etree.fromstring(etree.tostring(entity))
+        for descriptor in list(copy):  # an SP that is also an IdP: only its SP role
+            if descriptor.tag in (MD + "IDPSSODescriptor", MD + "AttributeAuthorityDescriptor"):
+                copy.remove(descriptor)
+        out.append(copy)
+    return str(etree.tostring(out, encoding="unicode"))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".xml")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def refresh_cache(aggregate: Aggregate, timeout: float = TIMEOUT) -> bool:
+    """Fetch, check, and on success replace the cache file. False (one log line) on any failure."""
+    try:
+        data = fetch(aggregate.url, timeout)
+        verified(data, Path(aggregate.cert).read_bytes())
+    except (AggregateError, OSError) as exc:
+        log.warning("saml aggregate %s: refresh refused, last good copy kept: %s", aggregate.url, exc)
+        return False
+    write_atomically(aggregate.cache_file, data)
+    log.info("saml aggregate %s: refreshed (%d bytes)", aggregate.url, len(data))
+    return True
+
+
+def read_cache(aggregate: Aggregate) -> etree._Element:
+    """The cached copy, checked again (signature, validUntil). Raises AggregateError."""
+    try:
+        data = aggregate.cache_file.read_bytes()
+        cert = Path(aggregate.cert).read_bytes()
+    except OSError as exc:
+        raise AggregateError(f"no usable cache ({exc})") from None
+    return verified(data, cert)
+
+
+def metadata_of(mds: MetadataStore, root: etree._Element, local: Iterable[str]) -> InMemoryMetaData:
+    """pysaml2's parse of the SP entities of ``root``."""
+    loaded = InMemoryMetaData(mds.attrc, sp_entities(root, local))
+    loaded.load()
+    return loaded
+
+
+class Aggregates:
+    """The aggregates loaded into one MetadataStore, and their refresh."""
+
+    def __init__(self, aggregates: list[Aggregate], mds: MetadataStore, local: Iterable[str],
+                 check_seconds: int = 30) -> None:
+        self.aggregates = aggregates
+        self.mds = mds
+        self.local = frozenset(local)
+        self.check_seconds = check_seconds
+        self._mtimes: dict[str, float] = {}
+        self._retry_after: dict[str, float] = {}
+        self._digests: dict[str, bytes] = {}
+        self._next_check = 0.0
+        self._busy = threading.Lock()
+        #: Called after a reload (the IdP rebuilds its providers from the store).
+        self.on_reload: Callable[[], None] = lambda: None
+
+    def load_at_start(self, fetch_first: bool = True) -> None:
+        """Refresh each aggregate if its cache is stale, then load the cache; nothing usable: skipped."""
+        for aggregate in self.aggregates:
+            if fetch_first and self._stale(aggregate):
+                refresh_cache(aggregate)
+            self._load(aggregate)
+
+    def _stale(self, aggregate: Aggregate) -> bool:
+        try:
+            return time.time() - aggregate.cache_file.stat().st_mtime >= aggregate.refresh_seconds
+        except OSError:
+            return True
+
+    def _load(self, aggregate: Aggregate) -> bool:
+        """Load the cache file if its content changed; True when the store got a new copy."""
+        try:
+            mtime = aggregate.cache_file.stat().st_mtime
+            digest = hashlib.sha256(aggregate.cache_file.read_bytes()).digest()
+            if digest == self._digests.get(aggregate.url):  # touched, not changed
+                self._mtimes[aggregate.url] = mtime
+                return False
+            loaded = metadata_of(self.mds, read_cache(aggregate), self.local)
+        except (AggregateError, OSError) as exc:
+            log.warning("saml aggregate %s: not loaded, previous copy kept (%s)", aggregate.url, exc)
+            return False
+        except Exception as exc:  # noqa: BLE001 - pysaml2 raises anything on bad metadata
+            log.warning("saml aggregate %s: pysaml2 refused it, previous copy kept (%s: %s)", aggregate.url,
+                        type(exc).__name__, exc)
+            return False
+        self.mds.metadata[aggregate.key] = loaded  # one atomic swap
+        self._mtimes[aggregate.url] = mtime
+        self._digests[aggregate.url] = digest
+        return True
+
+    def tick(self) -> None:
+        """Before a request: at most every ``check_seconds``, a stat per aggregate; work goes to a thread."""
+        now = time.monotonic()
+        if now < self._next_check or not self.aggregates:
+            return
+        self._next_check = now + self.check_seconds
+        if self._busy.locked():
+            return
+        threading.Thread(target=self.check, name="saml-aggregates", daemon=True).start()
+
+    def check(self) -> bool:
+        """Refresh stale caches (one process at a time), reload changed ones. True if anything reloaded."""
+        if not self._busy.acquire(blocking=False):
+            return False
+        try:
+            changed = False
+            for aggregate in self.aggregates:
+                if self._stale(aggregate) and time.monotonic() >= self._retry_after.get(aggregate.url, 0):
+                    self._refresh_locked(aggregate)
+                try:
+                    mtime = aggregate.cache_file.stat().st_mtime
+                except OSError:
+                    continue
+                if mtime != self._mtimes.get(aggregate.url) and self._load(aggregate):
+                    changed = True
+            if changed:
+                self.on_reload()
+            return changed
+        finally:
+            self._busy.release()
+
+    def _refresh_locked(self, aggregate: Aggregate) -> None:
+        """One process refreshes; the others find the cache fresh when they come to it."""
+        folder = aggregate.cache_file.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".refresh.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return
+            try:
+                if self._stale(aggregate) and not refresh_cache(aggregate):
+                    # a failed refresh: this process tries again after 10 checks, not at every one
+                    self._retry_after[aggregate.url] = time.monotonic() + 10 * self.check_seconds
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
