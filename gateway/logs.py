@@ -34,6 +34,8 @@ EVENTS = frozenset({
     "oidc.client_registered", "oidc.client_updated", "oidc.client_deleted", "oidc.key_rotated",
     # SAML identity provider (gateway/saml)
     "saml.sso.rejected", "saml.sso.issued", "saml.sso.status", "saml.persistent_id.created",
+    "saml.slo.received", "saml.slo.rejected", "saml.slo.denied", "saml.slo.sent", "saml.slo.answered",
+    "saml.slo.failed", "saml.slo.completed",
 })
 
 _SECRET_FIELDS = {"password", "password_hash", "token", "code", "secret", "cookie", "samlresponse", "authorization"}

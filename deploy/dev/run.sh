@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: a private Redis under var/ (unless the configured Redis answers or
 # is not local), the demo accounts, a mail sink that prints every mail, the mail
-# worker, and the gateway under gunicorn on http://127.0.0.1:8000.
+# worker, the gateway under gunicorn on http://127.0.0.1:8000, the demo
+# OpenID Connect application on http://127.0.0.1:8002 (GATEWAY_DEMO_OIDC_PORT) and the demo
+# legacy SAML application on http://127.0.0.1:8001 (GATEWAY_DEMO_SAML_PORT).
 # Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,12 +16,34 @@ redis_url=$($BIN/gateway check-config --get redis.url)
 
 pids=()
 redis_pid=
+# SIGTERM to the given processes, again every second to those still running; after 25 s
+# (gunicorn's graceful_timeout is 20 s), SIGKILL to what is left and its children.
+# Again: a Python process notices a signal only once its main thread runs, and the signal may land
+# on another thread while the main one waits in a long blocking call (the mail worker's rq waits
+# up to 7 minutes for a job); a later signal wakes it.
+stop() {
+  local tick alive pid
+  kill "$@" 2>/dev/null || true
+  for tick in $(seq 100); do
+    alive=()
+    for pid in "$@"; do if kill -0 "$pid" 2>/dev/null; then alive+=("$pid"); fi; done
+    if [ ${#alive[@]} -eq 0 ]; then break; fi
+    sleep 0.25
+    if [ $((tick % 4)) -eq 0 ]; then kill "${alive[@]}" 2>/dev/null || true; fi
+  done
+  for pid in "$@"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "run.sh: process $pid did not stop: killed" >&2
+      kill -KILL $(ps -o pid= --ppid "$pid") "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+}
 cleanup() {
   trap - EXIT INT TERM
-  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ ${#pids[@]} -gt 0 ]; then stop "${pids[@]}"; fi
   # Redis last, once nothing uses it any more (it runs in its own session: Ctrl-C does not reach it).
-  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
+  if [ -n "$redis_pid" ]; then stop "$redis_pid"; fi
   echo "stopped."
 }
 trap cleanup EXIT INT TERM
@@ -58,6 +82,29 @@ GATEWAY_MAIL_PORT=$sink_port $BIN/gateway mail-worker &
 pids+=($!)
 
 echo "gateway on http://${GATEWAY_BIND:-127.0.0.1:8000}  (Ctrl-C stops)"
-GATEWAY_MAIL_PORT=$sink_port $BIN/gunicorn -c deploy/gunicorn.conf.py gateway.wsgi:app &
+# In its own session, so that only cleanup's SIGTERM reaches it: with Ctrl-C's SIGINT, its workers
+# would get two signals at once (SIGINT, then the master's SIGQUIT), and gunicorn's gthread worker
+# can deadlock handling the second inside the first (ThreadPoolExecutor.shutdown, its own lock).
+GATEWAY_MAIL_PORT=$sink_port setsid $BIN/gunicorn -c deploy/gunicorn.conf.py gateway.wsgi:app &
+pids+=($!)
+
+# The demo relying party (gateway/demo/oidc_rp.py): client dev-demo-rp of config/dev/oidc-clients.toml,
+# it knows only the gateway's discovery URL (from public_url), its client id and its secret.
+public_url=$($BIN/gateway check-config --get public_url)
+demo_port=${GATEWAY_DEMO_OIDC_PORT:-8002}
+echo "application de démonstration OIDC on http://127.0.0.1:$demo_port (client dev-demo-rp)"
+GATEWAY_DEMO_OIDC_PORT=$demo_port \
+GATEWAY_DEMO_OIDC_DISCOVERY_URL="${public_url%/}/.well-known/openid-configuration" \
+  $BIN/python -m gateway.demo.oidc_rp &
+pids+=($!)
+
+# The demo legacy application (gateway/demo/saml_sp.py): a pysaml2 SP whose metadata for port 8001 is
+# config/dev/saml/sp/demo-sp.xml (another port would need its own metadata there); it reads the
+# gateway's metadata at the first sign-in.
+saml_demo_port=${GATEWAY_DEMO_SAML_PORT:-8001}
+echo "application de démonstration SAML on http://127.0.0.1:$saml_demo_port (pysaml2 SP)"
+GATEWAY_DEMO_SAML_PORT=$saml_demo_port \
+GATEWAY_DEMO_SAML_IDP_METADATA_URL="$($BIN/gateway check-config --get public_url | sed 's:/*$::')/saml/metadata" \
+  $BIN/python -m gateway.demo.saml_sp &
 pids+=($!)
 wait -n "${pids[@]}"

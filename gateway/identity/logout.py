@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
-Hook = Callable[[str, Mapping[str, Any]], None]
+#: A hook may return something for the caller (e.g. SAML single logout: the chain's local URL to follow).
+Hook = Callable[[str, Mapping[str, Any]], Any]
 log = logging.getLogger("gateway")
 
 

@@ -1,4 +1,4 @@
-"""SAML 2.0 identity provider (pysaml2 + the xmlsec binding): metadata, SSO; SLO next.
+"""SAML 2.0 identity provider (pysaml2 + the xmlsec binding): metadata, SSO, SLO.
 
 The gateway answers legacy Renater SPs (Shibboleth SP 3, SimpleSAMLphp) that
 must keep working unmodified. Docstrings cite the spec sections and the IDs of
@@ -6,7 +6,7 @@ the protocol checklist (A01, REQ02, RSP05, CRY04, NID07, ATT01, SEC02...).
 
 Modules, from the wire inwards::
 
-    views          /saml/metadata, /saml/sso (+ /resume), /saml/slo (placeholder), /saml/error
+    views          /saml/metadata, /saml/sso (+ /resume), /saml/slo (+ /saml/slo/chain), /saml/error
     bindings       HTTP-Redirect / HTTP-POST decoding, size caps
     authn_request  every check of an AuthnRequest (REQ01-REQ14) -> SsoRequest
     acs            choosing the AssertionConsumerService from metadata (REQ02, REQ03)
@@ -17,7 +17,8 @@ Modules, from the wire inwards::
     response       building, signing, encrypting the Response (RSP01-RSP11, CRY01-CRY05)
     crypto         sign / encrypt, in-process (xmlsec binding) or with the xmlsec1 program
     metadata       the IdP metadata (A01-A10); scopes: every scope asserted (A03)
-    participants   which SPs took part in a session (for SLO); the logout hook
+    participants   which SPs took part in a session (for SLO)
+    slo            single logout: LogoutRequest checks, the front-channel chain, LogoutResponses (G)
     pending        requests waiting for sign-in, in Redis
     idp            the IdP built once per process from the settings; keys, policy: its inputs
 
@@ -41,7 +42,7 @@ def init_app(app: Flask) -> None:
         # pysaml2 7.5 lists cryptography's CFB mode, which recent cryptography moved to "decrepit" and
         # warns about on import: harmless here, and printed by every command otherwise.
         warnings.filterwarnings("ignore", message="CFB has been moved", module="saml2.cryptography.symmetric")
-        from . import participants, views
+        from . import views
         from .idp import build_identity_provider
     from .nameids import NameIds
     from .scopes import Scopes
@@ -55,7 +56,9 @@ def init_app(app: Flask) -> None:
     app.extensions["gateway.saml.nameids"] = NameIds(store, idp.entity_id)
     app.extensions["gateway.saml.scopes"] = Scopes(app.extensions["gateway.directory"], store, settings.saml)
     app.register_blueprint(views.bp)
+    if idp.aggregates is not None:  # remote SP aggregates: a cheap check, the work in a thread
+        app.before_request(idp.aggregates.tick)
     csrf = app.extensions["gateway.csrf"]
     for view in (views.sso, views.slo):  # cross-site POSTs from SPs carry no CSRF token (SEC07)
         csrf.exempt(view)
-    on_session_end(app, participants.logout_hook(app.extensions["gateway.parties"]))
+    on_session_end(app, views.logout_hook(idp, app.extensions["gateway.parties"]))

@@ -20,6 +20,7 @@ from saml2.server import Server
 
 from .. import ROOT
 from ..config import ConfigError, SamlSettings, Settings
+from .aggregates import Aggregate, Aggregates
 from .crypto import SHA256, SIGNATURE_URIS, InProcessSigner, ProgramSigner, Signer, XmlSecBindingBackend
 from .errors import MalformedRequest
 from .keys import DEV_DIR, IdpKeys, KeyFiles, KeyProblem, load_idp_keys
@@ -43,6 +44,8 @@ class IdentityProvider:
     signer: Signer
     server: Server
     files: KeyFiles
+    #: Remote SP aggregates (saml.aggregates), refreshed by :meth:`Aggregates.tick`; None without any.
+    aggregates: Aggregates | None = None
 
     @property
     def sso_url(self) -> str:
@@ -74,7 +77,10 @@ def build_identity_provider(settings: Settings) -> IdentityProvider | None:
     files = KeyFiles()
     key_file = files.write("signing.key", keys.signing.key_pem)
     server = _server(entity_id, public_url, keys, files, metadata_files(settings), key_file)
+    feeds = _aggregates(saml, server)
     providers = load_service_providers(server.metadata, policies)
+    if feeds is not None:
+        feeds.on_reload = lambda: _swap(providers, load_service_providers(server.metadata, policies))
     problems = _duplicates(server) + _policy_problems(policies, providers)
     if problems:
         raise ConfigError(problems)
@@ -84,7 +90,25 @@ def build_identity_provider(settings: Settings) -> IdentityProvider | None:
     else:
         signer = InProcessSigner(keys.signing)
         server.sec.crypto = XmlSecBindingBackend(signer)  # pysaml2 signs in-process too
-    return IdentityProvider(entity_id, public_url, saml, keys, providers, signer, server, files)
+    return IdentityProvider(entity_id, public_url, saml, keys, providers, signer, server, files, feeds)
+
+
+def _aggregates(saml: SamlSettings, server: Server) -> Aggregates | None:
+    """Load saml.aggregates into the store (network, else the disk cache); local files win."""
+    if not saml.aggregates:
+        return None
+    local = {entity_id for loaded in server.metadata.metadata.values() for entity_id in loaded.keys()}
+    feeds = Aggregates([Aggregate.from_table(t) for t in saml.aggregates], server.metadata, local,
+                       saml.aggregate_check_seconds)
+    feeds.load_at_start()
+    return feeds
+
+
+def _swap(providers: dict[str, ServiceProvider], new: dict[str, ServiceProvider]) -> None:
+    """Update the providers in place (each dict operation is atomic: readers never see it empty)."""
+    providers.update(new)
+    for entity_id in set(providers) - set(new):
+        providers.pop(entity_id, None)
 
 
 def _checked_inputs(settings: Settings) -> tuple[dict[str, SpPolicy], IdpKeys | None]:

@@ -49,7 +49,7 @@ _ALLOWED_TRANSFORM_URIS = {
     "http://www.w3.org/2001/10/xml-exc-c14n#WithComments", "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
     "http://www.w3.org/2006/12/xml-c14n11",
 }
-_REDIRECT_FIELDS = (b"SAMLRequest", b"RelayState", b"SigAlg")
+_REDIRECT_FIELDS = (b"SAMLRequest", b"SAMLResponse", b"RelayState", b"SigAlg")
 
 
 # -- HTTP-Redirect --------------------------------------------------------------------------
@@ -66,8 +66,8 @@ def signed_octets(raw_query: bytes) -> bytes:
             if name in found:
                 raise SignatureRejected(f"{name.decode()} repeated in the query string")
             found[name] = part
-    if b"SAMLRequest" not in found or b"SigAlg" not in found:
-        raise SignatureRejected("SAMLRequest or SigAlg missing from the signed query string")
+    if (b"SAMLRequest" in found) == (b"SAMLResponse" in found) or b"SigAlg" not in found:
+        raise SignatureRejected("SAMLRequest (or SAMLResponse) or SigAlg missing from the signed query string")
     return b"&".join(found[name] for name in _REDIRECT_FIELDS if name in found)
 
 

@@ -10,18 +10,24 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, make_response, render_template, request, session, url_for
+from flask import (Blueprint, current_app, g, make_response, redirect, render_template, request, session,
+                   url_for)
+from saml2 import BINDING_HTTP_REDIRECT
 from werkzeug.wrappers import Response
 
 from .. import ROOT, services
 from ..identity.current import current_authentication, require_login
+from ..identity.end import end_current_session
 from ..identity.models import Authentication
+from ..identity.parties import Parties
 from ..logs import audit
-from . import participants, pending
+from . import initiated, participants, pending
+from . import slo as single_logout
 from .authn_request import SsoRequest, receive
 from .bindings import read_post, read_redirect
 from .errors import NoPassive, RequestExpired, RequestRejected, StatusError
@@ -29,7 +35,7 @@ from .idp import IdentityProvider
 from .metadata import CONTENT_TYPE, build_metadata, etag
 from .nameids import NameIds
 from .providers import ServiceProvider
-from .response import encode
+from .response import SUCCESS, encode
 from .scopes import Scopes
 from .sso import answer, answer_error, needs_sign_in, provider_of, session_digest
 
@@ -68,6 +74,9 @@ def sso() -> Response | tuple[str, int]:
     return proceed(sso_request, resuming=None)
 
 
+bp.add_url_rule("/saml/sso/init", "initiate", initiated.initiate)  # IdP-initiated SSO (portal links)
+
+
 @bp.get("/saml/sso/resume")
 def resume() -> Response | tuple[str, int]:
     """Back from the sign-in pages with the saved request's key."""
@@ -79,10 +88,177 @@ def resume() -> Response | tuple[str, int]:
 
 
 @bp.route("/saml/slo", methods=["GET", "POST"])
-def slo() -> tuple[str, int]:
-    """SingleLogoutService: published (A02), answered by gateway/saml/slo.py in the next step."""
-    text = "La déconnexion unique SAML n'est pas encore disponible sur la passerelle UNESS."
-    return render_template("error.html", status=501, title="Déconnexion unique indisponible", text=text), 501
+def slo() -> Response | tuple[str, int]:
+    """SingleLogoutService (checklist G): an SP's LogoutRequest, or a participant's LogoutResponse."""
+    values = request.args if request.method == "GET" else request.form
+    if "SAMLResponse" in values:
+        return slo_response()
+    try:
+        if request.method == "GET":
+            message = read_redirect(request.args.to_dict(flat=False), request.query_string)
+        else:
+            message = read_post(request.form.to_dict(flat=False))
+        logout = single_logout.receive_request(idp(), message, services.store(), time.time())
+    except RequestRejected as exc:
+        return slo_rejected(exc)
+    audit("saml.slo.received", sp=logout.sp_entity_id, asynchronous=logout.asynchronous,
+          binding=message.binding.rsplit(":", 1)[-1])
+    auth = current_authentication()
+    if auth is None or not single_logout.matches(services.parties(), auth.session_id, logout):
+        # SLO03: never log out someone else; the session (if any) is left alone.
+        audit("saml.slo.denied", sp=logout.sp_entity_id,
+              reason="no session" if auth is None else "NameID or SessionIndex not issued to this SP")
+        sp = idp().provider(logout.sp_entity_id)
+        outgoing = None if logout.asynchronous or sp is None else single_logout.logout_response(
+            idp(), sp, logout.id, single_logout.REQUESTER, single_logout.UNKNOWN_PRINCIPAL,
+            logout.relay_state, time.time())
+        if outgoing is None or sp is None:
+            return logged_out_page({}, denied=True)
+        return send(outgoing, sp)
+    g.saml_slo_initiator = {"sp": logout.sp_entity_id, "request_id": logout.id,
+                            "relay_state": logout.relay_state, "asynchronous": logout.asynchronous}
+    end_current_session()
+    url = g.pop("saml_slo_chain", None)
+    g.pop("saml_slo_initiator", None)
+    if url is None:  # the hook did not run (or failed): answer as a partial logout
+        return logged_out_page({}, denied=False)
+    return chain_step(url.partition("token=")[2], skip=False)
+
+
+def slo_response() -> Response | tuple[str, int]:
+    """A participant's LogoutResponse: record it in the chain named by RelayState, then go on."""
+    try:
+        if request.method == "GET":
+            message = read_redirect(request.args.to_dict(flat=False), request.query_string, "SAMLResponse")
+        else:
+            message = read_post(request.form.to_dict(flat=False), "SAMLResponse")
+    except RequestRejected as exc:
+        return slo_rejected(exc)
+    token = message.relay_state or ""
+    store = services.store()
+    chain = single_logout.load_chain(store, token)
+    if chain is None or chain.current is None:
+        return slo_rejected(RequestExpired("LogoutResponse for no logout in progress"))
+    current = chain.current
+    try:
+        answer_in = single_logout.receive_response(idp(), message, store, time.time())
+        if answer_in.sp_entity_id != current["sp"] or answer_in.in_response_to != current["request_id"]:
+            raise RequestRejected("LogoutResponse does not answer the request sent", answer_in.sp_entity_id)
+        result = "ok" if answer_in.success else "failed"
+    except RequestRejected as exc:
+        audit("saml.slo.rejected", reason=type(exc).__name__, sp=exc.sp_entity_id, detail=exc.detail[:300])
+        result = "failed"
+    chain.results[current["sp"]] = result
+    chain.current = None
+    single_logout.save_chain(store, token, chain)
+    audit("saml.slo.answered" if result == "ok" else "saml.slo.failed", sp=current["sp"])
+    return chain_step(token, skip=False)
+
+
+@bp.get("/saml/slo/chain")
+def slo_chain() -> Response | tuple[str, int]:
+    """The front-channel chain: the next participant, or the end (SLO04)."""
+    return chain_step(request.args.get("token", ""), skip=request.args.get("skip") == "1")
+
+
+def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:
+    store, the_idp, now = services.store(), idp(), time.time()
+    chain = single_logout.load_chain(store, token)
+    if chain is None:
+        return slo_rejected(RequestExpired("no such logout in progress"))
+    if chain.current is not None:
+        waited = now - chain.current["sent_at"]
+        if not skip and waited < single_logout.STEP_TIMEOUT:
+            return waiting_page(token, chain.current["sp"], int(single_logout.STEP_TIMEOUT - waited) + 1)
+        audit("saml.slo.failed", sp=chain.current["sp"], reason="no answer" if not skip else "skipped")
+        chain.results[chain.current["sp"]] = "failed"
+        chain.current = None
+    while chain.remaining:
+        record = chain.remaining.pop(0)
+        sp = the_idp.provider(record["sp"])
+        if sp is None or single_logout.slo_endpoint(sp) is None:
+            chain.results[record["sp"]] = "failed"
+            continue
+        request_id, outgoing = single_logout.logout_request(the_idp, sp, record, token, now)
+        chain.current = {"sp": sp.entity_id, "request_id": request_id, "sent_at": now}
+        single_logout.save_chain(store, token, chain)
+        audit("saml.slo.sent", sp=sp.entity_id, binding=outgoing.binding.rsplit(":", 1)[-1])
+        return send(outgoing, sp)
+    single_logout.drop_chain(store, token)
+    failed = sorted(sp for sp, result in chain.results.items() if result != "ok")
+    initiator = chain.initiator
+    audit("saml.slo.completed", initiator=initiator["sp"] if initiator else None, failed=len(failed),
+          notified=len(chain.results))
+    if initiator and not initiator["asynchronous"]:
+        sp = the_idp.provider(initiator["sp"])
+        status, second = (single_logout.RESPONDER, single_logout.PARTIAL_LOGOUT) if failed else (SUCCESS, "")
+        if sp is not None:
+            final = single_logout.logout_response(the_idp, sp, initiator["request_id"], status, second,
+                                                  initiator["relay_state"], now)
+            if final is not None:
+                return send(final, sp)
+    return logged_out_page(chain.results, denied=False)
+
+
+def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:
+    """A Redirect (302) or the auto-POST form, with a CSP letting it post to that SP only."""
+    if outgoing.binding == BINDING_HTTP_REDIRECT:
+        response = redirect(outgoing.url, 302)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    html = render_template("saml/logout_post.html", action=outgoing.url, field=outgoing.field,
+                           value=outgoing.value, relay_state=outgoing.relay_state)
+    return with_form_csp(make_response(html), outgoing.url, sp)
+
+
+def waiting_page(token: str, sp_entity_id: str, seconds: int) -> Response:
+    html = render_template("saml/logout_wait.html", sp=display_name(sp_entity_id), seconds=seconds,
+                           again=url_for("saml.slo_chain", token=token),
+                           skip=url_for("saml.slo_chain", token=token, skip=1))
+    response = make_response(html)
+    response.headers["Refresh"] = f"{seconds}; url={url_for('saml.slo_chain', token=token)}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def logged_out_page(results: dict[str, str], denied: bool) -> Response:
+    """The end of a logout started here (button) or asynchronous (SLO06): who confirmed, who did not."""
+    done = sorted(display_name(sp) for sp, result in results.items() if result == "ok")
+    unconfirmed = sorted(display_name(sp) for sp, result in results.items() if result != "ok")
+    response = make_response(render_template("saml/logged_out.html", done=done, unconfirmed=unconfirmed,
+                                              denied=denied))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def display_name(entity_id: str) -> str:
+    """What the person recognises: the SP's host name."""
+    return urlsplit(entity_id).hostname or entity_id
+
+
+def slo_rejected(exc: RequestRejected) -> tuple[str, int]:
+    """A logout message that cannot be trusted: the French page, 400, and no redirect."""
+    reference = secrets.token_hex(4)
+    audit("saml.slo.rejected", reason=type(exc).__name__, sp=exc.sp_entity_id, detail=exc.detail[:300],
+          reference=reference)
+    message = ("La demande de déconnexion reçue n'est pas valable (signature absente ou invalide, "
+               "demande déjà utilisée ou expirée).")
+    return render_template("saml/error.html", message=message, reference=reference), 400
+
+
+def logout_hook(app_idp: IdentityProvider,
+                parties: Parties) -> Callable[[str, Mapping[str, Any]], str | None]:
+    """The ``identity.logout`` hook (SLO04): starts the chain; remembers its URL for :func:`slo`."""
+    hook = single_logout.logout_hook(app_idp, services.store, parties,
+                                     lambda: g.get("saml_slo_initiator"))
+
+    def saml_single_logout(session_id: str, data: Mapping[str, Any]) -> str | None:
+        url = hook(session_id, data)
+        if url:
+            g.saml_slo_chain = url
+        return url
+
+    return saml_single_logout
 
 
 @bp.get("/saml/error")
@@ -138,8 +314,12 @@ def post_form(sp: ServiceProvider, acs_url: str, document: bytes, relay_state: s
     """The auto-submitting form (RSP01), with a CSP letting it post to the ACS only."""
     html = render_template("saml/post.html", action=acs_url, saml_response=encode(document),
                            relay_state=relay_state)
-    response = make_response(html)
-    sources = " ".join((csp_source(acs_url), *sp.policy.form_action))
+    return with_form_csp(make_response(html), acs_url, sp)
+
+
+def with_form_csp(response: Response, action: str, sp: ServiceProvider) -> Response:
+    """This page's own CSP: its script, and a form posting to ``action`` (plus the SP's extra sources)."""
+    sources = " ".join((csp_source(action), *sp.policy.form_action))
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
         f"form-action {sources}; frame-ancestors 'none'; base-uri 'none'"

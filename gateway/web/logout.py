@@ -1,5 +1,7 @@
-"""``/logout``: a POST ends the SSO session; a GET only asks for confirmation."""
+"""``/logout``: a POST ends the SSO session (then follows a protocol's logout chain); a GET asks first."""
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
@@ -22,6 +24,14 @@ def confirm() -> Response | str:
 @bp.post("/logout")
 def logout() -> Response:
     if ButtonForm().validate_on_submit():
-        signin.sign_out()
-        return redirect(url_for("login.address", logged_out=1))
+        results = signin.sign_out()
+        return redirect(continuation(results) or url_for("login.address", logged_out=1))
     return redirect(url_for("logout.confirm"))
+
+
+def continuation(results: list[Any]) -> str | None:
+    """The first logout hook result that is a local path (e.g. SAML single logout's chain), if any."""
+    for result in results:
+        if isinstance(result, str) and result.startswith("/") and not result.startswith(("//", "/\\")):
+            return result
+    return None

@@ -300,14 +300,19 @@ def end_other_sessions(account_id: str) -> int:
     return len(ended)
 
 
-def sign_out() -> None:
-    """End this browser's SSO session everywhere (protocol hooks run), keep nothing."""
+def sign_out() -> list[Any]:
+    """End this browser's SSO session everywhere (protocol hooks run), keep nothing.
+
+    Returns what the logout hooks returned (the SAML hook: the single-logout chain's URL, if any).
+    """
     data = dict(session)
     sid = getattr(session, "sid", "")
     auth = data.get("_auth")
     services.sessions().delete(sid, data)
     logout_user()
     session.clear()
-    if auth:
-        session_ended(sid, data)
-        audit("logout", account=auth["account"], ip=client_address())
+    if not auth:
+        return []
+    results = session_ended(sid, data)
+    audit("logout", account=auth["account"], ip=client_address())
+    return results

@@ -1,0 +1,406 @@
+"""Single Logout (checklist G: SLO01-SLO09): receiving, propagating and answering logout.
+
+* :func:`receive_request` checks an SP's LogoutRequest (Redirect or POST): safe
+  XML, a known Issuer, a signature that is *required* (SLO02) and verified with
+  the SP's metadata keys (over the raw query for Redirect), Destination,
+  IssueInstant / NotOnOrAfter, the ID never seen before, the NameID (an
+  ``saml:EncryptedID`` is decrypted with the IdP's keys, SLO05) and the
+  ``aslo:Asynchronous`` extension (SLO06).
+* :func:`matches` compares the NameID and SessionIndex with what *that* SP got
+  in this session (SLO03): never log out someone else.
+* The logout hook (:func:`logout_hook`) runs once the SSO session has ended:
+  it stores a :class:`Chain` in Redis (random token, 10 minutes) listing every
+  other SAML participant with an SLO endpoint and returns the chain's URL.
+* The chain (``/saml/slo/chain``) sends the browser to each SP in turn with an
+  IdP-signed LogoutRequest carrying the exact NameID and SessionIndex it got
+  (SLO04, SLO07), Redirect by preference, else POST, SOAP skipped (SLO08). The
+  SP's LogoutResponse comes back to ``/saml/slo`` (signature and InResponseTo
+  checked); an SP that does not answer within :data:`STEP_TIMEOUT` seconds (or
+  that the person skips) is marked failed and the chain goes on.
+* At the end, the initiator gets a signed LogoutResponse (Success or
+  Responder/PartialLogout) at its metadata SLO endpoint (SLO09), unless the
+  request was asynchronous; the logout button gets the "déconnecté" page.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import logging
+import secrets
+import zlib
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote_plus
+
+import xmlsec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from lxml import etree
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+
+from ..identity.parties import Parties
+from ..store import Store, key
+from .attributes import name_id_element
+from .bindings import InboundMessage
+from .crypto import add_signature_template
+from .errors import (
+    MalformedRequest,
+    ReplayedRequest,
+    SignatureRejected,
+    StaleRequest,
+    UnknownServiceProvider,
+    WrongDestination,
+)
+from .idp import IdentityProvider
+from .nameids import IssuedNameId
+from .participants import PROTOCOL, participation_of
+from .providers import Endpoint, ServiceProvider
+from .response import SUCCESS, instant, new_id
+from .signatures import has_signature, verify_enveloped, verify_redirect
+from .xml import SAML, SAML_NS, SAMLP, SAMLP_NS, check_safe, parse, text_of
+
+log = logging.getLogger("gateway.saml")
+
+ASYNC_NS = "urn:oasis:names:tc:SAML:2.0:protocol:ext:async-slo"
+STATUS = "urn:oasis:names:tc:SAML:2.0:status:"
+PARTIAL_LOGOUT = STATUS + "PartialLogout"
+UNKNOWN_PRINCIPAL = STATUS + "UnknownPrincipal"
+REQUESTER = STATUS + "Requester"
+RESPONDER = STATUS + "Responder"
+XENC = "{http://www.w3.org/2001/04/xmlenc#}"
+#: How long a chain lives in Redis, and how long one SP has to answer before it is skipped.
+CHAIN_TTL = 600
+STEP_TIMEOUT = 8
+#: Logout messages the IdP sends are valid this long (NotOnOrAfter, SLO04).
+MESSAGE_LIFETIME = 300
+
+
+# -- receiving a LogoutRequest ----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class LogoutRequestIn:
+    """A verified LogoutRequest; ``name_id`` is None when the EncryptedID could not be decrypted."""
+
+    id: str
+    sp_entity_id: str
+    name_id: IssuedNameId | None
+    session_indexes: tuple[str, ...]
+    relay_state: str | None
+    asynchronous: bool
+
+
+def receive_request(idp: IdentityProvider, message: InboundMessage, store: Store,
+                    now: float) -> LogoutRequestIn:
+    """Every check of SLO01-SLO03, SLO05, SLO06. Raises RequestRejected subclasses."""
+    check_safe(message.xml)
+    root = parse(message.xml)
+    if root.tag != SAMLP + "LogoutRequest" or root.get("Version") != "2.0" or not root.get("ID"):
+        raise MalformedRequest(f"not a SAML 2.0 LogoutRequest: {root.tag!r}")
+    sp = _issuer(idp, root)
+    _check_signature(message, root, sp)
+    destination = root.get("Destination")
+    if destination is not None and destination != idp.slo_url:
+        raise WrongDestination(f"Destination {destination[:200]!r}", sp.entity_id)
+    _check_times(idp, root, now, sp.entity_id)
+    _remember(store, "slo-request-id", sp.entity_id, root.get("ID", ""), 2 * idp.settings.clock_skew + 60)
+    extensions = root.find(SAMLP + "Extensions")
+    asynchronous = extensions is not None and extensions.find("{%s}Asynchronous" % ASYNC_NS) is not None
+    indexes = tuple(text_of(e) for e in root.findall(SAMLP + "SessionIndex"))
+    return LogoutRequestIn(root.get("ID", ""), sp.entity_id, _name_id(idp, root), indexes,
+                           message.relay_state, asynchronous)
+
+
+def _issuer(idp: IdentityProvider, root: etree._Element) -> ServiceProvider:
+    issuer = text_of(root.find(SAML + "Issuer"))
+    sp = idp.provider(issuer)
+    if sp is None:
+        raise UnknownServiceProvider(f"unknown Issuer {issuer[:200]!r}")
+    return sp
+
+
+def _check_signature(message: InboundMessage, root: etree._Element, sp: ServiceProvider) -> None:
+    """SLO02: always required, on the query string (Redirect) or enveloped (POST)."""
+    if message.has_query_signature:
+        if not message.sig_alg:
+            raise SignatureRejected("Signature without SigAlg", sp.entity_id)
+        try:
+            verify_redirect(message.raw_query, message.sig_alg, message.signature or "", sp.signing_certs)
+        except SignatureRejected as exc:
+            raise SignatureRejected(exc.detail, sp.entity_id) from None
+        return
+    if message.binding == BINDING_HTTP_POST and has_signature(root):
+        try:
+            verify_enveloped(root, sp.signing_certs)
+        except SignatureRejected as exc:
+            raise SignatureRejected(exc.detail, sp.entity_id) from None
+        return
+    log.warning("unsigned logout message from %s", sp.entity_id)
+    raise SignatureRejected(f"unsigned logout message from {sp.entity_id}", sp.entity_id)
+
+
+def _check_times(idp: IdentityProvider, root: etree._Element, now: float, sp: str) -> None:
+    issued = _time(root.get("IssueInstant"))
+    if issued is None:
+        raise MalformedRequest("IssueInstant is not an xs:dateTime")
+    if abs(now - issued) > idp.settings.clock_skew:
+        raise StaleRequest(f"IssueInstant is {int(now - issued)} s from now", sp)
+    if root.get("NotOnOrAfter") is not None:
+        until = _time(root.get("NotOnOrAfter"))
+        if until is None or now >= until + idp.settings.clock_skew:
+            raise StaleRequest("NotOnOrAfter has passed", sp)
+
+
+def _time(value: str | None) -> float | None:
+    try:
+        parsed = datetime.fromisoformat((value or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _remember(store: Store, kind: str, sp_entity_id: str, message_id: str, ttl: int) -> None:
+    digest = hashlib.sha256(f"{sp_entity_id}\n{message_id}".encode()).hexdigest()
+    if not store.redis.set(key("saml", kind, digest), "1", nx=True, ex=ttl):
+        raise ReplayedRequest(f"message ID {message_id[:80]!r} already received", sp_entity_id)
+
+
+def _name_id(idp: IdentityProvider, root: etree._Element) -> IssuedNameId | None:
+    element = root.find(SAML + "NameID")
+    if element is None:
+        encrypted = root.find(SAML + "EncryptedID/" + XENC + "EncryptedData")
+        element = _decrypt(idp, encrypted) if encrypted is not None else None
+    if element is None or element.tag != SAML + "NameID":
+        return None
+    return IssuedNameId(text_of(element), element.get("Format") or
+                        "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+                        element.get("NameQualifier"), element.get("SPNameQualifier"))
+
+
+def _decrypt(idp: IdentityProvider, encrypted: etree._Element) -> etree._Element | None:
+    """SLO05: the EncryptedID with the encryption key (then the signing key); None if neither works."""
+    pairs = [p for p in (idp.keys.encryption, idp.keys.signing) if p is not None]
+    for pair in pairs:
+        manager = xmlsec.KeysManager()
+        manager.add_key(xmlsec.Key.from_memory(pair.key_pem, xmlsec.constants.KeyDataFormatPem))
+        standalone = etree.fromstring(etree.tostring(encrypted))
+        try:
+            result = xmlsec.EncryptionContext(manager).decrypt(standalone)
+        except xmlsec.Error:
+            continue
+        if isinstance(result, bytes):
+            check_safe(result)
+            result = parse(result)
+        return result
+    return None
+
+
+def matches(parties: Parties, session_id: str, request: LogoutRequestIn) -> bool:
+    """SLO03: the NameID (value, Format, qualifiers) and SessionIndex are those issued to that SP."""
+    record = parties.of(session_id, PROTOCOL).get(request.sp_entity_id)
+    if record is None or request.name_id is None:
+        return False
+    given = participation_of(record)
+    ours, theirs = given.name_id, request.name_id
+    if (ours.value, ours.format) != (theirs.value, theirs.format):
+        return False
+    if (theirs.name_qualifier or ours.name_qualifier) and theirs.name_qualifier != ours.name_qualifier:
+        return False
+    if (theirs.sp_name_qualifier or ours.sp_name_qualifier) and \
+            theirs.sp_name_qualifier != ours.sp_name_qualifier:
+        return False
+    return not request.session_indexes or given.session_index in request.session_indexes
+
+
+# -- the chain -------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Chain:
+    """One logout in progress, JSON in Redis under a random token."""
+
+    remaining: list[dict[str, Any]]
+    #: entityID -> "ok" or "failed".
+    results: dict[str, str]
+    #: The SP being logged out now: {"sp", "request_id", "sent_at"}.
+    current: dict[str, Any] | None = None
+    #: The SP-initiated request: {"sp", "request_id", "relay_state", "asynchronous"}; None for the button.
+    initiator: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+
+
+def save_chain(store: Store, token: str, chain: Chain) -> None:
+    store.redis.set(key("saml", "slo-chain", token), chain.to_json(), ex=CHAIN_TTL)
+
+
+def load_chain(store: Store, token: str) -> Chain | None:
+    if not token or len(token) > 100:
+        return None
+    raw = store.redis.get(key("saml", "slo-chain", token))
+    return Chain(**json.loads(raw)) if raw else None
+
+
+def drop_chain(store: Store, token: str) -> None:
+    store.redis.delete(key("saml", "slo-chain", token))
+
+
+def slo_endpoint(sp: ServiceProvider) -> Endpoint | None:
+    """SLO08: Redirect, else POST; SOAP and Artifact are not used."""
+    for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
+        for endpoint in sp.slo:
+            if endpoint.binding == binding:
+                return endpoint
+    return None
+
+
+def start_chain(idp: IdentityProvider, store: Store, records: Mapping[str, Mapping[str, Any]],
+                initiator: dict[str, Any] | None) -> str | None:
+    """Store the chain for these SAML participants; its token, or None when there is nothing to do."""
+    initiator_sp = initiator["sp"] if initiator else None
+    remaining, results = [], {}
+    for entity_id in sorted(records):
+        if entity_id == initiator_sp:
+            continue
+        sp = idp.provider(entity_id)
+        if sp is None or slo_endpoint(sp) is None:
+            results[entity_id] = "failed"
+            continue
+        remaining.append({"sp": entity_id, **records[entity_id]})
+    if results:
+        log.info("session ended with %d SAML SP(s) not notified (no Redirect or POST SLO endpoint): %s",
+                 len(results), ", ".join(sorted(results)))
+    if initiator is None and not remaining:
+        return None
+    token = secrets.token_urlsafe(24)
+    save_chain(store, token, Chain(remaining, results, None, initiator))
+    return token
+
+
+CHAIN_PATH = "/saml/slo/chain"
+
+
+def logout_hook(idp: IdentityProvider, store_of: Callable[[], Store], parties: Parties,
+                initiator_of: Callable[[], dict[str, Any] | None],
+                ) -> Callable[[str, Mapping[str, Any]], str | None]:
+    """The ``identity.logout`` hook: the chain's continuation URL (a local path), or None.
+
+    ``initiator_of`` gives the SP-initiated request being answered (None for the logout button and
+    every other way a session ends).
+    """
+
+    def saml_single_logout(session_id: str, data: Mapping[str, Any]) -> str | None:
+        records = parties.of(session_id, PROTOCOL)
+        token = start_chain(idp, store_of(), records, initiator_of())
+        return f"{CHAIN_PATH}?token={token}" if token else None
+
+    return saml_single_logout
+
+
+# -- outgoing messages -----------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Outgoing:
+    """Where to send a message: a URL to redirect to (Redirect) or a form to post (POST)."""
+
+    binding: str
+    url: str
+    field: str = ""
+    value: str = ""
+    relay_state: str | None = None
+
+
+def logout_request(idp: IdentityProvider, sp: ServiceProvider, record: Mapping[str, Any], relay_state: str,
+                   now: float) -> tuple[str, Outgoing]:
+    """SLO04, SLO07: (request ID, how to send it) for one participant, its exact NameID and SessionIndex."""
+    endpoint = slo_endpoint(sp)
+    assert endpoint is not None
+    participation = participation_of(record)
+    request_id = new_id()
+    root = etree.Element(SAMLP + "LogoutRequest", nsmap={"samlp": SAMLP_NS, "saml": SAML_NS}, ID=request_id,
+                         Version="2.0", IssueInstant=instant(now), Destination=endpoint.location,
+                         NotOnOrAfter=instant(now + MESSAGE_LIFETIME))
+    etree.SubElement(root, SAML + "Issuer").text = idp.entity_id
+    root.append(name_id_element(participation.name_id))
+    etree.SubElement(root, SAMLP + "SessionIndex").text = participation.session_index
+    return request_id, _send(idp, root, endpoint, "SAMLRequest", relay_state)
+
+
+def logout_response(idp: IdentityProvider, sp: ServiceProvider, in_response_to: str, status: str,
+                    second: str, relay_state: str | None, now: float) -> Outgoing | None:
+    """A signed LogoutResponse to the initiator's metadata SLO endpoint (SLO04, SLO09); None without one."""
+    endpoint = slo_endpoint(sp)
+    if endpoint is None:
+        return None
+    root = etree.Element(SAMLP + "LogoutResponse", nsmap={"samlp": SAMLP_NS, "saml": SAML_NS}, ID=new_id(),
+                         Version="2.0", IssueInstant=instant(now), Destination=endpoint.location,
+                         InResponseTo=in_response_to)
+    etree.SubElement(root, SAML + "Issuer").text = idp.entity_id
+    status_element = etree.SubElement(root, SAMLP + "Status")
+    code = etree.SubElement(status_element, SAMLP + "StatusCode", Value=status)
+    if second:
+        etree.SubElement(code, SAMLP + "StatusCode", Value=second)
+    return _send(idp, root, endpoint, "SAMLResponse", relay_state)
+
+
+def _send(idp: IdentityProvider, root: etree._Element, endpoint: Endpoint, field: str,
+          relay_state: str | None) -> Outgoing:
+    if endpoint.binding == BINDING_HTTP_REDIRECT:
+        document = etree.tostring(root, encoding="UTF-8")
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+        encoded = base64.b64encode(compressor.compress(document) + compressor.flush()).decode()
+        query = f"{field}={quote_plus(encoded)}"
+        if relay_state is not None:
+            query += f"&RelayState={quote_plus(relay_state)}"
+        query += f"&SigAlg={quote_plus(idp.signature_algorithm)}"
+        signature = base64.b64encode(_raw_sign(idp, query.encode())).decode()
+        separator = "&" if "?" in endpoint.location else "?"
+        return Outgoing(BINDING_HTTP_REDIRECT, f"{endpoint.location}{separator}{query}"
+                                               f"&Signature={quote_plus(signature)}")
+    add_signature_template(root, idp.keys.signing.cert, idp.keys.signing.algorithm)
+    root = idp.signer.sign(root, root.get("ID", ""))
+    document = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return Outgoing(BINDING_HTTP_POST, endpoint.location, field, base64.b64encode(document).decode(),
+                    relay_state)
+
+
+def _raw_sign(idp: IdentityProvider, data: bytes) -> bytes:
+    """The HTTP-Redirect signature (Bind §3.4.4.1) with the IdP signing key."""
+    private = serialization.load_pem_private_key(idp.keys.signing.key_pem.encode(), password=None)
+    if isinstance(private, rsa.RSAPrivateKey):
+        return private.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    der = private.sign(data, ec.ECDSA(hashes.SHA256()))
+    r, s = utils.decode_dss_signature(der)
+    size = (private.curve.key_size + 7) // 8
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+# -- receiving a LogoutResponse ----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class LogoutResponseIn:
+    sp_entity_id: str
+    in_response_to: str
+    success: bool
+
+
+def receive_response(idp: IdentityProvider, message: InboundMessage, store: Store,
+                     now: float) -> LogoutResponseIn:
+    """A participant's LogoutResponse: signed by its metadata keys, addressed here. Raises RequestRejected."""
+    check_safe(message.xml)
+    root = parse(message.xml)
+    if root.tag != SAMLP + "LogoutResponse" or root.get("Version") != "2.0" or not root.get("ID"):
+        raise MalformedRequest(f"not a SAML 2.0 LogoutResponse: {root.tag!r}")
+    sp = _issuer(idp, root)
+    _check_signature(message, root, sp)
+    destination = root.get("Destination")
+    if destination is not None and destination != idp.slo_url:
+        raise WrongDestination(f"Destination {destination[:200]!r}", sp.entity_id)
+    _check_times(idp, root, now, sp.entity_id)
+    _remember(store, "slo-response-id", sp.entity_id, root.get("ID", ""), 2 * idp.settings.clock_skew + 60)
+    code = root.find(SAMLP + "Status/" + SAMLP + "StatusCode")
+    success = code is not None and code.get("Value") == SUCCESS
+    return LogoutResponseIn(sp.entity_id, root.get("InResponseTo") or "", success)
