@@ -376,3 +376,25 @@ def test_cry07_hmac_signature_method_is_refused(flow, keys):
     hmac = xml.replace("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
                        "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256")
     assert_refused(post(flow, hmac), "signature")
+
+
+# -- SEC03: only enveloped-signature and c14n transforms, same-document references ------------------
+
+XSLT = "http://www.w3.org/TR/1999/REC-xslt-19991116"
+
+
+def test_sec03_xslt_transform_in_a_signature_is_refused(flow, make_sp):
+    """SEC03: a Reference carrying an XSLT transform (SAML Raider's ApplyXsltTest) is refused unevaluated."""
+    root = etree.fromstring(signed_post_xml(make_sp).encode())
+    transforms = root.find(".//{http://www.w3.org/2000/09/xmldsig#}Transforms")
+    xslt = etree.SubElement(transforms, "{http://www.w3.org/2000/09/xmldsig#}Transform", Algorithm=XSLT)
+    etree.SubElement(xslt, "{http://www.w3.org/1999/XSL/Transform}stylesheet", version="1.0")
+    assert_refused(post(flow, etree.tostring(root).decode()))
+
+
+def test_sec03_reference_to_a_remote_uri_is_refused(flow, make_sp):
+    """SEC03: a Reference URI that is not '#<the request's ID>' (SSRF vector) is refused, never fetched."""
+    root = etree.fromstring(signed_post_xml(make_sp).encode())
+    reference = root.find(".//{http://www.w3.org/2000/09/xmldsig#}Reference")
+    reference.set("URI", "http://127.0.0.1:9/steal")
+    assert_refused(post(flow, etree.tostring(root).decode()))

@@ -205,3 +205,21 @@ def test_logout_ends_the_session_server_side(browser, make_user, client, app, re
     replay = app.test_client()
     replay.set_cookie(app.extensions["gateway.settings"].sessions.cookie_name, cookie)
     assert replay.get("/account").status_code == 302
+
+
+def test_sec10_reset_link_from_configured_url_token_stored_hashed(browser, make_user, mailbox, redis_client, app):
+    """SEC10: mailed links come from the configured public URL, never the Host header; Redis holds only
+    a keyed hash of the 256-bit token; the reset page sends no referrer."""
+    from gateway.web import signin
+
+    with app.test_request_context("/login/reset", headers={"Host": "evil.example"}):
+        assert signin.absolute("reset.form", token="t") == "http://127.0.0.1:8000/reset/t"
+    make_user("camille@univ-exemple.fr")
+    ask_reset(browser, "camille@univ-exemple.fr")
+    text = mailbox.text(mailbox.last("camille@univ-exemple.fr"))
+    assert "http://127.0.0.1:8000/reset/" in text
+    secret = mailbox.link("camille@univ-exemple.fr").rsplit("/", 1)[1]
+    assert len(secret) >= 43  # 256 bits, url-safe base64
+    stored = list(redis_client.scan_iter("gw:link:reset:*"))
+    assert stored and all(secret not in k and secret not in (redis_client.get(k) or "") for k in stored)
+    assert browser.client.get(f"/reset/{secret}").headers["Referrer-Policy"] == "no-referrer"

@@ -28,6 +28,8 @@ def test_sign_in_with_each_verified_address(browser, make_user, client):
 
 
 def test_unknown_address_message(browser):
+    """SEC09 deliberately not met: the product tells an unknown address apart (README, "Deviations");
+    the answer is rate limited per client and per address instead (tests/web/test_protection.py)."""
     page = browser.submit("/login", {"email": "personne@univ-exemple.fr"}).get_data(as_text=True)
     assert UNKNOWN in page
     assert "contactez votre université (ou celle de votre terrain de stage)" in page

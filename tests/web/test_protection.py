@@ -149,6 +149,7 @@ def test_malformed_or_unknown_cookie_is_never_adopted(app, camille):
 
 
 def test_session_id_renewed_at_sign_in_against_fixation(app, camille):
+    """SEC08: a session id planted before sign-in is worthless after it."""
     attacker = browser_from(app, ATTACKER_IP)
     attacker.client.get("/login")  # the attacker obtains a real, anonymous session...
     planted = session_id(attacker.client)
