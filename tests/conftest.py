@@ -7,12 +7,19 @@ import subprocess
 import time
 from pathlib import Path
 
+import functools
+
 import pytest
 import redis
+import saml2.cryptography.asymmetric as saml2_asymmetric
 
 from gateway import create_app
 
 pytest_plugins = ["tests.fixtures_mail"]
+
+# Every test app loads the same development RSA keys, and pysaml2 re-checks an RSA key at
+# each load (~0.1 s): load each key once per test session (the key objects are immutable).
+saml2_asymmetric.load_pem_private_key = functools.lru_cache(maxsize=32)(saml2_asymmetric.load_pem_private_key)
 
 DEV_KEY = "test-secret-key-0123456789abcdef0123456789"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import base64
 import dataclasses
+import functools
 import hashlib
 import os
 import shutil
@@ -19,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -71,6 +73,12 @@ class Certificate:
         return cls(pem)
 
 
+@functools.lru_cache(maxsize=16)
+def private_key(pem: str) -> PrivateKeyTypes:
+    """The loaded key, once per process (an RSA load checks the key and costs ~0.1 s)."""
+    return serialization.load_pem_private_key(pem.encode(), password=None)
+
+
 @dataclasses.dataclass(frozen=True)
 class KeyPair:
     """A private key and its certificate. ``algorithm`` is "rsa" or "ec"."""
@@ -85,7 +93,7 @@ class KeyPair:
         cert = Certificate.load(cert_text, f"{what}_cert")
         try:
             key_pem = pem_block(key_text)
-            key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+            key = private_key(key_pem)
         except (KeyProblem, ValueError, TypeError) as exc:
             raise KeyProblem(f"saml.{what}_key: not an unencrypted PEM private key ({exc})") from None
         if isinstance(key, rsa.RSAPrivateKey) and key.key_size >= 2048:

@@ -55,6 +55,7 @@ from .errors import (
     WrongDestination,
 )
 from .idp import IdentityProvider
+from .keys import private_key
 from .nameids import IssuedNameId
 from .participants import PROTOCOL, participation_of
 from .providers import Endpoint, ServiceProvider
@@ -368,7 +369,7 @@ def _send(idp: IdentityProvider, root: etree._Element, endpoint: Endpoint, field
 
 def _raw_sign(idp: IdentityProvider, data: bytes) -> bytes:
     """The HTTP-Redirect signature (Bind §3.4.4.1) with the IdP signing key."""
-    private = serialization.load_pem_private_key(idp.keys.signing.key_pem.encode(), password=None)
+    private = private_key(idp.keys.signing.key_pem)
     if isinstance(private, rsa.RSAPrivateKey):
         return private.sign(data, padding.PKCS1v15(), hashes.SHA256())
     assert isinstance(private, ec.EllipticCurvePrivateKey)
