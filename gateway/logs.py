@@ -88,23 +88,33 @@ def audit(event: str, **fields: Any) -> None:
 
 
 def configure() -> None:
-    """Idempotent process-wide setup (the app factory and the CLI call it)."""
-    root = logging.getLogger("gateway")
-    if getattr(root, "_gateway_configured", False):
-        return
+    """Idempotent process-wide setup (the app factory and the CLI call it).
+
+    Our handlers are marked, so a logger whose handlers something removed is set up again.
+    """
     redact = Redact()
-    plain = logging.StreamHandler(sys.stderr)
-    plain.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    plain.addFilter(redact)
-    root.addHandler(plain)
+    root = logging.getLogger("gateway")
+    if not _has_ours(root):
+        plain = logging.StreamHandler(sys.stderr)
+        plain.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        _add(root, plain, redact)
     root.setLevel(logging.INFO)
     audit_logger = logging.getLogger(AUDIT)
-    audit_handler = logging.StreamHandler(sys.stderr)
-    audit_handler.setFormatter(JsonFormatter())
-    audit_handler.addFilter(redact)
-    audit_logger.addHandler(audit_handler)
+    if not _has_ours(audit_logger):
+        audit_handler = logging.StreamHandler(sys.stderr)
+        audit_handler.setFormatter(JsonFormatter())
+        _add(audit_logger, audit_handler, redact)
     audit_logger.propagate = False
-    root._gateway_configured = True  # type: ignore[attr-defined]
+
+
+def _has_ours(logger: logging.Logger) -> bool:
+    return any(getattr(h, "_gateway", False) for h in logger.handlers)
+
+
+def _add(logger: logging.Logger, handler: logging.Handler, redact: Redact) -> None:
+    handler.addFilter(redact)
+    handler._gateway = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
 
 
 def init_app(app: Flask) -> None:

@@ -7,6 +7,7 @@ Never for production: it prints secrets, by design.
 from __future__ import annotations
 
 import email.policy
+import logging
 import socket
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -63,6 +64,8 @@ class SmtpServer:
         if self._controller is not None:
             return
         _check_free(self.host, self.port)
+        # aiosmtpd logs every command (recipients) and DATA line (codes, links) on "mail.log": keep them out
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         controller = Controller(self.handler, hostname=self.host, port=self.port,
                                 server_hostname="mail-sink.invalid")
         controller.start()
