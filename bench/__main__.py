@@ -1,8 +1,17 @@
-"""``make bench`` (``.venv/bin/python -m bench``): password sign-ins per second against argon2 alone.
+"""``make bench`` (``.venv/bin/python -m bench``): sign-ins and OIDC flows per second, against their ceilings.
 
+``signin`` -- password sign-ins against argon2 alone:
 (a) raw argon2id verifies/s with the default parameters, one process per core;
 (b) password sign-ins/s through gunicorn + Redis, and the ratio to (a) (goal >= 0.85);
 (c) latency of cheap requests while sign-ins burst: hashing must not starve them.
+
+``oidc`` -- authorization-code flows of a signed-in person against ID-token signing (bench/oidc.py):
+(d) raw ID-token signing/s (RS256, ES256) with the dev keys, one process per core;
+(e), (f) authorize -> code -> token flows/s through gunicorn + Redis from 1 and 16 connections.
+
+``saml`` -- SAML SSO responses/s against response signing, and 2,000-SP metadata (bench/saml.py).
+
+``python -m bench`` runs all; ``python -m bench signin`` or ``python -m bench oidc`` one of them.
 
 ``GATEWAY_WORKERS`` / ``GATEWAY_THREADS`` in the environment reach gunicorn, to compare settings.
 """
@@ -20,12 +29,12 @@ from typing import TypeVar
 
 from gateway.config import PasswordSettings
 
-from . import argon, load, stack
+from . import argon, load, oidc, saml, stack
 from .meter import CORES, Meter, Usage
 
 GOAL = 0.85
 PASSWORD = argon.PASSWORD
-COMMAND = "make bench   (= .venv/bin/python -m bench)"
+COMMAND = "make bench   (= .venv/bin/python -m bench; `-m bench signin` or `-m bench oidc` for one part)"
 Probes = dict[str, dict[str, list[float]]]
 T = TypeVar("T")
 
@@ -33,12 +42,16 @@ T = TypeVar("T")
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     add = parser.add_argument
+    add("part", nargs="?", default="all", choices=("all", "signin", "oidc", "saml"),
+        help="what to measure (default: all)")
     add("--seconds", type=float, default=5.0, help="length of the measured sign-in burst (b)")
     add("--burst-seconds", type=float, default=3.0, help="length of the burst under probes (c)")
     add("--verify-seconds", type=float, default=3.0, help="length of the raw argon2 measure (a)")
     add("--concurrency", type=int, default=16, help="simulated browsers posting passwords")
     add("--accounts", type=int, default=64)
     add("--app", default=stack.APP, help="the WSGI app gunicorn serves (to try a variant)")
+    oidc.add_arguments(parser)
+    saml.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -49,6 +62,21 @@ def progress(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     started, args.load_before = time.monotonic(), os.getloadavg()[0]
+    if args.part in ("all", "signin"):
+        sign_ins(args)
+    if args.part in ("all", "oidc"):
+        if args.part == "oidc":
+            print(f"\n  command   {COMMAND}\n  host      {CORES} cores, load average {args.load_before:.2f} "
+                  "before the run")
+        oidc.main(args)
+    if args.part in ("all", "saml"):  # bench/saml.py: SAML SSO/s, start-up and memory with 2,000 SPs
+        saml.main(args)
+    print(f"\n  total time {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def sign_ins(args: argparse.Namespace) -> None:
+    """(a), (b), (c): password sign-ins."""
     progress(f"(a) raw argon2id verifies on {CORES} processes for {args.verify_seconds:g} s")
     with Meter() as raw_usage:
         raw = argon.verify_rate(args.verify_seconds)
@@ -59,8 +87,6 @@ def main(argv: list[str] | None = None) -> int:
                 stack.gunicorn(redis_url, tmp / "gunicorn.log", args.app) as gw:
             probes, burst, usage, during = run_stack(args, gw, redis_url, raw)
     report(args, gw, raw, raw_usage, burst, usage, during, probes)
-    print(f"\n  total time {time.monotonic() - started:.0f} s")
-    return 0
 
 
 def run_stack(args: argparse.Namespace, gw: stack.Gateway, redis_url: str,

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import redis
@@ -99,14 +99,19 @@ class Gateway:
 
 
 @contextlib.contextmanager
-def gunicorn(redis_url: str, log: Path, app: str = APP) -> Iterator[Gateway]:
-    """``gunicorn -c deploy/gunicorn.conf.py gateway.wsgi:app`` on a free port, ready to serve."""
+def gunicorn(redis_url: str, log: Path, app: str = APP,
+             extra_env: Mapping[str, str] | None = None) -> Iterator[Gateway]:
+    """``gunicorn -c deploy/gunicorn.conf.py gateway.wsgi:app`` on a free port, ready to serve.
+
+    ``extra_env`` adds settings of the bench's own (the OIDC bench's clients file).
+    """
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k in TUNABLES or not (k.startswith("GATEWAY_") or k == "REDIS_URL")}
     env.update(GATEWAY_MODE="development", GATEWAY_SECRET_KEY=SECRET_KEY, GATEWAY_INSECURE_HTTP="true",
                GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{port}", GATEWAY_BIND=f"127.0.0.1:{port}",
                GATEWAY_REDIS_URL=redis_url, GATEWAY_LIMITS_ENABLED="false")
+    env.update(extra_env or {})
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", app],

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import g
@@ -149,6 +150,8 @@ class ClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
     def __init__(self, provider: Provider) -> None:
         super().__init__(validate_jti=True, leeway=60)
         self.provider = provider
+        #: (client id, its JWK Set as canonical JSON) -> the imported KeySet
+        self._key_sets: dict[tuple[str, str], KeySet] = {}
 
     def get_audiences(self) -> list[str]:
         """The token endpoint (or revocation, introspection), or the issuer
@@ -160,12 +163,21 @@ class ClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
         return self.provider.tokens.first_use("jti", str(claims["sub"]), str(jti), 600)
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
+        """The client's JWK Set, imported once per process for as long as it stays the same."""
         if not client.jwks:
             raise InvalidClientError(description="The client has no registered keys.")
+        canonical = json.dumps(client.jwks, sort_keys=True, separators=(",", ":"))
+        found = self._key_sets.get((client.client_id, canonical))
+        if found is not None:
+            return found
         try:
-            return KeySet.import_key_set(cast(Any, dict(client.jwks)))
+            found = KeySet.import_key_set(cast(Any, dict(client.jwks)))
         except (JoseError, ValueError, TypeError) as exc:
             raise InvalidClientError(description="The client's registered keys are unusable.") from exc
+        if len(self._key_sets) >= 256:
+            self._key_sets.clear()
+        self._key_sets[(client.client_id, canonical)] = found
+        return found
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict[str, Any]:
         """Verified with an explicit algorithm list; never ``none`` or HMAC (SEC12)."""

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import OAuth2Request, scope_to_list
@@ -25,10 +26,14 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
 
 from .. import services
+from ..accounts.models import Account
 from ..identity.models import Authentication
 from ..logs import audit
 from .claims import release, releasable
 from .models import AuthorizationCode, EndUser, Grant, Token
+
+#: Random bytes of codes and tokens (48 URL-safe characters, as many as authlib's default length).
+TOKEN_BYTES = 36
 
 if TYPE_CHECKING:
     from .clients import Client
@@ -44,7 +49,11 @@ def _provider(grant: Any) -> Provider:
 
 def end_user(grant: Grant) -> EndUser | None:
     """The person of a grant, if the account still exists and is active."""
-    account = services.directory().get(grant.account_id)
+    return person(grant, services.directory().get(grant.account_id))
+
+
+def person(grant: Grant, account: Account | None) -> EndUser | None:
+    """:func:`end_user` with the account already read (None when it does not exist)."""
     if account is None or not account.is_active:
         return None
     authentication = Authentication(account.id, grant.auth_time, grant.amr, grant.session_id)
@@ -56,46 +65,53 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
+    def generate_authorization_code(self) -> str:
+        """288 random bits, 48 URL-safe characters, from one ``urandom`` read."""
+        return secrets.token_urlsafe(TOKEN_BYTES)
+
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
-        """Create the grant (token family) and its code; a nonce is answered once (LIB03)."""
+        """Create the grant (token family) and its code, in one round trip; a nonce is answered
+        once per client (LIB03), atomically with the code."""
         provider = _provider(self)
         data = request.payload.data
         nonce = data.get("nonce") or ""
-        if nonce and not provider.tokens.remember_nonce(request.client.client_id, nonce):
-            uri = request.payload.redirect_uri
-            raise InvalidRequestError("This nonce was already used.", redirect_uri=uri)
-        grant = provider.new_grant(request.client, request.user, request.scope, data.get("claims"))
-        provider.tokens.save_code(code, {
+        grant, session_ttl = provider.new_grant(request.client, request.user, request.scope,
+                                                data.get("claims"))
+        record = {
             "grant": grant.id, "client_id": grant.client_id, "redirect_uri": data.get("redirect_uri"),
             "scope": request.scope, "nonce": nonce, "code_challenge": data.get("code_challenge") or "",
             "code_challenge_method": data.get("code_challenge_method") or "",
-        })
+        }
+        if not provider.tokens.issue_code(code, record, grant, session_ttl, nonce):
+            uri = request.payload.redirect_uri
+            raise InvalidRequestError("This nonce was already used.", redirect_uri=uri)
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        """Consume the code (GETDEL). A spent code revokes its family (RFC 6749 §4.1.2, OIDC06)."""
-        tokens = _provider(self).tokens
-        peek = tokens.peek_code(code)
-        if peek is not None and peek["client_id"] != client.client_id:
-            return None  # another client's code: refused, and left for its owner
-        record = tokens.take_code(code)
-        if record is None:
-            spent = tokens.spent_code(code)
-            if spent is not None:
-                tokens.revoke_grant(spent["grant"])
-                audit("oidc.code_reused", client=client.client_id)
+        """Consume the code with its grant and SSO session (one script). A spent code revokes its
+        family (RFC 6749 §4.1.2, OIDC06); another client's code is refused and left for its owner."""
+        provider = _provider(self)
+        tokens = provider.tokens
+        found = tokens.redeem_code(code, client.client_id)
+        if found.status == "spent":
+            assert found.code is not None
+            tokens.revoke_grant(found.code["grant"])
+            audit("oidc.code_reused", client=client.client_id)
             return None
-        grant = tokens.grant(record["grant"])
-        if grant is None or tokens.now() >= int(record["exp"]):
+        record, grant = found.code, found.grant
+        if found.status != "ok" or record is None or grant is None or tokens.now() >= int(record["exp"]):
             return None
         return AuthorizationCode(grant, record["client_id"], record["redirect_uri"], record["scope"],
                                  record.get("nonce", ""), record.get("code_challenge", ""),
-                                 record.get("code_challenge_method", ""))
+                                 record.get("code_challenge_method", ""),
+                                 session_ttl=provider.session_ttl_of(grant.session_id, found.session),
+                                 user=person(grant, found.account))
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Nothing to do: :meth:`query_authorization_code` consumed it atomically."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> EndUser | None:
-        return end_user(authorization_code.grant)
+        """The person, as read with the code (None when the account is gone or not active)."""
+        return authorization_code.user
 
 
 class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
@@ -171,6 +187,11 @@ class OpenIDCodeFlow(OpenIDCode):  # type: ignore[misc]
         self.provider = provider
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        """Checked early only for a person who must sign in first (not to send them through the
+        pages for nothing); for a signed-in person, issuing the code remembers the nonce
+        atomically and refuses a replay (:meth:`CodeGrant.save_authorization_code`)."""
+        if request.user is not None:
+            return False
         return self.provider.tokens.nonce_seen(request.payload.client_id, nonce)
 
     def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:

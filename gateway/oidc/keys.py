@@ -121,6 +121,8 @@ class Keys:
 
     def __init__(self, keys: Sequence[SigningKey]) -> None:
         self.keys = tuple(keys)
+        #: (kids published, their JWK Set, the same as a KeySet): built again only when the kids change
+        self._published: tuple[tuple[str, ...], dict[str, Any], KeySet] | None = None
 
     def signer(self, alg: str = DEFAULT_ALG) -> SigningKey:
         """The key that signs ``alg`` now: the active managed key, else the first static one."""
@@ -144,13 +146,25 @@ class Keys:
     def published(self, now: float) -> list[SigningKey]:
         return [k for k in self.keys if k.is_published(now)]
 
+    def _public(self, now: float) -> tuple[tuple[str, ...], dict[str, Any], KeySet]:
+        """The published keys as a JWK Set and as a KeySet, made once per set of kids (keys are
+        immutable; only retirement dates change what is published)."""
+        published = self.published(now)
+        kids = tuple(k.kid for k in published)
+        cached = self._published
+        if cached is None or cached[0] != kids:
+            jwks = {"keys": [k.public_jwk() for k in published]}
+            cached = self._published = (kids, jwks, KeySet.import_key_set(cast(Any, jwks)))
+        return cached
+
     def jwks(self, now: float) -> dict[str, Any]:
         """The JWK Set served at ``jwks_uri`` (OIDC Discovery §3, checklist DISC02)."""
-        return {"keys": [k.public_jwk() for k in self.published(now)]}
+        jwks = self._public(now)[1]
+        return {"keys": [dict(k) for k in jwks["keys"]]}  # a copy: callers may change theirs
 
     def verification_keys(self, now: float) -> KeySet:
         """Public keys that verify what this provider signed (id_token_hint, SEC12)."""
-        return KeySet.import_key_set(cast(Any, self.jwks(now)))
+        return self._public(now)[2]
 
     def sign(self, claims: Mapping[str, Any], alg: str = DEFAULT_ALG, typ: str = "JWT") -> str:
         """A compact JWS with ``kid`` in its header (OIDC07). Never ``alg=none``."""

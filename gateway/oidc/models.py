@@ -74,6 +74,10 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
     nonce: str = ""
     code_challenge: str = ""
     code_challenge_method: str = ""
+    #: seconds the grant's SSO session has left, read with the code; None when it has ended
+    session_ttl: int | None = None
+    #: the person, read with the code; None when the account is gone or not active
+    user: EndUser | None = dataclasses.field(default=None, repr=False)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

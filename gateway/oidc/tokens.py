@@ -8,6 +8,12 @@ marker is written, so a second presentation is recognised as reuse and revokes
 the family (RFC 6749 §4.1.2 and §10.5, RFC 9700 §4.14.2; checklist OIDC06,
 OIDC12, SEC05).
 
+The code flow costs one Redis round trip per step (``make bench``, part oidc):
+issuing a code is one script (:data:`_ISSUE_CODE`: nonce, grant, session index,
+code), redeeming it another (:data:`_REDEEM_CODE`: the code, its grant, the SSO
+session and the account they belong to), and the tokens with the session's RP
+record one pipeline (:meth:`TokenStore.save_tokens`).
+
 =========================================  ==========================================  ====================
 key                                        holds                                       TTL
 =========================================  ==========================================  ====================
@@ -25,12 +31,14 @@ key                                        holds                                
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from ..accounts.models import Account, from_hash
 from ..config import OidcSettings
 from ..store import Store, key
 from .credentials import token_digest
@@ -41,6 +49,50 @@ local v = redis.call('GETDEL', KEYS[1])
 if v then redis.call('SET', KEYS[2], v, 'EX', tonumber(ARGV[1])) end
 return v
 """
+#: KEYS nonce, grant, session index, code; ARGV nonce TTL ('' for no nonce), grant, its TTL,
+#: index field, index TTL, code record, code TTL. 0 (nothing written) when the nonce was used.
+_ISSUE_CODE = """
+if ARGV[1] ~= '' and not redis.call('SET', KEYS[1], '1', 'EX', tonumber(ARGV[1]), 'NX') then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', tonumber(ARGV[3]))
+redis.call('HSET', KEYS[3], ARGV[4], '1')
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
+redis.call('SET', KEYS[4], ARGV[6], 'EX', tonumber(ARGV[7]))
+return 1
+"""
+#: KEYS code, spent code; ARGV client id, spent TTL, then the key prefixes of grants, sessions
+#: and accounts. {'ok', code, grant, session, account fields} (the code consumed, a spent marker
+#: written; '' or {} for what is missing), {'other'} (another client's code: left alone),
+#: {'spent', code} or {'none'}.
+_REDEEM_CODE = """
+local v = redis.call('GET', KEYS[1])
+if not v then
+  local spent = redis.call('GET', KEYS[2])
+  if spent then return {'spent', spent} end
+  return {'none'}
+end
+local code = cjson.decode(v)
+if code['client_id'] ~= ARGV[1] then return {'other'} end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], v, 'EX', tonumber(ARGV[2]))
+local grant = redis.call('GET', ARGV[3] .. code['grant'])
+if not grant then return {'ok', v, '', '', {}} end
+local g = cjson.decode(grant)
+local session = redis.call('GET', ARGV[4] .. g['session_id'])
+return {'ok', v, grant, session or '', redis.call('HGETALL', ARGV[5] .. g['account_id'])}
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Redeemed:
+    """What :meth:`TokenStore.redeem_code` found: ``status`` ok, other (client), spent or none."""
+
+    status: str
+    code: dict[str, Any] | None = None
+    grant: Grant | None = None
+    #: the SSO session record of the grant (JSON as the session store keeps it), None if gone
+    session: str | None = None
+    #: the grant's account as it is now, None if gone
+    account: Account | None = None
 
 
 class TokenStore:
@@ -51,6 +103,8 @@ class TokenStore:
         self.settings = settings
         self.clock = clock
         self._take_and_mark = store.redis.register_script(_TAKE_AND_MARK)
+        self._issue_code = store.redis.register_script(_ISSUE_CODE)
+        self._redeem_code = store.redis.register_script(_REDEEM_CODE)
 
     def now(self) -> int:
         return int(self.clock())
@@ -82,10 +136,6 @@ class TokenStore:
     def new_grant_id(self) -> str:
         return secrets.token_urlsafe(18)
 
-    def save_grant(self, grant: Grant) -> None:
-        ttl = self.settings.refresh_token_seconds
-        self.store.put(("oidc", "grant", grant.id), grant.to_record(), ttl=ttl)
-
     def grant(self, grant_id: str) -> Grant | None:
         record = self.store.get(("oidc", "grant", grant_id)) if grant_id else None
         return None if record is None else Grant.from_record(record)
@@ -95,29 +145,44 @@ class TokenStore:
         return bool(self.store.redis.delete(key("oidc", "grant", grant_id)))
 
     # -- authorization codes ----------------------------------------------------------------------
-    def save_code(self, code: str, record: dict[str, Any]) -> None:
-        record = {**record, "exp": self.now() + self.settings.code_seconds}
-        self.store.put(("oidc", "code", token_digest(code)), record, ttl=self.settings.code_seconds)
+    def issue_code(self, code: str, record: dict[str, Any], grant: Grant, session_ttl: int,
+                   nonce: str = "") -> bool:
+        """Save the grant, index it under its SSO session, save the code: one round trip.
 
-    def peek_code(self, code: str) -> dict[str, Any] | None:
-        return cast("dict[str, Any] | None", self.store.get(("oidc", "code", token_digest(code))))
+        With a ``nonce``, first remember it for the client (LIB03); False, and nothing
+        written, when the client already used it.
+        """
+        s = self.settings
+        digest = token_digest(code)
+        nonce_key = key("oidc", "nonce", grant.client_id, token_digest(nonce) if nonce else "-")
+        keys = [nonce_key, key("oidc", "grant", grant.id), key("oidc", "session", grant.session_id),
+                key("oidc", "code", digest)]
+        record = {**record, "exp": self.now() + s.code_seconds}
+        nonce_ttl = s.id_token_seconds + s.code_seconds + 60 if nonce else ""
+        args = [nonce_ttl, _json(grant.to_record()), s.refresh_token_seconds, f"grant:{grant.id}",
+                max(session_ttl, 1), _json(record), s.code_seconds]
+        return bool(self._issue_code(keys=keys, args=args))
 
-    def take_code(self, code: str) -> dict[str, Any] | None:
-        """Consume the code; it is remembered as spent for the longest token lifetime."""
-        return self._take("code", code, self.longest_life)
-
-    def spent_code(self, code: str) -> dict[str, Any] | None:
-        return cast("dict[str, Any] | None", self.store.get(("oidc", "code-used", token_digest(code))))
+    def redeem_code(self, code: str, client_id: str) -> Redeemed:
+        """Consume the code if it is ``client_id``'s, with its grant, the grant's SSO session and
+        account: one round trip. Another client's code is left for its owner."""
+        digest = token_digest(code)
+        keys = [key("oidc", "code", digest), key("oidc", "code-used", digest)]
+        args = [client_id, self.longest_life, key("oidc", "grant", ""), key("session", ""), Store.USER_PREFIX]
+        found = self._redeem_code(keys=keys, args=args)
+        status = found[0]
+        if status == "spent":
+            return Redeemed(status, json.loads(found[1]))
+        if status != "ok":
+            return Redeemed(status)
+        grant = Grant.from_record(json.loads(found[2])) if found[2] else None
+        fields = _fields(found[4])
+        return Redeemed(status, json.loads(found[1]), grant, found[3] or None,
+                        from_hash(fields) if fields else None)
 
     # -- nonces (LIB03: a nonce is answered once per client) --------------------------------------
     def nonce_seen(self, client_id: str, nonce: str) -> bool:
         return bool(self.store.redis.exists(key("oidc", "nonce", client_id, token_digest(nonce))))
-
-    def remember_nonce(self, client_id: str, nonce: str) -> bool:
-        """False when the nonce was already used by this client."""
-        ttl = self.settings.id_token_seconds + self.settings.code_seconds + 60
-        name = key("oidc", "nonce", client_id, token_digest(nonce))
-        return bool(self.store.redis.set(name, "1", ex=ttl, nx=True))
 
     def first_use(self, kind: str, client_id: str, value: str, ttl: int) -> bool:
         """Record a one-time value (a client assertion's jti); False when seen before."""
@@ -125,15 +190,25 @@ class TokenStore:
         return bool(self.store.redis.set(name, "1", ex=ttl, nx=True))
 
     # -- access and refresh tokens ----------------------------------------------------------------
-    def save_tokens(self, grant: Grant, token: dict[str, Any], scope: str) -> None:
+    def save_tokens(self, grant: Grant, token: dict[str, Any], scope: str,
+                    rp: tuple[dict[str, Any], int] | None = None) -> None:
+        """The access (and refresh) token; with ``rp`` (its data, the session's TTL), also record the
+        client as an RP of the grant's SSO session (``rp:<client>`` in its hash). One round trip."""
         now = self.now()
         s = self.settings
         base = {"grant": grant.id, "client_id": grant.client_id, "scope": scope, "iat": now}
-        self.store.put(("oidc", "access", token_digest(token["access_token"])),
-                       {**base, "exp": now + s.access_token_seconds}, ttl=s.access_token_seconds)
+        pipe = self.store.redis.pipeline(transaction=False)
+        pipe.set(key("oidc", "access", token_digest(token["access_token"])),
+                 _json({**base, "exp": now + s.access_token_seconds}), ex=s.access_token_seconds)
         if token.get("refresh_token"):
-            self.store.put(("oidc", "refresh", token_digest(token["refresh_token"])),
-                           {**base, "exp": now + s.refresh_token_seconds}, ttl=s.refresh_token_seconds)
+            pipe.set(key("oidc", "refresh", token_digest(token["refresh_token"])),
+                     _json({**base, "exp": now + s.refresh_token_seconds}), ex=s.refresh_token_seconds)
+        if rp is not None:
+            data, ttl = rp
+            name = key("oidc", "session", grant.session_id)
+            pipe.hset(name, f"rp:{grant.client_id}", _json(data))
+            pipe.expire(name, max(ttl, 1))
+        pipe.execute()
 
     def _token(self, kind: str, record: dict[str, Any] | None, value: str) -> Token | None:
         if record is None:
@@ -163,19 +238,6 @@ class TokenStore:
         self.store.delete(("oidc", "access", token_digest(value)))
 
     # -- the SSO session's side: which RPs and grants took part -----------------------------------
-    def index_grant(self, session_id: str, grant_id: str, ttl: int) -> None:
-        self._hset(session_id, f"grant:{grant_id}", "1", ttl)
-
-    def record_rp(self, session_id: str, client_id: str, data: dict[str, Any], ttl: int) -> None:
-        self._hset(session_id, f"rp:{client_id}", json.dumps(data, separators=(",", ":")), ttl)
-
-    def _hset(self, session_id: str, field: str, value: str, ttl: int) -> None:
-        name = key("oidc", "session", session_id)
-        pipe = self.store.redis.pipeline()
-        pipe.hset(name, field, value)
-        pipe.expire(name, max(ttl, 1))
-        pipe.execute()
-
     def move_session(self, old_session_id: str, new_session_id: str) -> None:
         """The person signed in again (prompt=login) under a new SSO session id: its RPs and grants follow."""
         if self.store.redis.exists(key("oidc", "session", old_session_id)):
@@ -191,3 +253,14 @@ class TokenStore:
         rps = {f[3:]: json.loads(v) for f, v in raw.items() if f.startswith("rp:")}
         grants = [f[6:] for f in raw if f.startswith("grant:")]
         return rps, grants
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _fields(reply: Any) -> dict[str, str]:
+    """An HGETALL reply from a script: a flat list (RESP2), or a map (RESP3)."""
+    if isinstance(reply, dict):
+        return reply
+    return dict(zip(reply[::2], reply[1::2]))

@@ -5,6 +5,7 @@ Checklist PKCE01, PKCE02, OIDC06, OIDC12, SEC05, SEC11, SEC12, BCP01, BCP06.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -221,6 +222,44 @@ def test_code_expires_after_60_seconds(browser, live, account):
     params = _code(browser, live)
     live.provider.clock = lambda: time.time() + 61
     assert _token(live, {"code": params["code"]}).json()["error"] == "invalid_grant"
+
+
+def test_account_disabled_after_the_code_gets_no_tokens(browser, live, account):
+    """The account is read again with the code (same script): disabled meanwhile -> invalid_grant."""
+    params = _code(browser, live)
+    live.app.extensions["gateway.directory"].disable(account.id)
+    response = _token(live, {"code": params["code"]})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_a_secret_hashed_with_scrypt_before_still_authenticates(browser, live, account):
+    """SEC11: clients files written before the HMAC-SHA256 scheme keep working (wrong secrets still fail)."""
+    from gateway.oidc.credentials import hash_secret_scrypt
+
+    clients = live.provider.clients
+    clients["rp-basic"] = dataclasses.replace(clients["rp-basic"],
+                                              secret_hash=hash_secret_scrypt(SECRETS["rp-basic"]))
+    wrong = _token(live, {"code": _code(browser, live)["code"]}, auth=("rp-basic", SECRETS["rp-basic"] + "x"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    for _ in range(2):  # the second time from the worker's memory of verified secrets
+        assert _token(live, {"code": _code(browser, live)["code"]}).status_code == 200
+
+
+def test_a_used_nonce_is_refused_before_the_sign_in_pages(browser, live, account):
+    """LIB03: a person who is not signed in is not sent through the sign-in pages for a replayed nonce."""
+    from tests.oidc.conftest import Browser
+
+    assert "code" in _code(browser, live, nonce="n-once")
+    stranger = Browser(live)
+    try:
+        params = {"client_id": "rp-basic", "redirect_uri": CALLBACK, "response_type": "code",
+                  "scope": "openid", "state": "st", "nonce": "n-once"}
+        url = live.endpoint("/oidc/authorize?") + requests.compat.urlencode(params)
+        target = stranger.go(url, email=None, stop=CALLBACK)
+        assert isinstance(target, str) and query(target)["error"] == "invalid_request"
+        assert stranger.login_pages == 0
+    finally:
+        stranger.close()
 
 
 # -- revocation and introspection ----------------------------------------------------------------------

@@ -133,11 +133,29 @@ def test_example_and_dev_clients_files_load():
 # -- client secrets ----------------------------------------------------------------------------
 
 def test_client_secrets_are_hashed_with_salt():
-    """SEC11: salted scrypt, verified in constant time; malformed hashes never match."""
+    """SEC11: salted HMAC-SHA256, verified in constant time; malformed hashes never match."""
+    assert GOOD.startswith("hmac-sha256$") and credentials.looks_like_hash(GOOD)
     assert credentials.verify_secret(GOOD, "s3cret") and not credentials.verify_secret(GOOD, "s3cre")
     assert credentials.hash_secret("s3cret") != GOOD
-    for broken in ("", "scrypt$1$8$1$x$y", "md5$x", GOOD.replace("$2048$", "$99999999$")):
+    salt, digest = GOOD.split("$")[1:]
+    for broken in ("", "scrypt$1$8$1$x$y", "md5$x", f"hmac-sha256${salt}",
+                   f"hmac-sha256${salt}${digest[:-4]}", f"hmac-sha256$AAAA${digest}", f"sha256${salt}${digest}",
+                   GOOD + "$x"):
+        assert not credentials.verify_secret(broken, "s3cret") and not credentials.looks_like_hash(broken)
+    assert not credentials.verify_secret(GOOD, "")
+
+
+def test_scrypt_hashes_made_before_still_verify():
+    """Clients files written with the previous scheme (scrypt) keep working, wrong secrets still fail."""
+    old = credentials.hash_secret_scrypt("s3cret")
+    assert old.startswith("scrypt$2048$8$1$") and credentials.looks_like_hash(old)
+    for _ in range(2):  # the second time from the per-process memory of verified secrets
+        assert credentials.verify_secret(old, "s3cret") and not credentials.verify_secret(old, "s3cre")
+    for broken in ("scrypt$1$8$1$x$y", old.replace("$2048$", "$99999999$"), old.replace("$2048$", "$2047$")):
         assert not credentials.verify_secret(broken, "s3cret")
+    dev = "scrypt$2048$8$1$aXYPLkXI7B_04XbS9s0oQQ$5czmru4_AFf-zXXI4KaPuZWXDCwFDbUVE4w5rS8zlrA"  # config/dev
+    assert credentials.verify_secret(dev, "dev-only-oidc-secret-demo-rp")
+    assert not credentials.verify_secret(dev, "dev-only-oidc-secret-demo-rq")
 
 
 def _calls(module, name):
