@@ -93,20 +93,29 @@ class LogoutRequestIn:
     asynchronous: bool
 
 
-def receive_request(idp: IdentityProvider, message: InboundMessage, store: Store,
-                    now: float) -> LogoutRequestIn:
-    """Every check of SLO01-SLO03, SLO05, SLO06. Raises RequestRejected subclasses."""
+def _checked_message(idp: IdentityProvider, message: InboundMessage, store: Store, now: float,
+                     tag: str) -> tuple[Any, ServiceProvider]:
+    """The checks a LogoutRequest and a LogoutResponse share: safe XML, kind, issuer, signature,
+    Destination, times, and no replay of its ID. Raises RequestRejected subclasses."""
     check_safe(message.xml)
     root = parse(message.xml)
-    if root.tag != SAMLP + "LogoutRequest" or root.get("Version") != "2.0" or not root.get("ID"):
-        raise MalformedRequest(f"not a SAML 2.0 LogoutRequest: {root.tag!r}")
+    if root.tag != SAMLP + tag or root.get("Version") != "2.0" or not root.get("ID"):
+        raise MalformedRequest(f"not a SAML 2.0 {tag}: {root.tag!r}")
     sp = _issuer(idp, root)
     _check_signature(message, root, sp)
     destination = root.get("Destination")
     if destination is not None and destination != idp.slo_url:
         raise WrongDestination(f"Destination {destination[:200]!r}", sp.entity_id)
     _check_times(idp, root, now, sp.entity_id)
-    _remember(store, "slo-request-id", sp.entity_id, root.get("ID", ""), 2 * idp.settings.clock_skew + 60)
+    kind = "slo-request-id" if tag == "LogoutRequest" else "slo-response-id"
+    _remember(store, kind, sp.entity_id, root.get("ID", ""), 2 * idp.settings.clock_skew + 60)
+    return root, sp
+
+
+def receive_request(idp: IdentityProvider, message: InboundMessage, store: Store,
+                    now: float) -> LogoutRequestIn:
+    """Every check of SLO01-SLO03, SLO05, SLO06. Raises RequestRejected subclasses."""
+    root, sp = _checked_message(idp, message, store, now, "LogoutRequest")
     extensions = root.find(SAMLP + "Extensions")
     asynchronous = extensions is not None and extensions.find("{%s}Asynchronous" % ASYNC_NS) is not None
     indexes = tuple(text_of(e) for e in root.findall(SAMLP + "SessionIndex"))
@@ -391,17 +400,7 @@ class LogoutResponseIn:
 def receive_response(idp: IdentityProvider, message: InboundMessage, store: Store,
                      now: float) -> LogoutResponseIn:
     """A participant's LogoutResponse: signed by its metadata keys, addressed here. Raises RequestRejected."""
-    check_safe(message.xml)
-    root = parse(message.xml)
-    if root.tag != SAMLP + "LogoutResponse" or root.get("Version") != "2.0" or not root.get("ID"):
-        raise MalformedRequest(f"not a SAML 2.0 LogoutResponse: {root.tag!r}")
-    sp = _issuer(idp, root)
-    _check_signature(message, root, sp)
-    destination = root.get("Destination")
-    if destination is not None and destination != idp.slo_url:
-        raise WrongDestination(f"Destination {destination[:200]!r}", sp.entity_id)
-    _check_times(idp, root, now, sp.entity_id)
-    _remember(store, "slo-response-id", sp.entity_id, root.get("ID", ""), 2 * idp.settings.clock_skew + 60)
+    root, sp = _checked_message(idp, message, store, now, "LogoutResponse")
     code = root.find(SAMLP + "Status/" + SAMLP + "StatusCode")
     success = code is not None and code.get("Value") == SUCCESS
     return LogoutResponseIn(sp.entity_id, root.get("InResponseTo") or "", success)
