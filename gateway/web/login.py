@@ -136,12 +136,8 @@ def code() -> Response | str:
         try:
             signin.sign_in_with_code(form.flow.data, form.code.data, form.remember.data)
             return finish()
-        except WrongCode as exc:
-            form.code.errors.append(wrong_code(exc))
-        except signin.TooManyAttempts as exc:
-            form.code.errors.append(too_many(exc))
-        except (InvalidCode, signin.AccountUnavailable):
-            form.code.errors.append(_("Ce code n'est plus valable. Demandez-en un nouveau."))
+        except CODE_REFUSALS as exc:
+            form.code.errors.append(code_refused(exc))
     return _code_page("login/code.html", form)
 
 
@@ -162,12 +158,8 @@ def activation() -> Response | str:
             return finish()
         except signin.PasswordRejected as exc:
             form.password.errors.extend(policy_messages(exc.problems))
-        except WrongCode as exc:
-            form.code.errors.append(wrong_code(exc))
-        except signin.TooManyAttempts as exc:
-            form.code.errors.append(too_many(exc))
-        except (InvalidCode, signin.AccountUnavailable):
-            form.code.errors.append(_("Ce code n'est plus valable. Demandez-en un nouveau."))
+        except CODE_REFUSALS as exc:
+            form.code.errors.append(code_refused(exc))
     return _code_page("login/activate.html", form)
 
 
@@ -181,6 +173,19 @@ def _code_page(template: str, form: CodeForm, from_link: bool = False) -> str:
     flow = session.get("flow") or {}
     return render_template(template, form=form, email=flow.get("email") if flow.get("id") == form.flow.data else None,
                            from_link=from_link, actions=ButtonForm(), notice=session.pop("notice", None))
+
+
+#: what a code step can refuse with; code_refused() says why
+CODE_REFUSALS = (InvalidCode, signin.TooManyAttempts, signin.AccountUnavailable)
+
+
+def code_refused(exc: Exception) -> str:
+    """The message for a refused code: wrong (tries left), too many tries, or no longer valid."""
+    if isinstance(exc, WrongCode):
+        return wrong_code(exc)
+    if isinstance(exc, signin.TooManyAttempts):
+        return too_many(exc)
+    return str(_("Ce code n'est plus valable. Demandez-en un nouveau."))
 
 
 def wrong_code(exc: WrongCode) -> str:
