@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -384,30 +385,28 @@ def send_again() -> Response:
     return _done(_("Un nouveau code a été envoyé à %(email)s.", email=form.address.data), "account.verify")
 
 
-@bp.post("/account/emails/remove")
-@login_required
-def remove_email() -> Response | str:
+def _address_action(change: Callable[[Account, str], None], confirmation: str) -> Response | str:
+    """Apply ``change`` to the address named by the posted form; confirm, or show why not."""
     form = AddressActionForm()
     if not form.validate_on_submit():
         return redirect(url_for("account.overview"))
     try:
-        remove_address(current_user.account, form.address.data)
+        change(current_user.account, form.address.data)
     except Refused as exc:
         return _page(error=exc.messages[0])
-    return _done(_("Adresse retirée : %(email)s.", email=form.address.data))
+    return _done(confirmation % {"email": form.address.data})
+
+
+@bp.post("/account/emails/remove")
+@login_required
+def remove_email() -> Response | str:
+    return _address_action(remove_address, _("Adresse retirée : %(email)s."))
 
 
 @bp.post("/account/emails/primary")
 @login_required
 def primary_email() -> Response | str:
-    form = AddressActionForm()
-    if not form.validate_on_submit():
-        return redirect(url_for("account.overview"))
-    try:
-        make_primary(current_user.account, form.address.data)
-    except Refused as exc:
-        return _page(error=exc.messages[0])
-    return _done(_("Votre adresse principale est désormais %(email)s.", email=form.address.data))
+    return _address_action(make_primary, _("Votre adresse principale est désormais %(email)s."))
 
 
 @bp.post("/account/password")
