@@ -23,15 +23,24 @@ class Parties:
 
     def joined(self, session_id: str, protocol: str, party_id: str, data: Mapping[str, Any], ttl: int) -> None:
         """Record (or refresh) that ``party_id`` of ``protocol`` ("saml", "oidc") got this session."""
-        name = key("session-parties", session_id)
-        pipe = self.store.redis.pipeline()
+        name = self.key(session_id)
+        pipe = self.store.redis.pipeline(transaction=False)  # HSET then EXPIRE: one round trip, in order
         pipe.hset(name, f"{protocol}|{party_id}", json.dumps(dict(data), separators=(",", ":")))
         pipe.expire(name, max(ttl, 1))
         pipe.execute()
 
     def of(self, session_id: str, protocol: str | None = None) -> dict[str, dict[str, Any]]:
         """party id -> data, for one protocol or all (then keyed "protocol|party")."""
-        raw = self.store.redis.hgetall(key("session-parties", session_id))
+        return self.decode(self.store.redis.hgetall(self.key(session_id)), protocol)
+
+    @staticmethod
+    def key(session_id: str) -> str:
+        """The Redis hash of the session's parties (for callers batching reads in a pipeline)."""
+        return key("session-parties", session_id)
+
+    @staticmethod
+    def decode(raw: Mapping[str, str], protocol: str | None = None) -> dict[str, dict[str, Any]]:
+        """:meth:`of`'s answer from the hash's raw fields."""
         found = {}
         for field, value in raw.items():
             proto, _, party = field.partition("|")

@@ -85,13 +85,21 @@ class NameIds:
         legacy = account.legacy_ids.get(sp_entity_id)
         if legacy:
             return legacy
-        name = key("saml", "persistent-id", account.id)
-        found = self.store.redis.hget(name, sp_entity_id)
+        name = self.storage_key(account.id)
+        found = self.stored(account.id, sp_entity_id)
         if found is not None or not create:
             return cast("str | None", found)
         if self.store.redis.hsetnx(name, sp_entity_id, secrets.token_urlsafe(32)):
             audit("saml.persistent_id.created", account=account.id, sp=sp_entity_id)
         return cast("str | None", self.store.redis.hget(name, sp_entity_id))  # the winner of a race
+
+    def stored(self, account_id: str, sp_entity_id: str) -> str | None:
+        """The persistent value made for (account, SP), if any."""
+        return cast("str | None", self.store.redis.hget(self.storage_key(account_id), sp_entity_id))
+
+    @staticmethod
+    def storage_key(account_id: str) -> str:
+        return key("saml", "persistent-id", account_id)
 
     def issue(self, account: Account, sp: ServiceProvider, name_format: str, policy: NameIdPolicy,
               previous: IssuedNameId | None) -> IssuedNameId:
@@ -114,6 +122,20 @@ class NameIds:
         if address is None:
             raise InvalidNameIDPolicy("no verified address")
         return IssuedNameId(address, NAMEID_FORMAT_EMAILADDRESS)
+
+
+class KnownNameIds(NameIds):
+    """:class:`NameIds` for one SSO, the stored persistent value of its (account, SP) already read."""
+
+    def __init__(self, base: NameIds, account_id: str, sp_entity_id: str, stored: str | None) -> None:
+        super().__init__(base.store, base.idp_entity_id)
+        self._known = (account_id, sp_entity_id, stored)
+
+    def stored(self, account_id: str, sp_entity_id: str) -> str | None:
+        known_account, known_sp, value = self._known
+        if (account_id, sp_entity_id) == (known_account, known_sp):
+            return value
+        return super().stored(account_id, sp_entity_id)
 
 
 def email_address(account: Account) -> str | None:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import secrets
-from datetime import datetime, timezone
+import time
 
 from lxml import etree
 
@@ -60,7 +61,13 @@ def new_id() -> str:
 
 
 def instant(when: float) -> str:
-    return datetime.fromtimestamp(int(when), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """xs:dateTime in UTC to the second, "Z" (RSP03)."""
+    return _instant(int(when))
+
+
+@functools.lru_cache(maxsize=64)
+def _instant(second: int) -> str:  # a Response writes five of them, mostly the same few seconds
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 def encode(document: bytes) -> str:

@@ -8,6 +8,7 @@ own Content-Security-Policy, for a Response (success or error status).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, current_app, g, make_response, redirect, render_template, request, session,
                    url_for)
+from markupsafe import Markup
 from saml2 import BINDING_HTTP_REDIRECT
 from werkzeug.wrappers import Response
 
@@ -28,7 +30,7 @@ from ..identity.parties import Parties
 from ..logs import audit
 from . import initiated, participants, pending
 from . import slo as single_logout
-from .authn_request import SsoRequest, receive
+from .authn_request import SsoRequest, receive, remember, replay_guard, replayed
 from .bindings import read_post, read_redirect
 from .errors import NoPassive, RequestExpired, RequestRejected, StatusError
 from .idp import IdentityProvider
@@ -68,7 +70,7 @@ def sso() -> Response | tuple[str, int]:
             message = read_redirect(request.args.to_dict(flat=False), request.query_string)
         else:
             message = read_post(request.form.to_dict(flat=False))
-        sso_request = receive(idp(), message, services.store(), time.time())
+        sso_request = receive(idp(), message, time.time())
     except RequestRejected as exc:
         return rejected(exc)
     return proceed(sso_request, resuming=None)
@@ -273,6 +275,11 @@ def proceed(sso_request: SsoRequest, resuming: str | None) -> Response | tuple[s
     """Sign in first (or answer NoPassive), else send the Response (REQ08, REQ09)."""
     auth = current_authentication()
     if needs_sign_in(sso_request, auth, resuming is not None):
+        if resuming is None:
+            try:
+                remember(services.store(), sso_request, idp().settings.clock_skew)
+            except RequestRejected as exc:
+                return rejected(exc)
         if sso_request.is_passive:
             return post_status(sso_request, NoPassive("nobody is signed in"))
         if resuming is None:
@@ -282,21 +289,26 @@ def proceed(sso_request: SsoRequest, resuming: str | None) -> Response | tuple[s
         return require_login(url_for("saml.resume", key=resuming), force=sso_request.force_authn)
     if resuming and pending.consume(services.store(), resuming) is None:
         return rejected(RequestExpired("saved request already used"))
-    return deliver(sso_request, cast(Authentication, auth))
+    return deliver(sso_request, cast(Authentication, auth), fresh=resuming is None)
 
 
-def deliver(sso_request: SsoRequest, auth: Authentication) -> Response:
-    """The Response for the signed-in person, recorded for SLO."""
+def deliver(sso_request: SsoRequest, auth: Authentication, fresh: bool) -> Response | tuple[str, int]:
+    """The Response for the signed-in person, recorded for SLO; a ``fresh`` request's ID is remembered."""
     the_idp, parties = idp(), services.parties()
-    previous = participants.previous(parties, auth.session_id, sso_request.sp_entity_id)
-    account = services.directory().get(auth.account_id)
     name_ids = cast(NameIds, current_app.extensions["gateway.saml.nameids"])
+    ttl = max(60, services.sessions().ttl_for(session))
+    state = participants.load(services.store(), name_ids, auth.session_id, auth.account_id,
+                              sso_request.sp_entity_id, ttl,
+                              replay_guard(sso_request, the_idp.settings.clock_skew) if fresh else None)
+    if not state.fresh:
+        return rejected(replayed(sso_request))
     try:
-        document, participation = answer(the_idp, sso_request, account, auth, name_ids, previous, time.time())
+        document, participation = answer(the_idp, sso_request, state.account, auth, state.name_ids,
+                                         state.previous, time.time())
     except StatusError as exc:
         return post_status(sso_request, exc)
-    ttl = max(60, services.sessions().ttl_for(session))
-    participants.record(parties, auth.session_id, sso_request.sp_entity_id, participation, ttl)
+    if participation != state.previous:  # else already recorded, and its TTL renewed by load()
+        participants.record(parties, auth.session_id, sso_request.sp_entity_id, participation, ttl)
     audit("saml.sso.issued", sp=sso_request.sp_entity_id, account=auth.account_id,
           name_id_format=participation.name_id.format)
     sp = provider_of(the_idp, sso_request)
@@ -312,20 +324,26 @@ def post_status(sso_request: SsoRequest, error: StatusError) -> Response:
 
 def post_form(sp: ServiceProvider, acs_url: str, document: bytes, relay_state: str | None) -> Response:
     """The auto-submitting form (RSP01), with a CSP letting it post to the ACS only."""
-    html = render_template("saml/post.html", action=acs_url, saml_response=encode(document),
-                           relay_state=relay_state)
+    # Rendered without the context processors: this page shows nothing of the session, and they would
+    # load the signed-in account again (Flask-Login) on the hottest path of the IdP.
+    # Base64 has nothing to escape (Markup spares escaping ~16 KB); RelayState is escaped as ever.
+    html = current_app.jinja_env.get_template("saml/post.html").render(
+        action=acs_url, saml_response=Markup(encode(document)), relay_state=relay_state)
     return with_form_csp(make_response(html), acs_url, sp)
 
 
 def with_form_csp(response: Response, action: str, sp: ServiceProvider) -> Response:
     """This page's own CSP: its script, and a form posting to ``action`` (plus the SP's extra sources)."""
-    sources = " ".join((csp_source(action), *sp.policy.form_action))
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        f"form-action {sources}; frame-ancestors 'none'; base-uri 'none'"
-    )
+    response.headers["Content-Security-Policy"] = form_csp(action, sp.policy.form_action)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@functools.lru_cache(maxsize=4096)  # ACS URLs come from metadata only: a bounded set
+def form_csp(action: str, extra_sources: tuple[str, ...]) -> str:
+    sources = " ".join((csp_source(action), *extra_sources))
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            f"form-action {sources}; frame-ancestors 'none'; base-uri 'none'")
 
 
 def rejected(exc: RequestRejected) -> tuple[str, int]:

@@ -338,6 +338,45 @@ def test_req01_malformed_requests_get_the_error_page(flow, query):
     assert_refused(get(flow, query))
 
 
+NAME_ID_POLICY = '<samlp:NameIDPolicy AllowCreate="true"/>'
+CONTEXT = ('<samlp:RequestedAuthnContext Comparison="exact"><saml:AuthnContextClassRef>'
+           'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef>'
+           '</samlp:RequestedAuthnContext>')
+
+
+@pytest.mark.parametrize(("request_id", "extra_attrs", "body"), [
+    ("1starts-with-a-digit", "", ""),
+    ("_ok", ' ForceAuthn="yes"', ""),
+    ("_ok", ' IsPassive="TRUE"', ""),
+    ("_ok", ' AssertionConsumerServiceIndex="-1"', ""),
+    ("_ok", ' AssertionConsumerServiceIndex="70000"', ""),
+    ("_ok", ' AttributeConsumingServiceIndex="x"', ""),
+    ("_ok", ' Surprise="1"', ""),
+    ("_ok", "", "<saml:Issuer>https://sp.example.org/shibboleth</saml:Issuer>"),
+    ("_ok", "", CONTEXT + NAME_ID_POLICY),
+    ("_ok", "", '<samlp:Unknown/>'),
+    ("_ok", "", '<samlp:NameIDPolicy AllowCreate="maybe"/>'),
+    ("_ok", "", CONTEXT.replace("exact", "roughly")),
+    ("_ok", "", '<samlp:RequestedAuthnContext/>'),
+], ids=["id-digit", "force-authn", "is-passive", "index-negative", "index-too-big", "attribute-index",
+        "unknown-attribute", "two-issuers", "children-out-of-order", "unknown-child", "allow-create",
+        "comparison", "empty-context"])
+def test_req01_requests_the_schema_refuses_get_the_error_page(flow, request_id, extra_attrs, body):
+    """REQ01: what samlp:AuthnRequestType forbids is refused before anything else is read."""
+    xml = authn_request_xml(MAIN, request_id, extra_attrs=extra_attrs, body=body)
+    assert_refused(get(flow, redirect_query(xml)), "illisible")
+
+
+def test_req01_schema_valid_optional_parts_are_accepted(flow, sp, alice):
+    """REQ01: Extensions, NameIDPolicy, RequestedAuthnContext, Scoping in schema order: answered."""
+    signed_in(flow, sp)
+    body = ('<samlp:Extensions><x:y xmlns:x="urn:example:ext"/></samlp:Extensions>' + NAME_ID_POLICY + CONTEXT
+            + '<samlp:Scoping ProxyCount="1"/>')
+    xml = authn_request_xml(MAIN, "_schema_ok", extra_attrs=' ForceAuthn="0" IsPassive="false"', body=body)
+    response = get(flow, redirect_query(xml))
+    assert response.status_code == 200 and "SAMLResponse" in response.get_data(as_text=True)
+
+
 # -- REQ14: Subject in the request -----------------------------------------------------------------
 
 def test_req14_subject_in_the_request_is_not_answered_for_someone_else(flow, sp, alice):
