@@ -9,6 +9,7 @@ by hand as the browser's script would -> the demo shows what it received.
 """
 from __future__ import annotations
 
+import base64
 import html
 import re
 import threading
@@ -24,6 +25,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from gateway.accounts.models import Account, Email
 from gateway.demo import saml_sp
 from tests.conftest import free_port, make_app
+from tests.oracles.harness import ORACLES, SpOracles
 
 EMAIL, PASSWORD = "camille.martin@etu.univ-exemple.fr", "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -84,7 +86,21 @@ def submit(browser: requests.Session, page: requests.Response) -> requests.Respo
     fields = {name: html.unescape(value) for name, value in
               re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text)}
     assert "SAMLResponse" in fields, page.text[:500]
+    ORACLES.check(fields["SAMLResponse"], urljoin(page.url, action))  # TST07: Shibboleth SP 3 and SSP 2 too
     return browser.post(urljoin(page.url, action), data=fields)
+
+
+@pytest.fixture(autouse=True)
+def sp_oracles() -> Iterator[SpOracles]:
+    """TST07: the demo's key decrypts in the SP oracles as well (tests/oracles/harness.py)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    cert = x509.load_pem_x509_certificate(Path(saml_sp.DEFAULTS["cert_file"]).read_bytes())
+    ORACLES.add_key(base64.b64encode(cert.public_bytes(Encoding.DER)).decode(),
+                    Path(saml_sp.DEFAULTS["key_file"]).read_bytes())
+    with ORACLES.running() as oracles:
+        yield oracles
 
 
 @pytest.fixture

@@ -5,16 +5,26 @@ pairwise-id whose scope is not in the IdP's metadata. Published: the gateway's
 own scope, ``saml.extra_scopes``, and the domain of every legacy eppn in the
 directory. The directory is read by iteration (never KEYS), at most every
 ``saml.scope_cache_seconds``, shared between workers through Redis and kept a
-minute in each process.
+minute in each process; an SSO about to assert a scope not yet published drops
+those caches first (:meth:`Scopes.ensure`), so the next metadata fetch lists it.
+SPs only learn it when they reload the metadata: new legacy domains belong in
+``saml.extra_scopes`` before their accounts are imported.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from typing import cast
+
+from flask import current_app
 
 from ..accounts.directory import Directory
+from ..accounts.models import Account
 from ..config import SamlSettings
-from ..store import Store
+from ..store import Store, key
+
+log = logging.getLogger("gateway.saml")
 
 _LOCAL_SECONDS = 60.0
 
@@ -41,6 +51,23 @@ class Scopes:
         self._cached = (now, scopes)
         return scopes
 
+    def ensure(self, account: Account) -> None:
+        """Before asserting the account's legacy eppn: its scope is published, or the caches go (A03)."""
+        if not account.eppn:
+            return
+        scope = account.eppn.rsplit("@", 1)[1]
+        if scope in self.current():
+            return
+        self.store.redis.delete(key("saml", "scopes"))
+        self._cached = None
+        log.warning("scope %s asserted before the SPs could read it in the metadata: until they reload "
+                    "it, Shibboleth SPs drop the scoped attributes (add it to saml.extra_scopes)", scope)
+
     def from_directory(self) -> set[str]:
         """The domain of every account's legacy eppn."""
         return {account.eppn.rsplit("@", 1)[1] for account in self.directory.iter_accounts() if account.eppn}
+
+
+def published_scopes() -> Scopes:
+    """The application's :class:`Scopes`."""
+    return cast(Scopes, current_app.extensions["gateway.saml.scopes"])

@@ -38,7 +38,7 @@ from .metadata import CONTENT_TYPE, build_metadata, etag
 from .nameids import NameIds
 from .providers import ServiceProvider
 from .response import SUCCESS, encode
-from .scopes import Scopes
+from .scopes import published_scopes
 from .sso import answer, answer_error, needs_sign_in, provider_of, session_digest
 
 bp = Blueprint("saml", __name__, static_folder=str(ROOT / "templates" / "saml" / "static"),
@@ -52,8 +52,7 @@ def idp() -> IdentityProvider:
 @bp.get("/saml/metadata")
 def metadata() -> Response:
     """The IdP metadata (A10: application/samlmetadata+xml, ETag, cacheable)."""
-    scopes = cast(Scopes, current_app.extensions["gateway.saml.scopes"])
-    document = build_metadata(idp(), scopes.current(), datetime.now(timezone.utc))
+    document = build_metadata(idp(), published_scopes().current(), datetime.now(timezone.utc))
     response = make_response(document)
     response.mimetype = CONTENT_TYPE
     response.set_etag(etag(document).strip('"'))
@@ -302,6 +301,8 @@ def deliver(sso_request: SsoRequest, auth: Authentication, fresh: bool) -> Respo
                               replay_guard(sso_request, the_idp.settings.clock_skew) if fresh else None)
     if not state.fresh:
         return rejected(replayed(sso_request))
+    if state.account is not None:
+        published_scopes().ensure(state.account)
     try:
         document, participation = answer(the_idp, sso_request, state.account, auth, state.name_ids,
                                          state.previous, time.time())

@@ -23,6 +23,7 @@ import datetime
 import re
 import textwrap
 import zlib
+from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -38,6 +39,7 @@ from saml2.config import SPConfig
 
 from gateway.accounts.models import Account, Email
 from tests.conftest import make_app
+from tests.oracles.harness import ORACLES, SpOracles
 
 IDP = "http://127.0.0.1:8000/saml/metadata"
 SSO = "http://127.0.0.1:8000/saml/sso"
@@ -84,6 +86,7 @@ def make_key(directory: Path, name: str) -> KeyPair:
     (directory / f"{name}.key").write_bytes(key_pem)
     (directory / f"{name}.crt").write_bytes(cert_pem)
     b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    ORACLES.add_key(b64, key_pem)  # the SP oracles decrypt with it
     return KeyPair(str(directory / f"{name}.key"), str(directory / f"{name}.crt"), key_pem, b64)
 
 
@@ -175,7 +178,9 @@ def idp_metadata(client) -> str:
 class FakeSP:
     """A pysaml2 SP (Saml2Client), as SATOSA's tests use one."""
 
-    def __init__(self, spec: SpSpec, idp_metadata: str, sso_url: str = SSO, **sp_options) -> None:
+    def __init__(self, spec: SpSpec, idp_metadata: str, sso_url: str = SSO, metadata: dict | None = None,
+                 **sp_options) -> None:
+        """``metadata``: pysaml2's metadata sources instead of ``idp_metadata`` inline (e.g. remote + cert)."""
         self.spec = spec
         self.sso_url = sso_url
         config = {
@@ -185,7 +190,7 @@ class FakeSP:
             "encryption_keypairs": [{"key_file": spec.key.key_file, "cert_file": spec.key.cert_file}],
             "xmlsec_binary": "/usr/bin/xmlsec1",
             "attribute_map_dir": str(Path(__file__).parent / "attributemaps"),
-            "metadata": {"inline": [idp_metadata]},
+            "metadata": metadata or {"inline": [idp_metadata]},
             "signing_algorithm": RSA_SHA256,
             "digest_algorithm": SHA256,
             "accepted_time_diff": 60,
@@ -242,8 +247,17 @@ def read_form(response) -> Posted:
     relay = re.search(r'name="RelayState" value="([^"]*)"', html)
     assert action and saml, html[:800]
     relay_state = unescape(relay.group(1)) if relay else None
-    return Posted(unescape(action.group(1)), unescape(saml.group(1)), relay_state, html,
-                  response.headers.get("Content-Security-Policy", ""))
+    posted = Posted(unescape(action.group(1)), unescape(saml.group(1)), relay_state, html,
+                    response.headers.get("Content-Security-Policy", ""))
+    ORACLES.check(posted.saml_response, posted.action)  # TST07: as Shibboleth SP 3 and SSP 2 would
+    return posted
+
+
+@pytest.fixture(autouse=True)
+def sp_oracles() -> Iterator[SpOracles]:
+    """TST07: every Response ``read_form`` returns also goes through both SP oracles (tests/oracles)."""
+    with ORACLES.running() as oracles:
+        yield oracles
 
 
 class Flow:

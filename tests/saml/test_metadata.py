@@ -83,6 +83,18 @@ def test_a03_scopes_are_cached_briefly_and_shared(legacy_account, client, make_a
     assert b"univ-nouvelle.fr" in client.get("/saml/metadata").data
 
 
+
+def test_a03_a_new_eppn_domain_is_published_by_its_first_sso(legacy_account, app, sp, make_account, caplog):
+    """A03 [BRK]: metadata cached, then an account with a new domain signs in to an SP: the caches are
+    dropped before the assertion, so the very next metadata lists the scope (and the log says why)."""
+    flow = Flow(app.test_client())
+    assert b"univ-nouvelle.fr" not in flow.client.get("/saml/metadata").data
+    make_account("zoe@univ-exemple.fr", account_id="zoe", eppn="zoe@univ-nouvelle.fr")
+    _, how = sp.request()
+    flow.sso(how, email="zoe@univ-exemple.fr")
+    assert b"univ-nouvelle.fr" in flow.client.get("/saml/metadata").data
+    assert "scope univ-nouvelle.fr asserted before the SPs could read it" in caplog.text
+
 def test_a04_signing_key_descriptor(descriptor):
     """A04: use="signing", X.509, RSA >= 2048 bits."""
     keys = descriptor.findall(f"{{{MD}}}KeyDescriptor")
