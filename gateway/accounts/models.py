@@ -22,6 +22,9 @@ AFFILIATIONS = ("student", "faculty", "staff", "employee", "member", "affiliate"
 _ESTABLISHMENT = re.compile(r"^\{[A-Za-z0-9_.-]+\}\S+$")  # supannEtablissement, e.g. {UAI}0751717J
 _EPPN = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _NAME_MAX = 256
+#: How a provisioning file may write a boolean (CSV cells; French Excel writes VRAI/FAUX).
+_BOOLEANS = {"true": True, "1": True, "vrai": True, "oui": True,
+             "false": False, "0": False, "faux": False, "non": False}
 
 
 def utcnow() -> str:
@@ -51,6 +54,8 @@ class Account:
     eppn: str = ""
     #: SP entityID -> the persistent identifier that SP already stores for this person
     legacy_ids: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: supannListeRouge: the person's names and mail are kept from SPs not authorised (ATT07)
+    liste_rouge: bool = False
     status: str = "provisioned"
     password_hash: str = ""
     created_at: str = ""
@@ -132,6 +137,7 @@ def to_hash(account: Account) -> dict[str, str]:
         "establishment": account.establishment,
         "eppn": account.eppn,
         "legacy_ids": json.dumps(dict(account.legacy_ids), sort_keys=True),
+        "liste_rouge": "1" if account.liste_rouge else "",
         "status": account.status,
         "password_hash": account.password_hash,
         "created_at": account.created_at,
@@ -150,6 +156,7 @@ def from_hash(fields: Mapping[str, str]) -> Account:
         establishment=fields.get("establishment", ""),
         eppn=fields.get("eppn", ""),
         legacy_ids=json.loads(fields.get("legacy_ids", "{}")),
+        liste_rouge=fields.get("liste_rouge") == "1",
         status=fields.get("status", "provisioned"),
         password_hash=fields.get("password_hash", ""),
         created_at=fields.get("created_at", ""),
@@ -162,7 +169,8 @@ def from_hash(fields: Mapping[str, str]) -> Account:
 
 RECORD_FIELDS = (
     "id", "emails", "given_name", "family_name", "display_name", "affiliations",
-    "establishment", "eppn", "legacy_ids", "status", "password_hash", "created_at", "updated_at",
+    "establishment", "eppn", "legacy_ids", "liste_rouge", "status", "password_hash", "created_at",
+    "updated_at",
 )
 
 
@@ -228,4 +236,19 @@ def record_fields(record: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise InvalidAccount("legacy_ids", "expected an object mapping SP entityID to identifier")
         out["legacy_ids"] = {str(k).strip(): v.strip() for k, v in value.items()}
+    if "liste_rouge" in record:
+        out["liste_rouge"] = _boolean(record["liste_rouge"], "liste_rouge")
     return out
+
+
+def _boolean(value: Any, field: str) -> bool:
+    """A JSON boolean, or a file's ``true``/``false`` (also 1/0, vrai/faux, oui/non, any case); null is false.
+
+    Raises InvalidAccount.
+    """
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    found = _BOOLEANS.get(value.strip().lower()) if isinstance(value, str) else None
+    if found is None:
+        raise InvalidAccount(field, "expected true or false")
+    return found

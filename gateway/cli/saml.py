@@ -64,7 +64,7 @@ def _endpoint(e: Any) -> str:
 def describe_sp(idp: Any, sp: Any) -> list[str]:
     """The metadata seen and the settings in force, one fact a line."""
     from ..saml.acs import default_endpoint
-    from ..saml.attributes import ATTRIBUTES, released_names
+    from ..saml.attributes import ATTRIBUTES, policy_attributes, released_names
     from ..saml.errors import UnsupportedBinding
     from ..saml.response import cipher_for, should_encrypt
 
@@ -89,11 +89,14 @@ def describe_sp(idp: Any, sp: Any) -> list[str]:
     lines.append("RequestedAttribute: " + (", ".join(requested) or "(none)"))
     if sp.subject_id_req:
         lines.append(f"subject-id:req: {sp.subject_id_req}")
+    lines.append("entity categories: " + (", ".join(sorted(sp.entity_categories)) or "(none)"))
     policy = sp.policy
     configured = sp.entity_id in idp.settings.sp
     lines.append("settings in force" + ("" if configured else " (defaults: no [saml.sp] table)") + ":")
-    lines.append("  attributes (policy): " + ", ".join(policy.attributes))
+    names, source = policy_attributes(sp)
+    lines.append(f"  attributes (policy, from {source}): " + ", ".join(names))
     lines.append(f"  requested_only: {_yes(policy.requested_only)}")
+    lines.append(f"  liste_rouge: {_yes(policy.liste_rouge)}")
     lines.append("  released: " + ", ".join(f"{n} ({ATTRIBUTES[n]})" for n in released_names(sp)))
     lines.append(f"  sign_response: {_yes(policy.sign_response)}")
     lines.append(f"  sign_assertion: {_yes(policy.sign_assertion or sp.want_assertions_signed)}"

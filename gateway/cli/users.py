@@ -116,11 +116,13 @@ def parse_legacy_ids(values: Iterable[str]) -> dict[str, str]:
 @click.option("--eppn", default="", help="eduPersonPrincipalName, e.g. jdupont@univ-exemple.fr.")
 @click.option("--legacy-id", "legacy_ids", multiple=True, metavar="ENTITYID=IDENTIFIER",
               help="The identifier an SP already stores for this person; repeatable.")
+@click.option("--liste-rouge", is_flag=True,
+              help="supannListeRouge: names and mail go only to applications authorised for it.")
 @click.option("--id", "account_id", default="", help="The account id (default: a random UUID).")
 @pass_context
 @one_line_errors
 def add(ctx: Context, emails: tuple[str, ...], legacy_ids: tuple[str, ...], affiliations: tuple[str, ...],
-        account_id: str, **names: str) -> None:
+        liste_rouge: bool, account_id: str, **names: str) -> None:
     """Create one account; print its id.
 
     The account is provisioned (no password yet) and its addresses are
@@ -128,7 +130,8 @@ def add(ctx: Context, emails: tuple[str, ...], legacy_ids: tuple[str, ...], affi
     account or a field is invalid.
     """
     legacy = parse_legacy_ids(legacy_ids)
-    fields = record_fields({**names, "affiliations": list(affiliations), "legacy_ids": legacy})
+    fields = record_fields({**names, "affiliations": list(affiliations), "legacy_ids": legacy,
+                            "liste_rouge": liste_rouge})
     addresses = dict.fromkeys(str(address) for address in parse_emails(list(emails)))
     account = Account(id=account_id or new_account_id(), emails=tuple(Email(a) for a in addresses),
                       status="provisioned", **fields)
@@ -152,10 +155,11 @@ def import_(ctx: Context, file: str, fmt: str | None) -> None:
     FILE is JSON Lines (.jsonl, .ndjson, .json) or CSV (.csv); '-' reads
     stdin (JSON Lines unless --format csv). Fields: id, emails (the first is
     primary), given_name, family_name, display_name, affiliations,
-    establishment, eppn, legacy_ids, status, and password_hash, created_at,
-    updated_at as export writes them. In CSV, separate emails and
-    affiliations with ';', give legacy_ids as a JSON object; an empty cell
-    changes nothing.
+    establishment, eppn, legacy_ids, liste_rouge (true or false), status,
+    and password_hash, created_at, updated_at as export writes them. In CSV,
+    separate emails and affiliations with ';', give legacy_ids as a JSON
+    object, liste_rouge as true/false (or 1/0, vrai/faux, oui/non); an empty
+    cell changes nothing.
 
     An account is found by id, else by its first (primary) address; listed
     addresses are added, others kept; absent fields are left unchanged.
@@ -275,6 +279,7 @@ def details(account: Account) -> list[tuple[str, str]]:
              ("affiliations", ", ".join(account.affiliations) or "-"),
              ("establishment", account.establishment or "-"), ("eppn", account.eppn or "-")]
     rows += _listed("legacy ids", [f"{sp} = {value}" for sp, value in sorted(account.legacy_ids.items())])
+    rows.append(("liste rouge", "yes" if account.liste_rouge else "no"))
     rows += [("password", "set" if account.password_hash else "not set"),
              ("created", account.created_at or "-"), ("updated", account.updated_at or "-")]
     return rows

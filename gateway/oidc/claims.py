@@ -17,8 +17,13 @@ R&E claims use the REFEDS/GÉANT lower-snake-case names (CLM02): scope
 ``eduperson`` gives ``eduperson_principal_name``, ``eduperson_affiliation``
 and ``eduperson_scoped_affiliation`` (arrays, CLM04); scope ``supann`` gives
 ``supann_etablissement`` (an array, as the SupAnn attribute is multi-valued;
-CLM03). A client configured with ``legacy_id_source`` also gets the identifier
-that SP already stores, as ``legacy_id_claim``.
+CLM03) and ``supann_liste_rouge`` (a JSON boolean, CLM04). A client configured
+with ``legacy_id_source`` also gets the identifier that SP already stores, as
+``legacy_id_claim``.
+
+For a person on the liste rouge (supannListeRouge, ATT07) the name and email
+claims (:data:`LISTE_ROUGE_HIDDEN`, as on the SAML side) go only to clients
+configured with ``liste_rouge = true``.
 """
 from __future__ import annotations
 
@@ -41,8 +46,10 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": ("name", "given_name", "family_name"),
     "email": ("email", "email_verified"),
     "eduperson": ("eduperson_principal_name", "eduperson_affiliation", "eduperson_scoped_affiliation"),
-    "supann": ("supann_etablissement",),
+    "supann": ("supann_etablissement", "supann_liste_rouge"),
 }
+#: The claims of a liste-rouge person's names and mail, withheld from clients not authorised (ATT07).
+LISTE_ROUGE_HIDDEN = frozenset({"name", "given_name", "family_name", "email", "email_verified"})
 SUPPORTED_SCOPES = tuple(SCOPE_CLAIMS)
 #: What discovery lists as claims_supported (OIDC Discovery §3).
 CLAIMS_SUPPORTED = ("iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash",
@@ -86,6 +93,7 @@ def account_claims(account: Account) -> dict[str, Any]:
         "eduperson_affiliation": list(account.affiliations),
         "eduperson_scoped_affiliation": [f"{a}@{scope}" for a in account.affiliations] if scope else [],
         "supann_etablissement": [account.establishment] if account.establishment else [],
+        "supann_liste_rouge": account.liste_rouge,
     }
 
 
@@ -98,10 +106,14 @@ def releasable(client: Client, scope: str, requested: Iterable[str] = ()) -> lis
 
 
 def release(account: Account, client: Client, names: Iterable[str], sub: str) -> dict[str, Any]:
-    """``sub`` and the named claims that have a value; the client's legacy identifier if configured."""
+    """``sub`` and the named claims that have a value; the client's legacy identifier if configured.
+
+    Nothing of :data:`LISTE_ROUGE_HIDDEN` for a liste-rouge person, unless the client is authorised.
+    """
     values = account_claims(account)
     claims: dict[str, Any] = {"sub": sub}
-    for name in names:
+    hidden = LISTE_ROUGE_HIDDEN if account.liste_rouge and not client.liste_rouge else frozenset()
+    for name in (n for n in names if n not in hidden):
         value = values.get(name)
         if value not in (None, "", []):
             claims[name] = value

@@ -63,6 +63,8 @@ class Client(ClientMixin):  # type: ignore[misc]
     legacy_id_claim: str = "uness_legacy_id"
     #: a resource server: may introspect tokens issued to other clients (RFC 7662 §2.1)
     introspection: bool = False
+    #: may receive the name and email claims of a person on the liste rouge (supannListeRouge, ATT07)
+    liste_rouge: bool = False
     #: set for dynamically registered clients (RFC 7591)
     registered: bool = False
     registration_token_hash: str = ""

@@ -1,4 +1,4 @@
-"""Attributes: the account in the words Renater SPs already understand (F: ATT01-ATT05; E: NID04-NID07).
+"""Attributes: the account in the words Renater SPs already understand (F: ATT01-ATT07; E: NID04-NID07).
 
 Names are ``urn:oid:…`` (the URN itself for subject-id and pairwise-id) with
 NameFormat ``uri`` and a FriendlyName (ATT01); one AttributeValue per value
@@ -14,20 +14,34 @@ NameFormat ``uri`` and a FriendlyName (ATT01); one AttributeValue per value
   derived from stored values (the account id, the persistent identifier), never
   from a secret, so rotating secrets changes nothing (NID04).
 
-What an SP gets is its policy (:mod:`.policy`; default: every attribute here),
-optionally cut to its md:RequestedAttribute, and its subject-id:req (NID05).
+What an SP gets (:func:`released_names`) is its release policy
+(:func:`policy_attributes`), optionally cut to its md:RequestedAttribute, and its
+subject-id:req (NID05). The policy is the SP's ``attributes`` setting when there
+is one: an operator's explicit list for one SP is deliberate, and stays the one
+place to read what that SP gets; else, for an SP tagged Research and Scholarship,
+the R&S bundle (ATT06), cut to its md:RequestedAttribute when it lists any (the
+checklist's rule: R&S vouches for what the SP needs, the SP says what it uses);
+else the Renater set.
+
+supannListeRouge (ATT07): the names and mail of a person on the liste rouge
+(:data:`LISTE_ROUGE_HIDDEN`) are what SupAnn keeps out of directories, so they
+reach only SPs with ``liste_rouge = true``; this wins over every policy, R&S
+included. supannListeRouge itself goes where an SP's ``attributes`` list it (an
+authorised SP should, to hide the person in turn); it is in no default set, as
+the default Shibboleth SP attribute-map does not know it.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from lxml import etree
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
 
 from ..accounts.models import Account
 from .nameids import IssuedNameId, email_address
+from .policy import RENATER_ATTRIBUTES, RESEARCH_AND_SCHOLARSHIP_BUNDLE
 from .providers import ServiceProvider
 from .xml import SAML, XSI_NS
 
@@ -45,10 +59,14 @@ ATTRIBUTES = {
     "eduPersonScopedAffiliation": EDU + "9",
     "eduPersonPrimaryAffiliation": EDU + "5",
     "supannEtablissement": "urn:oid:1.3.6.1.4.1.7135.1.2.1.14",
+    "supannListeRouge": "urn:oid:1.3.6.1.4.1.7135.1.2.1.1",
     "eduPersonTargetedID": EDU + "10",
     "subject-id": "urn:oasis:names:tc:SAML:attribute:subject-id",
     "pairwise-id": "urn:oasis:names:tc:SAML:attribute:pairwise-id",
 }
+#: What a liste-rouge person's contact data is, in SupAnn's sense: withheld from SPs not authorised.
+#: givenName and sn go too: together they are the displayName.
+LISTE_ROUGE_HIDDEN = frozenset({"displayName", "cn", "givenName", "sn", "mail"})
 MAX_VALUE = 256
 Value = str | IssuedNameId
 
@@ -70,7 +88,11 @@ def opaque_id(kind: str, value: str, scope: str) -> str:
 
 def account_values(account: Account, sp: ServiceProvider, idp_entity_id: str, scope: str,
                    persistent: str) -> dict[str, tuple[Value, ...]]:
-    """Every attribute the gateway can say about the account to this SP (before the release policy)."""
+    """Every attribute the gateway can say about the account to this SP (before the release policy).
+
+    Without ``liste_rouge`` in its policy, an SP is told nothing of :data:`LISTE_ROUGE_HIDDEN`
+    for a person on the liste rouge (ATT07).
+    """
     display = account.display_name or f"{account.given_name} {account.family_name}".strip()
     mail = email_address(account)
     values: dict[str, tuple[Value, ...]] = {
@@ -84,19 +106,31 @@ def account_values(account: Account, sp: ServiceProvider, idp_entity_id: str, sc
         "eduPersonScopedAffiliation": tuple(f"{a}@{scope_of(account, scope)}" for a in account.affiliations),
         "eduPersonPrimaryAffiliation": account.affiliations[:1],
         "supannEtablissement": (account.establishment,),
+        "supannListeRouge": ("TRUE" if account.liste_rouge else "FALSE",),
         "eduPersonTargetedID": (
             IssuedNameId(persistent, NAMEID_FORMAT_PERSISTENT, idp_entity_id, sp.entity_id),),
         "subject-id": (opaque_id("subject-id", account.id, scope),),
         "pairwise-id": (opaque_id("pairwise-id", persistent, scope),),
     }
-    return {name: kept for name, found in values.items() if (kept := _sendable(found))}
+    hidden = LISTE_ROUGE_HIDDEN if account.liste_rouge and not sp.policy.liste_rouge else frozenset()
+    return {name: kept for name, found in values.items() if name not in hidden and (kept := _sendable(found))}
+
+
+def policy_attributes(sp: ServiceProvider) -> tuple[tuple[str, ...], str]:
+    """The SP's release policy and where it comes from: "settings", "R&S" or "default" (ATT03, ATT06)."""
+    if sp.policy.attributes is not None:
+        return sp.policy.attributes, "settings"
+    if sp.is_research_and_scholarship:
+        bundle = RESEARCH_AND_SCHOLARSHIP_BUNDLE
+        return _requested(sp, bundle) if sp.requested_attributes else bundle, "R&S"
+    return RENATER_ATTRIBUTES, "default"
 
 
 def released_names(sp: ServiceProvider) -> list[str]:
-    """The attributes this SP gets, in table order (ATT03, NID05)."""
-    names = set(sp.policy.attributes)
+    """The attributes this SP gets, in table order (ATT03, ATT06, ATT07, NID05)."""
+    names = set(policy_attributes(sp)[0])
     if sp.policy.requested_only:
-        names = {n for n in names if n in sp.requested_attributes or ATTRIBUTES[n] in sp.requested_attributes}
+        names = set(_requested(sp, names))
     wanted = sp.subject_id_req
     if wanted in ("none", "subject-id", "pairwise-id", "any"):
         names -= {"subject-id", "pairwise-id"}
@@ -135,6 +169,12 @@ def name_id_element(name_id: IssuedNameId) -> etree._Element:
         element.set("SPNameQualifier", name_id.sp_name_qualifier)
     element.text = name_id.value
     return element
+
+
+def _requested(sp: ServiceProvider, names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` the SP's md:RequestedAttribute lists, by Name or FriendlyName."""
+    wanted = sp.requested_attributes
+    return tuple(n for n in names if n in wanted or ATTRIBUTES[n] in wanted)
 
 
 def _sendable(values: tuple[Value, ...]) -> tuple[Value, ...]:

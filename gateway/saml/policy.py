@@ -1,10 +1,14 @@
 """Per-SP options: ``[saml.sp."<entityID>"]`` in the configuration, checked at start.
 
-Every key is optional; an SP without a table gets :data:`DEFAULT`::
+Every key is optional; an SP without a table gets :data:`DEFAULT`, whose
+``attributes`` is unset: the SP's entity categories then decide (the R&S
+bundle for an R&S SP), else :data:`RENATER_ATTRIBUTES` (see
+:func:`.attributes.policy_attributes`)::
 
     [saml.sp."https://moodle.univ-exemple.fr/shibboleth"]
-    attributes = ["eduPersonPrincipalName", "mail", "displayName"]  # release policy (ATT03)
+    attributes = ["eduPersonPrincipalName", "mail", "displayName"]  # release policy (ATT03, ATT06)
     requested_only = false       # true: only what the SP's md:RequestedAttribute lists
+    liste_rouge = false          # true: may receive a liste-rouge person's names and mail (ATT07)
     sign_response = true         # CRY01: both signed by default
     sign_assertion = true        # forced on when the SP metadata says WantAssertionsSigned
     encrypt = "auto"             # "auto" (when the metadata has an encryption key), true, false (CRY04)
@@ -27,6 +31,12 @@ RENATER_ATTRIBUTES = (
     "eduPersonScopedAffiliation", "eduPersonPrimaryAffiliation", "supannEtablissement",
     "eduPersonTargetedID", "subject-id", "pairwise-id",
 )
+#: The REFEDS R&S bundle (ATT06; REFEDS R&S §6): eppn is never reassigned here (account ids are
+#: not reused), so no eduPersonTargetedID; names as displayName and givenName + sn; mail; the
+#: optional eduPersonScopedAffiliation.
+RESEARCH_AND_SCHOLARSHIP_BUNDLE = (
+    "eduPersonPrincipalName", "mail", "displayName", "givenName", "sn", "eduPersonScopedAffiliation",
+)
 NAME_ID_CHOICES = ("transient", "persistent", "email")
 
 
@@ -34,8 +44,11 @@ NAME_ID_CHOICES = ("transient", "persistent", "email")
 class SpPolicy:
     """How the gateway answers one SP."""
 
-    attributes: tuple[str, ...] = RENATER_ATTRIBUTES
+    #: None: not configured (entity categories, else the Renater set); a list always wins.
+    attributes: tuple[str, ...] | None = None
     requested_only: bool = False
+    #: authorised to receive the names and mail of a person on the liste rouge (ATT07)
+    liste_rouge: bool = False
     sign_response: bool = True
     sign_assertion: bool = True
     #: None: decided by the SP metadata (an encryption key means encrypt).
@@ -119,7 +132,8 @@ def _sources(value: Any) -> Any:
 
 
 _CHECKS = {
-    "attributes": _names, "requested_only": _bool, "sign_response": _bool, "sign_assertion": _bool,
+    "attributes": _names, "requested_only": _bool, "liste_rouge": _bool,
+    "sign_response": _bool, "sign_assertion": _bool,
     "encrypt": _auto_or_bool, "encryption_method": _auto_or_cipher,
     "name_id_format": lambda v: v if v in NAME_ID_CHOICES else _Bad("transient, persistent or email"),
     "email_name_id": _bool, "form_action": _sources,

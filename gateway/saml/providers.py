@@ -17,6 +17,10 @@ from .keys import Certificate
 from .policy import DEFAULT, SpPolicy
 
 SUBJECT_ID_REQ = "urn:oasis:names:tc:SAML:profiles:subject-id:req"
+#: The mdattr:EntityAttributes Name carrying entity categories (REFEDS, NameFormat uri).
+ENTITY_CATEGORY = "http://macedir.org/entity-category"
+#: REFEDS Research and Scholarship (ATT06). Renater tags its R&S SPs with this same URI: it has no own one.
+RESEARCH_AND_SCHOLARSHIP = "http://refeds.org/category/research-and-scholarship"
 SAML2_PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
 
 
@@ -50,7 +54,14 @@ class ServiceProvider:
     requested_attributes: frozenset[str] = frozenset()
     #: subject-id:req entity attribute (NID05): "subject-id", "pairwise-id", "none", "any" or None.
     subject_id_req: str | None = None
+    #: entity-category values of its md:EntityAttributes (R&S, CoCo…), read once with the metadata.
+    entity_categories: frozenset[str] = frozenset()
     policy: SpPolicy = DEFAULT
+
+    @property
+    def is_research_and_scholarship(self) -> bool:
+        """Tagged with the REFEDS R&S entity category (ATT06)."""
+        return RESEARCH_AND_SCHOLARSHIP in self.entity_categories
 
 
 def xs_boolean(value: Any) -> bool:
@@ -91,6 +102,7 @@ def _provider(mds: MetadataStore, entity_id: str, descriptor: dict[str, Any],
                               if f.get("text")),
         requested_attributes=_requested(descriptor),
         subject_id_req=next(iter(attributes.get(SUBJECT_ID_REQ, [])), None),
+        entity_categories=frozenset(v.strip() for v in attributes.get(ENTITY_CATEGORY, [])),
         policy=policy,
     )
 

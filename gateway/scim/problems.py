@@ -25,6 +25,7 @@ SCIM_NAMES = {
     "affiliations": "affiliations",
     "establishment": "establishment",
     "eppn": "eppn",
+    "liste_rouge": "listeRouge",
     "emails": "emails",
     "status": "active",
 }

@@ -85,6 +85,8 @@ def _extension(account: Account) -> dict[str, Any]:
         ext["legacyIds"] = [
             {"serviceProvider": sp, "value": value} for sp, value in sorted(account.legacy_ids.items())
         ]
+    if account.liste_rouge:
+        ext["listeRouge"] = True
     ext["status"] = account.status
     if account.verified_addresses:
         ext["verifiedEmails"] = list(account.verified_addresses)
@@ -110,6 +112,7 @@ def to_account(resource: Mapping[str, Any], current: Account | None, account_id:
         establishment=_text(ext.get("establishment"), "establishment"),
         eppn=_text(ext.get("eppn"), "eppn"),
         legacy_ids=_legacy_ids(ext.get("legacyIds")),
+        liste_rouge=_boolean(ext.get("listeRouge"), "listeRouge"),
         status=_status(core.get("active"), current),
         password_hash=current.password_hash if current else "",
         created_at=current.created_at if current else "",
@@ -172,6 +175,12 @@ def _text(value: Any, label: str) -> str:
     if not isinstance(value, str):
         raise invalid_value(f"{label}: expected a string")
     return value.strip()
+
+
+def _boolean(value: Any, label: str) -> bool:
+    if value is not None and not isinstance(value, bool):
+        raise invalid_value(f"{label}: expected true or false")
+    return bool(value)
 
 
 def _user_name(value: Any) -> str:
@@ -238,8 +247,7 @@ def _legacy_ids(value: Any) -> dict[str, str]:
 
 
 def _status(active: Any, current: Account | None) -> str:
-    if active is not None and not isinstance(active, bool):
-        raise invalid_value("active: expected true or false")
+    _boolean(active, "active")
     if active is None:
         return current.status if current else "provisioned"
     if active is False:

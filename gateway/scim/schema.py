@@ -84,6 +84,9 @@ EXTENSION_ATTRS: tuple[Attr, ...] = (
              Attr("serviceProvider", required=True, case_exact=True, description="The SP entityID."),
              Attr("value", required=True, case_exact=True, description="That SP's identifier."),
          )),
+    Attr("listeRouge", "boolean",
+         description="supannListeRouge: the person's names and mail go only to applications authorised "
+                     "for it. Returned only when true; left out of a PUT: false."),
     Attr("status", mutability="readOnly", canonical=STATUSES,
          description="provisioned (no password yet), active, or disabled."),
     Attr("verifiedEmails", multi=True, mutability="readOnly",

@@ -22,7 +22,7 @@ def make_varied_accounts(run, accounts, passwords, tmp_path) -> None:
         "eppn": "zdupont@univ-exemple.fr",
         "legacy_ids": {"https://sp-b.example.org/sp": "b\u2028value",  # U+2028 must not split the line
                        "https://sp-a.example.org/shibboleth": "Xy+/=="},
-        "status": "disabled", "password_hash": passwords.hash("an old password 42"),
+        "liste_rouge": True, "status": "disabled", "password_hash": passwords.hash("an old password 42"),
         "created_at": "2019-05-04T10:00:00Z", "updated_at": "2021-01-02T03:04:05Z",
     }
     minimal = {"emails": ["plain@example.fr"]}
@@ -33,7 +33,8 @@ def make_varied_accounts(run, accounts, passwords, tmp_path) -> None:
     assert run("users", "set-password", added, input="a long enough passphrase\n").exit_code == 0
     accounts.create(Account(id="oldest", emails=(Email("oldest@example.fr", True),), status="active",
                             created_at="2001-01-01T00:00:00Z", updated_at="2001-01-01T00:00:01Z"))
-    disabled = run("users", "add", "--email", "gone@example.fr", "--affiliation", "alum").stdout.strip()
+    disabled = run("users", "add", "--email", "gone@example.fr", "--affiliation", "alum",
+                   "--liste-rouge").stdout.strip()
     assert run("users", "disable", disabled).exit_code == 0
 
 
@@ -42,6 +43,7 @@ def test_export_flush_import_restores_every_account_exactly(run, accounts, passw
     before = [to_record(a) for a in accounts.iter_accounts()]
     assert len(before) == 5 and before[0]["id"] == "oldest"
     assert {r["status"] for r in before} == {"provisioned", "active", "disabled"}
+    assert [r["liste_rouge"] for r in before].count(True) == 2
 
     exported = run("users", "export")
     assert exported.exit_code == 0 and exported.stderr.strip() == "exported 5 accounts"

@@ -186,7 +186,8 @@ def test_import_records_are_the_same_as_directory_records(run, accounts, tmp_pat
         "id": "full", "emails": [{"address": "full@example.fr", "verified": True}], "given_name": "F",
         "family_name": "L", "display_name": "F L", "affiliations": ["staff"],
         "establishment": "{UAI}0751717J",
-        "eppn": "fl@univ-exemple.fr", "legacy_ids": {"https://sp": "x"}, "status": "disabled",
+        "eppn": "fl@univ-exemple.fr", "legacy_ids": {"https://sp": "x"}, "liste_rouge": True,
+        "status": "disabled",
         "password_hash": "", "created_at": "2020-01-01T00:00:00Z", "updated_at": "2021-01-01T00:00:00Z",
     }
     run("users", "import", write(tmp_path, "one.jsonl", jsonl(record)))

@@ -23,6 +23,7 @@ GOLDEN = {
     "eduPersonScopedAffiliation": "urn:oid:1.3.6.1.4.1.5923.1.1.1.9",
     "eduPersonPrimaryAffiliation": "urn:oid:1.3.6.1.4.1.5923.1.1.1.5",
     "supannEtablissement": "urn:oid:1.3.6.1.4.1.7135.1.2.1.14",
+    "supannListeRouge": "urn:oid:1.3.6.1.4.1.7135.1.2.1.1",
     "eduPersonTargetedID": "urn:oid:1.3.6.1.4.1.5923.1.1.1.10",
     "subject-id": "urn:oasis:names:tc:SAML:attribute:subject-id",
     "pairwise-id": "urn:oasis:names:tc:SAML:attribute:pairwise-id",

@@ -46,7 +46,8 @@ def test_schemas_list_every_supported_attribute(scim):
     assert core["userName"]["required"] is True
     assert {s["name"] for s in core["emails"]["subAttributes"]} == {"value", "type", "primary"}
     ext = {a["name"]: a for a in by_id[EXT]["attributes"]}
-    assert set(ext) == {"affiliations", "establishment", "eppn", "legacyIds", "status", "verifiedEmails"}
+    assert set(ext) == {"affiliations", "establishment", "eppn", "legacyIds", "listeRouge", "status",
+                        "verifiedEmails"}
     assert ext["status"]["mutability"] == "readOnly"
     assert ext["verifiedEmails"]["mutability"] == "readOnly"
     assert "student" in ext["affiliations"]["canonicalValues"]

@@ -2,7 +2,7 @@
 from saml2.attributemaps.saml_uri import MAP as _BASE
 
 SUPANN = "urn:oid:1.3.6.1.4.1.7135.1.2.1."
-_EXTRA = {SUPANN + "14": "supannEtablissement"}
+_EXTRA = {SUPANN + "14": "supannEtablissement", SUPANN + "1": "supannListeRouge"}
 
 MAP = {
     "identifier": _BASE["identifier"],

@@ -1,0 +1,95 @@
+"""ATT07: supannListeRouge, through the real SSO flow with a pysaml2 SP.
+
+MAIN has no settings (not authorised); EMAIL is authorised (``liste_rouge =
+true``) and lists supannListeRouge; CBC lists it without being authorised.
+Shibboleth SP 3's default attribute-map does not know supannListeRouge, so the
+tests releasing it tell the SP oracle (TST07) that an SP listing it maps it.
+"""
+from __future__ import annotations
+
+import pytest
+
+from gateway.saml.attributes import LISTE_ROUGE_HIDDEN, account_values, release, released_names
+from gateway.saml.policy import SpPolicy, parse_policies
+from gateway.saml.providers import RESEARCH_AND_SCHOLARSHIP, ServiceProvider
+from tests.saml.conftest import FakeSP
+
+ALICE = "alice@univ-exemple.fr"
+CONTACT = {"displayName", "cn", "givenName", "sn", "mail"}
+
+
+MAPPED = "supannListeRouge: an SP whose attributes list it maps it (not in the default attribute-map)"
+
+
+@pytest.fixture
+def saml_config(saml_config, sps):
+    listed = ["eduPersonPrincipalName", "mail", "displayName", "supannListeRouge"]
+    policies = {**saml_config["saml"]["sp"], sps["CBC"].entity_id: {"attributes": listed}}
+    policies[sps["EMAIL"].entity_id] = {**policies[sps["EMAIL"].entity_id], "liste_rouge": True,
+                                        "attributes": listed}
+    return {**saml_config, "saml": {**saml_config["saml"], "sp": policies}}
+
+
+@pytest.fixture
+def released(flow, idp_metadata):
+    """The attributes (pysaml2's ava) an SP gets for ``email`` through /saml/sso."""
+    def sso(spec, email: str = ALICE) -> dict[str, list[str]]:
+        sp = FakeSP(spec, idp_metadata)
+        request_id, how = sp.request()
+        return sp.parse(flow.sso(how, email=email).saml_response, request_id).ava
+    return sso
+
+
+@pytest.fixture
+def rouge(make_account):
+    return make_account(liste_rouge=True)
+
+
+def test_att07_names_and_mail_are_withheld_from_sps_not_authorised(rouge, released, sps):
+    ava = released(sps["MAIN"])
+    assert not CONTACT & set(ava)
+    assert ava["eduPersonPrincipalName"] == ["alice@uness.fr"]  # identifiers and affiliations still go
+    assert ava["eduPersonAffiliation"] == ["student", "member"]
+    assert "supannListeRouge" not in ava  # not in the default policy
+
+
+def test_att07_an_authorised_sp_gets_them_and_supann_liste_rouge(rouge, released, sps, sp_oracles):
+    sp_oracles.allow_refusal(MAPPED)
+    assert released(sps["EMAIL"]) == {"eduPersonPrincipalName": ["alice@uness.fr"], "mail": [ALICE],
+                                      "displayName": ["Alice Martin"], "supannListeRouge": ["TRUE"]}
+
+
+def test_att07_supann_liste_rouge_where_the_policy_lists_it(rouge, released, sps, sp_oracles):
+    """Not authorised: neither mail nor displayName, though listed; supannListeRouge, listed, says why."""
+    sp_oracles.allow_refusal(MAPPED)
+    assert released(sps["CBC"]) == {"eduPersonPrincipalName": ["alice@uness.fr"],
+                                    "supannListeRouge": ["TRUE"]}
+
+
+def test_att07_a_person_not_on_the_list_is_unchanged(alice, released, sps, sp_oracles):
+    assert CONTACT <= set(released(sps["MAIN"]))
+    sp_oracles.allow_refusal(MAPPED)
+    assert released(sps["CBC"])["supannListeRouge"] == ["FALSE"]
+
+
+def test_att07_supann_liste_rouge_is_in_no_default_set():
+    """Not even for an authorised SP: the default Shibboleth SP attribute-map would drop it."""
+    for policy in (SpPolicy(), SpPolicy(liste_rouge=True)):
+        assert "supannListeRouge" not in released_names(ServiceProvider("https://sp.example.org/sp", (),
+                                                                        policy=policy))
+
+
+def test_att07_liste_rouge_wins_over_research_and_scholarship(make_account):
+    """An R&S SP not authorised gets eppn and the scoped affiliation only."""
+    rs = frozenset({RESEARCH_AND_SCHOLARSHIP})
+    sp = ServiceProvider("https://rs.example.org/sp", (), entity_categories=rs)
+    values = account_values(make_account(liste_rouge=True), sp, "https://idp.example.org", "uness.fr", "p")
+    assert set(release(sp, values)) == {"eduPersonPrincipalName", "eduPersonScopedAffiliation"}
+    assert LISTE_ROUGE_HIDDEN == CONTACT
+
+
+def test_att07_a_bad_liste_rouge_setting_is_one_line():
+    policies, problems = parse_policies({"https://a.example.org/sp": {"liste_rouge": "yes"}})
+    assert problems == ["saml.sp.'https://a.example.org/sp'.liste_rouge: true or false, not 'yes'"]
+    assert parse_policies({"https://a.example.org/sp": {"liste_rouge": True}})[0][
+        "https://a.example.org/sp"] == SpPolicy(liste_rouge=True)
