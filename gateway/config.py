@@ -190,9 +190,21 @@ class SamlSettings:
     session_hours: int = 0
     #: "xmlsec": sign in-process (python-xmlsec); "xmlsec1": run the xmlsec1 program per signature.
     crypto_backend: str = "xmlsec"
+    #: SOAP back-channel logout (a session ended with no browser to carry the front-channel chain):
+    #: HTTP timeout of one attempt (seconds), then the delays between attempts while the SP is down or 5xx.
+    backchannel_timeout: float = 5.0
+    backchannel_retry_intervals: tuple[int, ...] = (10, 60, 300, 1800)
     #: Metadata validUntil (days from the start of the current UTC day) and cacheDuration (hours).
     metadata_valid_days: int = 14
     metadata_cache_hours: int = 6
+    #: Sign /saml/metadata and /saml/metadata/aggregate (enveloped, RSA-SHA256, exc-c14n; A10).
+    metadata_signing: bool = True
+    #: SECRET. A separate key pair signing the metadata only (a federation's practice: the SPs pin
+    #: its certificate); without it, the signing key signs the metadata too.
+    metadata_key: str = secret("")
+    metadata_cert: str = secret("")
+    #: Name of the md:EntitiesDescriptor of /saml/metadata/aggregate; defaults to its URL.
+    metadata_aggregate_name: str = ""
     #: Scopes read from the directory (eppn domains) are recomputed at most this often.
     scope_cache_seconds: int = 300
     #: mdui:UIInfo and Organization, by language (fr, en).
@@ -238,10 +250,16 @@ class SamlSettings:
             found.append("saml.session_hours: 0 (omitted) or at least 8 (Shibboleth SP sessions last 8 h)")
         if not 1 <= self.metadata_valid_days <= 28:
             found.append("saml.metadata_valid_days: between 1 and 28")
+        if not 0 < self.backchannel_timeout <= 60:
+            found.append("saml.backchannel_timeout: more than 0, at most 60 seconds")
+        if any(v < 0 for v in self.backchannel_retry_intervals):
+            found.append("saml.backchannel_retry_intervals: no negative delay")
         if bool(self.signing_key) != bool(self.signing_cert):
             found.append("saml.signing_key and saml.signing_cert: give both or neither")
         if bool(self.encryption_key) != bool(self.encryption_cert):
             found.append("saml.encryption_key and saml.encryption_cert: give both or neither")
+        if bool(self.metadata_key) != bool(self.metadata_cert):
+            found.append("saml.metadata_key and saml.metadata_cert: give both or neither")
         for name in ("display_name", "description", "information_url", "organization_name",
                      "organization_display_name", "organization_url"):
             if set(getattr(self, name)) - {"fr", "en"}:
@@ -271,7 +289,7 @@ class SamlSettings:
         if self.signing_key and not self.technical_contact:
             found.append("saml.technical_contact: required in production (md:ContactPerson, A07)")
         dev = {self.pem_body(p.read_text(encoding="utf-8")) for p in (DEV_CONFIG_DIR / "saml").glob("*.crt")}
-        for name in ("signing_cert", "next_signing_cert", "encryption_cert"):
+        for name in ("signing_cert", "next_signing_cert", "encryption_cert", "metadata_cert"):
             if self.pem_body(getattr(self, name)) in dev - {""}:
                 found.append(f"saml.{name}: the dev-only certificate of config/dev/saml, in production mode")
         return found

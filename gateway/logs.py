@@ -36,6 +36,8 @@ EVENTS = frozenset({
     "saml.sso.rejected", "saml.sso.issued", "saml.sso.status", "saml.persistent_id.created",
     "saml.slo.received", "saml.slo.rejected", "saml.slo.denied", "saml.slo.sent", "saml.slo.answered",
     "saml.slo.failed", "saml.slo.completed",
+    "saml.slo.backchannel_queued", "saml.slo.backchannel_sent", "saml.slo.backchannel_failed",
+    "saml.slo.backchannel_unreachable",
 })
 
 _SECRET_FIELDS = {"password", "password_hash", "token", "code", "secret", "cookie", "samlresponse", "authorization"}

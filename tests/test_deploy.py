@@ -198,7 +198,7 @@ def test_example_configuration_documents_every_key():
     sections = {"": parts[0], **dict(zip(parts[1::2], parts[2::2]))}
     missing = []
     for f in dataclasses.fields(Settings):
-        if f.metadata.get("internal") or f.name in ("saml",):  # planned: not documented here yet
+        if f.metadata.get("internal"):
             continue
         if dataclasses.is_dataclass(f.type) or f.name in sections:
             keys = [(f.name, g.name) for g in dataclasses.fields(getattr(Settings(), f.name))]

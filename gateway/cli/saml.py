@@ -8,11 +8,19 @@ attribute. It reads only: a persistent identifier not yet made for this
 (person, SP) is *not* created (it is shown as such; the first SSO makes it),
 and transient NameIDs are shown as what they are, random per session. An
 unknown SP or address is one line on stderr and exit 1.
+
+``metadata [--unsigned | --aggregate NAME | --cert] [-o FILE]`` writes the IdP
+metadata in the shape each trust path takes (README, "How an unmodified SP comes
+to trust the gateway"): what ``/saml/metadata`` serves (signed), an aggregate for
+a local federation, the unsigned entity for the Renater registry, or the
+certificate SPs pin to check the metadata signature.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,7 +32,7 @@ NOT_YET = "(none yet: a random value is made and kept at this person's first SSO
 
 @cli.group("saml")
 def saml() -> None:
-    """The SAML 2.0 identity provider: what it knows of an SP."""
+    """The SAML 2.0 identity provider: what it knows of an SP, its metadata."""
 
 
 def _idp(ctx: Context) -> Any:
@@ -180,3 +188,53 @@ def check_sp(ctx: Context, entity_id: str, address: str | None) -> None:
     if directory is not None:
         for line in describe_user(idp, sp, account, NameIds(directory.store, idp.entity_id)):
             click.echo(line)
+
+
+@saml.command("metadata")
+@click.option("--unsigned", is_flag=True,
+              help="The entity, unsigned and without validUntil: what the Renater registry takes.")
+@click.option("--aggregate", "aggregate_name", metavar="NAME",
+              help="A signed md:EntitiesDescriptor named NAME holding the entity, for a local federation.")
+@click.option("--cert", is_flag=True, help="The certificate (PEM) that signs the metadata, for SP operators.")
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE instead of standard output.")
+@pass_context
+def metadata(ctx: Context, unsigned: bool, aggregate_name: str | None, cert: bool,
+             output: Path | None) -> None:
+    """Write the IdP metadata in the shape of one trust path (by default what /saml/metadata serves)."""
+    if unsigned + cert + (aggregate_name is not None) > 1:
+        fail("choose one of --unsigned, --aggregate and --cert")
+    if aggregate_name is not None and not aggregate_name.strip():
+        fail("--aggregate: give the aggregate's Name (e.g. https://federation.uness.fr/)")
+    idp = _idp(ctx)
+    if cert:
+        document, what = idp.keys.metadata_signing.cert.pem.encode(), "metadata signing certificate"
+    else:
+        document, what = _metadata_document(ctx, idp, unsigned, aggregate_name)
+    if output is None:
+        click.echo(document, nl=False)
+        return
+    try:
+        output.write_bytes(document)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    click.echo(f"{output}: {what}")
+
+
+def _metadata_document(ctx: Context, idp: Any, unsigned: bool,
+                       aggregate_name: str | None) -> tuple[bytes, str]:
+    """The document and what it is, in words. The scopes come from the directory (Redis)."""
+    from ..saml.metadata import MetadataPublisher
+    from ..saml.scopes import Scopes
+
+    directory = ctx.directory()
+    scopes = Scopes(directory, directory.store, ctx.settings.saml).current()
+    publisher = MetadataPublisher(idp)
+    signed = "signed" if publisher.signer is not None else "unsigned"
+    now = datetime.now(timezone.utc)
+    if unsigned:
+        return publisher.for_registry(scopes), f"unsigned EntityDescriptor of {idp.entity_id}, no validUntil"
+    if aggregate_name is not None:
+        document = publisher.aggregate(scopes, now, aggregate_name)
+        return document, f"{signed} EntitiesDescriptor {aggregate_name!r}"
+    return publisher.entity(scopes, now), f"{signed} EntityDescriptor of {idp.entity_id}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import redirect, request, session, url_for
+from flask import has_request_context, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from .models import Authentication
@@ -20,6 +20,12 @@ def current_authentication() -> Authentication | None:
     if not record:
         return None
     return Authentication.from_record(record, getattr(session, "sid", ""))
+
+
+def is_this_browser(session_id: str) -> bool:
+    """Whether ``session_id`` is the session of the browser making this request (also once it has just
+    ended): only that browser can be taken through a front-channel logout. False outside a request (CLI)."""
+    return has_request_context() and getattr(session, "sid", None) == session_id
 
 
 def is_local_url(target: str | None) -> bool:

@@ -26,13 +26,14 @@ class HideJobArguments(logging.Filter):
 
 def make_worker(app: Flask) -> SimpleWorker:
     """A worker on the app's mail queue, and the queues other packages list in
-    ``app.extensions["gateway.job_queues"]`` (OIDC back-channel logout), on the mail Redis connection."""
+    ``app.extensions["gateway.job_queues"]`` (OIDC and SAML back-channel logout, listed once), on the
+    mail Redis connection."""
     rq_logger = logging.getLogger("rq.worker")
     if not any(isinstance(f, HideJobArguments) for f in rq_logger.filters):
         rq_logger.addFilter(HideJobArguments())
     mail = service(app)
     others = [Queue(name, connection=mail.connection, serializer=JSONSerializer)
-              for name in app.extensions.get("gateway.job_queues", ())]
+              for name in dict.fromkeys(app.extensions.get("gateway.job_queues", ()))]  # once each
     return SimpleWorker([mail.queue, *others], connection=mail.connection, serializer=JSONSerializer)
 
 

@@ -6,19 +6,22 @@ the protocol checklist (A01, REQ02, RSP05, CRY04, NID07, ATT01, SEC02...).
 
 Modules, from the wire inwards::
 
-    views          /saml/metadata, /saml/sso (+ /resume), /saml/slo (+ /saml/slo/chain), /saml/error
+    views          /saml/metadata (+ /aggregate), /saml/sso (+ /resume), /saml/slo (+ /saml/slo/chain),
+                   /saml/error
     bindings       HTTP-Redirect / HTTP-POST decoding, size caps
     authn_request  every check of an AuthnRequest (REQ01-REQ14) -> SsoRequest
     acs            choosing the AssertionConsumerService from metadata (REQ02, REQ03)
     signatures     verifying signed requests (REQ04-REQ06, SEC01, SEC03)
     sso            answering a signed-in person: NameID, attributes, Response (REQ08-REQ11)
     nameids        NameID formats and identifiers that never change (NID01-NID08)
-    attributes     Renater attributes and release policy (ATT01-ATT05)
+    attributes     Renater attributes and release policy (ATT01-ATT07: R&S, liste rouge)
     response       building, signing, encrypting the Response (RSP01-RSP11, CRY01-CRY05)
     crypto         sign / encrypt, in-process (xmlsec binding) or with the xmlsec1 program
-    metadata       the IdP metadata (A01-A10); scopes: every scope asserted (A03)
+    metadata       the IdP metadata (A01-A10), signed, in the shape of each trust path (REN02);
+                   scopes: every scope asserted (A03)
     participants   which SPs took part in a session (for SLO)
     slo            single logout: LogoutRequest checks, the front-channel chain, LogoutResponses (G)
+    backchannel    single logout over SOAP, queued, when no browser can carry the chain
     pending        requests waiting for sign-in, in Redis
     idp            the IdP built once per process from the settings; keys, policy: its inputs
 
@@ -43,7 +46,10 @@ def init_app(app: Flask) -> None:
         # warns about on import: harmless here, and printed by every command otherwise.
         warnings.filterwarnings("ignore", message="CFB has been moved", module="saml2.cryptography.symmetric")
         from . import views
+        from .backchannel import EXTENSION as BACKCHANNEL
+        from .backchannel import QUEUE, BackChannel
         from .idp import build_identity_provider
+    from .metadata import MetadataPublisher
     from .nameids import NameIds
     from .scopes import Scopes
 
@@ -55,10 +61,14 @@ def init_app(app: Flask) -> None:
     app.extensions["gateway.saml"] = idp
     app.extensions["gateway.saml.nameids"] = NameIds(store, idp.entity_id)
     app.extensions["gateway.saml.scopes"] = Scopes(app.extensions["gateway.directory"], store, settings.saml)
+    app.extensions["gateway.saml.metadata"] = MetadataPublisher(idp)
     app.register_blueprint(views.bp)
     if idp.aggregates is not None:  # remote SP aggregates: a cheap check, the work in a thread
         app.before_request(idp.aggregates.tick)
     csrf = app.extensions["gateway.csrf"]
     for view in (views.sso, views.slo):  # cross-site POSTs from SPs carry no CSRF token (SEC07)
         csrf.exempt(view)
-    on_session_end(app, views.logout_hook(idp, app.extensions["gateway.parties"]))
+    channel = BackChannel(idp, settings)  # SOAP logout when no browser can carry the chain
+    app.extensions[BACKCHANNEL] = channel
+    app.extensions.setdefault("gateway.job_queues", []).append(QUEUE)
+    on_session_end(app, views.logout_hook(idp, app.extensions["gateway.parties"], channel.tell))

@@ -115,11 +115,18 @@ class IdpKeys:
     signing: KeyPair
     next_signing: Certificate | None = None
     encryption: KeyPair | None = None
+    #: A key pair for the metadata signature only (saml.metadata_key); else ``signing`` signs it.
+    metadata: KeyPair | None = None
 
     @property
     def published_signing(self) -> tuple[Certificate, ...]:
         """Every signing certificate of the metadata: the current one, then the next (A04)."""
         return (self.signing.cert,) + ((self.next_signing,) if self.next_signing else ())
+
+    @property
+    def metadata_signing(self) -> KeyPair:
+        """What signs the metadata; SPs pin its certificate (A10)."""
+        return self.metadata or self.signing
 
 
 def load_idp_keys(settings: SamlSettings, development: bool) -> IdpKeys | None:
@@ -137,7 +144,9 @@ def load_idp_keys(settings: SamlSettings, development: bool) -> IdpKeys | None:
         if settings.next_signing_cert else None
     encryption = KeyPair.load(settings.encryption_key, settings.encryption_cert, "encryption") \
         if settings.encryption_key else None
-    return IdpKeys(signing, following, encryption)
+    metadata = KeyPair.load(settings.metadata_key, settings.metadata_cert, "metadata") \
+        if settings.metadata_key else None
+    return IdpKeys(signing, following, encryption, metadata)
 
 
 class KeyFiles:

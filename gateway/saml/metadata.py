@@ -11,21 +11,38 @@ technical ContactPerson. No WantAuthnRequestsSigned (A06), no DTD (A10).
 
 ``validUntil`` counts from the start of the current UTC day, so the document (and
 its ETag) changes at most daily, or when a scope appears.
+
+Three shapes, one per way an unmodified SP comes to trust the gateway (REN02):
+
+* :meth:`MetadataPublisher.entity` -- the EntityDescriptor of ``/saml/metadata``,
+  for an SP's own MetadataProvider;
+* :meth:`MetadataPublisher.aggregate` -- an md:EntitiesDescriptor holding it, for a
+  local federation whose aggregate the SPs already load;
+* :meth:`MetadataPublisher.for_registry` -- the entity, unsigned and without
+  validUntil, for the Renater registry (the federation signs its own aggregate and
+  sets its validity).
+
+The first two carry ``validUntil`` and, unless ``saml.metadata_signing`` is false, an
+enveloped ds:Signature (first child, one Reference to the root's ``ID``, RSA-SHA256
+or ECDSA-SHA256, SHA-256 digest, exc-c14n; A10, saml2int SDP-MD02/MD03) by
+``saml.metadata_key`` (else the IdP signing key), always in-process. Each process
+signs a shape once per change (day, scopes) and keeps it; the ``ID`` is a digest of
+the content, so with an RSA key every worker serves the same bytes (one ETag).
 """
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
 from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
-from .crypto import CIPHERS, RSA_OAEP, SHA256
+from .crypto import CIPHERS, RSA_OAEP, SHA256, InProcessSigner, add_signature_template
 from .idp import IdentityProvider
-from .keys import Certificate
+from .keys import Certificate, KeyPair
 from .nameids import FORMATS
-from .xml import DS, DS_NS, MD, MD_NS
+from .xml import DS, DS_NS, MD, MD_NS, parse
 
 SHIBMD_NS = "urn:mace:shibboleth:metadata:1.0"
 MDUI_NS = "urn:oasis:names:tc:SAML:metadata:ui"
@@ -34,15 +51,52 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
 CONTENT_TYPE = "application/samlmetadata+xml"
 NSMAP = {"md": MD_NS, "ds": DS_NS, "shibmd": SHIBMD_NS, "mdui": MDUI_NS, "alg": ALG_NS}
+AGGREGATE_PATH = "/saml/metadata/aggregate"
 
 
-def build_metadata(idp: IdentityProvider, scopes: Sequence[str], now: datetime) -> bytes:
-    """The metadata document (UTF-8, with an XML declaration, no DTD)."""
+class MetadataPublisher:
+    """The IdP's metadata in each shape, signed once per change and kept in this process."""
+
+    def __init__(self, idp: IdentityProvider) -> None:
+        self.idp = idp
+        self.key_pair = idp.keys.metadata_signing
+        self.signer = InProcessSigner(self.key_pair) if idp.settings.metadata_signing else None
+        #: shape -> (what it was built from, the document)
+        self._kept: dict[str, tuple[tuple[object, ...], bytes]] = {}
+
+    def entity(self, scopes: Sequence[str], now: datetime) -> bytes:
+        """The EntityDescriptor of /saml/metadata, with validUntil, signed unless configured off."""
+        return self._kept_or_built("entity", (tuple(scopes), _day(now)), lambda: self._signed(
+            entity_descriptor(self.idp, scopes, _validity(self.idp, now))))
+
+    def aggregate(self, scopes: Sequence[str], now: datetime, name: str = "") -> bytes:
+        """An md:EntitiesDescriptor (``name``, else saml.metadata_aggregate_name, else its URL)."""
+        name = name or self.idp.settings.metadata_aggregate_name or self.idp.public_url + AGGREGATE_PATH
+        return self._kept_or_built("aggregate", (tuple(scopes), _day(now), name), lambda: self._signed(
+            entities_descriptor(entity_descriptor(self.idp, scopes), name, _validity(self.idp, now))))
+
+    def for_registry(self, scopes: Sequence[str]) -> bytes:
+        """The EntityDescriptor, unsigned and without validUntil/cacheDuration (Renater's registry)."""
+        return serialize(entity_descriptor(self.idp, scopes))
+
+    def _kept_or_built(self, shape: str, inputs: tuple[object, ...], build: Callable[[], bytes]) -> bytes:
+        kept = self._kept.get(shape)
+        if kept is None or kept[0] != inputs:
+            kept = (inputs, build())
+            self._kept[shape] = kept  # one assignment: threads see the old or the new document
+        return kept[1]
+
+    def _signed(self, root: etree._Element) -> bytes:
+        if self.signer is None:
+            return serialize(root)
+        return serialize(sign(root, self.key_pair, self.signer), pretty=False)
+
+
+def entity_descriptor(idp: IdentityProvider, scopes: Sequence[str],
+                      validity: dict[str, str] | None = None) -> etree._Element:
+    """The md:EntityDescriptor; ``validity``: its validUntil and cacheDuration attributes, if any."""
     settings = idp.settings
-    day = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    valid_until = (day + timedelta(days=settings.metadata_valid_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    root = etree.Element(MD + "EntityDescriptor", nsmap=NSMAP, entityID=idp.entity_id,
-                         validUntil=valid_until, cacheDuration=f"PT{settings.metadata_cache_hours}H")
+    root = etree.Element(MD + "EntityDescriptor", nsmap=NSMAP, entityID=idp.entity_id, **(validity or {}))
     extensions = etree.SubElement(root, MD + "Extensions")
     etree.SubElement(extensions, f"{{{ALG_NS}}}DigestMethod", Algorithm=SHA256)
     etree.SubElement(extensions, f"{{{ALG_NS}}}SigningMethod", Algorithm=idp.signature_algorithm)
@@ -51,11 +105,48 @@ def build_metadata(idp: IdentityProvider, scopes: Sequence[str], now: datetime) 
     if settings.technical_contact:
         contact = etree.SubElement(root, MD + "ContactPerson", contactType="technical")
         etree.SubElement(contact, MD + "EmailAddress").text = _mailto(settings.technical_contact)
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+    return root
+
+
+def entities_descriptor(entity: etree._Element, name: str, validity: dict[str, str]) -> etree._Element:
+    """An md:EntitiesDescriptor holding ``entity``, as a local federation publishes (Meta §2.3.1)."""
+    root = etree.Element(MD + "EntitiesDescriptor", nsmap=NSMAP, Name=name, **validity)
+    root.append(entity)
+    return root
+
+
+def sign(root: etree._Element, key_pair: KeyPair, signer: InProcessSigner) -> etree._Element:
+    """Sign ``root`` (enveloped, one Reference to its ID) with ``key_pair``; Meta §3, A10.
+
+    The ID is a digest of the unsigned content, so the same content gives the same document.
+    The ds:Signature is the first child, where the metadata schema puts it. Returns a new,
+    indented root: serialize it as is (indenting it afterwards would break the signature).
+    """
+    root = parse(serialize(root))
+    root.set("ID", "_" + hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest()[:40])
+    signature = add_signature_template(root, key_pair.cert, key_pair.algorithm)
+    root.insert(0, signature)  # moved there from after the first child, where messages put it
+    return signer.sign(root, root.get("ID", ""))
+
+
+def serialize(root: etree._Element, pretty: bool = True) -> bytes:
+    """UTF-8, with an XML declaration, no DTD."""
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=pretty))
 
 
 def etag(document: bytes) -> str:
     return '"' + hashlib.sha256(document).hexdigest()[:32] + '"'
+
+
+def _day(now: datetime) -> datetime:
+    return now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _validity(idp: IdentityProvider, now: datetime) -> dict[str, str]:
+    settings = idp.settings
+    valid_until = _day(now) + timedelta(days=settings.metadata_valid_days)
+    return {"validUntil": valid_until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "cacheDuration": f"PT{settings.metadata_cache_hours}H"}
 
 
 def _idp_descriptor(idp: IdentityProvider, scopes: Sequence[str]) -> etree._Element:

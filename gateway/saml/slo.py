@@ -8,9 +8,13 @@
   ``aslo:Asynchronous`` extension (SLO06).
 * :func:`matches` compares the NameID and SessionIndex with what *that* SP got
   in this session (SLO03): never log out someone else.
-* The logout hook (:func:`logout_hook`) runs once the SSO session has ended:
-  it stores a :class:`Chain` in Redis (random token, 10 minutes) listing every
-  other SAML participant with an SLO endpoint and returns the chain's URL.
+* The logout hook (:func:`logout_hook`) runs once the SSO session has ended.
+  When it was this browser's session, it stores a :class:`Chain` in Redis
+  (random token, 10 minutes) listing every other SAML participant with a
+  Redirect or POST SLO endpoint and returns the chain's URL; a participant with
+  SOAP SLO only is told over the back channel (:mod:`.backchannel`). A session
+  ended with no browser to carry the chain (password reset, "Mes informations",
+  disabled account) has every participant told over SOAP instead.
 * The chain (``/saml/slo/chain``) sends the browser to each SP in turn with an
   IdP-signed LogoutRequest carrying the exact NameID and SessionIndex it got
   (SLO04, SLO07), Redirect by preference, else POST, SOAP skipped (SLO08). The
@@ -36,7 +40,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import xmlsec
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
@@ -59,7 +63,7 @@ from .keys import private_key
 from .nameids import IssuedNameId
 from .participants import PROTOCOL, participation_of
 from .providers import Endpoint, ServiceProvider
-from .response import SUCCESS, instant, new_id
+from .response import SUCCESS, cipher_for, instant, new_id
 from .signatures import has_signature, verify_enveloped, verify_redirect
 from .xml import SAML, SAML_NS, SAMLP, SAMLP_NS, check_safe, parse, text_of
 
@@ -231,7 +235,7 @@ class Chain:
     """One logout in progress, JSON in Redis under a random token."""
 
     remaining: list[dict[str, Any]]
-    #: entityID -> "ok" or "failed".
+    #: entityID -> "ok", "failed", or "queued" (told over SOAP, unconfirmed: counts as not "ok").
     results: dict[str, str]
     #: The SP being logged out now: {"sp", "request_id", "sent_at"}.
     current: dict[str, Any] | None = None
@@ -266,9 +270,18 @@ def slo_endpoint(sp: ServiceProvider) -> Endpoint | None:
     return None
 
 
+#: ``tell(entity_id, record)``: queue a SOAP LogoutRequest to that participant; False when it has no
+#: SOAP SingleLogoutService (:meth:`gateway.saml.backchannel.BackChannel.tell`).
+Tell = Callable[[str, Mapping[str, Any]], bool]
+
+
 def start_chain(idp: IdentityProvider, store: Store, records: Mapping[str, Mapping[str, Any]],
-                initiator: dict[str, Any] | None) -> str | None:
-    """Store the chain for these SAML participants; its token, or None when there is nothing to do."""
+                initiator: dict[str, Any] | None, tell: Tell) -> str | None:
+    """Store the chain for these SAML participants; its token, or None when there is nothing to do.
+
+    A participant without a Redirect or POST endpoint cannot be reached through the browser: it is
+    told over SOAP when its metadata allows ("queued", unconfirmed here), else it counts as failed.
+    """
     initiator_sp = initiator["sp"] if initiator else None
     remaining, results = [], {}
     for entity_id in sorted(records):
@@ -276,12 +289,10 @@ def start_chain(idp: IdentityProvider, store: Store, records: Mapping[str, Mappi
             continue
         sp = idp.provider(entity_id)
         if sp is None or slo_endpoint(sp) is None:
-            results[entity_id] = "failed"
+            results[entity_id] = "queued" if tell(entity_id, records[entity_id]) else "failed"
             continue
         remaining.append({"sp": entity_id, **records[entity_id]})
-    if results:
-        log.info("session ended with %d SAML SP(s) not notified (no Redirect or POST SLO endpoint): %s",
-                 len(results), ", ".join(sorted(results)))
+    log_not_notified(sorted(entity_id for entity_id, result in results.items() if result == "failed"))
     if initiator is None and not remaining:
         return None
     token = secrets.token_urlsafe(24)
@@ -289,21 +300,33 @@ def start_chain(idp: IdentityProvider, store: Store, records: Mapping[str, Mappi
     return token
 
 
+def log_not_notified(entity_ids: list[str]) -> None:
+    """One line for the SPs of an ended session that nothing can tell (operators look for it)."""
+    if entity_ids:
+        log.info("session ended with %d SAML SP(s) not notified (no usable SLO endpoint): %s",
+                 len(entity_ids), ", ".join(entity_ids))
+
+
 CHAIN_PATH = "/saml/slo/chain"
 
 
 def logout_hook(idp: IdentityProvider, store_of: Callable[[], Store], parties: Parties,
-                initiator_of: Callable[[], dict[str, Any] | None],
-                ) -> Callable[[str, Mapping[str, Any]], str | None]:
+                initiator_of: Callable[[], dict[str, Any] | None], in_browser: Callable[[str], bool],
+                tell: Tell) -> Callable[[str, Mapping[str, Any]], str | None]:
     """The ``identity.logout`` hook: the chain's continuation URL (a local path), or None.
 
-    ``initiator_of`` gives the SP-initiated request being answered (None for the logout button and
-    every other way a session ends).
+    ``initiator_of`` gives the SP-initiated request being answered (None for the logout button).
+    Only the browser whose session ended can follow the front-channel chain (``in_browser``); a
+    session ended from elsewhere (a password reset or change, "Mes informations", a disabled
+    account) has each of its SAML participants told over SOAP by ``tell`` instead.
     """
 
     def saml_single_logout(session_id: str, data: Mapping[str, Any]) -> str | None:
         records = parties.of(session_id, PROTOCOL)
-        token = start_chain(idp, store_of(), records, initiator_of())
+        if not in_browser(session_id):
+            log_not_notified([sp for sp in sorted(records) if not tell(sp, records[sp])])
+            return None
+        token = start_chain(idp, store_of(), records, initiator_of(), tell)
         return f"{CHAIN_PATH}?token={token}" if token else None
 
     return saml_single_logout
@@ -327,15 +350,33 @@ def logout_request(idp: IdentityProvider, sp: ServiceProvider, record: Mapping[s
     """SLO04, SLO07: (request ID, how to send it) for one participant, its exact NameID and SessionIndex."""
     endpoint = slo_endpoint(sp)
     assert endpoint is not None
+    root = logout_request_element(idp, sp, record, endpoint.location, now, encrypt=False)
+    return root.get("ID", ""), _send(idp, root, endpoint, "SAMLRequest", relay_state)
+
+
+def logout_request_element(idp: IdentityProvider, sp: ServiceProvider, record: Mapping[str, Any],
+                           destination: str, now: float, *, encrypt: bool) -> etree._Element:
+    """An unsigned LogoutRequest to one participant (SLO04): the exact NameID and SessionIndex it got,
+    the NameID as a ``saml:EncryptedID`` for the SP's encryption key when ``encrypt`` (Core §3.7.1)."""
     participation = participation_of(record)
-    request_id = new_id()
-    root = etree.Element(SAMLP + "LogoutRequest", nsmap={"samlp": SAMLP_NS, "saml": SAML_NS}, ID=request_id,
-                         Version="2.0", IssueInstant=instant(now), Destination=endpoint.location,
+    root = etree.Element(SAMLP + "LogoutRequest", nsmap={"samlp": SAMLP_NS, "saml": SAML_NS}, ID=new_id(),
+                         Version="2.0", IssueInstant=instant(now), Destination=destination,
                          NotOnOrAfter=instant(now + MESSAGE_LIFETIME))
     etree.SubElement(root, SAML + "Issuer").text = idp.entity_id
-    root.append(name_id_element(participation.name_id))
+    name_id = name_id_element(participation.name_id)
+    if encrypt:
+        encrypted = etree.Element(SAML + "EncryptedID", nsmap={"saml": SAML_NS})
+        encrypted.append(idp.signer.encrypt(name_id, sp.encryption_certs[0], cipher_for(sp)))
+        name_id = encrypted
+    root.append(name_id)
     etree.SubElement(root, SAMLP + "SessionIndex").text = participation.session_index
-    return request_id, _send(idp, root, endpoint, "SAMLRequest", relay_state)
+    return root
+
+
+def sign_enveloped(idp: IdentityProvider, root: etree._Element) -> etree._Element:
+    """``root`` with an enveloped signature by the IdP key (SLO07, CRY01); returns the (maybe new) root."""
+    add_signature_template(root, idp.keys.signing.cert, idp.keys.signing.algorithm)
+    return idp.signer.sign(root, root.get("ID", ""))
 
 
 def logout_response(idp: IdentityProvider, sp: ServiceProvider, in_response_to: str, status: str,
@@ -369,8 +410,7 @@ def _send(idp: IdentityProvider, root: etree._Element, endpoint: Endpoint, field
         separator = "&" if "?" in endpoint.location else "?"
         return Outgoing(BINDING_HTTP_REDIRECT, f"{endpoint.location}{separator}{query}"
                                                f"&Signature={quote_plus(signature)}")
-    add_signature_template(root, idp.keys.signing.cert, idp.keys.signing.algorithm)
-    root = idp.signer.sign(root, root.get("ID", ""))
+    root = sign_enveloped(idp, root)
     document = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     return Outgoing(BINDING_HTTP_POST, endpoint.location, field, base64.b64encode(document).decode(),
                     relay_state)

@@ -23,7 +23,7 @@ from saml2 import BINDING_HTTP_REDIRECT
 from werkzeug.wrappers import Response
 
 from .. import ROOT, services
-from ..identity.current import current_authentication, require_login
+from ..identity.current import current_authentication, is_this_browser, require_login
 from ..identity.end import end_current_session
 from ..identity.models import Authentication
 from ..identity.parties import Parties
@@ -34,7 +34,7 @@ from .authn_request import SsoRequest, receive, remember, replay_guard, replayed
 from .bindings import read_post, read_redirect
 from .errors import NoPassive, RequestExpired, RequestRejected, StatusError
 from .idp import IdentityProvider
-from .metadata import CONTENT_TYPE, build_metadata, etag
+from .metadata import AGGREGATE_PATH, CONTENT_TYPE, MetadataPublisher, etag
 from .nameids import NameIds
 from .providers import ServiceProvider
 from .response import SUCCESS, encode
@@ -50,9 +50,14 @@ def idp() -> IdentityProvider:
 
 
 @bp.get("/saml/metadata")
-def metadata() -> Response:
-    """The IdP metadata (A10: application/samlmetadata+xml, ETag, cacheable)."""
-    document = build_metadata(idp(), published_scopes().current(), datetime.now(timezone.utc))
+@bp.get(AGGREGATE_PATH, endpoint="metadata_aggregate", defaults={"aggregate": True})
+def metadata(aggregate: bool = False) -> Response:
+    """The IdP metadata, signed (A10: application/samlmetadata+xml, ETag, cacheable); at
+    /saml/metadata/aggregate inside an md:EntitiesDescriptor, for a local federation (REN02)."""
+    publisher = cast(MetadataPublisher, current_app.extensions["gateway.saml.metadata"])
+    scopes = published_scopes().current()
+    now = datetime.now(timezone.utc)
+    document = publisher.aggregate(scopes, now) if aggregate else publisher.entity(scopes, now)
     response = make_response(document)
     response.mimetype = CONTENT_TYPE
     response.set_etag(etag(document).strip('"'))
@@ -247,11 +252,12 @@ def slo_rejected(exc: RequestRejected) -> tuple[str, int]:
     return render_template("saml/error.html", message=message, reference=reference), 400
 
 
-def logout_hook(app_idp: IdentityProvider,
-                parties: Parties) -> Callable[[str, Mapping[str, Any]], str | None]:
-    """The ``identity.logout`` hook (SLO04): starts the chain; remembers its URL for :func:`slo`."""
+def logout_hook(app_idp: IdentityProvider, parties: Parties,
+                tell: single_logout.Tell) -> Callable[[str, Mapping[str, Any]], str | None]:
+    """The ``identity.logout`` hook (SLO04): starts the chain for this browser's session (remembering
+    its URL for :func:`slo`); any other session's SPs are told over SOAP (``tell``)."""
     hook = single_logout.logout_hook(app_idp, services.store, parties,
-                                     lambda: g.get("saml_slo_initiator"))
+                                     lambda: g.get("saml_slo_initiator"), is_this_browser, tell)
 
     def saml_single_logout(session_id: str, data: Mapping[str, Any]) -> str | None:
         url = hook(session_id, data)

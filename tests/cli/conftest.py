@@ -35,15 +35,20 @@ def cli_environ(redis_url: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, redis_server: Any) -> dict[str, str]:
-    """os.environ as the command sees it (load_settings reads os.environ)."""
-    env = cli_environ(redis_server.url)
+def set_environ(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """Make os.environ exactly ``env`` for the test (load_settings reads os.environ)."""
     for name in list(os.environ):
         if name not in env:
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, redis_server: Any) -> dict[str, str]:
+    """os.environ as the command sees it."""
+    env = cli_environ(redis_server.url)
+    set_environ(monkeypatch, env)
     return env
 
 
