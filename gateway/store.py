@@ -2,14 +2,15 @@
 
 Key names (all under ``gw:``; nothing else in the code builds a key string):
 
-=============================  ==========================================  =========
-key                            holds                                       TTL
-=============================  ==========================================  =========
-``gw:user:<id>``               account hash (see accounts.directory)       none
-``gw:user-by-email``           hash: normalised address -> account id      none
-``gw:users``                   sorted set of account ids by creation time  none
-``gw:<namespace>:<parts…>``    short-lived values written with put()       always
-=============================  ==========================================  =========
+==============================  ==========================================  =========
+key                             holds                                       TTL
+==============================  ==========================================  =========
+``gw:user:<id>``                account hash (see accounts.directory)       none
+``gw:user-by-email``            hash: normalised address -> account id      none
+``gw:users``                    sorted set of account ids by creation time  none
+``gw:saml:persistent-id:<id>``  hash: SP entityID -> persistent identifier  none
+``gw:<namespace>:<parts…>``     short-lived values written with put()       always
+==============================  ==========================================  =========
 
 Accounts are durable data (production Redis runs with AOF); everything else
 written through :meth:`Store.put` carries a TTL, and single-use values are
@@ -154,10 +155,17 @@ class Store:
         """Keys under ``gw:<parts>:`` with SCAN (never KEYS)."""
         yield from self.redis.scan_iter(match=key(*parts, "*"), count=500)
 
-    # -- account keys (used by accounts.directory only) ---------------------
+    # -- durable account keys (accounts.directory; persistent ids: saml too) --
     @staticmethod
     def user_key(account_id: str) -> str:
         return key("user", account_id)
+
+    @staticmethod
+    def persistent_ids_key(account_id: str) -> str:
+        """The persistent identifiers made for an account, by SP entityID: made by saml.nameids,
+        exported and restored with the account by accounts.directory. Durable, like the account.
+        """
+        return key("saml", "persistent-id", account_id)
 
     #: prefix the Lua scripts append an id to
     USER_PREFIX = key("user", "")

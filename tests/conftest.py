@@ -84,6 +84,17 @@ def redis_client(redis_server: RedisServer):
 
 
 @pytest.fixture
+def empty_redis_url(redis_server: RedisServer):
+    """The URL of another database of the test server, empty: where a restore goes."""
+    url = redis_server.url.rsplit("/", 1)[0] + "/1"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
 def base_config(redis_server: RedisServer) -> dict:
     """The overrides every test app starts from (fast argon2 parameters for speed)."""
     return {

@@ -2,17 +2,21 @@
 
 Every write goes through one Lua script (:data:`_SAVE`), so an account and the
 index entries of its addresses change together, atomically, and two writers
-racing for one address cannot both win. Writes are compare-and-set on the
-account's ``version``: :meth:`Directory.update` re-reads and retries when
-another writer got there first, so no update is lost.
+racing for one address cannot both win. An import's SAML persistent identifiers
+(:meth:`Directory.persistent_ids`) are restored by the same script: added beside
+the account when none is stored for that SP, the whole write refused
+(:class:`PersistentIdConflict`) when a different one is. Writes are
+compare-and-set on the account's ``version``: :meth:`Directory.update` re-reads
+and retries when another writer got there first, so no update is lost.
 
 Lookup by any address is a single round trip (:data:`_FIND`).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 import redis
@@ -25,11 +29,13 @@ from .errors import (
     AddressTaken,
     ConcurrentUpdate,
     LastVerifiedAddress,
+    PersistentIdConflict,
 )
 from .models import Account, Email, from_hash, to_hash, utcnow, validate
 
-# KEYS: account hash, address index, id set. ARGV: id, expected version ("new" or N),
-# addresses (JSON), creation score, then field/value pairs.
+# KEYS: account hash, address index, id set, persistent-id hash. ARGV: id, expected version
+# ("new" or N), addresses (JSON), creation score, persistent ids to restore (JSON object), then
+# field/value pairs; without any, only the persistent ids are written and the account is left as is.
 _SAVE = """
 local cur = redis.call('HGET', KEYS[1], 'version')
 if ARGV[2] == 'new' then
@@ -37,11 +43,18 @@ if ARGV[2] == 'new' then
 elseif cur ~= ARGV[2] then
   return {'stale', cur or ''}
 end
+local made = cjson.decode(ARGV[5])
+for sp, value in pairs(made) do
+  local stored = redis.call('HGET', KEYS[4], sp)
+  if stored and stored ~= value then return {'conflict', sp} end
+end
 local addresses = cjson.decode(ARGV[3])
 for _, a in ipairs(addresses) do
   local owner = redis.call('HGET', KEYS[2], a)
   if owner and owner ~= ARGV[1] then return {'taken', a, owner} end
 end
+for sp, value in pairs(made) do redis.call('HSETNX', KEYS[4], sp, value) end
+if #ARGV == 5 then return {'ok', cur} end
 if cur then
   local keep = {}
   for _, a in ipairs(addresses) do keep[a] = true end
@@ -52,7 +65,7 @@ end
 for _, a in ipairs(addresses) do redis.call('HSET', KEYS[2], a, ARGV[1]) end
 local version = tostring((tonumber(cur) or 0) + 1)
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'version', version, unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], 'version', version, unpack(ARGV, 6))
 redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[1])
 return {'ok', version}
 """
@@ -114,6 +127,13 @@ class Directory:
 
     def iter_accounts(self, batch: int = 500) -> Iterator[Account]:
         """Every account, in creation order, fetched ``batch`` at a time."""
+        return (account for account, _ in self._iter(batch, persistent_ids=False))
+
+    def iter_with_persistent_ids(self, batch: int = 500) -> Iterator[tuple[Account, dict[str, str]]]:
+        """Every account with its persistent identifiers (what export writes), in creation order."""
+        return self._iter(batch, persistent_ids=True)
+
+    def _iter(self, batch: int, persistent_ids: bool) -> Iterator[tuple[Account, dict[str, str]]]:
         start = 0
         while True:
             ids = self.ids(start, start + batch - 1)
@@ -122,50 +142,73 @@ class Directory:
             pipe = self.store.redis.pipeline(transaction=False)
             for account_id in ids:
                 pipe.hgetall(Store.user_key(account_id))
-            for fields in pipe.execute():
+                if persistent_ids:
+                    pipe.hgetall(Store.persistent_ids_key(account_id))
+            replies = iter(pipe.execute())
+            for fields in replies:
+                made = next(replies) if persistent_ids else {}
                 if fields:
-                    yield from_hash(fields)
+                    yield from_hash(fields), made
             start += batch
 
+    def persistent_ids(self, account_id: str) -> dict[str, str]:
+        """SP entityID -> the SAML persistent identifier made for the account (saml.nameids makes them)."""
+        return dict(self.store.redis.hgetall(Store.persistent_ids_key(account_id)))
+
     # -- writing ----------------------------------------------------------------
-    def create(self, account: Account) -> Account:
-        """Store a new account. Raises InvalidAccount, AccountExists, AddressTaken."""
+    def create(self, account: Account, persistent_ids: Mapping[str, str] | None = None) -> Account:
+        """Store a new account, and the ``persistent_ids`` being restored with it (SP entityID -> value).
+
+        Raises InvalidAccount, AccountExists, AddressTaken, PersistentIdConflict.
+        """
         now = utcnow()
         account = dataclasses.replace(
             account, created_at=account.created_at or now, updated_at=account.updated_at or now
         )
-        return self._write(validate(account), expected="new")
+        return self._write(validate(account), "new", persistent_ids)
 
-    def update(self, account_id: str, change: Callable[[Account], Account]) -> Account:
+    def update(self, account_id: str, change: Callable[[Account], Account],
+               persistent_ids: Mapping[str, str] | None = None) -> Account:
         """Apply ``change`` to the current account and save it, retrying on concurrent writes.
 
         ``change`` must be a pure function of the account it is given (it may run
-        several times). Raises AccountNotFound, InvalidAccount, AddressTaken,
-        ConcurrentUpdate, and whatever ``change`` raises.
+        several times). ``persistent_ids`` are restored in the same write, even when
+        the account itself is unchanged. Raises AccountNotFound, InvalidAccount,
+        AddressTaken, PersistentIdConflict, ConcurrentUpdate, and whatever ``change`` raises.
         """
         for _ in range(_RETRIES):
             current = self.get(account_id)
             if current is None:
                 raise AccountNotFound(account_id)
             changed = change(current)
-            if changed.same_content(current) and changed.updated_at == current.updated_at:
+            same = changed.same_content(current) and changed.updated_at == current.updated_at
+            if same and not persistent_ids:
                 return current
-            changed = dataclasses.replace(changed, id=current.id, created_at=changed.created_at or current.created_at)
-            if changed.updated_at == current.updated_at:
-                changed = dataclasses.replace(changed, updated_at=utcnow())
+            if not same:
+                changed = dataclasses.replace(changed, id=current.id,
+                                              created_at=changed.created_at or current.created_at)
+                if changed.updated_at == current.updated_at:
+                    changed = dataclasses.replace(changed, updated_at=utcnow())
             try:
-                return self._write(validate(changed), expected=str(current.version))
+                if same:
+                    return self._write(current, str(current.version), persistent_ids, save_account=False)
+                return self._write(validate(changed), str(current.version), persistent_ids)
             except _Stale:
                 continue
         raise ConcurrentUpdate(f"account {account_id} kept changing; try again")
 
-    def _write(self, account: Account, expected: str) -> Account:
+    def _write(self, account: Account, expected: str, persistent_ids: Mapping[str, str] | None = None,
+               *, save_account: bool = True) -> Account:
+        """Run :data:`_SAVE`; ``save_account=False`` writes only ``persistent_ids``."""
         fields = to_hash(account)
-        args: list[str] = [account.id, expected, fields["addresses"], str(_score(account.created_at))]
-        for name, value in fields.items():
-            args.extend((name, value))
+        args: list[str] = [account.id, expected, fields["addresses"], str(_score(account.created_at)),
+                           json.dumps(dict(persistent_ids or {}))]
+        if save_account:
+            for name, value in fields.items():
+                args.extend((name, value))
         try:
-            reply = self._save(keys=[Store.user_key(account.id), Store.EMAIL_INDEX, Store.USERS], args=args)
+            reply = self._save(keys=[Store.user_key(account.id), Store.EMAIL_INDEX, Store.USERS,
+                                     Store.persistent_ids_key(account.id)], args=args)
         except redis.ResponseError as exc:  # pragma: no cover - a bug in the script
             raise RuntimeError(f"account script failed: {exc}") from exc
         status = reply[0]
@@ -175,6 +218,8 @@ class Directory:
             raise AddressTaken(reply[1], reply[2])
         if status == "exists":
             raise AccountExists(account.id)
+        if status == "conflict":
+            raise PersistentIdConflict(account.id, reply[1])
         raise _Stale()
 
     # -- common changes ------------------------------------------------------------

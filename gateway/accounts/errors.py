@@ -9,6 +9,7 @@
      ├── AccountExists         create() with an id already in use
      ├── AccountNotFound       no account with that id or address
      ├── LastVerifiedAddress   removing it would leave no verified address
+     ├── PersistentIdConflict  another persistent identifier is stored for (account, SP)
      └── ConcurrentUpdate      retries exhausted against concurrent writers
 """
 from __future__ import annotations
@@ -62,6 +63,16 @@ class AccountNotFound(AccountsError):
 
 class LastVerifiedAddress(AccountsError):
     """The change would leave the account without a verified address."""
+
+
+class PersistentIdConflict(AccountsError):
+    """A different persistent identifier is already stored for (account, SP); a stored one never changes."""
+
+    def __init__(self, account_id: str, sp_entity_id: str) -> None:
+        super().__init__(f"saml_persistent_ids: account {account_id} already has a different "
+                         f"persistent identifier for {sp_entity_id}")
+        self.account_id = account_id
+        self.sp_entity_id = sp_entity_id
 
 
 class ConcurrentUpdate(AccountsError):

@@ -2,7 +2,9 @@
 
 * the Redis hash (:func:`to_hash` / :func:`from_hash`), private to the directory;
 * the provisioning record (:func:`to_record` / :func:`record_fields`), the JSON
-  Lines shape used by ``gateway users import|export``.
+  Lines shape used by ``gateway users import|export``. Besides the account's
+  fields it carries ``saml_persistent_ids`` (:func:`record_persistent_ids`): the
+  persistent identifiers made for SPs, stored beside the account, not in it.
 """
 from __future__ import annotations
 
@@ -112,14 +114,22 @@ def validate(account: Account) -> Account:
         raise InvalidAccount("establishment", "expected a supannEtablissement code such as {UAI}0751717J")
     if account.eppn and not _EPPN.match(account.eppn):
         raise InvalidAccount("eppn", "expected user@scope, such as jdupont@univ-exemple.fr")
-    for sp, value in account.legacy_ids.items():
-        if not isinstance(sp, str) or not sp or not isinstance(value, str) or not value or len(value) > 1024:
-            raise InvalidAccount("legacy_ids", "each entry maps an SP entityID to a non-empty identifier")
+    check_identifiers(account.legacy_ids, "legacy_ids")
     if account.status not in STATUSES:
         raise InvalidAccount("status", f"must be one of {', '.join(STATUSES)}")
     if account.password_hash and not account.password_hash.startswith("$argon2"):
         raise InvalidAccount("password_hash", "only argon2 hashes are accepted")
     return account
+
+
+def check_identifiers(identifiers: Mapping[str, str], field: str) -> None:
+    """Each entry maps an SP entityID to a non-empty identifier (at most 1024 characters).
+
+    Raises InvalidAccount.
+    """
+    for sp, value in identifiers.items():
+        if not isinstance(sp, str) or not sp or not isinstance(value, str) or not value or len(value) > 1024:
+            raise InvalidAccount(field, "each entry maps an SP entityID to a non-empty identifier")
 
 
 # -- Redis hash form -----------------------------------------------------------
@@ -167,19 +177,28 @@ def from_hash(fields: Mapping[str, str]) -> Account:
 
 # -- provisioning record form (JSON Lines) -------------------------------------
 
-RECORD_FIELDS = (
+#: The account's fields in a record, in export order.
+ACCOUNT_FIELDS = (
     "id", "emails", "given_name", "family_name", "display_name", "affiliations",
     "establishment", "eppn", "legacy_ids", "liste_rouge", "status", "password_hash", "created_at",
     "updated_at",
 )
+#: SP entityID -> the persistent identifier made for it (saml.nameids), kept beside the account.
+PERSISTENT_IDS = "saml_persistent_ids"
+#: Every field of a record (the CSV columns), in export order.
+RECORD_FIELDS = (*ACCOUNT_FIELDS, PERSISTENT_IDS)
 
 
-def to_record(account: Account) -> dict[str, Any]:
-    """The export form: every field, addresses as ``{"address", "verified"}`` objects."""
-    record = {name: getattr(account, name) for name in RECORD_FIELDS}
+def to_record(account: Account, persistent_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The export form: every account field, addresses as ``{"address", "verified"}`` objects,
+    identifier maps sorted; ``saml_persistent_ids`` too when given.
+    """
+    record = {name: getattr(account, name) for name in ACCOUNT_FIELDS}
     record["emails"] = [{"address": e.address, "verified": e.verified} for e in account.emails]
     record["affiliations"] = list(account.affiliations)
-    record["legacy_ids"] = dict(account.legacy_ids)
+    record["legacy_ids"] = dict(sorted(account.legacy_ids.items()))
+    if persistent_ids is not None:
+        record[PERSISTENT_IDS] = dict(sorted(persistent_ids.items()))
     return record
 
 
@@ -211,7 +230,8 @@ def parse_emails(value: Any) -> list[Email | str]:
 def record_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """Check the types of a record's scalar fields and return them as Account kwargs.
 
-    ``emails`` and ``id`` are left to the caller. Raises InvalidAccount.
+    ``emails``, ``id`` and ``saml_persistent_ids`` (:func:`record_persistent_ids`) are left to the
+    caller. Raises InvalidAccount.
     """
     unknown = set(record) - set(RECORD_FIELDS)
     if unknown:
@@ -232,13 +252,25 @@ def record_fields(record: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidAccount("affiliations", "expected a list of strings")
         out["affiliations"] = tuple(dict.fromkeys(v.strip().lower() for v in value))
     if "legacy_ids" in record:
-        value = record["legacy_ids"] or {}
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise InvalidAccount("legacy_ids", "expected an object mapping SP entityID to identifier")
-        out["legacy_ids"] = {str(k).strip(): v.strip() for k, v in value.items()}
+        out["legacy_ids"] = _identifier_map(record["legacy_ids"], "legacy_ids")
     if "liste_rouge" in record:
         out["liste_rouge"] = _boolean(record["liste_rouge"], "liste_rouge")
     return out
+
+
+def record_persistent_ids(record: Mapping[str, Any]) -> dict[str, str]:
+    """A record's ``saml_persistent_ids``, checked (absent or null: none). Raises InvalidAccount."""
+    identifiers = _identifier_map(record.get(PERSISTENT_IDS), PERSISTENT_IDS)
+    check_identifiers(identifiers, PERSISTENT_IDS)
+    return identifiers
+
+
+def _identifier_map(value: Any, field: str) -> dict[str, str]:
+    """An object mapping SP entityID to identifier, keys and values stripped. Raises InvalidAccount."""
+    value = value or {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidAccount(field, "expected an object mapping SP entityID to identifier")
+    return {str(k).strip(): v.strip() for k, v in value.items()}
 
 
 def _boolean(value: Any, field: str) -> bool:

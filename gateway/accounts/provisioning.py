@@ -9,7 +9,10 @@ the authorised service can re-send the same file every night:
 * a plain-string address keeps its verified flag, a new one starts unverified;
   ``{"address": ..., "verified": true}`` sets the flag;
 * fields absent from the record are left as they are; ``status: provisioned``
-  does not undo an activation.
+  does not undo an activation;
+* ``saml_persistent_ids`` are restored beside the account, as the IdP stores
+  them (once per (account, SP), never changed): one already stored and equal is
+  unchanged, a different one rejects the whole record.
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from .directory import Directory, new_account_id
-from .errors import AddressTaken, InvalidAccount
-from .models import Account, Email, parse_emails, record_fields
+from .errors import AddressTaken, InvalidAccount, PersistentIdConflict
+from .models import Account, Email, parse_emails, record_fields, record_persistent_ids
 
 Action = Literal["created", "updated", "unchanged"]
 
@@ -31,10 +34,14 @@ class Outcome:
 
 
 def apply_record(directory: Directory, record: Mapping[str, Any]) -> Outcome:
-    """Upsert one record. Raises InvalidAccount, AddressTaken (nothing is written then)."""
+    """Upsert one record and restore its persistent identifiers.
+
+    Raises InvalidAccount, AddressTaken, PersistentIdConflict (nothing is written then).
+    """
     if not isinstance(record, Mapping):
         raise InvalidAccount("line", "expected a JSON object")
     fields = record_fields(record)
+    persistent_ids = record_persistent_ids(record)
     emails = parse_emails(record["emails"]) if record.get("emails") not in (None, "", []) else []
     account_id = record.get("id") or None
     if account_id is not None and not isinstance(account_id, str):
@@ -43,8 +50,10 @@ def apply_record(directory: Directory, record: Mapping[str, Any]) -> Outcome:
     for _ in range(2):  # a second pass if a concurrent writer created it meanwhile
         existing = _find(directory, account_id, emails)
         if existing is not None:
-            updated = directory.update(existing.id, lambda a: _merge(a, fields, emails))
-            return Outcome("unchanged" if updated.version == existing.version else "updated", updated)
+            added = _new_persistent_ids(directory, existing.id, persistent_ids)
+            updated = directory.update(existing.id, lambda a: _merge(a, fields, emails), added)
+            changed = bool(added) or updated.version != existing.version
+            return Outcome("updated" if changed else "unchanged", updated)
         if not emails:
             raise InvalidAccount("emails", "a new account needs at least one address")
         account = Account(
@@ -53,7 +62,7 @@ def apply_record(directory: Directory, record: Mapping[str, Any]) -> Outcome:
             **{"status": "provisioned", **fields},
         )
         try:
-            return Outcome("created", directory.create(account))
+            return Outcome("created", directory.create(account, persistent_ids))
         except AddressTaken as exc:
             if account_id is not None:
                 raise
@@ -67,6 +76,18 @@ def _find(directory: Directory, account_id: str | None, emails: list[Email | str
     if not emails:
         raise InvalidAccount("id", "give an id or at least one address")
     return directory.find_by_email(_address(emails[0]))
+
+
+def _new_persistent_ids(directory: Directory, account_id: str, given: Mapping[str, str]) -> dict[str, str]:
+    """Those of ``given`` not yet stored for the account. Raises PersistentIdConflict.
+
+    The directory's write checks again, atomically; this read tells "updated" from "unchanged".
+    """
+    stored = directory.persistent_ids(account_id) if given else {}
+    for sp, value in given.items():
+        if stored.get(sp, value) != value:
+            raise PersistentIdConflict(account_id, sp)
+    return {sp: value for sp, value in given.items() if sp not in stored}
 
 
 def _address(email: Email | str) -> str:

@@ -12,9 +12,9 @@ JSON Lines: one object per line; blank lines and lines starting with ``#`` are
 skipped. CSV: a header row of record field names (case and surrounding spaces
 ignored); ``,`` separates cells, or ``;`` / tab when the header uses it (French
 Excel). ``emails`` and ``affiliations`` cells list values separated by ``;``
-(``,`` and spaces are accepted too); ``legacy_ids`` holds a JSON object. An
-empty cell leaves that field unchanged; blank rows and columns without a name
-are skipped.
+(``,`` and spaces are accepted too); ``legacy_ids`` and ``saml_persistent_ids``
+hold a JSON object (SP entityID -> identifier). An empty cell leaves that field
+unchanged; blank rows and columns without a name are skipped.
 """
 from __future__ import annotations
 
@@ -29,12 +29,14 @@ from typing import Any, Literal, cast
 
 import click
 
-from ..accounts.models import RECORD_FIELDS
+from ..accounts.models import PERSISTENT_IDS, RECORD_FIELDS
 
 Format = Literal["jsonl", "csv"]
 #: File name extension -> format.
 EXTENSIONS: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 _LIST_SEPARATORS = re.compile(r"[;,\s]+")
+#: CSV columns holding a JSON object.
+_JSON_COLUMNS = ("legacy_ids", PERSISTENT_IDS)
 
 
 class FileProblem(Exception):
@@ -172,12 +174,12 @@ def _csv_entry(number: int, columns: list[str], row: list[str]) -> Entry:
             continue  # an empty cell leaves the field as it is
         if column in ("emails", "affiliations"):
             record[column] = [value for value in _LIST_SEPARATORS.split(cell) if value]
-        elif column == "legacy_ids":
+        elif column in _JSON_COLUMNS:
             try:
                 record[column] = json.loads(cell)
             except (json.JSONDecodeError, RecursionError):
                 example = '{"entityID": "identifier"}'
-                return Entry(number, problem=f"legacy_ids: expected a JSON object such as {example}")
+                return Entry(number, problem=f"{column}: expected a JSON object such as {example}")
         else:
             record[column] = cell
     return Entry(number, record)

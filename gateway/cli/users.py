@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
@@ -84,11 +84,9 @@ def audit(event: str, account: Account) -> None:
     logs.audit(event, account=account.id, source="cli")
 
 
-def export_line(account: Account) -> str:
-    """One JSON Lines line: the record's keys in RECORD_FIELDS order, legacy ids sorted, UTF-8 kept."""
-    record = to_record(account)
-    record["legacy_ids"] = dict(sorted(record["legacy_ids"].items()))
-    return json.dumps(record, ensure_ascii=False) + "\n"
+def export_line(account: Account, persistent_ids: Mapping[str, str]) -> str:
+    """One JSON Lines line: the record's keys in RECORD_FIELDS order, identifiers sorted, UTF-8 kept."""
+    return json.dumps(to_record(account, persistent_ids), ensure_ascii=False) + "\n"
 
 
 # -- add -------------------------------------------------------------------------
@@ -156,10 +154,12 @@ def import_(ctx: Context, file: str, fmt: str | None) -> None:
     stdin (JSON Lines unless --format csv). Fields: id, emails (the first is
     primary), given_name, family_name, display_name, affiliations,
     establishment, eppn, legacy_ids, liste_rouge (true or false), status,
-    and password_hash, created_at, updated_at as export writes them. In CSV,
-    separate emails and affiliations with ';', give legacy_ids as a JSON
-    object, liste_rouge as true/false (or 1/0, vrai/faux, oui/non); an empty
-    cell changes nothing.
+    and password_hash, created_at, updated_at, saml_persistent_ids as export
+    writes them. In CSV, separate emails and affiliations with ';', give
+    legacy_ids and saml_persistent_ids as JSON objects, liste_rouge as
+    true/false (or 1/0, vrai/faux, oui/non); an empty cell changes nothing.
+    A persistent identifier already stored for that SP and different rejects
+    the line.
 
     An account is found by id, else by its first (primary) address; listed
     addresses are added, others kept; absent fields are left unchanged.
@@ -207,8 +207,9 @@ def export(ctx: Context, output: str | None) -> None:
     """Print every account as JSON Lines.
 
     One UTF-8 line per account, in creation order. The records include
-    password hashes and timestamps, so that importing the file into an empty
-    directory restores every account exactly: keep the file private.
+    password hashes, timestamps and the SAML persistent identifiers made for
+    each SP, so that importing the file into an empty directory restores every
+    account exactly: keep the file private.
     """
     with open_directory(ctx) as directory:
         if output and output != "-":
@@ -222,8 +223,8 @@ def export(ctx: Context, output: str | None) -> None:
 def write_records(directory: Directory, stream: IO[bytes]) -> int:
     """Write every account to ``stream``; the number written."""
     count = 0
-    for account in directory.iter_accounts():
-        stream.write(export_line(account).encode("utf-8"))
+    for account, persistent_ids in directory.iter_with_persistent_ids():
+        stream.write(export_line(account, persistent_ids).encode("utf-8"))
         count += 1
     stream.flush()
     return count
@@ -258,16 +259,17 @@ def show(ctx: Context, ref: str, as_json: bool) -> None:
     """Show an account found by id or by any of its addresses."""
     with open_directory(ctx) as directory:
         account = find_account(directory, ref)
+        persistent_ids = directory.persistent_ids(account.id)
     if as_json:
-        record = to_record(account)
+        record = to_record(account, persistent_ids)
         del record["password_hash"]
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
-    for label, value in details(account):
+    for label, value in details(account, persistent_ids):
         click.echo(f"{label + ':' if label else '':<15}{value}".rstrip())
 
 
-def details(account: Account) -> list[tuple[str, str]]:
+def details(account: Account, persistent_ids: Mapping[str, str]) -> list[tuple[str, str]]:
     """(label, value) rows for ``show``; continuation rows have an empty label."""
     rows = [("id", account.id), ("status", account.status)]
     rows += _listed("emails", [
@@ -279,6 +281,7 @@ def details(account: Account) -> list[tuple[str, str]]:
              ("affiliations", ", ".join(account.affiliations) or "-"),
              ("establishment", account.establishment or "-"), ("eppn", account.eppn or "-")]
     rows += _listed("legacy ids", [f"{sp} = {value}" for sp, value in sorted(account.legacy_ids.items())])
+    rows += _listed("persistent id", [f"{sp} = {value}" for sp, value in sorted(persistent_ids.items())])
     rows.append(("liste rouge", "yes" if account.liste_rouge else "no"))
     rows += [("password", "set" if account.password_hash else "not set"),
              ("created", account.created_at or "-"), ("updated", account.updated_at or "-")]

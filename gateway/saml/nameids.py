@@ -9,6 +9,8 @@
   (account, SP) and kept in Redis *without TTL* (``gw:saml:persistent-id:<account>``,
   a hash keyed by SP entityID, written with HSETNX), so it survives secret
   rotation and never changes. It is also the eduPersonTargetedID value (NID06).
+  ``gateway users export`` carries these values and ``import`` restores them
+  (accounts.directory owns that side; the key name is ``Store.persistent_ids_key``).
 * **Transient** (NID01): random, one per (SSO session, SP), kept for SLO in the
   session's parties record (identity.parties).
 * **Email**: the primary address if verified, else the first verified one; only
@@ -24,7 +26,7 @@ from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT, NAM
 
 from ..accounts.models import Account
 from ..logs import audit
-from ..store import Store, key
+from ..store import Store
 from .errors import InvalidNameIDPolicy
 from .providers import ServiceProvider
 
@@ -85,7 +87,7 @@ class NameIds:
         legacy = account.legacy_ids.get(sp_entity_id)
         if legacy:
             return legacy
-        name = self.storage_key(account.id)
+        name = Store.persistent_ids_key(account.id)
         found = self.stored(account.id, sp_entity_id)
         if found is not None or not create:
             return cast("str | None", found)
@@ -95,11 +97,7 @@ class NameIds:
 
     def stored(self, account_id: str, sp_entity_id: str) -> str | None:
         """The persistent value made for (account, SP), if any."""
-        return cast("str | None", self.store.redis.hget(self.storage_key(account_id), sp_entity_id))
-
-    @staticmethod
-    def storage_key(account_id: str) -> str:
-        return key("saml", "persistent-id", account_id)
+        return cast("str | None", self.store.redis.hget(Store.persistent_ids_key(account_id), sp_entity_id))
 
     def issue(self, account: Account, sp: ServiceProvider, name_format: str, policy: NameIdPolicy,
               previous: IssuedNameId | None) -> IssuedNameId:

@@ -54,7 +54,7 @@ def load(store: Store, name_ids: NameIds, session_id: str, account_id: str, sp_e
     pipe = store.redis.pipeline(transaction=False)
     pipe.hgetall(Parties.key(session_id))
     pipe.hgetall(Store.user_key(account_id))
-    pipe.hget(NameIds.storage_key(account_id), sp_entity_id)
+    pipe.hget(Store.persistent_ids_key(account_id), sp_entity_id)
     pipe.expire(Parties.key(session_id), max(ttl, 1))
     if replay_guard is not None:
         pipe.set(replay_guard[0], "1", nx=True, ex=replay_guard[1])

@@ -13,6 +13,7 @@ from gateway.accounts.errors import (
     AddressTaken,
     InvalidAccount,
     LastVerifiedAddress,
+    PersistentIdConflict,
 )
 from gateway.accounts.models import Account, Email
 from gateway.store import Store
@@ -185,3 +186,36 @@ def test_unchanged_update_does_not_bump_version(directory):
     created = directory.create(make("u1", "a@example.org"))
     same = directory.update("u1", lambda a: dataclasses.replace(a))
     assert same.version == created.version
+
+
+SP = "https://sp.example.org/shibboleth"
+
+
+def test_persistent_ids_are_restored_with_the_account_or_not_at_all(directory, redis_client):
+    """The write checks stored identifiers itself, atomically: a conflict writes nothing at all."""
+    redis_client.hset("gw:saml:persistent-id:u1", SP, "made-before")  # e.g. the IdP was faster
+    with pytest.raises(PersistentIdConflict) as info:
+        directory.create(make("u1", "a@example.org"), {SP: "other", "https://b": "b-1"})
+    assert info.value.sp_entity_id == SP
+    assert directory.get("u1") is None and directory.owner_of("a@example.org") is None
+    assert directory.persistent_ids("u1") == {SP: "made-before"}
+
+    created = directory.create(make("u1", "a@example.org"), {SP: "made-before", "https://b": "b-1"})
+    assert directory.persistent_ids("u1") == {SP: "made-before", "https://b": "b-1"}
+    rename = lambda a: dataclasses.replace(a, given_name="X")  # noqa: E731
+    with pytest.raises(PersistentIdConflict):
+        directory.update("u1", rename, {"https://b": "b-2", "https://c": "c-1"})
+    assert directory.get("u1") == created and "https://c" not in directory.persistent_ids("u1")
+
+
+def test_persistent_ids_alone_leave_the_account_as_it_is(directory):
+    created = directory.create(make("u1", "a@example.org"))
+    assert directory.update("u1", lambda a: a, {SP: "p-1"}) == created
+    assert directory.get("u1") == created and directory.persistent_ids("u1") == {SP: "p-1"}
+
+
+def test_iter_with_persistent_ids(directory):
+    directory.create(make("u1", "a@example.org"), {SP: "p-1"})
+    directory.create(make("u2", "b@example.org"))
+    pairs = [(a.id, ids) for a, ids in directory.iter_with_persistent_ids(batch=1)]
+    assert pairs == [("u1", {SP: "p-1"}), ("u2", {})]

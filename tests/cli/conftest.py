@@ -73,19 +73,20 @@ def restore_logging() -> Iterator[None]:
     logging.getLogger("gateway")._gateway_configured = configured  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def run(cli_env: dict[str, str], redis_client: Any) -> Invoke:
-    """``run("users", "show", "x", input=...)`` -> click Result, over a flushed database.
+def invoke(*args: str, input: str | bytes | None = None) -> Result:
+    """``invoke("users", "show", "x", input=...)`` -> click Result, with os.environ as it is.
 
     Exceptions are re-raised: a command that crashes fails the test.
     """
+    unconfigure_logging()
+    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+    assert "Traceback" not in result.output
+    return result
 
-    def invoke(*args: str, input: str | bytes | None = None) -> Result:
-        unconfigure_logging()
-        result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
-        assert "Traceback" not in result.output
-        return result
 
+@pytest.fixture
+def run(cli_env: dict[str, str], redis_client: Any) -> Invoke:
+    """:func:`invoke` over a flushed database."""
     return invoke
 
 

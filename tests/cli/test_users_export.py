@@ -6,6 +6,7 @@ import os
 import stat
 
 from gateway.accounts.models import RECORD_FIELDS, Account, Email, to_record
+from gateway.saml.nameids import NameIds
 
 from .test_users_import import jsonl
 
@@ -36,6 +37,9 @@ def make_varied_accounts(run, accounts, passwords, tmp_path) -> None:
     disabled = run("users", "add", "--email", "gone@example.fr", "--affiliation", "alum",
                    "--liste-rouge").stdout.strip()
     assert run("users", "disable", disabled).exit_code == 0
+    name_ids = NameIds(accounts.store, "http://127.0.0.1:8000/saml/metadata")  # as SSO makes them
+    for account in (accounts.get("legacy-42"), accounts.get("oldest"), accounts.get(added)):
+        name_ids.persistent_value(account, "https://sp-c.example.org/sp")
 
 
 def test_export_flush_import_restores_every_account_exactly(run, accounts, passwords, redis_client, tmp_path):
@@ -58,7 +62,9 @@ def test_export_flush_import_restores_every_account_exactly(run, accounts, passw
     assert restored.exit_code == 0, restored.stderr
     assert restored.stdout.strip() == "created 5, updated 0, unchanged 0, rejected 0"
     assert [to_record(a) for a in accounts.iter_accounts()] == before
-    assert run("users", "export").stdout == exported.stdout
+    assert run("users", "export").stdout == exported.stdout  # persistent identifiers included
+    lines = exported.stdout.split("\n")[:-1]  # not splitlines(): a value holds U+2028
+    assert sum(bool(json.loads(line)["saml_persistent_ids"]) for line in lines) == 3
     legacy = accounts.find_by_email("zoe@example.org")
     assert passwords.verify(legacy.password_hash, "an old password 42")
 
