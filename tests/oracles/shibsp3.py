@@ -1,4 +1,5 @@
-"""A Python port of what Shibboleth SP 3 does with a received Response (checklist H, TST07).
+"""A Python port of what Shibboleth SP 3 does with a received Response (checklist H: SHIB01, SHIB02,
+SHIB04; TST07).
 
 Sources (cpp-sp 3.x ``configs/``): ``attribute-map.xml`` with the entries Renater
 SPs enable by hand (mail, names, affiliations, supannEtablissement, ePTID and the

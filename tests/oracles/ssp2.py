@@ -1,4 +1,4 @@
-"""A Python port of what a SimpleSAMLphp 2.x SP does with a received Response (checklist I, TST07).
+"""A Python port of what a SimpleSAMLphp 2.x SP does with a received Response (checklist I: SSP01; TST07).
 
 Sources: ``modules/saml/src/Message.php`` (processResponse, processAssertion,
 checkSign, decryptAssertion, getBlacklistedAlgorithms), the ACS controller
