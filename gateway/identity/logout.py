@@ -4,6 +4,9 @@ SAML and OIDC register a hook with :func:`on_session_end`; whatever ends a
 session (logout button, SLO, password reset, a session ended from "Mes
 informations", a disabled account) calls :func:`session_ended` for each
 session, and every hook runs. Hooks must not raise; an error is logged.
+A hook may return a front-channel logout for the browser to follow
+(:func:`continuation`), which ends at :func:`return_to` when the protocol that
+ended the session asked for it (OIDC RP-Initiated Logout).
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 #: A hook may return something for the caller (e.g. SAML single logout: the chain's local URL to follow).
 Hook = Callable[[str, Mapping[str, Any]], Any]
@@ -31,6 +34,25 @@ def session_ended(sid: str, data: Mapping[str, Any]) -> list[Any]:
         except Exception:  # noqa: BLE001 - one protocol's failure must not stop the others
             log.exception("logout hook %s failed", getattr(hook, "__name__", hook))
     return results
+
+
+def continuation(results: list[Any]) -> str | None:
+    """The first hook result that is a local path (e.g. SAML single logout's chain), if any."""
+    for result in results:
+        if isinstance(result, str) and result.startswith("/") and not result.startswith(("//", "/\\")):
+            return result
+    return None
+
+
+#: The ``flask.g`` attribute holding :func:`return_to` while a session ends.
+RETURN_TO = "logout_return_to"
+
+
+def return_to() -> str | None:
+    """Where the browser goes once the parties of the session it is ending were told, when the protocol
+    that ends it said so (:func:`gateway.identity.end.end_current_session`); None for the gateway's page."""
+    value = g.get(RETURN_TO)
+    return str(value) if value else None
 
 
 RenewHook = Callable[[str, str], None]

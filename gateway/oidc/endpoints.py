@@ -30,7 +30,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from authlib.oidc.rpinitiated.end_session import EndSessionRequest
 
-from ..identity.end import end_current_session
+from ..identity.end import Ended, end_current_session
 from ..logs import audit
 from .claims import release, releasable
 from .grants import CLIENT_AUTH_METHODS, end_user
@@ -94,16 +94,18 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return client.introspection or token.client_id == client.client_id
 
     def introspect_token(self, token: Token) -> dict[str, Any]:
-        """RFC 7662 §2.2; ``sub`` as the token's own client knows the person."""
+        """RFC 7662 §2.2; ``sub`` as the token's own client knows the person. Inactive once the client is
+        gone or the account disabled (its tokens may outlive their session: a timeout tells nobody)."""
         assert token.grant is not None  # revoked tokens never get here
         owner = self.provider.query_client(token.client_id)
+        if owner is None or end_user(token.grant) is None:
+            return {"active": False}
         body: dict[str, Any] = {
-            "active": owner is not None, "scope": token.scope, "client_id": token.client_id,
+            "active": True, "scope": token.scope, "client_id": token.client_id,
             "iss": self.provider.issuer, "aud": token.client_id,
             "iat": token.issued_at, "exp": token.expires_at,
+            "sub": self.provider.subject(token.grant.account_id, owner),
         }
-        if owner is not None:
-            body["sub"] = self.provider.subject(token.grant.account_id, owner)
         if token.kind == "access_token":
             body["token_type"] = "Bearer"
         return body
@@ -136,10 +138,21 @@ class EndSession(EndSessionEndpoint):  # type: ignore[misc]
         """Without a hint, redirect only after the person confirmed on our page (§3)."""
         return bool(g.get("oidc_logout_confirmed"))
 
-    def end_session(self, end_session_request: EndSessionRequest) -> None:
-        account = end_current_session()
+    def create_response(self, end_session_request: EndSessionRequest,
+                        ) -> tuple[int, str, list[tuple[str, str]]] | None:
+        """End the session, then redirect to the validated post_logout_redirect_uri (with ``state``, §3),
+        through the front-channel logout of the session's other parties (SAML SPs) when there is one:
+        it ends there; None for the "déconnecté" page."""
+        ended = self.end_session(end_session_request)
+        location = ended.continuation or end_session_request.redirect_uri
+        return (302, "", [("Location", location)]) if location else None
+
+    def end_session(self, end_session_request: EndSessionRequest) -> Ended:
+        ended = end_current_session(return_to=end_session_request.redirect_uri)
         client = end_session_request.client
-        audit("oidc.logout", client=client.client_id if client else None, signed_in=account is not None)
+        audit("oidc.logout", client=client.client_id if client else None,
+              signed_in=ended.account_id is not None)
+        return ended
 
 
 class ClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]

@@ -18,7 +18,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import OAuth2Request, scope_to_list
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -144,8 +144,13 @@ class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
             return None
         return None if taken.is_expired() or taken.is_revoked() else taken
 
-    def authenticate_user(self, refresh_token: Token) -> EndUser | None:
-        return end_user(refresh_token.grant) if refresh_token.grant else None
+    def authenticate_user(self, refresh_token: Token) -> EndUser:
+        """The person, whose account is still active. Raises InvalidGrantError (RFC 6749 §5.2:
+        the token is as good as revoked), not authlib's invalid_request."""
+        person = end_user(refresh_token.grant) if refresh_token.grant else None
+        if person is None:
+            raise InvalidGrantError("The account of this refresh token is disabled.")
+        return person
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         """Nothing to do: the old refresh token was consumed when it was read."""

@@ -129,8 +129,9 @@ def logout() -> Response | tuple[str, int] | str:
     response = provider.server.create_endpoint_response("end_session", end)
     if response is None:
         return render_template("oidc/logged_out.html")
-    if confirmed and authorization.leaves_the_gateway(provider, response):
-        # after our own form: a page moves on by itself (CSP form-action, see authorize.continue_page)
+    if confirmed and response.headers.get("Location"):
+        # after our own form: a page moves on by itself (CSP form-action, see authorize.continue_page),
+        # to the client, or first through the SAML SPs' logout, which leaves the gateway too
         return authorization.continue_page(response, _("Vous êtes déconnecté."))
     return cast(Response, response)
 

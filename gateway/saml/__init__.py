@@ -20,7 +20,8 @@ Modules, from the wire inwards::
     metadata       the IdP metadata (A01-A10), signed, in the shape of each trust path (REN02);
                    scopes: every scope asserted (A03)
     participants   which SPs took part in a session (for SLO)
-    slo            single logout: LogoutRequest checks, the front-channel chain, LogoutResponses (G)
+    slo            single logout: LogoutRequest checks, the messages sent and received (G)
+    chain          the front-channel chain through the SPs (its state in Redis) and the logout hook
     backchannel    single logout over SOAP, queued, when no browser can carry the chain
     pending        requests waiting for sign-in, in Redis
     idp            the IdP built once per process from the settings; keys, policy: its inputs

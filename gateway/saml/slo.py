@@ -8,33 +8,24 @@
   ``aslo:Asynchronous`` extension (SLO06).
 * :func:`matches` compares the NameID and SessionIndex with what *that* SP got
   in this session (SLO03): never log out someone else.
-* The logout hook (:func:`logout_hook`) runs once the SSO session has ended.
-  When it was this browser's session, it stores a :class:`Chain` in Redis
-  (random token, 10 minutes) listing every other SAML participant with a
-  Redirect or POST SLO endpoint and returns the chain's URL; a participant with
-  SOAP SLO only is told over the back channel (:mod:`.backchannel`). A session
-  ended with no browser to carry the chain (password reset, "Mes informations",
-  disabled account) has every participant told over SOAP instead.
-* The chain (``/saml/slo/chain``) sends the browser to each SP in turn with an
-  IdP-signed LogoutRequest carrying the exact NameID and SessionIndex it got
-  (SLO04, SLO07), Redirect by preference, else POST, SOAP skipped (SLO08). The
-  SP's LogoutResponse comes back to ``/saml/slo`` (signature and InResponseTo
-  checked); an SP that does not answer within :data:`STEP_TIMEOUT` seconds (or
-  that the person skips) is marked failed and the chain goes on.
+* The front-channel chain (:mod:`.chain`, its pages in :mod:`.views`) sends
+  the browser to each SP in turn with an IdP-signed LogoutRequest carrying the
+  exact NameID and SessionIndex it got (:func:`logout_request`; SLO04, SLO07),
+  Redirect by preference, else POST, SOAP skipped (:func:`slo_endpoint`, SLO08).
+  The SP's LogoutResponse comes back to ``/saml/slo`` (:func:`receive_response`:
+  signature and InResponseTo checked).
 * At the end, the initiator gets a signed LogoutResponse (Success or
-  Responder/PartialLogout) at its metadata SLO endpoint (SLO09), unless the
-  request was asynchronous; the logout button gets the "déconnecté" page.
+  Responder/PartialLogout) at its metadata SLO endpoint (:func:`logout_response`,
+  SLO09), unless the request was asynchronous.
 """
 from __future__ import annotations
 
 import base64
 import dataclasses
 import hashlib
-import json
 import logging
-import secrets
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote_plus
@@ -76,9 +67,6 @@ UNKNOWN_PRINCIPAL = STATUS + "UnknownPrincipal"
 REQUESTER = STATUS + "Requester"
 RESPONDER = STATUS + "Responder"
 XENC = "{http://www.w3.org/2001/04/xmlenc#}"
-#: How long a chain lives in Redis, and how long one SP has to answer before it is skipped.
-CHAIN_TTL = 600
-STEP_TIMEOUT = 8
 #: Logout messages the IdP sends are valid this long (NotOnOrAfter, SLO04).
 MESSAGE_LIFETIME = 300
 
@@ -228,38 +216,7 @@ def matches(parties: Parties, session_id: str, request: LogoutRequestIn) -> bool
     return not request.session_indexes or given.session_index in request.session_indexes
 
 
-# -- the chain -------------------------------------------------------------------------------------------
-
-@dataclasses.dataclass
-class Chain:
-    """One logout in progress, JSON in Redis under a random token."""
-
-    remaining: list[dict[str, Any]]
-    #: entityID -> "ok", "failed", or "queued" (told over SOAP, unconfirmed: counts as not "ok").
-    results: dict[str, str]
-    #: The SP being logged out now: {"sp", "request_id", "sent_at"}.
-    current: dict[str, Any] | None = None
-    #: The SP-initiated request: {"sp", "request_id", "relay_state", "asynchronous"}; None for the button.
-    initiator: dict[str, Any] | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
-
-
-def save_chain(store: Store, token: str, chain: Chain) -> None:
-    store.redis.set(key("saml", "slo-chain", token), chain.to_json(), ex=CHAIN_TTL)
-
-
-def load_chain(store: Store, token: str) -> Chain | None:
-    if not token or len(token) > 100:
-        return None
-    raw = store.redis.get(key("saml", "slo-chain", token))
-    return Chain(**json.loads(raw)) if raw else None
-
-
-def drop_chain(store: Store, token: str) -> None:
-    store.redis.delete(key("saml", "slo-chain", token))
-
+# -- outgoing messages -----------------------------------------------------------------------------------
 
 def slo_endpoint(sp: ServiceProvider) -> Endpoint | None:
     """SLO08: Redirect, else POST; SOAP and Artifact are not used."""
@@ -269,70 +226,6 @@ def slo_endpoint(sp: ServiceProvider) -> Endpoint | None:
                 return endpoint
     return None
 
-
-#: ``tell(entity_id, record)``: queue a SOAP LogoutRequest to that participant; False when it has no
-#: SOAP SingleLogoutService (:meth:`gateway.saml.backchannel.BackChannel.tell`).
-Tell = Callable[[str, Mapping[str, Any]], bool]
-
-
-def start_chain(idp: IdentityProvider, store: Store, records: Mapping[str, Mapping[str, Any]],
-                initiator: dict[str, Any] | None, tell: Tell) -> str | None:
-    """Store the chain for these SAML participants; its token, or None when there is nothing to do.
-
-    A participant without a Redirect or POST endpoint cannot be reached through the browser: it is
-    told over SOAP when its metadata allows ("queued", unconfirmed here), else it counts as failed.
-    """
-    initiator_sp = initiator["sp"] if initiator else None
-    remaining, results = [], {}
-    for entity_id in sorted(records):
-        if entity_id == initiator_sp:
-            continue
-        sp = idp.provider(entity_id)
-        if sp is None or slo_endpoint(sp) is None:
-            results[entity_id] = "queued" if tell(entity_id, records[entity_id]) else "failed"
-            continue
-        remaining.append({"sp": entity_id, **records[entity_id]})
-    log_not_notified(sorted(entity_id for entity_id, result in results.items() if result == "failed"))
-    if initiator is None and not remaining:
-        return None
-    token = secrets.token_urlsafe(24)
-    save_chain(store, token, Chain(remaining, results, None, initiator))
-    return token
-
-
-def log_not_notified(entity_ids: list[str]) -> None:
-    """One line for the SPs of an ended session that nothing can tell (operators look for it)."""
-    if entity_ids:
-        log.info("session ended with %d SAML SP(s) not notified (no usable SLO endpoint): %s",
-                 len(entity_ids), ", ".join(entity_ids))
-
-
-CHAIN_PATH = "/saml/slo/chain"
-
-
-def logout_hook(idp: IdentityProvider, store_of: Callable[[], Store], parties: Parties,
-                initiator_of: Callable[[], dict[str, Any] | None], in_browser: Callable[[str], bool],
-                tell: Tell) -> Callable[[str, Mapping[str, Any]], str | None]:
-    """The ``identity.logout`` hook: the chain's continuation URL (a local path), or None.
-
-    ``initiator_of`` gives the SP-initiated request being answered (None for the logout button).
-    Only the browser whose session ended can follow the front-channel chain (``in_browser``); a
-    session ended from elsewhere (a password reset or change, "Mes informations", a disabled
-    account) has each of its SAML participants told over SOAP by ``tell`` instead.
-    """
-
-    def saml_single_logout(session_id: str, data: Mapping[str, Any]) -> str | None:
-        records = parties.of(session_id, PROTOCOL)
-        if not in_browser(session_id):
-            log_not_notified([sp for sp in sorted(records) if not tell(sp, records[sp])])
-            return None
-        token = start_chain(idp, store_of(), records, initiator_of(), tell)
-        return f"{CHAIN_PATH}?token={token}" if token else None
-
-    return saml_single_logout
-
-
-# -- outgoing messages -----------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class Outgoing:

@@ -25,9 +25,11 @@ from werkzeug.wrappers import Response
 from .. import ROOT, services
 from ..identity.current import current_authentication, is_this_browser, require_login
 from ..identity.end import end_current_session
+from ..identity.logout import return_to
 from ..identity.models import Authentication
 from ..identity.parties import Parties
 from ..logs import audit
+from . import chain as logout_chain
 from . import initiated, participants, pending
 from . import slo as single_logout
 from .authn_request import SsoRequest, receive, remember, replay_guard, replayed
@@ -123,8 +125,7 @@ def slo() -> Response | tuple[str, int]:
         return send(outgoing, sp)
     g.saml_slo_initiator = {"sp": logout.sp_entity_id, "request_id": logout.id,
                             "relay_state": logout.relay_state, "asynchronous": logout.asynchronous}
-    end_current_session()
-    url = g.pop("saml_slo_chain", None)
+    url = end_current_session().continuation
     g.pop("saml_slo_initiator", None)
     if url is None:  # the hook did not run (or failed): answer as a partial logout
         return logged_out_page({}, denied=False)
@@ -142,7 +143,7 @@ def slo_response() -> Response | tuple[str, int]:
         return slo_rejected(exc)
     token = message.relay_state or ""
     store = services.store()
-    chain = single_logout.load_chain(store, token)
+    chain = logout_chain.load_chain(store, token)
     if chain is None or chain.current is None:
         return slo_rejected(RequestExpired("LogoutResponse for no logout in progress"))
     current = chain.current
@@ -156,7 +157,7 @@ def slo_response() -> Response | tuple[str, int]:
         result = "failed"
     chain.results[current["sp"]] = result
     chain.current = None
-    single_logout.save_chain(store, token, chain)
+    logout_chain.save_chain(store, token, chain)
     audit("saml.slo.answered" if result == "ok" else "saml.slo.failed", sp=current["sp"])
     return chain_step(token, skip=False)
 
@@ -169,13 +170,13 @@ def slo_chain() -> Response | tuple[str, int]:
 
 def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:
     store, the_idp, now = services.store(), idp(), time.time()
-    chain = single_logout.load_chain(store, token)
+    chain = logout_chain.load_chain(store, token)
     if chain is None:
         return slo_rejected(RequestExpired("no such logout in progress"))
     if chain.current is not None:
         waited = now - chain.current["sent_at"]
-        if not skip and waited < single_logout.STEP_TIMEOUT:
-            return waiting_page(token, chain.current["sp"], int(single_logout.STEP_TIMEOUT - waited) + 1)
+        if not skip and waited < logout_chain.STEP_TIMEOUT:
+            return waiting_page(token, chain.current["sp"], int(logout_chain.STEP_TIMEOUT - waited) + 1)
         audit("saml.slo.failed", sp=chain.current["sp"], reason="no answer" if not skip else "skipped")
         chain.results[chain.current["sp"]] = "failed"
         chain.current = None
@@ -187,10 +188,10 @@ def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:
             continue
         request_id, outgoing = single_logout.logout_request(the_idp, sp, record, token, now)
         chain.current = {"sp": sp.entity_id, "request_id": request_id, "sent_at": now}
-        single_logout.save_chain(store, token, chain)
+        logout_chain.save_chain(store, token, chain)
         audit("saml.slo.sent", sp=sp.entity_id, binding=outgoing.binding.rsplit(":", 1)[-1])
         return send(outgoing, sp)
-    single_logout.drop_chain(store, token)
+    logout_chain.drop_chain(store, token)
     failed = sorted(sp for sp, result in chain.results.items() if result != "ok")
     initiator = chain.initiator
     audit("saml.slo.completed", initiator=initiator["sp"] if initiator else None, failed=len(failed),
@@ -203,18 +204,25 @@ def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:
                                                   initiator["relay_state"], now)
             if final is not None:
                 return send(final, sp)
+    if chain.return_to:  # an OIDC RP-Initiated Logout: on to the RP's post_logout_redirect_uri
+        return no_store_redirect(chain.return_to)
     return logged_out_page(chain.results, denied=False)
 
 
 def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:
     """A Redirect (302) or the auto-POST form, with a CSP letting it post to that SP only."""
     if outgoing.binding == BINDING_HTTP_REDIRECT:
-        response = redirect(outgoing.url, 302)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return no_store_redirect(outgoing.url)
     html = render_template("saml/logout_post.html", action=outgoing.url, field=outgoing.field,
                            value=outgoing.value, relay_state=outgoing.relay_state)
     return with_form_csp(make_response(html), outgoing.url, sp)
+
+
+def no_store_redirect(url: str) -> Response:
+    """A 302 that no cache keeps (it may carry a signed message, or an RP's state)."""
+    response = redirect(url, 302)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def waiting_page(token: str, sp_entity_id: str, seconds: int) -> Response:
@@ -253,19 +261,11 @@ def slo_rejected(exc: RequestRejected) -> tuple[str, int]:
 
 
 def logout_hook(app_idp: IdentityProvider, parties: Parties,
-                tell: single_logout.Tell) -> Callable[[str, Mapping[str, Any]], str | None]:
-    """The ``identity.logout`` hook (SLO04): starts the chain for this browser's session (remembering
-    its URL for :func:`slo`); any other session's SPs are told over SOAP (``tell``)."""
-    hook = single_logout.logout_hook(app_idp, services.store, parties,
-                                     lambda: g.get("saml_slo_initiator"), is_this_browser, tell)
-
-    def saml_single_logout(session_id: str, data: Mapping[str, Any]) -> str | None:
-        url = hook(session_id, data)
-        if url:
-            g.saml_slo_chain = url
-        return url
-
-    return saml_single_logout
+                tell: logout_chain.Tell) -> Callable[[str, Mapping[str, Any]], str | None]:
+    """The ``identity.logout`` hook (SLO04): starts the chain for this browser's session (its URL is
+    the hook's result); any other session's SPs are told over SOAP (``tell``)."""
+    return logout_chain.logout_hook(app_idp, services.store, parties, lambda: g.get("saml_slo_initiator"),
+                                    is_this_browser, return_to, tell)
 
 
 @bp.get("/saml/error")

@@ -1,12 +1,11 @@
 """``/logout``: a POST ends the SSO session (then follows a protocol's logout chain); a GET asks first."""
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from ..identity.current import current_authentication
+from ..identity.logout import continuation
 from . import signin
 from .forms import ButtonForm
 
@@ -28,10 +27,3 @@ def logout() -> Response:
         return redirect(continuation(results) or url_for("login.address", logged_out=1))
     return redirect(url_for("logout.confirm"))
 
-
-def continuation(results: list[Any]) -> str | None:
-    """The first logout hook result that is a local path (e.g. SAML single logout's chain), if any."""
-    for result in results:
-        if isinstance(result, str) and result.startswith("/") and not result.startswith(("//", "/\\")):
-            return result
-    return None

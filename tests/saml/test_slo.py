@@ -264,11 +264,11 @@ def test_slo04_sp_not_answering_gives_partial_logout(flow, parties, idp_cert):
 
 def test_slo04_timeout_does_not_block_the_chain(flow, parties, idp_cert, monkeypatch):
     """SLO04: back on the chain after the timeout without an answer, B counts as failed."""
-    from gateway.saml import slo
+    from gateway.saml import chain
 
     a = parties["A"]
     form = form_of(flow.client.get(signed_redirect(logout_request_xml(a, "_logout4"), a)))
-    monkeypatch.setattr(slo, "STEP_TIMEOUT", 0)
+    monkeypatch.setattr(chain, "STEP_TIMEOUT", 0)
     back = flow.client.get(f"/saml/slo/chain?token={form['RelayState']}")
     assert logout_response_at_a(back, idp_cert, "_logout4")[-1] == STATUS + "PartialLogout"
 
