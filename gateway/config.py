@@ -227,6 +227,10 @@ class SamlSettings:
         "fr": "https://www.uness.fr", "en": "https://www.uness.fr"})
     #: The technical contact's address (md:ContactPerson); required in production when the IdP is on.
     technical_contact: str = ""
+    #: The security contact's address (md:ContactPerson, REFEDS remd:contactType security; REN04).
+    security_contact: str = ""
+    #: Assert REFEDS SIRTFI compliance in the metadata (needs security_contact; REN04).
+    sirtfi: bool = False
     #: errorURL of the IdP role; defaults to <public_url>/saml/error.
     error_url: str = ""
     #: Remote SP metadata aggregates (the Renater SP aggregate is the model), each a table
@@ -280,6 +284,8 @@ class SamlSettings:
             unknown = sorted(set(table) - {"url", "cert", "refresh_seconds", "cache_dir"})
             if unknown:
                 found.append(f"saml.aggregates[{index}]: unknown keys {unknown}")
+        if self.sirtfi and not self.security_contact:
+            found.append("saml.sirtfi: needs saml.security_contact (SIRTFI requires a security contact)")
         if production:
             found.extend(self._production_problems())
         return found

@@ -45,12 +45,23 @@ from .nameids import FORMATS
 from .xml import DS, DS_NS, MD, MD_NS, parse
 
 SHIBMD_NS = "urn:mace:shibboleth:metadata:1.0"
+MDATTR_NS = "urn:oasis:names:tc:SAML:metadata:attribute"
+SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
+REMD_NS = "http://refeds.org/metadata"
+URI_FORMAT = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+#: Entity attributes (REN04): the IdP releases the R&S bundle (ATT06); SIRTFI when configured.
+CATEGORY_SUPPORT = "http://macedir.org/entity-category-support"
+RESEARCH_AND_SCHOLARSHIP = "http://refeds.org/category/research-and-scholarship"
+ASSURANCE_CERTIFICATION = "urn:oasis:names:tc:SAML:attribute:assurance-certification"
+SIRTFI = "https://refeds.org/sirtfi"
+SECURITY_CONTACT = "http://refeds.org/metadata/contactType/security"
 MDUI_NS = "urn:oasis:names:tc:SAML:metadata:ui"
 ALG_NS = "urn:oasis:names:tc:SAML:metadata:algsupport"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
 CONTENT_TYPE = "application/samlmetadata+xml"
-NSMAP = {"md": MD_NS, "ds": DS_NS, "shibmd": SHIBMD_NS, "mdui": MDUI_NS, "alg": ALG_NS}
+NSMAP = {"md": MD_NS, "ds": DS_NS, "shibmd": SHIBMD_NS, "mdui": MDUI_NS, "alg": ALG_NS, "mdattr": MDATTR_NS,
+         "saml": SAML_NS, "remd": REMD_NS}
 AGGREGATE_PATH = "/saml/metadata/aggregate"
 
 
@@ -98,6 +109,7 @@ def entity_descriptor(idp: IdentityProvider, scopes: Sequence[str],
     settings = idp.settings
     root = etree.Element(MD + "EntityDescriptor", nsmap=NSMAP, entityID=idp.entity_id, **(validity or {}))
     extensions = etree.SubElement(root, MD + "Extensions")
+    extensions.append(_entity_attributes(idp))
     etree.SubElement(extensions, f"{{{ALG_NS}}}DigestMethod", Algorithm=SHA256)
     etree.SubElement(extensions, f"{{{ALG_NS}}}SigningMethod", Algorithm=idp.signature_algorithm)
     root.append(_idp_descriptor(idp, scopes))
@@ -105,7 +117,24 @@ def entity_descriptor(idp: IdentityProvider, scopes: Sequence[str],
     if settings.technical_contact:
         contact = etree.SubElement(root, MD + "ContactPerson", contactType="technical")
         etree.SubElement(contact, MD + "EmailAddress").text = _mailto(settings.technical_contact)
+    if settings.security_contact:
+        contact = etree.SubElement(root, MD + "ContactPerson", contactType="other")
+        contact.set(f"{{{REMD_NS}}}contactType", SECURITY_CONTACT)
+        etree.SubElement(contact, MD + "EmailAddress").text = _mailto(settings.security_contact)
     return root
+
+
+def _entity_attributes(idp: IdentityProvider) -> etree._Element:
+    """mdattr:EntityAttributes (REN04): R&S support, and SIRTFI when the operator asserts it."""
+    values = {CATEGORY_SUPPORT: [RESEARCH_AND_SCHOLARSHIP]}
+    if idp.settings.sirtfi:
+        values[ASSURANCE_CERTIFICATION] = [SIRTFI]
+    holder = etree.Element(f"{{{MDATTR_NS}}}EntityAttributes")
+    for name, texts in values.items():
+        attribute = etree.SubElement(holder, f"{{{SAML_NS}}}Attribute", Name=name, NameFormat=URI_FORMAT)
+        for text in texts:
+            etree.SubElement(attribute, f"{{{SAML_NS}}}AttributeValue").text = text
+    return holder
 
 
 def entities_descriptor(entity: etree._Element, name: str, validity: dict[str, str]) -> etree._Element:

@@ -57,6 +57,36 @@ def test_a01_entity_id_from_settings(saml_config, redis_client):
         "https://idp.uness.fr/idp"
 
 
+MDATTR = "{urn:oasis:names:tc:SAML:metadata:attribute}"
+SAML_ATTR = "{urn:oasis:names:tc:SAML:2.0:assertion}Attribute"
+
+
+def entity_attributes(root) -> dict[str, list[str]]:
+    holder = root.find(f"{{{MD}}}Extensions/{MDATTR}EntityAttributes")
+    return {a.get("Name"): [v.text for v in a] for a in holder.iter(SAML_ATTR)}
+
+
+def test_ren04_research_and_scholarship_support_no_sirtfi_by_default(root):
+    """REN04: the entity category support Renater IdPs publish for R&S (ATT06 is released);
+    SIRTFI and the security contact only when the operator says so."""
+    assert entity_attributes(root) == {
+        "http://macedir.org/entity-category-support": ["http://refeds.org/category/research-and-scholarship"]}
+    assert all(c.get("contactType") == "technical" for c in root.iter(f"{{{MD}}}ContactPerson"))
+    assert b"refeds.org/sirtfi" not in etree.tostring(root)
+
+
+def test_ren04_security_contact_and_sirtfi(saml_config, redis_client):
+    """REN04: a REFEDS security contact (remd:contactType) and the SIRTFI assurance certification."""
+    settings = {**saml_config["saml"], "security_contact": "securite@uness.fr", "sirtfi": True}
+    root = etree.fromstring(make_app({**saml_config, "saml": settings}).test_client().get("/saml/metadata").data)
+    assert entity_attributes(root)["urn:oasis:names:tc:SAML:attribute:assurance-certification"] == [
+        "https://refeds.org/sirtfi"]
+    security = [c for c in root.iter(f"{{{MD}}}ContactPerson") if c.get("contactType") == "other"]
+    assert security[0].get("{http://refeds.org/metadata}contactType") == \
+        "http://refeds.org/metadata/contactType/security"
+    assert security[0].findtext(f"{{{MD}}}EmailAddress") == "mailto:securite@uness.fr"
+
+
 def test_a02_sso_and_slo_on_redirect_and_post(descriptor):
     assert descriptor.get("protocolSupportEnumeration") == "urn:oasis:names:tc:SAML:2.0:protocol"
     for service in ("SingleSignOnService", "SingleLogoutService"):

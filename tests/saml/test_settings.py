@@ -84,6 +84,7 @@ def test_the_default_sp_metadata_folder_exists():
     (SamlSettings(signing_key="x"), "saml.signing_key and saml.signing_cert: give both or neither"),
     (SamlSettings(display_name={"de": "UNESS"}), "saml.display_name: languages fr and en only"),
     (SamlSettings(metadata_valid_days=60), "saml.metadata_valid_days: between 1 and 28"),
+    (SamlSettings(sirtfi=True), "saml.sirtfi: needs saml.security_contact"),
 ])
 def test_saml_settings_problems(settings, expected):
     assert any(p.startswith(expected) for p in settings.problems(production=False))
