@@ -3,7 +3,10 @@
 deploy/dev/run.sh starts it on http://127.0.0.1:8001 (``GATEWAY_DEMO_SAML_PORT``);
 the gateway never imports it. It is what an unmodified university application
 sees: SP-initiated SSO (HTTP-Redirect), the signed Response at ``/acs``
-(HTTP-POST; unsolicited ones too, for IdP-initiated links), and SLO at ``/slo``.
+(HTTP-POST; unsolicited ones too, for IdP-initiated links), and SLO at ``/slo``
+(HTTP-Redirect; HTTP-POST instead with the setting ``slo_binding = "post"``, and
+its LogoutResponse by HTTP-Redirect with ``slo_answer_binding = "redirect"``, which
+the browser tests use).
 Its entityID is ``<url>/saml/metadata``; its metadata for port 8001 is committed
 as config/dev/saml/sp/demo-sp.xml (the gateway loads that folder in development
 mode), and :func:`metadata_xml` makes it for any other URL. Its key pair is the
@@ -43,6 +46,7 @@ DEFAULTS = {
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 CLIENT = "demo_saml.client"
+SLO_BINDINGS = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST}
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -57,6 +61,7 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]
 def sp_config(conf: Mapping[str, str], idp_metadata: str | None = None) -> dict[str, Any]:
     """The pysaml2 SP configuration (without IdP metadata: enough to make our own metadata)."""
     url = conf["url"]
+    slo_binding = SLO_BINDINGS[conf.get("slo_binding", "redirect")]
     return {
         "entityid": url + "/saml/metadata",
         "key_file": conf["key_file"], "cert_file": conf["cert_file"],
@@ -67,7 +72,7 @@ def sp_config(conf: Mapping[str, str], idp_metadata: str | None = None) -> dict[
         "service": {"sp": {
             "name": "Application de démonstration (UNESS, développement)",
             "endpoints": {"assertion_consumer_service": [(url + "/acs", BINDING_HTTP_POST)],
-                          "single_logout_service": [(url + "/slo", BINDING_HTTP_REDIRECT)]},
+                          "single_logout_service": [(url + "/slo", slo_binding)]},
             "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT],
             "want_response_signed": True, "want_assertions_signed": True,
             "authn_requests_signed": False, "logout_requests_signed": True,
@@ -168,8 +173,8 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
                                     relay_state="/", sign=True, sigalg=RSA_SHA256)
         return redirect(dict(info["headers"])["Location"])
 
-    @app.get("/slo")
-    def slo() -> Response:
+    @app.route("/slo", methods=["GET", "POST"])
+    def slo() -> Response | str:
         client = _client(app, conf)
         if "SAMLResponse" in request.args:  # the end of our LogoutRequest (we are signed out already)
             try:
@@ -183,15 +188,20 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
             session.clear()
             session["notice"] = notice
             return redirect("/")
-        if "SAMLRequest" not in request.args:
+        if "SAMLRequest" not in request.values:
             return redirect("/")
-        logout = client.parse_logout_request(request.args["SAMLRequest"], BINDING_HTTP_REDIRECT)
+        binding = BINDING_HTTP_POST if request.method == "POST" else BINDING_HTTP_REDIRECT
+        logout = client.parse_logout_request(request.values["SAMLRequest"], binding)
         session.clear()  # front-channel: this browser's session is the one to end
-        response = client.create_logout_response(logout.message, [BINDING_HTTP_REDIRECT])
-        destination = client.metadata.single_logout_service(_idp(client), BINDING_HTTP_REDIRECT, "idpsso")
-        info = client.apply_binding(BINDING_HTTP_REDIRECT, str(response), destination[0]["location"],
-                                    relay_state=request.args.get("RelayState"), response=True, sign=True,
-                                    sigalg=RSA_SHA256)
+        binding = SLO_BINDINGS.get(conf.get("slo_answer_binding", ""), binding)  # else as the request came
+        destination = client.metadata.single_logout_service(_idp(client), binding, "idpsso")
+        response = client.create_logout_response(logout.message, [binding], sign=binding == BINDING_HTTP_POST,
+                                                 sign_alg=RSA_SHA256, digest_alg=SHA256)
+        info = client.apply_binding(binding, str(response), destination[0]["location"],
+                                    relay_state=request.values.get("RelayState"), response=True,
+                                    sign=binding == BINDING_HTTP_REDIRECT, sigalg=RSA_SHA256)
+        if binding == BINDING_HTTP_POST:  # pysaml2's page posts itself (an inline onload)
+            return str(info["data"])
         return redirect(dict(info["headers"])["Location"])
 
     return app

@@ -6,7 +6,8 @@ informations", a disabled account) calls :func:`session_ended` for each
 session, and every hook runs. Hooks must not raise; an error is logged.
 A hook may return a front-channel logout for the browser to follow
 (:func:`continuation`), which ends at :func:`return_to` when the protocol that
-ended the session asked for it (OIDC RP-Initiated Logout).
+ended the session asked for it (OIDC RP-Initiated Logout). Such a logout is
+started, and moved on after a form, by :func:`moving_on_page`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, make_response, render_template
+from werkzeug.wrappers import Response
 
 #: A hook may return something for the caller (e.g. SAML single logout: the chain's local URL to follow).
 Hook = Callable[[str, Mapping[str, Any]], Any]
@@ -42,6 +44,22 @@ def continuation(results: list[Any]) -> str | None:
         if isinstance(result, str) and result.startswith("/") and not result.startswith(("//", "/\\")):
             return result
     return None
+
+
+def moving_on_page(location: str) -> Response:
+    """A page of the gateway that goes on to ``location`` by itself: a new navigation, not a redirect.
+
+    Every page here sends ``Content-Security-Policy: form-action 'self'`` (the SAML
+    POST pages: their SP's endpoint), and Chromium applies ``form-action`` to every
+    redirect that follows a form submission: after the logout button, a 302 to an
+    SP's SingleLogoutService on another origin is refused ("Refused to send form
+    data"), and the SP is never told. This page moves on with ``Refresh: 0`` (no
+    script), a navigation ``form-action`` does not govern; its link (a link: a form
+    would be governed again) is there for the rest. See README, "The continue page".
+    """
+    response = make_response(render_template("logout/continue.html", location=location))
+    response.headers["Refresh"] = f"0;url={location}"
+    return response
 
 
 #: The ``flask.g`` attribute holding :func:`return_to` while a session ends.

@@ -44,7 +44,7 @@ class Chain:
     remaining: list[dict[str, Any]]
     #: entityID -> "ok", "failed", or "queued" (told over SOAP, unconfirmed: counts as not "ok").
     results: dict[str, str]
-    #: The SP being logged out now: {"sp", "request_id", "sent_at"}.
+    #: The SP being logged out now: {"sp", "request_id", "sent_at", "binding"}.
     current: dict[str, Any] | None = None
     #: The SP-initiated request: {"sp", "request_id", "relay_state", "asynchronous"}; None otherwise.
     initiator: dict[str, Any] | None = None

@@ -19,13 +19,13 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, current_app, g, make_response, redirect, render_template, request, session,
                    url_for)
 from markupsafe import Markup
-from saml2 import BINDING_HTTP_REDIRECT
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from werkzeug.wrappers import Response
 
 from .. import ROOT, services
 from ..identity.current import current_authentication, is_this_browser, require_login
 from ..identity.end import end_current_session
-from ..identity.logout import return_to
+from ..identity.logout import moving_on_page, return_to
 from ..identity.models import Authentication
 from ..identity.parties import Parties
 from ..logs import audit
@@ -129,7 +129,8 @@ def slo() -> Response | tuple[str, int]:
     g.pop("saml_slo_initiator", None)
     if url is None:  # the hook did not run (or failed): answer as a partial logout
         return logged_out_page({}, denied=False)
-    return chain_step(url.partition("token=")[2], skip=False)
+    step = chain_step(url.partition("token=")[2], skip=False)
+    return off_the_form(step) if request.method == "POST" else step
 
 
 def slo_response() -> Response | tuple[str, int]:
@@ -159,7 +160,9 @@ def slo_response() -> Response | tuple[str, int]:
     chain.current = None
     logout_chain.save_chain(store, token, chain)
     audit("saml.slo.answered" if result == "ok" else "saml.slo.failed", sp=current["sp"])
-    return chain_step(token, skip=False)
+    step = chain_step(token, skip=False)
+    after_a_form = request.method == "POST" or current.get("binding") == BINDING_HTTP_POST
+    return off_the_form(step) if after_a_form else step
 
 
 @bp.get("/saml/slo/chain")
@@ -187,7 +190,8 @@ def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:
             chain.results[record["sp"]] = "failed"
             continue
         request_id, outgoing = single_logout.logout_request(the_idp, sp, record, token, now)
-        chain.current = {"sp": sp.entity_id, "request_id": request_id, "sent_at": now}
+        chain.current = {"sp": sp.entity_id, "request_id": request_id, "sent_at": now,
+                         "binding": outgoing.binding}
         logout_chain.save_chain(store, token, chain)
         audit("saml.slo.sent", sp=sp.entity_id, binding=outgoing.binding.rsplit(":", 1)[-1])
         return send(outgoing, sp)
@@ -210,12 +214,31 @@ def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:
 
 
 def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:
-    """A Redirect (302) or the auto-POST form, with a CSP letting it post to that SP only."""
+    """A Redirect (302) or the auto-POST form, with a CSP letting it post to that SP, and letting the SP
+    redirect back here (its LogoutResponse by HTTP-Redirect: ``form-action`` governs that redirect too)."""
     if outgoing.binding == BINDING_HTTP_REDIRECT:
         return no_store_redirect(outgoing.url)
     html = render_template("saml/logout_post.html", action=outgoing.url, field=outgoing.field,
                            value=outgoing.value, relay_state=outgoing.relay_state)
-    return with_form_csp(make_response(html), outgoing.url, sp)
+    response = make_response(html)
+    response.headers["Content-Security-Policy"] = form_csp(outgoing.url, (*sp.policy.form_action, "'self'"))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def off_the_form(step: Response | tuple[str, int]) -> Response | tuple[str, int]:
+    """The chain's next hop after a form (the SP's, or our POST page's), out of that form's navigation.
+
+    CSP ``form-action`` (ours, or the SP page's) governs every redirect that follows
+    a form submission, so a 302 to another origin (the next SP, the initiator's
+    LogoutResponse, an OIDC RP) becomes a page of ours that moves on by itself.
+    """
+    if not isinstance(step, Response) or step.status_code != 302:
+        return step
+    location = step.headers.get("Location", "")
+    if location.startswith("/") or location.startswith(services.settings().public_url + "/"):
+        return step
+    return moving_on_page(location)
 
 
 def no_store_redirect(url: str) -> Response:

@@ -5,7 +5,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from ..identity.current import current_authentication
-from ..identity.logout import continuation
+from ..identity.logout import continuation, moving_on_page
 from . import signin
 from .forms import ButtonForm
 
@@ -23,7 +23,7 @@ def confirm() -> Response | str:
 @bp.post("/logout")
 def logout() -> Response:
     if ButtonForm().validate_on_submit():
-        results = signin.sign_out()
-        return redirect(continuation(results) or url_for("login.address", logged_out=1))
+        chain = continuation(signin.sign_out())  # a page, not a 302: see moving_on_page
+        return moving_on_page(chain) if chain else redirect(url_for("login.address", logged_out=1))
     return redirect(url_for("logout.confirm"))
 

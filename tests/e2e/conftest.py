@@ -39,7 +39,7 @@ PASSWORD = "correct horse battery staple"
 class Gateway:
     """``gunicorn -c deploy/gunicorn.conf.py gateway.wsgi:app`` on a free port, one worker."""
 
-    def __init__(self, redis_url: str, log: Path) -> None:
+    def __init__(self, redis_url: str, log: Path, env_extra: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -48,7 +48,7 @@ class Gateway:
             GATEWAY_MODE="development", GATEWAY_SECRET_KEY=DEV_KEY[:40], GATEWAY_PUBLIC_URL=self.url,
             GATEWAY_INSECURE_HTTP="true", GATEWAY_REDIS_URL=redis_url, GATEWAY_BIND=f"127.0.0.1:{self.port}",
             GATEWAY_WORKERS="1", GATEWAY_PASSWORDS_MEMORY_COST=str(FAST_ARGON2.memory_cost),
-            GATEWAY_PASSWORDS_TIME_COST=str(FAST_ARGON2.time_cost),
+            GATEWAY_PASSWORDS_TIME_COST=str(FAST_ARGON2.time_cost), **(env_extra or {}),
         )
         with log.open("wb") as out:
             self.process = subprocess.Popen(
