@@ -262,6 +262,9 @@ def record_persistent_ids(record: Mapping[str, Any]) -> dict[str, str]:
     """A record's ``saml_persistent_ids``, checked (absent or null: none). Raises InvalidAccount."""
     identifiers = _identifier_map(record.get(PERSISTENT_IDS), PERSISTENT_IDS)
     check_identifiers(identifiers, PERSISTENT_IDS)
+    if any(len(value) > 256 or any(c.isspace() or not c.isprintable() for c in value)
+           for value in identifiers.values()):  # sent as a persistent NameID: SAML Core §8.3.7, RSP11
+        raise InvalidAccount(PERSISTENT_IDS, "identifiers of at most 256 characters, without spaces")
     return identifiers
 
 

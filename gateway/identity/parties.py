@@ -24,7 +24,7 @@ class Parties:
     def joined(self, session_id: str, protocol: str, party_id: str, data: Mapping[str, Any], ttl: int) -> None:
         """Record (or refresh) that ``party_id`` of ``protocol`` ("saml", "oidc") got this session."""
         name = self.key(session_id)
-        pipe = self.store.redis.pipeline(transaction=False)  # HSET then EXPIRE: one round trip, in order
+        pipe = self.store.redis.pipeline()  # HSET and EXPIRE together (MULTI): never a hash without TTL
         pipe.hset(name, f"{protocol}|{party_id}", json.dumps(dict(data), separators=(",", ":")))
         pipe.expire(name, max(ttl, 1))
         pipe.execute()

@@ -74,9 +74,22 @@ class LogoutRefused(BackChannelError):
     """The SP answered, but not a valid Success LogoutResponse to our request: final."""
 
 
-def soap_endpoint(sp: ServiceProvider) -> Endpoint | None:
-    """The SP's first SOAP SingleLogoutService, if its metadata has one."""
-    return next((endpoint for endpoint in sp.slo if endpoint.binding == BINDING_SOAP), None)
+def soap_endpoint(sp: ServiceProvider, production: bool) -> Endpoint | None:
+    """The SP's first SOAP SingleLogoutService the worker may call, if its metadata has one."""
+    return next((endpoint for endpoint in sp.slo
+                 if endpoint.binding == BINDING_SOAP and callable_location(endpoint.location, production)), None)
+
+
+def callable_location(url: str, production: bool) -> bool:
+    """https; http only in development or to loopback (as OIDC logout URIs). Never file:, ftp:, data:.
+
+    The location comes from SP metadata, federation aggregates included: the worker must not be
+    made to reach anything else.
+    """
+    parts = urlsplit(url)
+    if not parts.netloc or parts.scheme not in ("https", "http"):
+        return False
+    return parts.scheme == "https" or not production or parts.hostname in ("127.0.0.1", "::1", "localhost")
 
 
 class BackChannel:
@@ -88,6 +101,7 @@ class BackChannel:
     def __init__(self, idp: IdentityProvider, settings: Settings) -> None:
         self.idp = idp
         self.settings: SamlSettings = settings.saml
+        self.production = settings.is_production
         self.queue = Queue(QUEUE, connection=connect(settings.redis, decode=False), serializer=JSONSerializer)
 
     def tell(self, entity_id: str, record: Mapping[str, Any]) -> bool:
@@ -96,7 +110,7 @@ class BackChannel:
         False, audited, when it has no SOAP SingleLogoutService (or the queue cannot be reached).
         """
         sp = self.idp.provider(entity_id)
-        if sp is None or soap_endpoint(sp) is None:
+        if sp is None or soap_endpoint(sp, self.production) is None:
             audit("saml.slo.backchannel_unreachable", sp=entity_id, reason="no SOAP SingleLogoutService")
             return False
         intervals = list(self.settings.backchannel_retry_intervals)
@@ -126,9 +140,10 @@ def deliver(job: Mapping[str, Any]) -> None:
     Raises DeliveryFailed so that rq tries again; a refusal is audited and final.
     """
     idp = cast(IdentityProvider, current_app.extensions["gateway.saml"])
-    settings = cast(BackChannel, current_app.extensions[EXTENSION]).settings
+    channel = cast(BackChannel, current_app.extensions[EXTENSION])
+    settings = channel.settings
     sp = idp.provider(job["sp"])
-    endpoint = soap_endpoint(sp) if sp is not None else None
+    endpoint = soap_endpoint(sp, channel.production) if sp is not None else None
     if sp is None or endpoint is None:  # gone from the metadata meanwhile
         audit("saml.slo.backchannel_unreachable", sp=job["sp"], reason="no SOAP SingleLogoutService")
         return
@@ -169,6 +184,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def post_soap(url: str, body: bytes, timeout: float) -> bytes:
     """POST the envelope; the answer's body. Raises DeliveryFailed (unreachable, 5xx) or LogoutRefused."""
     host = urlsplit(url).netloc
+    if urlsplit(url).scheme not in ("https", "http"):  # callable_location chose it; never anything else
+        raise LogoutRefused(f"{url[:80]!r}: not an http(s) URL")
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{SOAP_ACTION}"', "Accept": "text/xml"})
     try:

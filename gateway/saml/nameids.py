@@ -116,6 +116,10 @@ class NameIds:
             if policy.format == NAMEID_FORMAT_PERSISTENT:
                 raise InvalidNameIDPolicy("no persistent identifier yet and AllowCreate is false")
             return self.issue(account, sp, NAMEID_FORMAT_TRANSIENT, policy, previous)  # not asked for by name
+        if account.liste_rouge and not sp.policy.liste_rouge:  # the address is withheld (ATT07)
+            if policy.format == NAMEID_FORMAT_EMAILADDRESS:
+                raise InvalidNameIDPolicy("the address of a person on the liste rouge: SP not authorised")
+            return self.issue(account, sp, NAMEID_FORMAT_TRANSIENT, policy, previous)
         address = email_address(account)
         if address is None:
             raise InvalidNameIDPolicy("no verified address")

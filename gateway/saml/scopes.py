@@ -56,7 +56,10 @@ class Scopes:
         if not account.eppn:
             return
         scope = account.eppn.rsplit("@", 1)[1]
-        if scope in self.current():
+        # The last list this process saw, even if stale: domains do not vanish, and the SSO path must
+        # not pay for reading the directory (only a fresh worker, or an unknown scope, reads it).
+        known = self._cached[1] if self._cached else self.current()
+        if scope in known:
             return
         self.store.redis.delete(key("saml", "scopes"))
         self._cached = None

@@ -122,7 +122,8 @@ def slo() -> Response | tuple[str, int]:
             logout.relay_state, time.time())
         if outgoing is None or sp is None:
             return logged_out_page({}, denied=True)
-        return send(outgoing, sp)
+        answer = send(outgoing, sp)
+        return off_the_form(answer) if request.method == "POST" else answer
     g.saml_slo_initiator = {"sp": logout.sp_entity_id, "request_id": logout.id,
                             "relay_state": logout.relay_state, "asynchronous": logout.asynchronous}
     url = end_current_session().continuation

@@ -83,6 +83,9 @@ def test_a_different_one_rejects_the_line_and_writes_nothing(run, accounts, made
     (["a list"], "expected an object mapping SP entityID to identifier"),
     ({MAIN: ""}, "each entry maps an SP entityID to a non-empty identifier"),
     ({MAIN: 42}, "expected an object mapping SP entityID to identifier"),
+    ({MAIN: "x" * 257}, "identifiers of at most 256 characters, without spaces"),
+    ({MAIN: "two words"}, "identifiers of at most 256 characters, without spaces"),
+    ({MAIN: "tab\there"}, "identifiers of at most 256 characters, without spaces"),
 ])
 def test_malformed_ones_reject_the_line(run, accounts, value, reason):
     line = jsonl({"id": "w", "emails": ["w@example.fr"], "saml_persistent_ids": value})

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import pytest
 
+from saml2.samlp import NameIDPolicy
+
 from gateway.saml.attributes import LISTE_ROUGE_HIDDEN, account_values, release, released_names
 from gateway.saml.policy import SpPolicy, parse_policies
 from gateway.saml.providers import RESEARCH_AND_SCHOLARSHIP, ServiceProvider
-from tests.saml.conftest import FakeSP
+from tests.saml.conftest import FakeSP, status_codes
 
 ALICE = "alice@univ-exemple.fr"
 CONTACT = {"displayName", "cn", "givenName", "sn", "mail"}
@@ -24,7 +26,8 @@ MAPPED = "supannListeRouge: an SP whose attributes list it maps it (not in the d
 @pytest.fixture
 def saml_config(saml_config, sps):
     listed = ["eduPersonPrincipalName", "mail", "displayName", "supannListeRouge"]
-    policies = {**saml_config["saml"]["sp"], sps["CBC"].entity_id: {"attributes": listed}}
+    policies = {**saml_config["saml"]["sp"], sps["CBC"].entity_id: {"attributes": listed, "email_name_id": True,
+                                                                     "name_id_format": "email"}}
     policies[sps["EMAIL"].entity_id] = {**policies[sps["EMAIL"].entity_id], "liste_rouge": True,
                                         "attributes": listed}
     return {**saml_config, "saml": {**saml_config["saml"], "sp": policies}}
@@ -70,6 +73,28 @@ def test_att07_a_person_not_on_the_list_is_unchanged(alice, released, sps, sp_or
     assert CONTACT <= set(released(sps["MAIN"]))
     sp_oracles.allow_refusal(MAPPED)
     assert released(sps["CBC"])["supannListeRouge"] == ["FALSE"]
+
+
+EMAIL_FORMAT = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+
+
+def test_att07_no_email_name_id_to_an_sp_not_authorised(rouge, flow, idp_metadata, sps, sp_oracles):
+    """CBC may have emailAddress NameIDs (its default), but is not authorised for the liste rouge: asked
+    by name -> InvalidNameIDPolicy; by its default -> a transient NameID, never the address."""
+    sp_oracles.allow_refusal(MAPPED)
+    sp = FakeSP(sps["CBC"], idp_metadata)
+    _, how = sp.request(name_id_policy=NameIDPolicy(format=EMAIL_FORMAT))
+    assert status_codes(flow.sso(how, email=ALICE))[-1].endswith(":InvalidNameIDPolicy")
+    request_id, how = sp.request()
+    result = sp.parse(flow.sso(how).saml_response, request_id)
+    assert result.name_id.format.endswith(":transient") and ALICE not in result.name_id.text
+
+
+def test_att07_email_name_id_to_an_authorised_sp(rouge, flow, idp_metadata, sps, sp_oracles):
+    sp_oracles.allow_refusal(MAPPED)
+    sp = FakeSP(sps["EMAIL"], idp_metadata)
+    request_id, how = sp.request(name_id_policy=NameIDPolicy(format=EMAIL_FORMAT))
+    assert sp.parse(flow.sso(how, email=ALICE).saml_response, request_id).name_id.text == ALICE
 
 
 def test_att07_supann_liste_rouge_is_in_no_default_set():

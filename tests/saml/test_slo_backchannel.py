@@ -386,10 +386,34 @@ def test_slo08_logout_button_uses_the_front_channel_and_soap_only_for_soap_only_
     SLO only, is told over the back channel."""
     token = _csrf(flow.client.get("/logout").get_data(as_text=True))
     started = flow.client.post("/logout", data={"csrf_token": token})
-    assert started.headers["Location"].startswith("/saml/slo/chain?token=")
-    step = flow.client.get(started.headers["Location"])
+    assert started.status_code == 200  # a page of its own before leaving the site (CSP form-action)
+    _, chain_url = started.headers["Refresh"].split(";url=")
+    assert chain_url.startswith("/saml/slo/chain?token=")
+    step = flow.client.get(chain_url)
     assert step.status_code == 302
     assert step.headers["Location"].startswith("https://a.example.org/Shibboleth.sso/SLO/Redirect?")
     run_mail_worker(app)
     assert endpoints["A"].received == []
     assert_told(endpoints["B"], parties["B"])
+
+
+# -- where the worker may go -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("location, production, usable", [
+    ("https://sp.example.org/Shibboleth.sso/SLO/SOAP", True, True),
+    ("http://sp.example.org/Shibboleth.sso/SLO/SOAP", True, False),
+    ("http://127.0.0.1:8080/Shibboleth.sso/SLO/SOAP", True, True),
+    ("http://sp.example.org/Shibboleth.sso/SLO/SOAP", False, True),
+    ("file:///etc/passwd", False, False),
+    ("ftp://sp.example.org/x", False, False),
+    ("data:text/plain,x", False, False),
+    ("https:///no-host", False, False),
+])
+def test_slo04_soap_locations_the_worker_may_call(location, production, usable):
+    """SLO04, SEC: a SOAP location comes from SP metadata (federation aggregates too): https, or http in
+    development and to loopback; never file:, ftp:, data: (the worker would read or reach them)."""
+    from gateway.saml.backchannel import soap_endpoint
+    from gateway.saml.providers import Endpoint, ServiceProvider
+
+    sp = ServiceProvider("https://sp.example.org/shibboleth", (), slo=(Endpoint(BINDING_SOAP, location),))
+    assert (soap_endpoint(sp, production) is not None) is usable
