@@ -219,8 +219,8 @@ def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:
     redirect back here (its LogoutResponse by HTTP-Redirect: ``form-action`` governs that redirect too)."""
     if outgoing.binding == BINDING_HTTP_REDIRECT:
         return no_store_redirect(outgoing.url)
-    html = render_template("saml/logout_post.html", action=outgoing.url, field=outgoing.field,
-                           value=outgoing.value, relay_state=outgoing.relay_state)
+    html = render_template("saml/post.html", action=outgoing.url, field=outgoing.field, value=outgoing.value,
+                           relay_state=outgoing.relay_state, logout=True)
     response = make_response(html)
     response.headers["Content-Security-Policy"] = form_csp(outgoing.url, (*sp.policy.form_action, "'self'"))
     response.headers["Cache-Control"] = "no-store"
@@ -359,7 +359,8 @@ def post_form(sp: ServiceProvider, acs_url: str, document: bytes, relay_state: s
     # load the signed-in account again (Flask-Login) on the hottest path of the IdP.
     # Base64 has nothing to escape (Markup spares escaping ~16 KB); RelayState is escaped as ever.
     html = current_app.jinja_env.get_template("saml/post.html").render(
-        action=acs_url, saml_response=Markup(encode(document)), relay_state=relay_state)
+        action=acs_url, field="SAMLResponse", value=Markup(encode(document)), relay_state=relay_state,
+        logout=False)
     return with_form_csp(make_response(html), acs_url, sp)
 
 
