@@ -4,14 +4,17 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import functools
 
 import pytest
 import redis
 import saml2.cryptography.asymmetric as saml2_asymmetric
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from gateway import create_app
 
@@ -28,6 +31,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class _Quiet(WSGIRequestHandler):
+    def log(self, *args: Any) -> None:
+        pass
+
+
+class WsgiServer:
+    """A WSGI app served on 127.0.0.1:``port`` by werkzeug, in a thread of this process, no request log."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        self.server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_Quiet)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
 
 
 class RedisServer:

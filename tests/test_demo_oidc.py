@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 import time
 import tomllib
 from collections.abc import Iterator
@@ -20,36 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from gateway.accounts.models import Account, Email
 from gateway.demo import oidc_rp
 from gateway.oidc.clients import Client
 from gateway.oidc.credentials import hash_secret
 from gateway.oidc.keys import init_directory
-from tests.conftest import free_port, make_app
+from tests.conftest import WsgiServer, free_port, make_app
 from tests.fixtures_mail import run_mail_worker
-from tests.oidc.conftest import EMAIL, PASSWORD, Browser, Live, _Quiet
+from tests.oidc.conftest import EMAIL, PASSWORD, Browser, Live
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "demo-test-secret-0123456789"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 BACKCHANNEL_LINE = re.compile(r"Déconnecté par la passerelle \(back-channel\) à \d\d:\d\d:\d\d")
 NOWHERE = "nowhere:"  # Browser.go follows every redirect: no URL starts with this
-
-
-class Server:
-    """A WSGI app on 127.0.0.1:<port>, in a thread."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        self.server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_Quiet)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @dataclasses.dataclass
@@ -89,7 +73,7 @@ scopes = ["openid", "profile", "email", "eduperson", "supann"]
         eppn="cmartin@univ-exemple.fr", status="active", password_hash=passwords.hash(PASSWORD)))
     demo = oidc_rp.create_app({"url": demo_url, "client_id": "demo-test", "client_secret": SECRET,
                                "discovery_url": f"{gateway_url}/.well-known/openid-configuration"})
-    servers = [Server(app, gateway_port), Server(demo, demo_port)]
+    servers = [WsgiServer(app, gateway_port), WsgiServer(demo, demo_port)]
     try:
         yield Setup(Live(gateway_url, app), demo_url, demo)
     finally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,34 +19,14 @@ from urllib.parse import urlencode, urljoin
 
 import pytest
 import requests
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from gateway.accounts.models import Account, Email
 from gateway.demo import saml_sp
-from tests.conftest import free_port, make_app
+from tests.conftest import WsgiServer, free_port, make_app
 from tests.oracles.harness import ORACLES, SpOracles
 
 EMAIL, PASSWORD = "camille.martin@etu.univ-exemple.fr", "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
-
-
-class _Quiet(WSGIRequestHandler):
-    def log(self, *args: Any) -> None:
-        pass
-
-
-class Server:
-    """A WSGI app on 127.0.0.1:<port>, in a thread."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        self.server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_Quiet)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture
@@ -66,7 +45,7 @@ def live(base_config: dict, redis_client, tmp_path: Path) -> Iterator[dict[str, 
                       eppn="cmartin@univ-exemple.fr", legacy_ids={entity_id: "legacy-camille-0001"},
                       password_hash=gateway.extensions["gateway.passwords"].hash(PASSWORD))
     gateway.extensions["gateway.directory"].create(account)
-    servers = [Server(gateway, gateway_port), Server(saml_sp.create_app(settings), demo_port)]
+    servers = [WsgiServer(gateway, gateway_port), WsgiServer(saml_sp.create_app(settings), demo_port)]
     yield {"gateway": gateway_url, "demo": demo_url, "entity_id": entity_id}
     for server in servers:
         server.stop()

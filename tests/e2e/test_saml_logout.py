@@ -14,23 +14,16 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from gateway.demo import saml_sp
-from tests.conftest import RedisServer, free_port
+from tests.conftest import RedisServer, WsgiServer, free_port
 from tests.e2e.conftest import PASSWORD, Gateway
-
-
-class _Quiet(WSGIRequestHandler):
-    def log(self, *args: Any) -> None:
-        pass
 
 
 class DemoSp:
@@ -55,13 +48,11 @@ class DemoSp:
             return app(environ, start_response)
 
         port = int(self.url.rsplit(":", 1)[1])
-        self.server = make_server("127.0.0.1", port, recorded, threaded=True, request_handler=_Quiet)
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.server = WsgiServer(recorded, port)
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
 
 
 #: (SingleLogoutService binding, binding of the SP's LogoutResponse) of each SP, in the chain's order.

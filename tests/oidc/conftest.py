@@ -1,7 +1,7 @@
 """OIDC fixtures: the gateway served live, a real relying party, a person's browser, an RP back end.
 
 * ``live``: the app (real Redis, keys generated for the session, a clients file
-  per test) served by werkzeug's ``make_server`` in a thread on a free port;
+  per test) served by werkzeug (tests.conftest.WsgiServer) in a thread on a free port;
   ``live.provider.clock`` is the injectable clock.
 * ``rp_backend``: a real HTTP server of the relying party receiving Back-Channel
   Logout POSTs (``rp_backend.tokens``).
@@ -32,12 +32,11 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from gateway.accounts.models import Account, Email
 from gateway.oidc.credentials import hash_secret
 from gateway.oidc.keys import init_directory
-from tests.conftest import free_port, make_app
+from tests.conftest import WsgiServer, free_port, make_app
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "camille.martin@univ-exemple.fr"
@@ -163,11 +162,6 @@ def rp_backend() -> Iterator[RpBackend]:
     backend.stop()
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 @dataclasses.dataclass
 class Live:
     url: str
@@ -202,12 +196,9 @@ def live(oidc_config: dict, redis_client) -> Iterator[Live]:
     """The gateway on a real port, in a thread of this process."""
     app = make_app(oidc_config)
     port = int(urlsplit(oidc_config["public_url"]).port or 0)
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    server = WsgiServer(app, port)
     yield Live(oidc_config["public_url"], app)
-    server.shutdown()
-    server.server_close()
+    server.stop()
     app.extensions["gateway.oidc"].close()
 
 

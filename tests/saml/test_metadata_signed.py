@@ -30,10 +30,10 @@ from gateway.config import ConfigError, SamlSettings
 from gateway.saml.aggregates import AggregateError, verified
 from gateway.saml.keys import DEV_CERT, DEV_KEY, pem_block
 from tests.cli.conftest import cli_environ, set_environ, unconfigure_logging
-from tests.conftest import free_port, make_app
+from tests.conftest import WsgiServer, free_port, make_app
 from tests.saml.conftest import NS, FakeSP, Flow, KeyPair, make_key
 from tests.saml.test_settings import PRODUCTION, problems_of, production_app
-from tests.test_demo_saml import Server
+
 
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
@@ -321,7 +321,7 @@ def live_idp(saml_config, redis_client, metadata_key) -> Iterator[LiveIdp]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     app = make_app({**separate_key(saml_config, metadata_key), "public_url": url})
-    server = Server(app, port)
+    server = WsgiServer(app, port)
     yield LiveIdp(url, url + "/saml/metadata", app)
     server.stop()
 
