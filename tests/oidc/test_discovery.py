@@ -58,7 +58,7 @@ def test_discovery_metadata_types(live):
 
 
 def test_endpoints_come_from_public_url_not_the_host_header(live):
-    """DISC01, STYLE 9: a forged Host header changes nothing."""
+    """DISC01: a forged Host header changes nothing (absolute URLs come from public_url, never from the Host header)."""
     meta = requests.get(live.endpoint("/.well-known/openid-configuration"), headers={"Host": "evil.example"},
                         timeout=10).json()
     assert meta["issuer"] == live.issuer and all("evil" not in str(v) for v in meta.values())

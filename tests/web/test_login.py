@@ -28,7 +28,7 @@ def test_sign_in_with_each_verified_address(browser, make_user, client):
 
 
 def test_unknown_address_message(browser):
-    """SEC09 deliberately not met: the product tells an unknown address apart (README, "Deviations");
+    """SEC09 deliberately not met: the product tells an unknown address apart (README, "Requirements deliberately not met");
     the answer is rate limited per client and per address instead (tests/web/test_protection.py)."""
     page = browser.submit("/login", {"email": "personne@univ-exemple.fr"}).get_data(as_text=True)
     assert UNKNOWN in page
