@@ -30,6 +30,7 @@ from authlib.oauth2.rfc7591 import (
     ClientMetadataClaims,
     ClientRegistrationEndpoint,
     InvalidClientMetadataError,
+    InvalidRedirectURIError,
 )
 from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint
 from authlib.oidc.registration import ClientMetadataClaims as OidcClientMetadataClaims
@@ -121,7 +122,9 @@ def build_client(provider: Provider, info: Mapping[str, Any], metadata: Mapping[
     if client.subject_type == "pairwise" and provider.production and not provider.settings.pairwise_secret:
         problems.append("subject_type: pairwise is not available (no pairwise secret configured)")
     if problems:
-        raise InvalidClientMetadataError("; ".join(problems).replace('"', "'"))
+        redirect = any(p.startswith("redirect_uris") for p in problems)
+        error = InvalidRedirectURIError if redirect else InvalidClientMetadataError
+        raise error("; ".join(problems).replace('"', "'"))
     return client
 
 
