@@ -15,6 +15,7 @@ clients), signed or encrypted UserInfo, encrypted ID tokens.
 """
 from __future__ import annotations
 
+import re
 import dataclasses
 import hmac
 import json
@@ -86,6 +87,10 @@ def client_from_record(record: Mapping[str, Any]) -> Client:
     return Client(**values)
 
 
+#: Outside what RFC 6749 §5.2 allows in ``error_description`` (the problems quote what was sent).
+_DESCRIPTION_UNSAFE = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
+
+
 def _bearer(headers: Mapping[str, str]) -> str:
     scheme, _, value = (headers.get("Authorization") or "").partition(" ")
     return value.strip() if scheme.lower() == "bearer" else ""
@@ -124,7 +129,7 @@ def build_client(provider: Provider, info: Mapping[str, Any], metadata: Mapping[
     if problems:
         redirect = any(p.startswith("redirect_uris") for p in problems)
         error = InvalidRedirectURIError if redirect else InvalidClientMetadataError
-        raise error("; ".join(problems).replace('"', "'"))
+        raise error(_DESCRIPTION_UNSAFE.sub("?", "; ".join(problems)))
     return client
 
 
