@@ -16,6 +16,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from .identity.redirects import UnsafeUrl
+
 log = logging.getLogger("gateway")
 
 #: French titles and explanations for people, by HTTP status.
@@ -74,8 +76,19 @@ def _redis_down(exc: redis.RedisError) -> tuple[Response | str, int]:
     return render_error(ServiceUnavailable())
 
 
+def _unsafe_url(exc: UnsafeUrl) -> tuple[str, int]:
+    """A URL the gateway was about to send a browser to, refused (:mod:`gateway.identity.redirects`):
+    always a page, since it answers a browser's navigation; the reason goes to the log only."""
+    log.warning("refused to send a browser to an unsafe URL on %s %s: %s", request.method, request.path,
+                exc.reason)
+    text = _l("La passerelle UNESS ne vous enverra pas vers l'adresse demandée : elle est mal formée. "
+              "Prévenez les responsables de l'application si cela se reproduit.")
+    return render_template("error.html", title=str(_l("Redirection refusée")), text=str(text), status=400), 400
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(UnsafeUrl, _unsafe_url)
     app.register_error_handler(redis.ConnectionError, _redis_down)
     app.register_error_handler(redis.TimeoutError, _redis_down)
     app.register_error_handler(Exception, _unexpected)

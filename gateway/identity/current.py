@@ -5,12 +5,11 @@ with the URL to resume, and read :func:`current_authentication`.
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import has_request_context, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from .models import Authentication
+from .redirects import is_local_url
 from .sessions import AUTH
 
 
@@ -26,14 +25,6 @@ def is_this_browser(session_id: str) -> bool:
     """Whether ``session_id`` is the session of the browser making this request (also once it has just
     ended): only that browser can be taken through a front-channel logout. False outside a request (CLI)."""
     return has_request_context() and getattr(session, "sid", None) == session_id
-
-
-def is_local_url(target: str | None) -> bool:
-    """True for a path on this gateway (``/saml/sso?…``), never for another host or scheme."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc and not any(ord(c) < 32 for c in target)
 
 
 def require_login(resume_url: str, *, force: bool = False, login_hint: str | None = None) -> Response:

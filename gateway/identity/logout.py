@@ -18,6 +18,9 @@ from typing import Any
 from flask import Flask, current_app, g, make_response, render_template
 from werkzeug.wrappers import Response
 
+from .redirects import is_local_url, refresh_header
+from .redirects import location as checked_location  # a name of this module's too
+
 #: A hook may return something for the caller (e.g. SAML single logout: the chain's local URL to follow).
 Hook = Callable[[str, Mapping[str, Any]], Any]
 log = logging.getLogger("gateway")
@@ -41,7 +44,7 @@ def session_ended(sid: str, data: Mapping[str, Any]) -> list[Any]:
 def continuation(results: list[Any]) -> str | None:
     """The first hook result that is a local path (e.g. SAML single logout's chain), if any."""
     for result in results:
-        if isinstance(result, str) and result.startswith("/") and not result.startswith(("//", "/\\")):
+        if isinstance(result, str) and is_local_url(result):
             return result
     return None
 
@@ -56,9 +59,11 @@ def moving_on_page(location: str) -> Response:
     data"), and the SP is never told. This page moves on with ``Refresh: 0`` (no
     script), a navigation ``form-action`` does not govern; its link (a link: a form
     would be governed again) is there for the rest. See README, "The continue page".
+    ``location`` is validated and re-serialised first (:mod:`.redirects`). Raises UnsafeUrl.
     """
-    response = make_response(render_template("logout/continue.html", location=location))
-    response.headers["Refresh"] = f"0;url={location}"
+    target = checked_location(location)
+    response = make_response(render_template("logout/continue.html", location=target))
+    response.headers["Refresh"] = refresh_header(target)
     return response
 
 

@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 
 from .. import services
 from ..identity.current import current_authentication, require_login
+from ..identity.redirects import location, refresh_header
 from ..logs import audit
 from .claims import parse_claims_request
 from .endpoints import MAX_JWT_LENGTH
@@ -84,7 +85,8 @@ def current_user() -> EndUser | None:
 def start(provider: Provider) -> Response:
     """``GET|POST /oidc/authorize`` (OIDC Core §3.1.2.1: both methods, OIDC01)."""
     params: MultiDict[str, str] = MultiDict(cast(Any, list(flask_request.values.items(multi=True))))
-    return _answer(provider, AuthorizationRequest(provider.url("/oidc/authorize"), params), None, None)
+    return reserialised(_answer(provider, AuthorizationRequest(provider.url("/oidc/authorize"), params),
+                                None, None))
 
 
 def resume(provider: Provider, handle: str) -> Response:
@@ -95,16 +97,24 @@ def resume(provider: Provider, handle: str) -> Response:
                             "Retournez sur l'application et recommencez."))
     params: MultiDict[str, str] = MultiDict([tuple(p) for p in record["params"]])
     request = AuthorizationRequest(provider.url("/oidc/authorize"), params)
-    response = _answer(provider, request, handle, record)
+    response = reserialised(_answer(provider, request, handle, record))
     if leaves_the_gateway(provider, response):
         return continue_page(response, _("Vous êtes connecté."))
     return response
 
 
+def reserialised(response: Response) -> Response:
+    """The response with its ``Location`` (a registered redirect URI and its parameters, or a page of
+    ours) validated and re-serialised (:mod:`gateway.identity.redirects`, RFC 9700 §4.1). Raises UnsafeUrl."""
+    if "Location" in response.headers:
+        response.headers["Location"] = location(response.headers["Location"])
+    return response
+
+
 def leaves_the_gateway(provider: Provider, response: Response) -> bool:
     """A redirect to a client, not to a page of the gateway."""
-    location = response.headers.get("Location", "") if response.status_code in (302, 303) else ""
-    return bool(location) and not location.startswith(("/", provider.public_url + "/"))
+    target = response.headers.get("Location", "") if response.status_code in (302, 303) else ""
+    return bool(target) and not target.startswith(("/", provider.public_url + "/"))
 
 
 def continue_page(response: Response, text: str) -> Response:
@@ -116,12 +126,13 @@ def continue_page(response: Response, text: str) -> Response:
     moving on with ``Refresh: 0`` (no script, so the page's own CSP allows it;
     a link for the rest) starts a navigation of its own. ``Referrer-Policy:
     no-referrer`` and ``Cache-Control: no-store`` (set for every page) keep the
-    code out of Referer headers and caches (RFC 9700 §4.2, §4.3; BCP05).
+    code out of Referer headers and caches (RFC 9700 §4.2, §4.3; BCP05). The
+    target is validated and re-serialised first. Raises UnsafeUrl.
     """
-    location = response.headers["Location"]
-    body = render_template("oidc/continue.html", location=location, text=text)
+    target = location(response.headers["Location"])
+    body = render_template("oidc/continue.html", location=target, text=text)
     page = Response(body, 200, mimetype="text/html")
-    page.headers["Refresh"] = f"0;url={location}"
+    page.headers["Refresh"] = refresh_header(target)
     return page
 
 
@@ -213,8 +224,7 @@ def error_response(provider: Provider, request: OAuth2Request, error: OAuth2Erro
     error.state = request.payload.state
     if error.redirect_uri:
         response: Response = provider.server.handle_error_response(request, error)
-        location = add_params_to_uri(response.headers["Location"], [("iss", provider.issuer)])
-        response.headers["Location"] = location
+        response.headers["Location"] = add_params_to_uri(response.headers["Location"], [("iss", provider.issuer)])
         return response
     text = _("L'application qui vous a envoyé ici a fait une demande que la passerelle UNESS ne peut pas "
              "accepter. Prévenez ses responsables si cela se reproduit.")

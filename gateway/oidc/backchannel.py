@@ -11,15 +11,15 @@ waits on an RP (checklist LOGOUT03).
 The worker (``gateway mail-worker`` listens on this queue too) signs a fresh
 Logout Token for each attempt (§2.4: ``iss``, ``aud``, ``iat``, ``exp``,
 ``jti``, ``events``, ``sub`` and ``sid``, never ``nonce``; header
-``typ: logout+jwt``) and POSTs it form-encoded (§2.5), with a short timeout and
-without following redirects; anything but 200/204 is retried after each of
+``typ: logout+jwt``) and POSTs it form-encoded (§2.5) through
+:func:`gateway.outbound.post`: a short timeout, never following redirects, and
+in production only to a public address checked when the host is resolved (and
+connected to as checked). Anything but 200/204 is retried after each of
 ``oidc.backchannel_retry_intervals``.
 """
 from __future__ import annotations
 
 import secrets
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode, urlsplit
@@ -27,6 +27,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import current_app
 from rq import Retry
 
+from .. import outbound
 from ..logs import audit
 
 if TYPE_CHECKING:
@@ -80,26 +81,14 @@ def enqueue(provider: Provider, client: Client, sub: str, sid: str) -> None:
     audit("oidc.backchannel_queued", client=client.client_id)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """§2.5: the OP does not follow redirects."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def post_logout_token(uri: str, token: str, timeout: float) -> int:
+def post_logout_token(uri: str, token: str, timeout: float, production: bool) -> int:
     """POST ``logout_token=`` form-encoded; returns the status. Raises DeliveryFailed."""
     body = urlencode({"logout_token": token}).encode()
-    request = urllib.request.Request(uri, data=body, method="POST", headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
-    opener = urllib.request.build_opener(_NoRedirect)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
     try:
-        with opener.open(request, timeout=timeout) as response:
-            status = int(response.status)
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (urllib.error.URLError, OSError) as exc:
-        raise DeliveryFailed(f"{urlsplit(uri).netloc}: {type(exc).__name__}") from exc
+        status, _ = outbound.post(uri, body, headers, timeout=timeout, production=production)
+    except outbound.OutboundError as exc:
+        raise DeliveryFailed(str(exc)) from None
     if status not in (200, 204):
         raise DeliveryFailed(f"{urlsplit(uri).netloc}: HTTP {status}")
     return status
@@ -113,7 +102,8 @@ def deliver(job: Mapping[str, str]) -> None:
         return  # the client was removed meanwhile: nobody to tell
     try:
         token = logout_token(provider, client, job["sub"], job["sid"])
-        post_logout_token(client.backchannel_logout_uri, token, provider.settings.backchannel_timeout)
+        post_logout_token(client.backchannel_logout_uri, token, provider.settings.backchannel_timeout,
+                          provider.production)
     except DeliveryFailed as exc:
         audit("oidc.backchannel_failed", client=client.client_id, error=str(exc))
         raise

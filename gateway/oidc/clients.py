@@ -8,7 +8,10 @@ tables, see config/oidc-clients.example.toml); dynamically registered ones
 Predicates follow the specs they implement: redirect URIs are compared by simple
 string comparison (OIDC Core §3.1.2.1, RFC 9700 §4.1.3; checklist OIDC02,
 BCP01), with the single exception RFC 8252 §7.3 allows: any port on a loopback
-``http`` redirect URI registered for a native app.
+``http`` redirect URI registered for a native app. Only strings that browsers
+and the gateway read alike are registered or compared
+(:mod:`gateway.identity.redirects`); a back-channel logout URI is a server the
+worker calls, held to :func:`gateway.outbound.endpoint_problem`.
 """
 from __future__ import annotations
 
@@ -19,10 +22,12 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
 
+from ..identity.redirects import UnsafeUrl, browser_url
+from ..outbound import endpoint_problem
 from .claims import SUPPORTED_SCOPES
 from .credentials import looks_like_hash, verify_secret
 from .errors import ClientConfigError
@@ -32,7 +37,9 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 SUBJECT_TYPES = ("public", "pairwise")
-LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+#: A loopback redirect URI of a native app; only its port may differ from the one registered (RFC 8252 §7.3).
+_LOOPBACK = re.compile(r"http://(?P<host>127\.0\.0\.1|\[::1\])(?::[1-9][0-9]{0,4})?(?P<rest>[/?].*)?", re.DOTALL)
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:~-]{1,128}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
 
@@ -147,34 +154,37 @@ class Client(ClientMixin):  # type: ignore[misc]
 
 
 def redirect_uri_is_registered(client: Client, uri: str) -> bool:
-    """Exact string match; for a registered loopback ``http`` URI, any port (RFC 8252 §7.3, BCP01)."""
+    """Simple string comparison (RFC 9700 §4.1.3, OIDC Core §3.1.2.1; BCP01, OIDC02); for a registered
+    loopback ``http`` URI, the port alone may differ (RFC 8252 §7.3). ``uri`` must also be a string
+    browsers and the gateway read alike, in its re-serialised form (:mod:`gateway.identity.redirects`)."""
+    try:
+        if browser_url(uri) != uri:
+            return False
+    except UnsafeUrl:
+        return False
     if uri in client.redirect_uris:
         return True
-    parts = urlsplit(uri)
-    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1"):
-        return False
-    without_port = _without_port(uri)
-    return any(_without_port(r) == without_port for r in client.redirect_uris
-               if urlsplit(r).scheme == "http" and urlsplit(r).hostname in ("127.0.0.1", "::1"))
-
-
-def _without_port(uri: str) -> str:
-    parts = urlsplit(uri)
-    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or ""
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    asked = _LOOPBACK.fullmatch(uri)
+    return asked is not None and any(
+        (registered := _LOOPBACK.fullmatch(r)) is not None
+        and (registered["host"], registered["rest"]) == (asked["host"], asked["rest"])
+        for r in client.redirect_uris)
 
 
 # -- checks ------------------------------------------------------------------------------------
 
 def uri_problem(uri: Any, *, production: bool) -> str | None:
-    """Why ``uri`` cannot be a redirect or logout URI (https only in production, but loopback)."""
+    """Why ``uri`` cannot be a redirect URI or post-logout redirect URI: it must be a URL browsers read as
+    the gateway does, written in its re-serialised form (no fragment), and https in production but loopback."""
     if not isinstance(uri, str) or not uri:
         return "expected a URL"
-    parts = urlsplit(uri)
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment or "#" in uri:
-        return f"{uri!r}: an absolute http(s) URL without fragment"
-    loopback = parts.netloc.rsplit(":", 1)[0] in LOOPBACK_HOSTS or parts.hostname in ("127.0.0.1", "::1")
-    if production and parts.scheme == "http" and not loopback:
+    try:
+        serialised = browser_url(uri)
+    except UnsafeUrl as exc:
+        return f"{uri!r}: {exc.reason}"
+    if serialised != uri:
+        return f"{uri!r}: write it {serialised!r}"
+    if production and uri.startswith("http:") and urlsplit(uri).hostname not in LOOPBACK_HOSTS:
         return f"{uri!r}: https is required in production (loopback http excepted)"
     return None
 
@@ -191,7 +201,7 @@ def client_problems(client: Client, *, production: bool) -> list[str]:
             if problem := uri_problem(uri, production=production):
                 problems.append(f"{name}: {problem}")
     backchannel = client.backchannel_logout_uri
-    if backchannel and (problem := uri_problem(backchannel, production=production)):
+    if backchannel and (problem := endpoint_problem(backchannel, production=production)):
         problems.append(f"backchannel_logout_uri: {problem}")
     problems += _auth_problems(client)
     if "openid" not in client.scopes or set(client.scopes) - set(SUPPORTED_SCOPES):

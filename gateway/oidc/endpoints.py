@@ -31,6 +31,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from authlib.oidc.rpinitiated.end_session import EndSessionRequest
 
 from ..identity.end import Ended, end_current_session
+from ..identity.redirects import location
 from ..logs import audit
 from .claims import release, releasable
 from .grants import CLIENT_AUTH_METHODS, end_user
@@ -142,10 +143,11 @@ class EndSession(EndSessionEndpoint):  # type: ignore[misc]
                         ) -> tuple[int, str, list[tuple[str, str]]] | None:
         """End the session, then redirect to the validated post_logout_redirect_uri (with ``state``, §3),
         through the front-channel logout of the session's other parties (SAML SPs) when there is one:
-        it ends there; None for the "déconnecté" page."""
+        it ends there; None for the "déconnecté" page. The target is validated and re-serialised
+        (:mod:`gateway.identity.redirects`). Raises UnsafeUrl."""
         ended = self.end_session(end_session_request)
-        location = ended.continuation or end_session_request.redirect_uri
-        return (302, "", [("Location", location)]) if location else None
+        target = ended.continuation or end_session_request.redirect_uri
+        return (302, "", [("Location", location(target))]) if target else None
 
     def end_session(self, end_session_request: EndSessionRequest) -> Ended:
         ended = end_current_session(return_to=end_session_request.redirect_uri)

@@ -15,6 +15,7 @@ clients), signed or encrypted UserInfo, encrypted ID tokens.
 """
 from __future__ import annotations
 
+import re
 import dataclasses
 import hmac
 import json
@@ -30,6 +31,7 @@ from authlib.oauth2.rfc7591 import (
     ClientMetadataClaims,
     ClientRegistrationEndpoint,
     InvalidClientMetadataError,
+    InvalidRedirectURIError,
 )
 from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint
 from authlib.oidc.registration import ClientMetadataClaims as OidcClientMetadataClaims
@@ -85,6 +87,10 @@ def client_from_record(record: Mapping[str, Any]) -> Client:
     return Client(**values)
 
 
+#: Outside what RFC 6749 §5.2 allows in ``error_description`` (the problems quote what was sent).
+_DESCRIPTION_UNSAFE = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
+
+
 def _bearer(headers: Mapping[str, str]) -> str:
     scheme, _, value = (headers.get("Authorization") or "").partition(" ")
     return value.strip() if scheme.lower() == "bearer" else ""
@@ -121,7 +127,9 @@ def build_client(provider: Provider, info: Mapping[str, Any], metadata: Mapping[
     if client.subject_type == "pairwise" and provider.production and not provider.settings.pairwise_secret:
         problems.append("subject_type: pairwise is not available (no pairwise secret configured)")
     if problems:
-        raise InvalidClientMetadataError("; ".join(problems).replace('"', "'"))
+        redirect = any(p.startswith("redirect_uris") for p in problems)
+        error = InvalidRedirectURIError if redirect else InvalidClientMetadataError
+        raise error(_DESCRIPTION_UNSAFE.sub("?", "; ".join(problems)))
     return client
 
 

@@ -15,7 +15,9 @@ attempt (new ID, IssueInstant and NotOnOrAfter; Destination the SOAP location;
 the exact NameID the SP got, as an ``saml:EncryptedID`` when it gets encrypted
 assertions (the front-channel chain still sends it in clear), and its
 SessionIndex; enveloped RSA-SHA256 signature), POSTs it in
-a SOAP 1.1 envelope (Bindings §3.2) without following redirects, and checks the
+a SOAP 1.1 envelope (Bindings §3.2) through :func:`gateway.outbound.post`
+(never following redirects; in production https to a public address only,
+checked as the host is resolved), and checks the
 LogoutResponse: safe XML, the SP as Issuer, its signature when there is one
 (metadata keys only), InResponseTo, Success. A network error or an HTTP 5xx is
 tried again after each of ``saml.backchannel_retry_intervals``; any other answer
@@ -26,8 +28,6 @@ from __future__ import annotations
 
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -39,6 +39,7 @@ from rq import Queue, Retry, get_current_job
 from rq.serializers import JSONSerializer
 from saml2 import BINDING_SOAP
 
+from .. import outbound
 from ..config import SamlSettings, Settings
 from ..logs import audit
 from ..store import connect
@@ -48,7 +49,7 @@ from .providers import Endpoint, ServiceProvider
 from .response import SUCCESS, should_encrypt
 from .signatures import has_signature, verify_enveloped
 from .slo import logout_request_element, sign_enveloped
-from .xml import MAX_MESSAGE_BYTES, SAML, SAMLP, check_safe, parse, text_of
+from .xml import SAML, SAMLP, check_safe, parse, text_of
 
 EXTENSION = "gateway.saml.backchannel"
 #: The rq queue; OIDC back-channel logout uses the same one, and ``gateway mail-worker`` runs it.
@@ -81,15 +82,13 @@ def soap_endpoint(sp: ServiceProvider, production: bool) -> Endpoint | None:
 
 
 def callable_location(url: str, production: bool) -> bool:
-    """https; http only in development or to loopback (as OIDC logout URIs). Never file:, ftp:, data:.
+    """The rule of :func:`gateway.outbound.endpoint_problem` (as OIDC back-channel logout URIs): https
+    to a public host in production, http and loopback in development; never file:, ftp:, data:.
 
     The location comes from SP metadata, federation aggregates included: the worker must not be
     made to reach anything else.
     """
-    parts = urlsplit(url)
-    if not parts.netloc or parts.scheme not in ("https", "http"):
-        return False
-    return parts.scheme == "https" or not production or parts.hostname in ("127.0.0.1", "::1", "localhost")
+    return outbound.endpoint_problem(url, production=production) is None
 
 
 class BackChannel:
@@ -149,7 +148,7 @@ def deliver(job: Mapping[str, Any]) -> None:
         return
     try:
         send_logout_request(idp, sp, endpoint.location, job["record"], settings.backchannel_timeout,
-                            time.time())
+                            time.time(), channel.production)
     except BackChannelError as exc:
         current = get_current_job()
         retried = isinstance(exc, DeliveryFailed) and bool(current and current.retries_left)
@@ -161,11 +160,11 @@ def deliver(job: Mapping[str, Any]) -> None:
 
 
 def send_logout_request(idp: IdentityProvider, sp: ServiceProvider, location: str, record: Mapping[str, Any],
-                        timeout: float, now: float) -> None:
+                        timeout: float, now: float, production: bool) -> None:
     """One signed LogoutRequest over SOAP, its answer checked. Raises DeliveryFailed or LogoutRefused."""
     request = logout_request_element(idp, sp, record, location, now, encrypt=should_encrypt(sp))
     request = sign_enveloped(idp, request)
-    answer = post_soap(location, soap_envelope(request), timeout)
+    answer = post_soap(location, soap_envelope(request), timeout, production)
     check_logout_response(sp, answer, request.get("ID", ""))
 
 
@@ -176,27 +175,20 @@ def soap_envelope(message: etree._Element) -> bytes:
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def post_soap(url: str, body: bytes, timeout: float) -> bytes:
-    """POST the envelope; the answer's body. Raises DeliveryFailed (unreachable, 5xx) or LogoutRefused."""
+def post_soap(url: str, body: bytes, timeout: float, production: bool) -> bytes:
+    """POST the envelope (:func:`gateway.outbound.post`: no redirect followed, the address checked);
+    the answer's body. Raises DeliveryFailed (unreachable, 5xx) or LogoutRefused (refused address, other)."""
     host = urlsplit(url).netloc
-    if urlsplit(url).scheme not in ("https", "http"):  # callable_location chose it; never anything else
-        raise LogoutRefused(f"{url[:80]!r}: not an http(s) URL")
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{SOAP_ACTION}"', "Accept": "text/xml"})
+    headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{SOAP_ACTION}"', "Accept": "text/xml"}
     try:
-        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout) as response:
-            return bytes(response.read(MAX_MESSAGE_BYTES + 1))
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        error = DeliveryFailed if exc.code >= 500 else LogoutRefused
-        raise error(f"{host}: HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise DeliveryFailed(f"{host}: {type(exc).__name__}") from None
+        status, answer = outbound.post(url, body, headers, timeout=timeout, production=production)
+    except outbound.AddressRefused as exc:
+        raise LogoutRefused(str(exc)) from None
+    except outbound.Unreachable as exc:
+        raise DeliveryFailed(str(exc)) from None
+    if status >= 300:
+        raise (DeliveryFailed if status >= 500 else LogoutRefused)(f"{host}: HTTP {status}")
+    return answer
 
 
 def check_logout_response(sp: ServiceProvider, answer: bytes, request_id: str) -> None:

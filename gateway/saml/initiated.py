@@ -24,6 +24,7 @@ from .. import services
 from ..accounts.models import Account
 from ..identity.current import current_authentication, require_login
 from ..identity.models import Authentication
+from ..identity.redirects import browser_url
 from ..logs import audit
 from . import participants
 from .acs import default_endpoint
@@ -61,11 +62,12 @@ class UnknownTargetService(UnknownServiceProvider):
 
 
 def origin(url: str) -> tuple[str, str, int | None] | None:
-    """(scheme, host, port) with the scheme's default port made explicit; None when not http(s)."""
+    """(scheme, host, port) with the scheme's default port made explicit; None when not an http(s) URL
+    browsers and the gateway read alike (:func:`gateway.identity.redirects.browser_url`)."""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(browser_url(url))
         port = parts.port
-    except ValueError:
+    except ValueError:  # UnsafeUrl included
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         return None
@@ -73,13 +75,13 @@ def origin(url: str) -> tuple[str, str, int | None] | None:
 
 
 def check_target(sp: ServiceProvider, target: str) -> str:
-    """``target`` when it is on the host of one of the SP's ACS URLs. Raises BadTarget."""
+    """``target``, re-serialised, when it is on the host of one of the SP's ACS URLs. Raises BadTarget."""
     if not target or len(target) > MAX_TARGET or any(ord(c) < 0x21 for c in target):
         raise BadTarget("target missing, too long or with control characters", sp.entity_id)
     wanted = origin(target)
     if wanted is None or wanted not in {origin(e.location) for e in sp.acs}:
         raise BadTarget(f"target {target[:200]!r} not on the SP's host", sp.entity_id)
-    return target
+    return browser_url(target)
 
 
 def find_sp(idp: IdentityProvider, entity_id: str) -> ServiceProvider:
@@ -134,7 +136,7 @@ def initiate() -> Response | tuple[str, int]:
     entity_id, target = request.args.get("sp", ""), request.args.get("target", "")
     try:
         sp = find_sp(the_idp, entity_id)
-        check_target(sp, target)
+        target = check_target(sp, target)
         acs = default_endpoint(sp.acs)
     except RequestRejected as exc:
         return rejected(exc)

@@ -28,6 +28,7 @@ from ..identity.end import end_current_session
 from ..identity.logout import moving_on_page, return_to
 from ..identity.models import Authentication
 from ..identity.parties import Parties
+from ..identity.redirects import browser_url, location
 from ..logs import audit
 from . import chain as logout_chain
 from . import initiated, participants, pending
@@ -219,8 +220,8 @@ def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:
     redirect back here (its LogoutResponse by HTTP-Redirect: ``form-action`` governs that redirect too)."""
     if outgoing.binding == BINDING_HTTP_REDIRECT:
         return no_store_redirect(outgoing.url)
-    html = render_template("saml/post.html", action=outgoing.url, field=outgoing.field, value=outgoing.value,
-                           relay_state=outgoing.relay_state, logout=True)
+    html = render_template("saml/post.html", action=browser_url(outgoing.url), field=outgoing.field,
+                           value=outgoing.value, relay_state=outgoing.relay_state, logout=True)
     response = make_response(html)
     response.headers["Content-Security-Policy"] = form_csp(outgoing.url, (*sp.policy.form_action, "'self'"))
     response.headers["Cache-Control"] = "no-store"
@@ -243,8 +244,9 @@ def off_the_form(step: Response | tuple[str, int]) -> Response | tuple[str, int]
 
 
 def no_store_redirect(url: str) -> Response:
-    """A 302 that no cache keeps (it may carry a signed message, or an RP's state)."""
-    response = redirect(url, 302)
+    """A 302 that no cache keeps (it may carry a signed message, or an RP's state), to ``url`` validated
+    and re-serialised (:mod:`gateway.identity.redirects`). Raises UnsafeUrl."""
+    response = redirect(location(url), 302)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -359,9 +361,15 @@ def post_form(sp: ServiceProvider, acs_url: str, document: bytes, relay_state: s
     # load the signed-in account again (Flask-Login) on the hottest path of the IdP.
     # Base64 has nothing to escape (Markup spares escaping ~16 KB); RelayState is escaped as ever.
     html = current_app.jinja_env.get_template("saml/post.html").render(
-        action=acs_url, field="SAMLResponse", value=Markup(encode(document)), relay_state=relay_state,
+        action=checked_action(acs_url), field="SAMLResponse", value=Markup(encode(document)), relay_state=relay_state,
         logout=False)
     return with_form_csp(make_response(html), acs_url, sp)
+
+
+@functools.lru_cache(maxsize=4096)  # ACS URLs come from metadata only: a bounded set
+def checked_action(url: str) -> str:
+    """An ACS location (from metadata) validated and re-serialised. Raises UnsafeUrl."""
+    return browser_url(url)
 
 
 def with_form_csp(response: Response, action: str, sp: ServiceProvider) -> Response:

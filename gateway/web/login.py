@@ -9,7 +9,8 @@ from werkzeug.wrappers import Response
 from .. import services
 from ..accounts.codes import InvalidCode, WrongCode
 from ..accounts.errors import InvalidEmail
-from ..identity.current import current_authentication, is_local_url
+from ..identity.current import current_authentication
+from ..identity.redirects import is_local_url
 from . import signin
 from .forms import ActivationForm, AddressForm, ButtonForm, CodeForm, PasswordForm
 

@@ -58,3 +58,33 @@ def test_confirmed_logout_reaches_the_rp_in_chromium(live, account, rp_backend, 
     page.get_by_role("button", name="Se déconnecter").last.click()
     page.wait_for_url(re.compile(r"/bye\?state=y$"))
     assert "/bye?state=y" in rp_backend.visits
+
+
+def test_ambiguous_redirect_uri_never_takes_chromium_elsewhere(live, account, page):  # noqa: F811
+    """Issue 9.1 in a real browser: the victim is signed in and follows the attacker's link, whose
+    redirect_uri Python reads as loopback and Chromium as evil.example. The gateway answers with its
+    French page, and Chromium never asks for anything but the gateway."""
+    from tests.oidc.test_redirect_uris import ATTACKS, authorize_url
+
+    elsewhere: list[str] = []
+
+    def only_the_gateway(route):  # every request the page makes, redirects and Refresh included
+        if not route.request.url.startswith(live.url + "/"):
+            elsewhere.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/*", only_the_gateway)
+    page.goto(live.endpoint("/login"))
+    page.get_by_label("Adresse email").fill(EMAIL)
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(re.compile(r"/account$"))
+    for uri in ATTACKS[:4]:
+        answer = page.goto(live.endpoint(authorize_url(uri)))
+        assert answer is not None and answer.status == 400  # a redirect would have been followed
+        assert "refresh" not in answer.headers and page.url.startswith(live.url + "/oidc/authorize?")
+        assert "Demande de connexion impossible" in page.content()
+    assert elsewhere == []

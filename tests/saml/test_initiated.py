@@ -86,6 +86,24 @@ def test_req13_target_must_be_on_the_sps_host(flow, sps, alice):
         assert "destination" in page.get_data(as_text=True), target
 
 
+def test_req13_target_a_browser_reads_elsewhere_is_refused(flow, sps, alice):
+    """Issue 9.1: Python reads these as on sp.example.org, a browser (after the SP's redirect to the
+    RelayState) as evil.example.net; none is posted to the SP."""
+    flow.login(ALICE)
+    for target in ("https://evil.example.net\\@sp.example.org/", "https://evil.example.net%5C@sp.example.org/",
+                   "https://sp.example.org\\evil.example.net/", "https://sp.example.org/\\evil.example.net",
+                   "https://sp.example.org\t/", "https://ѕp.example.org/"):
+        page = flow.client.get(init_url(sps["MAIN"].entity_id, target))
+        assert page.status_code == 400, target
+        assert "SAMLResponse" not in page.get_data(as_text=True), target
+
+
+def test_req13_target_is_posted_re_serialised(flow, sps, alice):
+    flow.login(ALICE)
+    posted = read_form(flow.client.get(init_url(sps["MAIN"].entity_id, 'https://sp.example.org/é?q="x"')))
+    assert posted.relay_state == "https://sp.example.org/%C3%A9?q=%22x%22"
+
+
 def test_req13_bad_target_is_refused_before_any_sign_in(flow, sps):
     page = flow.client.get(init_url(sps["MAIN"].entity_id, "https://evil.example.net/"))
     assert page.status_code == 400

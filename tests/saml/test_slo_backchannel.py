@@ -402,7 +402,13 @@ def test_slo08_logout_button_uses_the_front_channel_and_soap_only_for_soap_only_
 @pytest.mark.parametrize("location, production, usable", [
     ("https://sp.example.org/Shibboleth.sso/SLO/SOAP", True, True),
     ("http://sp.example.org/Shibboleth.sso/SLO/SOAP", True, False),
-    ("http://127.0.0.1:8080/Shibboleth.sso/SLO/SOAP", True, True),
+    ("http://127.0.0.1:8080/Shibboleth.sso/SLO/SOAP", True, False),
+    ("https://127.0.0.1:8443/Shibboleth.sso/SLO/SOAP", True, False),
+    ("https://10.1.2.3/Shibboleth.sso/SLO/SOAP", True, False),
+    ("https://[fd00::5]/Shibboleth.sso/SLO/SOAP", True, False),
+    ("https://localhost/Shibboleth.sso/SLO/SOAP", True, False),
+    ("https://sp.example.org\\@10.0.0.1/Shibboleth.sso/SLO/SOAP", True, False),
+    ("http://127.0.0.1:8080/Shibboleth.sso/SLO/SOAP", False, True),
     ("http://sp.example.org/Shibboleth.sso/SLO/SOAP", False, True),
     ("file:///etc/passwd", False, False),
     ("ftp://sp.example.org/x", False, False),
@@ -410,8 +416,9 @@ def test_slo08_logout_button_uses_the_front_channel_and_soap_only_for_soap_only_
     ("https:///no-host", False, False),
 ])
 def test_slo04_soap_locations_the_worker_may_call(location, production, usable):
-    """SLO04, SEC: a SOAP location comes from SP metadata (federation aggregates too): https, or http in
-    development and to loopback; never file:, ftp:, data: (the worker would read or reach them)."""
+    """SLO04, SEC: a SOAP location comes from SP metadata (federation aggregates too): in production https
+    to a public host (gateway.outbound, as OIDC back-channel logout URIs); http and loopback in development;
+    never file:, ftp:, data: (the worker would read or reach them)."""
     from gateway.saml.backchannel import soap_endpoint
     from gateway.saml.providers import Endpoint, ServiceProvider
 
