@@ -31,7 +31,8 @@ class KnownDevices:
         self.serializer = URLSafeSerializer(secret_key, salt="known-device")
 
     def _ref(self, account_id: str) -> str:
-        return hmac.new(self.secret, b"known-device\x00" + account_id.encode(), hashlib.sha256).hexdigest()[:24]
+        message = b"known-device\x00" + account_id.encode()
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()[:24]
 
     def _read(self, cookie: str | None) -> tuple[str, list[str]] | None:
         if not cookie:
@@ -40,7 +41,9 @@ class KnownDevices:
             data = self.serializer.loads(cookie)
         except BadSignature:
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("d"), str) or not isinstance(data.get("a"), list):
+        if not isinstance(data, dict) or not isinstance(data.get("d"), str):
+            return None
+        if not isinstance(data.get("a"), list):
             return None
         return data["d"], [ref for ref in data["a"] if isinstance(ref, str)]
 

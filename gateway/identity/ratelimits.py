@@ -95,7 +95,8 @@ class RateLimits:
         # hashed: typed addresses are not kept in Redis key names
         hashed = tuple(hashlib.sha256(i.encode()).hexdigest()[:24] for i in identifiers)
         for item in parse_many(text):
-            allowed = self.limiter.hit(item, rule, *hashed) if count else self.limiter.test(item, rule, *hashed)
+            apply = self.limiter.hit if count else self.limiter.test
+            allowed = apply(item, rule, *hashed)
             if not allowed:
                 reset = self.limiter.get_window_stats(item, rule, *hashed).reset_time
                 return max(1, int(reset - time.time()))

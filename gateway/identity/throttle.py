@@ -54,13 +54,13 @@ class Throttle:
         self.clock = clock
 
     def _counters(self, account_id: str, client: str, device: str | None) -> list[_Counter]:
-        """Those that judge this browser first (the device's alone, or pair, account, client), then the others."""
-        keyed = client_key(client)
+        """The counters: the known device's first when there is one (it alone judges), then the others."""
+        keyed, limits = client_key(client), self.settings
+        per_client = int(str(self.clients.setting("throttle_client", client)))
         others = [
-            _Counter(key("throttle", "pair", account_id, keyed), self.settings.throttle_pair, "throttle_pair"),
-            _Counter(key("throttle", "account", account_id), self.settings.throttle_account, "throttle_account"),
-            _Counter(key("throttle", "client", keyed), int(str(self.clients.setting("throttle_client", client))),
-                     "throttle_client"),
+            _Counter(key("throttle", "pair", account_id, keyed), limits.throttle_pair, "throttle_pair"),
+            _Counter(key("throttle", "account", account_id), limits.throttle_account, "throttle_account"),
+            _Counter(key("throttle", "client", keyed), per_client, "throttle_client"),
         ]
         if device is None:
             return others
@@ -78,8 +78,8 @@ class Throttle:
         for counter in counters:
             pipe.hmget(counter.name, "count", "last")
         values = dict(zip((c.rule for c in counters), pipe.execute()))
-        clean = all(values[rule][0] is None for rule in ("throttle_pair", "throttle_account", "throttle_device")
-                    if rule in values)
+        own = ("throttle_pair", "throttle_account", "throttle_device")
+        clean = all(values[rule][0] is None for rule in own if rule in values)
         judging = counters[:1] if device is not None else counters
         now = self.clock()
         wait, rule = 0.0, ""

@@ -1,4 +1,7 @@
-"""Growing delays, rate limits and known devices against a real Redis, without Flask (the clock moves by hand)."""
+"""Growing delays, rate limits and known devices against a real Redis, without Flask.
+
+The clock moves by hand.
+"""
 from __future__ import annotations
 
 from gateway.config import LimitSettings
@@ -78,7 +81,8 @@ def test_success_clears_the_accounts_counters_not_the_attackers(throttle):
 def test_rate_limit_refuses_past_the_limit_and_says_how_long(store):
     limits = RateLimits(store, LimitSettings(address_per_address_client="3/minute"))
     hit = limits.hit
-    assert [hit("address_per_address_client", "camille@univ-exemple.fr", client=ATTACKER) for _ in range(3)] == [0] * 3
+    rule = "address_per_address_client"
+    assert [hit(rule, "camille@univ-exemple.fr", client=ATTACKER) for _ in range(3)] == [0] * 3
     wait = hit("address_per_address_client", "camille@univ-exemple.fr", client=ATTACKER)
     assert 1 <= wait <= 60
     assert hit("address_per_address_client", "dominique@univ-exemple.fr", client=ATTACKER) == 0
