@@ -15,6 +15,7 @@ honoured too (below ``GATEWAY_REDIS_URL``), as most hosting platforms set it.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import tomllib
@@ -22,6 +23,8 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from limits import parse_many
 
 #: Development secrets start with this marker; production refuses them.
 DEV_SECRET_MARKER = "dev-only-"
@@ -128,25 +131,69 @@ class CodeSettings:
 
 @dataclasses.dataclass(frozen=True)
 class LimitSettings:
-    """Rate limits, in Flask-Limiter notation ("10/minute;100/hour"), counted in Redis."""
+    """Rate limits, in Flask-Limiter notation ("10/minute;100/hour"), counted in Redis.
+
+    Every counter is keyed by something an attacker cannot spend for someone else:
+    the client (an IPv4 address, an IPv6 /64), the pair (typed address, client), or
+    a browser that signed in to the account before (the known-device cookie). The
+    only counters shared by every client are ceilings set far above what one person
+    uses (``mail_per_address``) and the account-wide delays, which a known device skips.
+    """
 
     enabled: bool = True
-    #: address step, per client address and per typed address
-    address_per_client: str = "30/minute;300/hour"
-    address_per_address: str = "10/minute;60/hour"
-    #: password step (besides the growing delays of the throttle)
-    password_per_client: str = "30/minute;300/hour"
-    #: sign-in code, activation and reset mails, per address
-    mail_per_address: str = "3/10minute;10/day"
+    #: address step: every answer to a client (successes too), and unknown addresses only
+    address_per_client: str = "600/minute;6000/hour"
+    unknown_per_client: str = "30/minute;300/hour"
+    #: address step, per (typed address, client): hammering someone's address refuses only the hammerer
+    address_per_address_client: str = "10/minute;60/hour"
+    #: password step, every try from a client (wrong ones also count in throttle_client)
+    password_per_client: str = "600/minute;6000/hour"
+    #: sign-in code, activation and reset mails: per (address, client), per client, and a
+    #: ceiling per address over every client (far above one person's use)
+    mail_per_address_client: str = "3/10minute;10/day"
     mail_per_client: str = "20/hour"
+    mail_per_address: str = "20/hour;40/day"
     #: typing a code (sign-in, activation, address verification)
     code_per_client: str = "30/minute"
-    #: wrong passwords before delays start, per (account, client), per account, per client
+    #: wrong passwords before delays start: per (account, client) and per (account, known
+    #: device), per account (browsers without a known-device cookie only), per client
     throttle_pair: int = 5
     throttle_account: int = 10
-    throttle_client: int = 30
+    throttle_client: int = 100
     #: the delay doubles with each further failure, up to this many seconds
     throttle_max_delay: int = 900
+    #: Networks (CIDR) whose many people share one address (a hospital's NAT): their
+    #: per-client rules are the trusted_* ones below instead.
+    trusted_networks: tuple[str, ...] = ()
+    trusted_address_per_client: str = "3000/minute;30000/hour"
+    trusted_unknown_per_client: str = "300/minute;3000/hour"
+    trusted_password_per_client: str = "3000/minute;30000/hour"
+    trusted_mail_per_client: str = "1000/hour"
+    trusted_code_per_client: str = "600/minute"
+    trusted_throttle_client: int = 1000
+
+    def problems(self) -> list[str]:
+        """Rules that do not parse and networks that are not CIDR, one line each."""
+        found = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.type == "str" and not _is_rule(value):
+                found.append(f"limits.{field.name}: not a rule like \"10/minute;100/hour\": {value!r}")
+            elif field.type == "int" and value < 1:
+                found.append(f"limits.{field.name}: must be at least 1")
+        for network in self.trusted_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                found.append(f"limits.trusted_networks: not a network (CIDR): {network!r}")
+        return found
+
+
+def _is_rule(value: str) -> bool:
+    try:
+        return bool(parse_many(value))
+    except ValueError:
+        return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -422,6 +469,7 @@ def check_settings(settings: Settings, secret_files: Mapping[str, str] | None = 
         problems.append(f"mail.security: must be none, starttls or tls, not {settings.mail.security!r}")
     if not settings.languages or any(lang not in ("fr", "en") for lang in settings.languages):
         problems.append("languages: a list drawn from fr, en")
+    problems.extend(settings.limits.problems())
     problems.extend(settings.saml.problems(settings.is_production))
     if settings.is_production:
         problems.extend(_production_problems(settings, secret_files or {}))

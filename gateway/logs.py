@@ -26,6 +26,7 @@ EVENTS = frozenset({
     "mail.queued", "mail.sent", "mail.failed",
     # sign-in pages
     "login.succeeded", "login.failed", "login.unknown_address", "login.disabled", "logout",
+    "limit.refused",
     "activation.sent", "activation.completed", "code.sent", "code.failed", "reset.sent", "reset.completed",
     "password.changed", "session.ended", "email.added", "email.removed", "email.verified", "email.primary",
     # OpenID Connect provider (gateway/oidc)

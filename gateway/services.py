@@ -13,6 +13,7 @@ from .accounts.codes import Codes
 from .accounts.directory import Directory
 from .accounts.passwords import Passwords
 from .config import Settings
+from .identity.devices import KnownDevices
 from .identity.parties import Parties
 from .identity.ratelimits import RateLimits
 from .identity.sessions import SessionStore
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.extensions["gateway.throttle"] = Throttle(store, settings.limits)
     app.extensions["gateway.ratelimits"] = RateLimits(store, settings.limits)
     app.extensions["gateway.parties"] = Parties(store)
+    app.extensions["gateway.devices"] = KnownDevices(settings.secret_key)
 
 
 def settings() -> Settings:
@@ -67,3 +69,7 @@ def ratelimits() -> RateLimits:
 
 def parties() -> Parties:
     return cast(Parties, current_app.extensions["gateway.parties"])
+
+
+def devices() -> KnownDevices:
+    return cast(KnownDevices, current_app.extensions["gateway.devices"])

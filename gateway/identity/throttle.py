@@ -1,73 +1,114 @@
 """Growing delays after wrong passwords, never a lockout.
 
-Failures are counted per (account, client address), per account and per
-client address. Past a threshold, each further failure doubles the wait before
-the next try is even checked, up to ``throttle_max_delay``. Nothing is locked
-for good: the wait ends by itself, a correct password clears the account's
-counters, and the emailed sign-in code stays a way in. Whether an account is
-being delayed is never told apart from the generic "try again in N minutes".
+Failures are counted per (account, client), per account, per client, and per
+(account, known device). Past a threshold, each further failure doubles the
+wait before the next try is even checked, up to ``throttle_max_delay``.
+
+A browser that signed in to the account before (a valid known-device cookie,
+:mod:`gateway.identity.devices`) is judged by its own (device, account) counter
+only: failures made by others, from anywhere, cannot delay it (OWASP, "Slow Down
+Online Guessing Attacks with Device Cookies"). Every other browser is judged by
+the (account, client), account and client counters, so a distributed guessing
+attack is still slowed. Clients are keyed as in :func:`.ratelimits.client_key`
+(an IPv6 /64), and a client of ``limits.trusted_networks`` has its own threshold.
+
+Nothing is locked for good: the wait ends by itself, a correct password clears
+the account's counters, and the emailed sign-in code stays a way in. Whether an
+account is being delayed is never told apart from the generic "try again in N minutes".
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
 
 from ..config import LimitSettings
 from ..store import Store, key
+from .ratelimits import Clients, client_key
 
 WINDOW = 3600  # failures are forgotten an hour after the last one
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """Seconds to wait (0: go ahead), the counter that imposes it, and whether the account is clean."""
+
+    wait: int
+    rule: str
+    clean: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class _Counter:
+    name: str
+    threshold: int
+    rule: str
 
 
 class Throttle:
     def __init__(self, store: Store, settings: LimitSettings, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.settings = settings
+        self.clients = Clients(settings)
         self.clock = clock
 
-    def _keys(self, account_id: str, client: str) -> list[tuple[str, int]]:
-        return [
-            (key("throttle", "pair", account_id, client), self.settings.throttle_pair),
-            (key("throttle", "account", account_id), self.settings.throttle_account),
-            (key("throttle", "client", client), self.settings.throttle_client),
+    def _counters(self, account_id: str, client: str, device: str | None) -> list[_Counter]:
+        """The counters: the known device's first when there is one (it alone judges), then the others."""
+        keyed, limits = client_key(client), self.settings
+        per_client = int(str(self.clients.setting("throttle_client", client)))
+        others = [
+            _Counter(key("throttle", "pair", account_id, keyed), limits.throttle_pair, "throttle_pair"),
+            _Counter(key("throttle", "account", account_id), limits.throttle_account, "throttle_account"),
+            _Counter(key("throttle", "client", keyed), per_client, "throttle_client"),
         ]
+        if device is None:
+            return others
+        return [_Counter(key("throttle", "device", device, account_id), self.settings.throttle_pair,
+                         "throttle_device"), *others]
 
-    def wait_seconds(self, account_id: str, client: str) -> int:
+    def wait_seconds(self, account_id: str, client: str, device: str | None = None) -> int:
         """Seconds before the next password try may be checked (0: go ahead)."""
-        return self.check(account_id, client)[0]
+        return self.check(account_id, client, device).wait
 
-    def check(self, account_id: str, client: str) -> tuple[int, bool]:
-        """(seconds to wait, whether the account has no failure on record at all)."""
-        keys = self._keys(account_id, client)
+    def check(self, account_id: str, client: str, device: str | None = None) -> Verdict:
+        """Whether this browser may try a password now. ``device``: its known-device id for this account."""
+        counters = self._counters(account_id, client, device)
         pipe = self.store.redis.pipeline(transaction=False)
-        for name, _ in keys:
-            pipe.hmget(name, "count", "last")
+        for counter in counters:
+            pipe.hmget(counter.name, "count", "last")
+        values = dict(zip((c.rule for c in counters), pipe.execute()))
+        own = ("throttle_pair", "throttle_account", "throttle_device")
+        clean = all(values[rule][0] is None for rule in own if rule in values)
+        judging = counters[:1] if device is not None else counters
         now = self.clock()
-        wait = 0.0
-        counts = pipe.execute()
-        clean = all(count is None for count, _ in counts[:2])
-        for (_, threshold), (count, last) in zip(keys, counts):
-            if count is None or int(count) < threshold:
+        wait, rule = 0.0, ""
+        for counter in judging:
+            count, last = values[counter.rule]
+            if count is None or int(count) < counter.threshold:
                 continue
-            delay = min(2 ** (int(count) - threshold), self.settings.throttle_max_delay)
-            wait = max(wait, float(last) + delay - now)
-        return max(0, math.ceil(wait)), clean
+            delay = min(2 ** (int(count) - counter.threshold), self.settings.throttle_max_delay)
+            if float(last) + delay - now > wait:
+                wait, rule = float(last) + delay - now, counter.rule
+        return Verdict(max(0, math.ceil(wait)), rule, clean)
 
-    def failed(self, account_id: str, client: str) -> None:
+    def failed(self, account_id: str, client: str, device: str | None = None) -> None:
+        """A wrong password: every counter of this (account, client, device) grows."""
         now = self.clock()
         pipe = self.store.redis.pipeline()
-        for name, _ in self._keys(account_id, client):
-            pipe.hincrby(name, "count", 1)
-            pipe.hset(name, "last", now)
-            pipe.expire(name, WINDOW)
+        for counter in self._counters(account_id, client, device):
+            pipe.hincrby(counter.name, "count", 1)
+            pipe.hset(counter.name, "last", now)
+            pipe.expire(counter.name, WINDOW)
         pipe.execute()
 
-    def succeeded(self, account_id: str, client: str, *, known_clean: bool = False) -> None:
+    def succeeded(self, account_id: str, client: str, device: str | None = None, *,
+                  known_clean: bool = False) -> None:
         """The right password: forget this account's failures (not the client's).
 
-        ``known_clean``: wait_seconds just found no failure for the account, so skip the round trip.
+        ``known_clean``: check() just found no failure for the account, so skip the round trip.
         """
         if known_clean:
             return
-        keys = self._keys(account_id, client)
-        self.store.redis.delete(keys[0][0], keys[1][0])
+        names = [c.name for c in self._counters(account_id, client, device) if c.rule != "throttle_client"]
+        self.store.redis.delete(*names)

@@ -64,10 +64,12 @@ class Refused(Exception):
         self.field = field
 
 
-def _limit(rule: str, *identifiers: str, field: str | None = None) -> None:
-    wait = services.ratelimits().hit(rule, *identifiers)
-    if wait:
-        raise Refused(too_many(signin.TooManyAttempts(wait)), field=field)
+def _limited(field: str | None, check: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Run one of signin's limit checks; its TooManyAttempts becomes a Refused on ``field``."""
+    try:
+        check(*args, **kwargs)
+    except signin.TooManyAttempts as exc:
+        raise Refused(too_many(exc), field=field) from None
 
 
 def _lang() -> str:
@@ -85,7 +87,7 @@ def add_address(account: Account, raw: str) -> str:
     page never tells whether an address is known to UNESS.
     """
     field = "new_email"
-    _limit("address_per_client", client_address(), field=field)
+    _limited(field, signin.limit, "address_per_client", account_id=account.id)
     try:
         address = normalize_email(raw)
     except InvalidEmail:
@@ -96,7 +98,7 @@ def add_address(account: Account, raw: str) -> str:
     owner = services.directory().owner_of(address)
     if owner is not None and owner != account.id:
         raise Refused(_("Cette adresse ne peut pas être ajoutée."), field=field)
-    _mail_limits(address, field)
+    _limited(field, signin.mail_limits, address, account.id)
     _mail_code(account, address)
     return address
 
@@ -107,13 +109,8 @@ def send_verification(account: Account, address: str) -> None:
     being_added = (session.get(VERIFY) or {}).get("email") == address and email is None
     if not being_added and (email is None or email.verified):
         raise Refused(_("Cette adresse n'est pas en attente de confirmation."))
-    _mail_limits(address)
+    _limited(None, signin.mail_limits, address, account.id)
     _mail_code(account, address)
-
-
-def _mail_limits(address: str, field: str | None = None) -> None:
-    _limit("mail_per_client", client_address(), field=field)
-    _limit("mail_per_address", address, field=field)
 
 
 def _mail_code(account: Account, address: str) -> None:
@@ -140,7 +137,7 @@ def pending_address(account: Account, flow: str) -> str | None:
 
 def verify_address(account: Account, flow: str, code: str) -> str:
     """Spend the code: the address is confirmed. Only this account's flows are tried."""
-    _limit("code_per_client", client_address(), field="code")
+    _limited("code", signin.limit, "code_per_client", account_id=account.id)
     if pending_address(account, flow) is None:
         raise Refused(CODE_EXPIRED, field="code")
     try:
@@ -201,16 +198,12 @@ def change_password(account: Account, current: str, new: str) -> None:
 
     signin.set_password ends every other session and mails a notification.
     """
-    client = client_address()
-    wait = services.throttle().wait_seconds(account.id, client)
-    if wait:
-        raise Refused(too_many(signin.TooManyAttempts(wait)), field="current")
-    _limit("password_per_client", client, field="current")
-    if not services.passwords().verify(account.password_hash, current):
-        services.throttle().failed(account.id, client)
-        audit("login.failed", account=account.id, step="account.password", ip=client)
+    try:
+        right = signin.try_password(account, current, step="account.password")
+    except signin.TooManyAttempts as exc:
+        raise Refused(too_many(exc), field="current") from None
+    if not right:
         raise Refused(_("Mot de passe actuel incorrect."), field="current")
-    services.throttle().succeeded(account.id, client)
     problems = password_problems(new, account.addresses)
     if problems:
         raise Refused(*policy_messages(problems), field="password")

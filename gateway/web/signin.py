@@ -9,15 +9,17 @@ import dataclasses
 import hashlib
 from typing import Any, cast
 
-from flask import request, session, url_for
+from flask import after_this_request, request, session, url_for
 from flask_babel import get_locale
 from flask_login import login_user, logout_user
+from werkzeug.wrappers import Response
 
 from .. import services
 from ..accounts.codes import InvalidCode
 from ..accounts.emails import normalize_email
 from ..accounts.models import Account
 from ..accounts.passwords import password_problems
+from ..identity import devices
 from ..identity.current import client_address
 from ..identity.logout import session_ended, session_renewed
 from ..identity.models import ACTIVATION, CODE, PASSWORD, RESET
@@ -66,21 +68,59 @@ def email_hash(address: str) -> str:
     return hashlib.sha256(address.encode()).hexdigest()[:16]
 
 
-def _limit(rule: str, *identifiers: str) -> None:
-    wait = services.ratelimits().hit(rule, *identifiers)
+# -- limits: one home for every refusal ---------------------------------------------------
+
+def refuse(rule: str, wait: int, account_id: str | None = None, address: str | None = None) -> None:
+    """Audit a refusal by a limit or a delay (naming the account when known), then raise TooManyAttempts."""
+    if account_id is None and address is not None:
+        account_id = services.directory().owner_of(address)
+    fields: dict[str, Any] = {"rule": rule, "ip": client_address(), "wait": wait}
+    if account_id is not None:
+        fields["account"] = account_id
+    if address is not None:
+        fields["email_hash"] = email_hash(address)
+    audit("limit.refused", **fields)
+    raise TooManyAttempts(wait)
+
+
+def limit(rule: str, *identifiers: str, account_id: str | None = None, address: str | None = None) -> None:
+    """Count one use of ``rule`` for ``identifiers`` and this client. Raises TooManyAttempts (audited)."""
+    wait = services.ratelimits().hit(rule, *identifiers, client=client_address())
     if wait:
-        raise TooManyAttempts(wait)
+        refuse(rule, wait, account_id, address)
+
+
+def mail_limits(address: str, account_id: str) -> None:
+    """Before mailing ``address``: per (address, client), per client, then the ceiling per address.
+
+    One client's requests are refused at its own per-(address, client) quota before they
+    reach the shared ceiling, so nobody can spend a person's mails. Raises TooManyAttempts.
+    """
+    limit("mail_per_address_client", address, account_id=account_id, address=address)
+    limit("mail_per_client", account_id=account_id, address=address)
+    wait = services.ratelimits().hit("mail_per_address", address)
+    if wait:
+        refuse("mail_per_address", wait, account_id, address)
 
 
 # -- step 1: the address ----------------------------------------------------------------
 
 def identify(raw: str) -> Identified:
-    """Which way the address leads. Raises TooManyAttempts, accounts.errors.InvalidEmail."""
-    _limit("address_per_client", client_address())
+    """Which way the address leads. Raises TooManyAttempts, accounts.errors.InvalidEmail.
+
+    Counted per client (every answer, high enough for a hospital's NAT), per (typed address,
+    client), and per client for unknown addresses only (what farming addresses produces).
+    """
+    limit("address_per_client")
     address = normalize_email(raw)
-    _limit("address_per_address", address)  # normalised: every spelling of an address counts together
+    limit("address_per_address_client", address, address=address)  # every spelling counts together
+    limits = services.ratelimits()
+    wait = limits.wait("unknown_per_client", client=client_address())
+    if wait:
+        refuse("unknown_per_client", wait, address=address)
     account = services.directory().find_by_email(address)
     if account is None:
+        limits.hit("unknown_per_client", client=client_address())
         audit("login.unknown_address", email_hash=email_hash(address), ip=client_address())
         return Identified("unknown", address)
     if account.status == "disabled":
@@ -114,20 +154,50 @@ def forget_pending() -> None:
 
 def check_password(account: Account, address: str, password: str, remember: bool) -> None:
     """Verify and sign in. Raises TooManyAttempts (growing delays), WrongPassword."""
-    client = client_address()
-    wait, clean = services.throttle().check(account.id, client)
-    if wait:
-        raise TooManyAttempts(wait)
-    _limit("password_per_client", client)
-    passwords = services.passwords()
-    if not passwords.verify(account.password_hash, password) or account.status != "active":
-        services.throttle().failed(account.id, client)
-        audit("login.failed", account=account.id, ip=client)
+    if not try_password(account, password):
         raise WrongPassword()
-    services.throttle().succeeded(account.id, client, known_clean=clean)
+    passwords = services.passwords()
     if passwords.needs_rehash(account.password_hash):
         services.directory().set_password_hash(account.id, passwords.hash(password))
     sign_in(account, (PASSWORD,), remember, address)
+
+
+def try_password(account: Account, password: str, **audited: str) -> bool:
+    """One password try under the growing delays: whether it is right (and the account active).
+
+    A browser with a known-device cookie for the account is judged by its own counter
+    (see identity.throttle). Raises TooManyAttempts before anything is checked while
+    delayed. ``audited``: more fields for the ``login.failed`` line.
+    """
+    client, device = client_address(), known_device(account.id)
+    throttle = services.throttle()
+    verdict = throttle.check(account.id, client, device)
+    if verdict.wait:
+        refuse(verdict.rule, verdict.wait, account.id)
+    limit("password_per_client", account_id=account.id)
+    if not services.passwords().verify(account.password_hash, password) or account.status != "active":
+        throttle.failed(account.id, client, device)
+        audit("login.failed", account=account.id, ip=client, known_device=device is not None, **audited)
+        return False
+    throttle.succeeded(account.id, client, device, known_clean=verdict.clean)
+    return True
+
+
+def known_device(account_id: str) -> str | None:
+    """This browser's device id if its known-device cookie names the account, else None."""
+    return services.devices().device_for(request.cookies.get(devices.COOKIE), account_id)
+
+
+def _remember_device(account_id: str) -> None:
+    """Set the known-device cookie naming the account on this response (OWASP device cookies)."""
+    value = services.devices().remember(request.cookies.get(devices.COOKIE), account_id)
+    secure = not services.settings().insecure_http
+
+    @after_this_request
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(devices.COOKIE, value, max_age=devices.MAX_AGE, httponly=True, secure=secure,
+                            samesite="Lax")
+        return response
 
 
 def sign_in(account: Account, methods: tuple[str, ...], remember: bool, address: str) -> None:
@@ -147,6 +217,7 @@ def sign_in(account: Account, methods: tuple[str, ...], remember: bool, address:
     )
     login_user(User(account))
     session["last_email"] = address  # the view sets the "last address" cookie
+    _remember_device(account.id)
     audit("login.succeeded", account=account.id, methods=list(methods), remember=remember, ip=client_address())
 
 
@@ -166,8 +237,7 @@ def send_code(purpose: str, account: Account, address: str) -> None:
 
     ``purpose`` is activation or signin. Raises TooManyAttempts.
     """
-    _limit("mail_per_client", client_address())
-    _limit("mail_per_address", address)
+    mail_limits(address, account.id)
     codes_settings = services.settings().codes
     minutes = codes_settings.activation_minutes if purpose == "activation" else codes_settings.signin_code_minutes
     previous = session.get("flow", {})
@@ -193,7 +263,7 @@ def _redeem(purpose: str, flow: str, code: str) -> tuple[Account, str]:
 
 def sign_in_with_code(flow: str, code: str, remember: bool) -> None:
     """The mailed code proves the address: verify it and sign in. Raises WrongCode, InvalidCode."""
-    _limit("code_per_client", client_address())
+    limit("code_per_client")
     try:
         account, address = _redeem("signin", flow, code)
     except InvalidCode:
@@ -202,7 +272,7 @@ def sign_in_with_code(flow: str, code: str, remember: bool) -> None:
     if account.status != "active":
         raise AccountUnavailable()
     account = services.directory().verify_email(account.id, address)
-    services.throttle().succeeded(account.id, client_address())
+    services.throttle().succeeded(account.id, client_address(), known_device(account.id))
     sign_in(account, (CODE,), remember, address)
 
 
@@ -212,7 +282,7 @@ def activate(flow: str, code: str, password: str, remember: bool) -> None:
     The password is checked before the code is spent. Raises PasswordRejected,
     WrongCode, InvalidCode, AccountUnavailable.
     """
-    _limit("code_per_client", client_address())
+    limit("code_per_client")
     data = services.codes().code_data("activation", flow)
     if data is None:
         raise InvalidCode("unknown or expired activation")
@@ -238,8 +308,7 @@ def _password_fingerprint(account: Account) -> str:
 
 def send_reset(account: Account, address: str) -> None:
     """Mail a reset link (the previous one is void). Raises TooManyAttempts."""
-    _limit("mail_per_client", client_address())
-    _limit("mail_per_address", address)
+    mail_limits(address, account.id)
     minutes = services.settings().codes.reset_minutes
     token = services.codes().issue_link("reset", account.id, minutes * 60,
                                         {"email": address, "pw": _password_fingerprint(account)})

@@ -1,6 +1,8 @@
 """Fixtures for the sign-in pages: accounts, a mailbox read from the real SMTP server, form helpers."""
 from __future__ import annotations
 
+import copy
+import logging
 import re
 from email.message import EmailMessage
 
@@ -44,6 +46,34 @@ class Mailbox:
     def link(self, to: str) -> str:
         url = re.search(r"http://127\.0\.0\.1:8000(/\S+)", self.text(self.last(to))).group(1)
         return url
+
+
+@pytest.fixture
+def audit_events():
+    """Every audit record written during the test (the audit logger does not propagate)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("gateway.audit")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+@pytest.fixture
+def build(make_mail_app, mail_config):
+    """An app from the fixtures' config with ``overrides`` merged in, one level deep."""
+
+    def make(overrides: dict):
+        config = copy.deepcopy(mail_config)
+        for name, value in overrides.items():
+            if isinstance(value, dict):
+                config[name] = {**config.get(name, {}), **value}
+            else:
+                config[name] = value
+        return make_mail_app(config)
+
+    return make
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ the way a person (or the attacker) would see it.
 """
 from __future__ import annotations
 
-import copy
 import json
 import re
 import time
@@ -25,6 +24,7 @@ from tests.web.conftest import PASSWORD, Browser, csrf
 EMAIL = "camille@univ-exemple.fr"
 COOKIE = "uness_session"
 LAST_EMAIL = "uness_last_email"
+DEVICE = "uness_device"
 EXPIRED = "Page expirée"
 TOO_MANY = re.compile(r"Trop de tentatives\. Réessayez dans (\d+) minute\(s\)\.")
 WRONG = "Mot de passe incorrect."
@@ -87,22 +87,6 @@ class HttpsClient(FlaskClient):
         if not args or isinstance(args[0], str):
             kwargs.setdefault("base_url", "https://localhost")
         return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def build(make_mail_app, mail_config):
-    """An app from the fixtures' config with ``overrides`` merged in, one level deep."""
-
-    def make(overrides: dict):
-        config = copy.deepcopy(mail_config)
-        for name, value in overrides.items():
-            if isinstance(value, dict):
-                config[name] = {**config.get(name, {}), **value}
-            else:
-                config[name] = value
-        return make_mail_app(config)
-
-    return make
 
 
 @pytest.fixture
@@ -279,7 +263,7 @@ def test_logout_ends_the_session_on_the_server(browser, camille, app):
 
 def test_cookies_are_httponly_and_samesite_lax(browser, camille):
     response = browser.login(EMAIL)
-    for name in (COOKIE, LAST_EMAIL):
+    for name in (COOKIE, LAST_EMAIL, DEVICE):
         cookie = set_cookie(response, name)
         assert cookie is not None, name
         assert "httponly" in cookie, name
@@ -296,9 +280,10 @@ def test_cookies_are_secure_unless_insecure_http(https_app, camille):
     assert "secure" in set_cookie(first, COOKIE)
     response = browser.login(EMAIL, remember=True)
     assert response.status_code == 302
-    for name in (COOKIE, LAST_EMAIL):
+    for name in (COOKIE, LAST_EMAIL, DEVICE):
         cookie = set_cookie(response, name)
         assert {"secure", "httponly"} <= set(cookie) and cookie["samesite"] == "Lax", name
+    assert int(set_cookie(response, DEVICE)["max-age"]) >= 365 * 86400  # long-lived
     assert browser.signed_in()
 
 
@@ -412,33 +397,34 @@ def test_forged_mail_buttons_send_nothing(browser, client, camille, mailbox):
 
 # == Rate limits ===============================================================================
 
-def test_address_step_limited_per_typed_address(build, camille):
-    app = build({"limits": {"address_per_address": "3/minute"}})
-    for n in range(3):  # three tries on the same address from three places: allowed
-        assert browser_from(app, f"192.0.2.{n}").submit("/login", {"email": EMAIL}).status_code == 302
-    late = browser_from(app, OFFICE_IP)
+def test_address_step_limited_per_typed_address_and_client(build, camille):
+    app = build({"limits": {"address_per_address_client": "3/minute"}})
+    for _ in range(3):
+        assert browser_from(app, ATTACKER_IP).submit("/login", {"email": EMAIL}).status_code == 302
+    late = browser_from(app, ATTACKER_IP)
     page = late.submit("/login", {"email": EMAIL})
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert too_many_minutes(field_error(text, "email")) == 1
     assert late.client.get("/login/password").status_code == 302  # refused: nothing chosen
-    # another address from the same place is not affected
+    # another address from the same place is not affected, nor the same address from elsewhere
     assert "Adresse email non reconnue" in late.submit("/login", {"email": "autre@univ-exemple.fr"}).get_data(
         as_text=True)
+    assert browser_from(app, OFFICE_IP).submit("/login", {"email": EMAIL}).status_code == 302
 
 
 def test_address_limit_counts_every_spelling_of_the_address(build, camille):
-    app = build({"limits": {"address_per_address": "3/minute"}})
+    app = build({"limits": {"address_per_address_client": "3/minute"}})
     spellings = ["Camille@Univ-Exemple.FR", "camille@univ-exemple.fr.", " camille@ｕniv-exemple.fr ",
                  "camille@univ-exemple.ｆｒ"]
-    for n, spelling in enumerate(spellings[:3]):
-        assert browser_from(app, f"192.0.2.{n}").submit("/login", {"email": spelling}).status_code == 302
+    for spelling in spellings[:3]:
+        assert browser_from(app, OFFICE_IP).submit("/login", {"email": spelling}).status_code == 302
     page = browser_from(app, OFFICE_IP).submit("/login", {"email": spellings[3]}).get_data(as_text=True)
     assert too_many_minutes(field_error(page, "email")) == 1
 
 
-def test_address_step_limited_per_client_address(build, make_user):
-    app = build({"limits": {"address_per_client": "3/minute"}})
+def test_unknown_addresses_limited_per_client_address(build, camille):
+    app = build({"limits": {"unknown_per_client": "3/minute"}})
     prober = browser_from(app, ATTACKER_IP)
     for n in range(3):
         page = prober.submit("/login", {"email": f"essai{n}@univ-exemple.fr"}).get_data(as_text=True)
@@ -450,8 +436,18 @@ def test_address_step_limited_per_client_address(build, make_user):
     assert "Adresse email non reconnue" in elsewhere.get_data(as_text=True)
 
 
-def test_sign_in_code_mails_limited_per_address(build, camille, mailbox):
-    app = build({"limits": {"mail_per_address": "2/10minute"}})
+def test_every_address_step_limited_per_client_address(build, camille):
+    app = build({"limits": {"address_per_client": "3/minute"}})
+    prober = browser_from(app, ATTACKER_IP)
+    for _ in range(3):  # known addresses count too, against a (much higher) ceiling
+        assert prober.submit("/login", {"email": EMAIL}).status_code == 302
+    page = prober.submit("/login", {"email": EMAIL}).get_data(as_text=True)
+    assert too_many_minutes(field_error(page, "email")) == 1
+    assert browser_from(app, OFFICE_IP).submit("/login", {"email": EMAIL}).status_code == 302
+
+
+def test_sign_in_code_mails_limited_per_address_and_client(build, camille, mailbox):
+    app = build({"limits": {"mail_per_address_client": "2/10minute"}})
     browser = browser_from(app)
     browser.submit("/login", {"email": EMAIL})
     for _ in range(2):
@@ -461,16 +457,21 @@ def test_sign_in_code_mails_limited_per_address(build, camille, mailbox):
     page = browser.client.get("/login/code").get_data(as_text=True)
     assert 1 <= too_many_minutes(page) <= 10
     assert len(mails_to(mailbox, EMAIL)) == 2
-    # per address, not per browser: another client cannot send a third one either
+    # another browser of the same client is refused too; another client is not
+    same = browser_from(app)
+    same.submit("/login", {"email": EMAIL})
+    same.submit("/login/code/send", form_page="/login/password")
+    assert too_many_minutes(same.client.get("/login/code").get_data(as_text=True)) >= 1
+    assert len(mails_to(mailbox, EMAIL)) == 2
     other = browser_from(app, OFFICE_IP)
     other.submit("/login", {"email": EMAIL})
     other.submit("/login/code/send", form_page="/login/password")
-    assert too_many_minutes(other.client.get("/login/code").get_data(as_text=True)) >= 1
-    assert len(mails_to(mailbox, EMAIL)) == 2
+    assert not TOO_MANY.search(other.client.get("/login/code").get_data(as_text=True))
+    assert len(mails_to(mailbox, EMAIL)) == 3
 
 
-def test_reset_mails_limited_per_address(build, camille, mailbox):
-    app = build({"limits": {"mail_per_address": "2/10minute"}})
+def test_reset_mails_limited_per_address_and_client(build, camille, mailbox):
+    app = build({"limits": {"mail_per_address_client": "2/10minute"}})
     browser = browser_from(app)
     browser.submit("/login", {"email": EMAIL})
     for _ in range(2):
@@ -492,7 +493,7 @@ def test_unverified_address_code_limited_on_the_address_step(build, make_user, m
 
 
 def test_limits_off_when_disabled(build, camille, mailbox):
-    app = build({"limits": {"enabled": False, "address_per_address": "1/minute",
+    app = build({"limits": {"enabled": False, "address_per_address_client": "1/minute",
                             "address_per_client": "1/minute",
                             "mail_per_address": "1/10minute", "mail_per_client": "1/hour",
                             "password_per_client": "1/minute"}})
