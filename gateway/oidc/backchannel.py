@@ -27,6 +27,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import current_app
 from rq import Retry
 
+from ..identity.logout import EndedSession
 from ..logs import audit
 
 if TYPE_CHECKING:
@@ -57,10 +58,10 @@ def logout_token(provider: Provider, client: Client, sub: str, sid: str) -> str:
     return provider.sign(claims, client.id_token_signed_response_alg, typ="logout+jwt")
 
 
-def session_ended(session_id: str, data: Mapping[str, Any]) -> None:
+def session_ended(ended: EndedSession) -> None:
     """``identity.logout`` hook: revoke the session's grants, queue one logout per RP that has a URI."""
     provider = _provider()
-    rps, grants = provider.tokens.take_session(session_id)
+    rps, grants = provider.tokens.take_session(ended.sid)
     for grant_id in grants:
         provider.tokens.revoke_grant(grant_id)
     for client_id, party in rps.items():
