@@ -17,6 +17,11 @@ Either way the record is deleted from Redis, every hook registered with
 that raises is logged in one line; the other hooks still run (checklist
 LOGOUT04, SEC08). A front-channel logout started here moves on through
 :func:`moving_on_page`.
+
+The hooks implement the protocols' side: SAML single logout (Profiles §4.4, front
+channel or SOAP) in ``saml.chain``, OpenID Connect Back-Channel Logout 1.0 (§2.5)
+in ``oidc.backchannel``; the OIDC end-session endpoint (RP-Initiated Logout 1.0
+§2-3) passes its validated ``post_logout_redirect_uri`` as ``return_to``.
 """
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ log = logging.getLogger("gateway")
 
 @dataclasses.dataclass(frozen=True)
 class Initiator:
-    """A party's logout request the gateway answers once the others were told (SAML SLO: an SP's LogoutRequest)."""
+    """A party's logout request, answered once the other parties were told (SAML SLO: an SP's LogoutRequest)."""
 
     protocol: str
     #: The party that asked: a SAML SP's entityID.
@@ -90,7 +95,8 @@ def on_session_end(app: Flask, hook: Hook) -> None:
 
 def end_this_session(*, initiator: Initiator | None = None, return_to: str | None = None,
                      reason: str = "logout") -> Ended:
-    """End this browser's session everywhere: Redis record, ``flask.session``, Flask-Login's user, the parties.
+    """End this browser's session everywhere: its Redis record, ``flask.session``, Flask-Login's user, the
+    parties (every hook, with ``browser=True``).
 
     ``initiator`` is the party's request to answer at the end (SAML SLO), ``return_to`` where the browser
     goes once the parties were told (an absolute URL the caller validated). Needs a request context.
@@ -134,7 +140,7 @@ def end_account_sessions(account_id: str, *, except_sid: str | None = None, only
 
 def _run_hooks(ended: EndedSession) -> list[str | None]:
     """Every hook, once; one that raises is logged in one line (no traceback) and the others still run."""
-    results = []
+    results: list[str | None] = []
     for hook in current_app.extensions.get("gateway.logout_hooks", []):
         try:
             results.append(hook(ended))

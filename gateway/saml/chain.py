@@ -130,7 +130,7 @@ def logout_hook(idp: IdentityProvider, store: Store, parties: Parties, tell: Tel
 
 
 def chain_initiator(initiator: Initiator | None) -> dict[str, Any] | None:
-    """The SP-initiated request as the chain keeps it (:attr:`Chain.initiator`); None when no SAML SP asked."""
+    """The SP-initiated request as the chain keeps it (:attr:`Chain.initiator`); None unless a SAML SP asked."""
     if initiator is None or initiator.protocol != PROTOCOL:
         return None
     return {"sp": initiator.party, "request_id": initiator.request_id, "relay_state": initiator.relay_state,
