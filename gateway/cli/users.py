@@ -313,12 +313,12 @@ def disable(ctx: Context, ref: str) -> None:
 def _end_sessions(account_id: str) -> int:
     """End the account's SSO sessions with the protocols told (needs the app for their hooks)."""
     from .. import create_app
-    from ..identity.end import end_every_session
+    from ..identity.logout import end_account_sessions
 
     app = create_app()
     try:
         with app.app_context():
-            return end_every_session(account_id)
+            return end_account_sessions(account_id, reason="account.disabled")
     finally:
         app.extensions["gateway.store"].close()
 

@@ -21,10 +21,10 @@ def current_authentication() -> Authentication | None:
     return Authentication.from_record(record, getattr(session, "sid", ""))
 
 
-def is_this_browser(session_id: str) -> bool:
-    """Whether ``session_id`` is the session of the browser making this request (also once it has just
-    ended): only that browser can be taken through a front-channel logout. False outside a request (CLI)."""
-    return has_request_context() and getattr(session, "sid", None) == session_id
+def signed_in_session_id() -> str | None:
+    """This browser's SSO session id when it is signed in; None otherwise (anonymous, or no request: CLI)."""
+    auth = current_authentication() if has_request_context() else None
+    return auth.session_id if auth else None
 
 
 def require_login(resume_url: str, *, force: bool = False, login_hint: str | None = None) -> Response:

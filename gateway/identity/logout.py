@@ -1,47 +1,159 @@
-"""Ending SSO sessions, and telling the protocols so they can tell their parties.
+"""Ending SSO sessions: the one home of every way a session ends, and the hooks that tell the protocols.
 
-SAML and OIDC register a hook with :func:`on_session_end`; whatever ends a
-session (logout button, SLO, password reset, a session ended from "Mes
-informations", a disabled account) calls :func:`session_ended` for each
-session, and every hook runs. Hooks must not raise; an error is logged.
-A hook may return a front-channel logout for the browser to follow
-(:func:`continuation`), which ends at :func:`return_to` when the protocol that
-ended the session asked for it (OIDC RP-Initiated Logout). Such a logout is
-started, and moved on after a form, by :func:`moving_on_page`.
+Two ways in:
+
+* :func:`end_this_session`: this browser's session (the logout button, a SAML
+  SP's LogoutRequest, an OIDC RP-Initiated Logout). The browser is there, so a
+  hook may hand it a front-channel logout to follow (SAML's chain through the SPs).
+* :func:`end_account_sessions`: sessions of an account seen from elsewhere, all
+  of them but one, or just one (a password change or reset, "Mes informations",
+  an account disabled by SCIM or the CLI). No browser can carry a chain: the
+  protocols tell their parties over the back channel.
+
+Either way the record is deleted from Redis, every hook registered with
+:func:`on_session_end` runs once per ended session with one
+:class:`EndedSession` value (the context a hook needs travels in it, never in
+``flask.g``), and one audit line is written per batch with its reason. A hook
+that raises is logged in one line; the other hooks still run (checklist
+LOGOUT04, SEC08). A front-channel logout started here moves on through
+:func:`moving_on_page`.
+
+The hooks implement the protocols' side: SAML single logout (Profiles §4.4, front
+channel or SOAP) in ``saml.chain``, OpenID Connect Back-Channel Logout 1.0 (§2.5)
+in ``oidc.backchannel``; the OIDC end-session endpoint (RP-Initiated Logout 1.0
+§2-3) passes its validated ``post_logout_redirect_uri`` as ``return_to``.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, current_app, g, make_response, render_template
+from flask import Flask, current_app, has_request_context, make_response, render_template, session
+from flask_login import logout_user
 from werkzeug.wrappers import Response
 
+from .. import services
+from ..logs import audit
+from .current import client_address
 from .redirects import is_local_url, refresh_header
 from .redirects import location as checked_location  # a name of this module's too
+from .sessions import AUTH
 
-#: A hook may return something for the caller (e.g. SAML single logout: the chain's local URL to follow).
-Hook = Callable[[str, Mapping[str, Any]], Any]
 log = logging.getLogger("gateway")
 
 
+@dataclasses.dataclass(frozen=True)
+class Initiator:
+    """A party's logout request, answered once the other parties were told (SAML SLO: an SP's LogoutRequest)."""
+
+    protocol: str
+    #: The party that asked: a SAML SP's entityID.
+    party: str
+    request_id: str
+    relay_state: str | None = None
+    #: The party asked for no answer (SAML's ``<aslo:Asynchronous>`` extension).
+    asynchronous: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class EndedSession:
+    """One SSO session that just ended: what every logout hook receives."""
+
+    sid: str
+    #: The session's record as it was (its ``_auth`` part: account, time and methods of sign-in...).
+    record: Mapping[str, Any]
+    account_id: str
+    #: True when the browser of this session is the one being answered, so it can follow a
+    #: front-channel logout; False for a session ended from elsewhere (parties told over the back channel).
+    browser: bool
+    initiator: Initiator | None
+    #: Where the browser goes once the parties were told (an absolute URL the protocol that ended the
+    #: session validated: an OIDC RP's post_logout_redirect_uri); None for the gateway's "déconnecté" page.
+    return_to: str | None
+    #: Why it ended, as audited: logout, slo, end_session, password.changed, account.disabled,
+    #: session.ended_by_user.
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Ended:
+    """This browser's session, ended: whose it was, and what the browser must follow first."""
+
+    account_id: str | None = None
+    #: A protocol's front-channel logout (a local path: SAML single logout's chain), or None.
+    continuation: str | None = None
+
+
+#: A hook may return a front-channel logout for the browser (a local path), else None.
+Hook = Callable[[EndedSession], str | None]
+
+
 def on_session_end(app: Flask, hook: Hook) -> None:
+    """Register ``hook``: it runs once for every session that ends, whatever ended it."""
     app.extensions.setdefault("gateway.logout_hooks", []).append(hook)
 
 
-def session_ended(sid: str, data: Mapping[str, Any]) -> list[Any]:
-    """Run every hook for a session that just ended; returns what the hooks returned."""
-    results = []
+def end_this_session(*, initiator: Initiator | None = None, return_to: str | None = None,
+                     reason: str = "logout") -> Ended:
+    """End this browser's session everywhere: its Redis record, ``flask.session``, Flask-Login's user, the
+    parties (every hook, with ``browser=True``).
+
+    ``initiator`` is the party's request to answer at the end (SAML SLO), ``return_to`` where the browser
+    goes once the parties were told (an absolute URL the caller validated). Needs a request context.
+    Nothing is raised: a browser without a signed-in session gets ``Ended()`` and no hook runs.
+    """
+    record = dict(session)
+    sid = getattr(session, "sid", "")
+    auth = record.get(AUTH)
+    services.sessions().delete(sid, record)
+    logout_user()
+    session.clear()
+    if not auth:
+        return Ended()
+    account_id = str(auth["account"])
+    ended = EndedSession(sid, record, account_id, True, initiator, return_to, reason)
+    results = _run_hooks(ended)
+    audit("logout", account=account_id, reason=reason, ip=client_address())
+    return Ended(account_id, _continuation(results))
+
+
+def end_account_sessions(account_id: str, *, except_sid: str | None = None, only_sid: str | None = None,
+                         reason: str) -> int:
+    """End the account's sessions but ``except_sid`` (all of them, or only ``only_sid``); how many ended.
+
+    Sessions of other browsers: hooks get ``browser=False``. A session id that is not the account's is
+    left alone. Needs an application context (the CLI builds the app); nothing is raised.
+    """
+    sessions = services.sessions()
+    if only_sid is None:
+        ended = sessions.end_all(account_id, except_sid=except_sid)
+    else:
+        record = sessions.end(account_id, only_sid) if only_sid != except_sid else None
+        ended = [(only_sid, record)] if record is not None else []
+    for sid, record in ended:
+        _run_hooks(EndedSession(sid, record, account_id, False, None, None, reason))
+    if ended:
+        where = {"ip": client_address()} if has_request_context() else {}
+        audit("session.ended", account=account_id, count=len(ended), reason=reason, **where)
+    return len(ended)
+
+
+def _run_hooks(ended: EndedSession) -> list[str | None]:
+    """Every hook, once; one that raises is logged in one line (no traceback) and the others still run."""
+    results: list[str | None] = []
     for hook in current_app.extensions.get("gateway.logout_hooks", []):
         try:
-            results.append(hook(sid, data))
-        except Exception:  # noqa: BLE001 - one protocol's failure must not stop the others
-            log.exception("logout hook %s failed", getattr(hook, "__name__", hook))
+            results.append(hook(ended))
+        except Exception as exc:  # noqa: BLE001 - one protocol's failure must not stop the others
+            detail = " ".join(str(exc).split())[:200]
+            log.error("logout hook %s failed (%s): %s: %s", getattr(hook, "__name__", hook), ended.reason,
+                      type(exc).__name__, detail)
     return results
 
 
-def continuation(results: list[Any]) -> str | None:
+def _continuation(results: list[str | None]) -> str | None:
     """The first hook result that is a local path (e.g. SAML single logout's chain), if any."""
     for result in results:
         if isinstance(result, str) and is_local_url(result):
@@ -65,17 +177,6 @@ def moving_on_page(location: str) -> Response:
     response = make_response(render_template("logout/continue.html", location=target))
     response.headers["Refresh"] = refresh_header(target)
     return response
-
-
-#: The ``flask.g`` attribute holding :func:`return_to` while a session ends.
-RETURN_TO = "logout_return_to"
-
-
-def return_to() -> str | None:
-    """Where the browser goes once the parties of the session it is ending were told, when the protocol
-    that ends it said so (:func:`gateway.identity.end.end_current_session`); None for the gateway's page."""
-    value = g.get(RETURN_TO)
-    return str(value) if value else None
 
 
 RenewHook = Callable[[str, str], None]

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
 from rq import Retry
 
 from .. import outbound
+from ..identity.logout import EndedSession
 from ..logs import audit
 
 if TYPE_CHECKING:
@@ -58,10 +59,10 @@ def logout_token(provider: Provider, client: Client, sub: str, sid: str) -> str:
     return provider.sign(claims, client.id_token_signed_response_alg, typ="logout+jwt")
 
 
-def session_ended(session_id: str, data: Mapping[str, Any]) -> None:
+def session_ended(ended: EndedSession) -> None:
     """``identity.logout`` hook: revoke the session's grants, queue one logout per RP that has a URI."""
     provider = _provider()
-    rps, grants = provider.tokens.take_session(session_id)
+    rps, grants = provider.tokens.take_session(ended.sid)
     for grant_id in grants:
         provider.tokens.revoke_grant(grant_id)
     for client_id, party in rps.items():

@@ -30,7 +30,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from authlib.oidc.rpinitiated.end_session import EndSessionRequest
 
-from ..identity.end import Ended, end_current_session
+from ..identity.logout import Ended, end_this_session
 from ..identity.redirects import location
 from ..logs import audit
 from .claims import release, releasable
@@ -150,7 +150,7 @@ class EndSession(EndSessionEndpoint):  # type: ignore[misc]
         return (302, "", [("Location", location(target))]) if target else None
 
     def end_session(self, end_session_request: EndSessionRequest) -> Ended:
-        ended = end_current_session(return_to=end_session_request.redirect_uri)
+        ended = end_this_session(return_to=end_session_request.redirect_uri, reason="end_session")
         client = end_session_request.client
         audit("oidc.logout", client=client.client_id if client else None,
               signed_in=ended.account_id is not None)

@@ -113,6 +113,7 @@ def logout() -> Response | tuple[str, int] | str:
         except ValidationError:
             return render_template("oidc/error.html", title=_("Page expirée"), text=_(
                 "Cette page a expiré. Revenez sur l'application et déconnectez-vous à nouveau.")), 400
+        # flask.g: authlib fixes is_post_logout_redirect_uri_legitimate's signature (endpoints.EndSession)
         g.oidc_logout_confirmed = True
     try:
         end = provider.server.validate_endpoint_request("end_session")

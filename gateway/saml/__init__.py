@@ -49,6 +49,7 @@ def init_app(app: Flask) -> None:
         from . import views
         from .backchannel import EXTENSION as BACKCHANNEL
         from .backchannel import QUEUE, BackChannel
+        from .chain import logout_hook
         from .idp import build_identity_provider
     from .metadata import MetadataPublisher
     from .nameids import NameIds
@@ -72,4 +73,4 @@ def init_app(app: Flask) -> None:
     channel = BackChannel(idp, settings)  # SOAP logout when no browser can carry the chain
     app.extensions[BACKCHANNEL] = channel
     app.extensions.setdefault("gateway.job_queues", []).append(QUEUE)
-    on_session_end(app, views.logout_hook(idp, app.extensions["gateway.parties"], channel.tell))
+    on_session_end(app, logout_hook(idp, store, app.extensions["gateway.parties"], channel.tell))

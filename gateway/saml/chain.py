@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..identity.logout import EndedSession, Hook, Initiator
 from ..identity.parties import Parties
 from ..store import Store, key
 from .idp import IdentityProvider
@@ -108,24 +109,29 @@ def log_not_notified(entity_ids: list[str]) -> None:
                  len(entity_ids), ", ".join(entity_ids))
 
 
-def logout_hook(idp: IdentityProvider, store_of: Callable[[], Store], parties: Parties,
-                initiator_of: Callable[[], dict[str, Any] | None], in_browser: Callable[[str], bool],
-                return_to_of: Callable[[], str | None], tell: Tell,
-                ) -> Callable[[str, Mapping[str, Any]], str | None]:
-    """The ``identity.logout`` hook: the chain's continuation URL (a local path), or None.
+def logout_hook(idp: IdentityProvider, store: Store, parties: Parties, tell: Tell) -> Hook:
+    """The ``identity.logout`` hook (SLO04): the chain's continuation URL (a local path), or None.
 
-    ``initiator_of`` gives the SP-initiated request being answered (None otherwise), ``return_to_of``
-    where the chain ends (see :attr:`Chain.return_to`). Only the browser whose session ended can follow
-    the front-channel chain (``in_browser``); a session ended from elsewhere (a password reset or change,
-    "Mes informations", a disabled account) has each of its SAML participants told over SOAP by ``tell``.
+    Only the browser whose session ended can follow the front-channel chain (``ended.browser``): the chain
+    answers the SP that asked (``ended.initiator``) and ends at ``ended.return_to``. A session ended from
+    elsewhere (a password reset or change, "Mes informations", a disabled account) has each of its SAML
+    participants told over SOAP by ``tell``.
     """
 
-    def saml_single_logout(session_id: str, data: Mapping[str, Any]) -> str | None:
-        records = parties.of(session_id, PROTOCOL)
-        if not in_browser(session_id):
+    def saml_single_logout(ended: EndedSession) -> str | None:
+        records = parties.of(ended.sid, PROTOCOL)
+        if not ended.browser:
             log_not_notified([sp for sp in sorted(records) if not tell(sp, records[sp])])
             return None
-        token = start_chain(idp, store_of(), records, initiator_of(), tell, return_to_of())
+        token = start_chain(idp, store, records, chain_initiator(ended.initiator), tell, ended.return_to)
         return f"{CHAIN_PATH}?token={token}" if token else None
 
     return saml_single_logout
+
+
+def chain_initiator(initiator: Initiator | None) -> dict[str, Any] | None:
+    """The SP-initiated request as the chain keeps it (:attr:`Chain.initiator`); None unless a SAML SP asked."""
+    if initiator is None or initiator.protocol != PROTOCOL:
+        return None
+    return {"sp": initiator.party, "request_id": initiator.request_id, "relay_state": initiator.relay_state,
+            "asynchronous": initiator.asynchronous}

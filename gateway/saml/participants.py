@@ -5,7 +5,7 @@ the SP entityID, and what SLO needs: NameID value, Format, qualifiers,
 SessionIndex), for the session's lifetime. The same SP asking again in the same
 session gets the same transient NameID and SessionIndex back (NID01, RSP07).
 
-``gateway/saml/slo.py`` (its hook registered with ``identity.logout.on_session_end``)
+``gateway/saml/chain.py`` (its hook registered with ``identity.logout.on_session_end``) and ``slo.py``
 sends them LogoutRequests (SLO04) from the same records.
 """
 from __future__ import annotations

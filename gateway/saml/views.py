@@ -11,23 +11,20 @@ import dataclasses
 import functools
 import secrets
 import time
-from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import cast
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, g, make_response, redirect, render_template, request, session,
+from flask import (Blueprint, current_app, make_response, redirect, render_template, request, session,
                    url_for)
 from markupsafe import Markup
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from werkzeug.wrappers import Response
 
 from .. import ROOT, services
-from ..identity.current import current_authentication, is_this_browser, require_login
-from ..identity.end import end_current_session
-from ..identity.logout import moving_on_page, return_to
+from ..identity.current import current_authentication, require_login
+from ..identity.logout import Initiator, end_this_session, moving_on_page
 from ..identity.models import Authentication
-from ..identity.parties import Parties
 from ..identity.redirects import browser_url, location
 from ..logs import audit
 from . import chain as logout_chain
@@ -125,10 +122,9 @@ def slo() -> Response | tuple[str, int]:
             return logged_out_page({}, denied=True)
         answer = send(outgoing, sp)
         return off_the_form(answer) if request.method == "POST" else answer
-    g.saml_slo_initiator = {"sp": logout.sp_entity_id, "request_id": logout.id,
-                            "relay_state": logout.relay_state, "asynchronous": logout.asynchronous}
-    url = end_current_session().continuation
-    g.pop("saml_slo_initiator", None)
+    initiator = Initiator(participants.PROTOCOL, logout.sp_entity_id, logout.id, logout.relay_state,
+                          logout.asynchronous)
+    url = end_this_session(initiator=initiator, reason="slo").continuation
     if url is None:  # the hook did not run (or failed): answer as a partial logout
         return logged_out_page({}, denied=False)
     step = chain_step(url.partition("token=")[2], skip=False)
@@ -284,14 +280,6 @@ def slo_rejected(exc: RequestRejected) -> tuple[str, int]:
     message = ("La demande de déconnexion reçue n'est pas valable (signature absente ou invalide, "
                "demande déjà utilisée ou expirée).")
     return render_template("saml/error.html", message=message, reference=reference), 400
-
-
-def logout_hook(app_idp: IdentityProvider, parties: Parties,
-                tell: logout_chain.Tell) -> Callable[[str, Mapping[str, Any]], str | None]:
-    """The ``identity.logout`` hook (SLO04): starts the chain for this browser's session (its URL is
-    the hook's result); any other session's SPs are told over SOAP (``tell``)."""
-    return logout_chain.logout_hook(app_idp, services.store, parties, lambda: g.get("saml_slo_initiator"),
-                                    is_this_browser, return_to, tell)
 
 
 @bp.get("/saml/error")

@@ -17,7 +17,7 @@ from ..accounts.directory import Directory, new_account_id
 from ..accounts.emails import normalize_email
 from ..accounts.errors import InvalidEmail
 from ..accounts.models import Account
-from ..identity.end import end_every_session
+from ..identity.logout import end_account_sessions
 from ..logs import audit
 from .filters import Query, parse_filter
 from .patch import apply_operations, parse_operations
@@ -154,4 +154,4 @@ def _audit_change(ctx: Context, before: Account, after: Account) -> None:
     event = "account.disabled" if disabled else "account.updated"
     audit(event, service=ctx.service, account_id=after.id, changed=changed)
     if disabled:  # its sessions end everywhere: SPs and RPs are told (back-channel logout)
-        end_every_session(after.id)
+        end_account_sessions(after.id, reason="account.disabled")

@@ -27,8 +27,8 @@ from ..accounts.emails import normalize_email
 from ..accounts.errors import AccountNotFound, AddressTaken, InvalidEmail, LastVerifiedAddress
 from ..accounts.models import Account
 from ..accounts.passwords import password_problems
-from ..identity.current import client_address
-from ..identity.logout import session_ended
+from ..identity.current import client_address, signed_in_session_id
+from ..identity.logout import end_account_sessions
 from ..logs import audit
 from ..mail import send_mail
 from . import signin
@@ -46,6 +46,7 @@ bp = Blueprint("account", __name__)
 
 VERIFY = "verify_email"  # session key and code purpose: the address being confirmed
 CODE_EXPIRED = _l("Ce code n'est plus valable. Demandez-en un nouveau.")
+ENDED_BY_USER = "session.ended_by_user"  # the audited reason when the person ends sessions here
 
 AFFILIATIONS = {
     "student": _l("Étudiant"), "faculty": _l("Enseignant"), "staff": _l("Personnel"),
@@ -220,22 +221,16 @@ def session_ref(sid: str) -> str:
 
 def end_session(account: Account, ref: str) -> bool:
     """End one other session of the account. False (nothing done) for anything else."""
-    current = getattr(session, "sid", "")
+    current = signed_in_session_id()
     for info in services.sessions().list_for(account.id):
         if info.session_id != current and hmac.compare_digest(session_ref(info.session_id), ref):
-            data = services.sessions().end(account.id, info.session_id)
-            if data is None:
-                return False
-            session_ended(info.session_id, data)
-            audit("session.ended", account=account.id, count=1, ip=client_address())
-            return True
+            return end_account_sessions(account.id, except_sid=current, only_sid=info.session_id,
+                                        reason=ENDED_BY_USER) == 1
     return False
 
 
 def end_other_sessions(account: Account) -> int:
-    count = signin.end_other_sessions(account.id)
-    audit("session.ended", account=account.id, count=count, ip=client_address())
-    return count
+    return end_account_sessions(account.id, except_sid=signed_in_session_id(), reason=ENDED_BY_USER)
 
 
 _BROWSERS = (("Edg", "Edge"), ("OPR/", "Opera"), ("Opera", "Opera"), ("SamsungBrowser/", "Samsung Internet"),

@@ -5,8 +5,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from ..identity.current import current_authentication
-from ..identity.logout import continuation, moving_on_page
-from . import signin
+from ..identity.logout import end_this_session, moving_on_page
 from .forms import ButtonForm
 
 bp = Blueprint("logout", __name__)
@@ -23,7 +22,7 @@ def confirm() -> Response | str:
 @bp.post("/logout")
 def logout() -> Response:
     if ButtonForm().validate_on_submit():
-        chain = continuation(signin.sign_out())  # a page, not a 302: see moving_on_page
+        chain = end_this_session().continuation  # a page, not a 302: see moving_on_page
         return moving_on_page(chain) if chain else redirect(url_for("login.address", logged_out=1))
     return redirect(url_for("logout.confirm"))
 

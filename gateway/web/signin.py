@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from flask import after_this_request, request, session, url_for
 from flask_babel import get_locale
-from flask_login import login_user, logout_user
+from flask_login import login_user
 from werkzeug.wrappers import Response
 
 from .. import services
@@ -20,8 +20,8 @@ from ..accounts.emails import normalize_email
 from ..accounts.models import Account
 from ..accounts.passwords import password_problems
 from ..identity import devices
-from ..identity.current import client_address
-from ..identity.logout import session_ended, session_renewed
+from ..identity.current import client_address, signed_in_session_id
+from ..identity.logout import end_account_sessions, session_renewed
 from ..identity.models import ACTIVATION, CODE, PASSWORD, RESET
 from ..logs import audit
 from ..mail import send_mail
@@ -354,34 +354,7 @@ def set_password(account: Account, password: str, method_email: str | None = Non
     if method_email:
         account = directory.verify_email(account.id, method_email)
     services.codes().void_links("reset", account.id)
-    end_other_sessions(account.id)
+    end_account_sessions(account.id, except_sid=signed_in_session_id(), reason="password.changed")
     send_mail("password_changed", account.primary_email, _lang())
     audit("password.changed", account=account.id, ip=client_address())
     return account
-
-
-def end_other_sessions(account_id: str) -> int:
-    """End every session of the account except this browser's; protocol hooks run for each."""
-    current = getattr(session, "sid", None)
-    ended = services.sessions().end_all(account_id, except_sid=current if session.get("_auth") else None)
-    for sid, data in ended:
-        session_ended(sid, data)
-    return len(ended)
-
-
-def sign_out() -> list[Any]:
-    """End this browser's SSO session everywhere (protocol hooks run), keep nothing.
-
-    Returns what the logout hooks returned (the SAML hook: the single-logout chain's URL, if any).
-    """
-    data = dict(session)
-    sid = getattr(session, "sid", "")
-    auth = data.get("_auth")
-    services.sessions().delete(sid, data)
-    logout_user()
-    session.clear()
-    if not auth:
-        return []
-    results = session_ended(sid, data)
-    audit("logout", account=auth["account"], ip=client_address())
-    return results

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from gateway.identity.end import end_every_session
+from gateway.identity.logout import end_account_sessions
 from tests.oidc.conftest import SECRETS, sign_in_and_get_tokens
 
 BASIC = ("rp-basic", SECRETS["rp-basic"])
@@ -46,7 +46,7 @@ def test_cli_disable_makes_the_tokens_inactive(browser, rp, live, account):
     party, token = _signed_in(browser, rp)
     live.app.extensions["gateway.directory"].disable(account.id)
     with live.app.app_context():
-        assert end_every_session(account.id) == 1
+        assert end_account_sessions(account.id, reason="account.disabled") == 1
     _refused_everywhere(live, party, token)
 
 
@@ -59,5 +59,5 @@ def test_tokens_outliving_their_session_die_with_the_account(browser, rp, live, 
         [info] = sessions.list_for(account.id)
         assert sessions.end(account.id, info.session_id) is not None  # no hook: as a timeout
         live.app.extensions["gateway.directory"].disable(account.id)
-        assert end_every_session(account.id) == 0
+        assert end_account_sessions(account.id, reason="account.disabled") == 0
     _refused_everywhere(live, party, token)

@@ -31,7 +31,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP
 from saml2.s_utils import status_message_factory
 from saml2.samlp import STATUS_REQUEST_DENIED
 
-from gateway.identity.end import end_every_session
+from gateway.identity.logout import end_account_sessions
 from gateway.logs import AUDIT
 from tests.conftest import free_port
 from tests.fixtures_mail import SmtpCapture, run_mail_worker
@@ -322,7 +322,7 @@ def test_slo04_account_disabled_by_scim_tells_each_soap_sp(app, parties, endpoin
 def test_slo04_sessions_ended_outside_a_request_as_the_cli_does(app, parties, endpoints):
     """SLO04 over SOAP: ``gateway users disable`` ends the sessions in an app context, with no request."""
     with app.app_context():
-        assert end_every_session("alice") == 1
+        assert end_account_sessions("alice", reason="account.disabled") == 1
     run_mail_worker(app)
     assert_told(endpoints["A"], parties["A"])
     assert_told(endpoints["B"], parties["B"])

@@ -84,13 +84,12 @@ def test_parties_record_what_slo_will_need(flow, sp, alice, app):
 
 def test_logout_hook_sees_the_saml_parties(flow, sp, alice, app, caplog):
     """identity.logout hooks: the SAML hook reads the SPs of the ended session (SLO comes next)."""
-    from gateway.identity.logout import session_ended
+    from gateway.identity.logout import end_account_sessions
 
     _, how = sp.request()
     flow.sso(how, email=ALICE)
-    sid = flow.client.get_cookie("uness_session").value
     with app.app_context(), caplog.at_level("INFO", logger="gateway.saml"):
-        session_ended(sid, {})
+        assert end_account_sessions(alice.id, reason="account.disabled") == 1
     assert "1 SAML SP(s) not notified" in caplog.text
 
 

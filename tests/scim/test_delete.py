@@ -1,6 +1,7 @@
 """DELETE /Users/{id} disables the account; nothing is erased."""
 from __future__ import annotations
 
+from gateway.identity.logout import on_session_end
 from gateway.identity.sessions import new_session_id
 from tests.scim.conftest import EXT, SCIM_JSON, assert_error, user
 
@@ -74,10 +75,10 @@ def test_delete_ends_every_session_of_the_account(scim, app):
     created = scim.create("camille@univ-exemple.fr")
     sessions = app.extensions["gateway.sessions"]
     ended: list[str] = []
-    app.extensions.setdefault("gateway.logout_hooks", []).append(lambda sid, data: ended.append(sid))
+    on_session_end(app, lambda session: ended.append((session.sid, session.browser, session.reason)))
     sid, data = new_session_id(), {}
     sessions.authenticate(data, created["id"], ("pwd",), remember=False, ip="127.0.0.1", user_agent="test")
     sessions.save(sid, data, new=True)
     sessions.index(created["id"], sid)
     assert scim.delete(f"/Users/{created['id']}").status_code == 204
-    assert sessions.load(sid) is None and ended == [sid]
+    assert sessions.load(sid) is None and ended == [(sid, False, "account.disabled")]

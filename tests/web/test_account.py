@@ -328,7 +328,7 @@ def test_wrong_current_passwords_are_delayed(app, signed_in):
 
 def test_sessions_listed_and_one_ended(app, browser, camille, audit_events):
     ended = []
-    on_session_end(app, lambda sid, data: ended.append(sid))
+    on_session_end(app, lambda session: ended.append((session.sid, session.browser, session.reason)))
     browser.client.environ_base["HTTP_USER_AGENT"] = FIREFOX
     browser.login(CAMILLE, remember=True)
     phone = another_browser(app, user_agent=SAFARI)
@@ -346,7 +346,7 @@ def test_sessions_listed_and_one_ended(app, browser, camille, audit_events):
     assert "La session a été fermée." in page(browser.client.get(response.headers["Location"]))
     assert not phone.signed_in()
     assert browser.signed_in()
-    assert ended == [phone_sid]
+    assert ended == [(phone_sid, False, "session.ended_by_user")]
     assert "session.ended" in [r.getMessage() for r in audit_events]
     assert len(re.findall(r'<th scope="row">', page(browser.client.get("/account")))) == 1
 
