@@ -57,11 +57,11 @@ def test_secrets_from_files(tmp_path):
     key_file = tmp_path / "key"
     key_file.write_text(GOOD_SECRET + "\n")
     tokens = tmp_path / "tokens.json"
-    tokens.write_text('{"cockpit": "from-file"}')
+    tokens.write_text('{"cockpit": "from-file-%s"}' % ("x" * 32))
     path = write(tmp_path, f'public_url = "https://connexion.uness.fr"\nsecret_key_file = "{key_file}"\n')
     settings = load_settings({"GATEWAY_CONFIG": path, "GATEWAY_SCIM_TOKENS_FILE": str(tokens)})
     assert settings.secret_key == GOOD_SECRET
-    assert settings.scim.tokens == {"cockpit": "from-file"}
+    assert settings.scim.tokens == {"cockpit": "from-file-" + "x" * 32}
 
 
 def test_every_problem_listed_once_per_line(tmp_path):
