@@ -160,7 +160,8 @@ def sp_dir(tmp_path_factory: pytest.TempPathFactory, sps) -> Path:
 def saml_config(base_config: dict, sp_dir: Path, sps) -> dict:
     return {**base_config, "saml": {
         "sp_metadata_dir": str(sp_dir),
-        "extra_scopes": ["univ-prevue.fr", *TEST_SCOPES],
+        # Univ-Exemple.fr: a legacy eppn's scope as its IdP wrote it (scopes compare byte for byte)
+        "extra_scopes": ["univ-prevue.fr", "Univ-Exemple.fr", *TEST_SCOPES],
         "sp": {sps["EMAIL"].entity_id: {"email_name_id": True, "encrypt": False}},
     }}
 
