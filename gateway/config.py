@@ -97,8 +97,8 @@ class ScimSettings:
         found = []
         for name, token in sorted(self.tokens.items()):
             if production and len(token) < MIN_SCIM_TOKEN:
-                found.append(f"scim.tokens.{name}: too short (at least {MIN_SCIM_TOKEN} random characters "
-                             "in production; e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+                found.append(f"scim.tokens.{name}: too short (at least {MIN_SCIM_TOKEN} random characters in "
+                             "production; python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
         for name, table in sorted(self.reach.items()):
             where = f"scim.reach.{name}"
             if name not in self.tokens:
@@ -287,7 +287,8 @@ class SamlSettings:
         found = []
         for value in self.scopes:
             if not _SCOPE.fullmatch(value):
-                found.append(f"saml.scope, saml.extra_scopes: {value!r} is not a domain such as univ-exemple.fr")
+                found.append(f"saml.scope, saml.extra_scopes: {value!r} is not a domain "
+                             "such as univ-exemple.fr")
         if self.crypto_backend not in ("xmlsec", "xmlsec1"):
             found.append(f"saml.crypto_backend: must be xmlsec or xmlsec1, not {self.crypto_backend!r}")
         if not 0 <= self.clock_skew <= 600:

@@ -130,7 +130,7 @@ def base_config(redis_server: RedisServer) -> dict:
         "insecure_http": True,
         "redis": {"url": redis_server.url},
         "passwords": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
-        "scim": {"tokens": {"cockpit": "scim-test-token-cockpit", "other": "scim-test-token-other"}},
+        "scim": {"tokens": {"cockpit": "scim-test-token-cockpit-0123456789", "other": "scim-test-token-other-0123456789abc"}},
         "saml": {"extra_scopes": list(TEST_SCOPES)},
     }
 

@@ -6,7 +6,7 @@
      ├── InvalidAccount        a field breaks a rule (field, reason)
      │    └── InvalidEmail     an address cannot be normalised
      ├── AddressTaken          an address belongs to another account (address, owner_id)
-     ├── IdentifierTaken       an eppn or an SP's legacy id belongs to another account (field, sp, value)
+     ├── IdentifierTaken       an eppn or an SP's legacy id is another account's (field, sp, value)
      ├── AccountExists         create() with an id already in use
      ├── AccountNotFound       no account with that id or address
      ├── LastVerifiedAddress   removing it would leave no verified address

@@ -34,7 +34,7 @@ def reached(base_config, redis_client):
 
 
 def test_a_service_writes_only_within_its_reach(reached, audit_records):
-    cockpit, other = Scim(reached.test_client()), Scim(reached.test_client(), "scim-test-token-other")
+    cockpit, other = Scim(reached.test_client()), Scim(reached.test_client(), "scim-test-token-other-0123456789abc")
     stranger = other.create("p@univ.fr", ext={"eppn": "p@univ.fr"})
     for response in (
         cockpit.post("/Users", user("a@gmail.com")),
