@@ -18,6 +18,7 @@ import dataclasses
 import ipaddress
 import json
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -31,6 +32,11 @@ DEV_SECRET_MARKER = "dev-only-"
 #: Where the development configuration lives; production refuses files from there.
 DEV_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "dev"
 MODES = ("development", "production")
+#: The shortest SCIM bearer token production accepts (random characters, e.g. token_urlsafe(32)).
+MIN_SCIM_TOKEN = 32
+
+
+_SCOPE = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 class ConfigError(Exception):
@@ -81,8 +87,37 @@ class PasswordSettings:
 class ScimSettings:
     """Provisioning API for the authorised service ("cockpit")."""
 
-    #: service name -> bearer token. Give it from the environment or a file in production.
+    #: service name -> bearer token. Give it from the environment or a file in production, where
+    #: each token must be at least :data:`MIN_SCIM_TOKEN` characters long.
     tokens: dict[str, str] = secret({})
+    #: service name -> {addresses = [domains], scopes = [eppn scopes]}: what that service may write
+    #: (see gateway/scim/reach.py). "*" allows any; "*.example.fr" any subdomain. A service without
+    #: an entry is not limited.
+    reach: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def problems(self, production: bool, scopes: tuple[str, ...]) -> list[str]:
+        """Token lengths in production, and the shape of ``reach`` (its scopes among ``scopes``)."""
+        found = []
+        for name, token in sorted(self.tokens.items()):
+            if production and len(token) < MIN_SCIM_TOKEN:
+                found.append(f"scim.tokens.{name}: too short (at least {MIN_SCIM_TOKEN} random characters in "
+                             "production; python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        for name, table in sorted(self.reach.items()):
+            where = f"scim.reach.{name}"
+            if name not in self.tokens:
+                found.append(f"{where}: no token in scim.tokens for this service")
+            if not isinstance(table, Mapping) or set(table) - {"addresses", "scopes"}:
+                found.append(f"{where}: a table with addresses and scopes (lists of strings) only")
+                continue
+            for part in ("addresses", "scopes"):
+                values = table.get(part, [])
+                if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+                    found.append(f"{where}.{part}: a list of strings")
+            listed = table.get("scopes", [])
+            unknown = sorted({v for v in listed if isinstance(v, str)} - {"*", *scopes})
+            if isinstance(listed, list) and unknown:
+                found.append(f"{where}.scopes: {', '.join(unknown)} not in saml.scope or saml.extra_scopes")
+        return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +190,8 @@ class LimitSettings:
     mail_per_address: str = "20/hour;40/day"
     #: typing a code (sign-in, activation, address verification)
     code_per_client: str = "30/minute"
+    #: SCIM requests with a missing or wrong bearer token, per client; over it: 429 for every request
+    scim_auth_per_client: str = "10/minute;50/hour"
     #: wrong passwords before delays start: per (account, client) and per (account, known
     #: device), per account (browsers without a known-device cookie only), per client
     throttle_pair: int = 5
@@ -225,7 +262,8 @@ class SamlSettings:
     encryption_cert: str = secret("")
     #: The gateway's own scope: eppn of accounts without a legacy one, subject-id, pairwise-id.
     scope: str = "uness.fr"
-    #: More shibmd:Scope values to publish (e.g. a university whose eppn are about to be imported).
+    #: The legacy eppn scopes the gateway may assert (e.g. "univ-lille.fr"), compared byte for byte.
+    #: An eppn outside ``scope`` and these is refused when written and never asserted.
     extra_scopes: tuple[str, ...] = ()
     #: Seconds of clock difference tolerated with SPs (AuthnRequest IssueInstant).
     clock_skew: int = 300
@@ -252,8 +290,6 @@ class SamlSettings:
     metadata_cert: str = secret("")
     #: Name of the md:EntitiesDescriptor of /saml/metadata/aggregate; defaults to its URL.
     metadata_aggregate_name: str = ""
-    #: Scopes read from the directory (eppn domains) are recomputed at most this often.
-    scope_cache_seconds: int = 300
     #: mdui:UIInfo and Organization, by language (fr, en).
     display_name: dict[str, str] = dataclasses.field(default_factory=lambda: {
         "fr": "UNESS", "en": "UNESS"})
@@ -288,9 +324,18 @@ class SamlSettings:
     #: How often each worker checks (one stat) whether an aggregate's cache file changed.
     aggregate_check_seconds: int = 30
 
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """Every scope the gateway may assert and publishes as shibmd:Scope, sorted (A03)."""
+        return tuple(sorted({self.scope, *self.extra_scopes}))
+
     def problems(self, production: bool) -> list[str]:
         """The SAML rules that span keys (A04, A07, RSP08, RSP09), one line per problem."""
         found = []
+        for value in self.scopes:
+            if not _SCOPE.fullmatch(value):
+                found.append(f"saml.scope, saml.extra_scopes: {value!r} is not a domain "
+                             "such as univ-exemple.fr")
         if self.crypto_backend not in ("xmlsec", "xmlsec1"):
             found.append(f"saml.crypto_backend: must be xmlsec or xmlsec1, not {self.crypto_backend!r}")
         if not 0 <= self.clock_skew <= 600:
@@ -471,6 +516,7 @@ def check_settings(settings: Settings, secret_files: Mapping[str, str] | None = 
         problems.append("languages: a list drawn from fr, en")
     problems.extend(settings.limits.problems())
     problems.extend(settings.saml.problems(settings.is_production))
+    problems.extend(settings.scim.problems(settings.is_production, settings.saml.scopes))
     if settings.is_production:
         problems.extend(_production_problems(settings, secret_files or {}))
     return problems

@@ -22,7 +22,7 @@ AUDIT = "gateway.audit"
 #: Every audit event name the gateway emits.
 EVENTS = frozenset({
     "account.created", "account.updated", "account.disabled", "account.password_set",
-    "scim.denied",
+    "scim.denied", "scim.throttled", "scim.out_of_reach",
     "mail.queued", "mail.sent", "mail.failed",
     # sign-in pages
     "login.succeeded", "login.failed", "login.unknown_address", "login.disabled", "logout",
@@ -34,7 +34,8 @@ EVENTS = frozenset({
     "oidc.logout", "oidc.backchannel_queued", "oidc.backchannel_sent", "oidc.backchannel_failed",
     "oidc.client_registered", "oidc.client_updated", "oidc.client_deleted", "oidc.key_rotated",
     # SAML identity provider (gateway/saml)
-    "saml.sso.rejected", "saml.sso.issued", "saml.sso.status", "saml.persistent_id.created",
+    "saml.sso.rejected", "saml.sso.issued", "saml.sso.status", "saml.sso.eppn_withheld",
+    "saml.persistent_id.created",
     "saml.slo.received", "saml.slo.rejected", "saml.slo.denied", "saml.slo.sent", "saml.slo.answered",
     "saml.slo.failed", "saml.slo.completed",
     "saml.slo.backchannel_queued", "saml.slo.backchannel_sent", "saml.slo.backchannel_failed",

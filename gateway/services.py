@@ -25,7 +25,7 @@ def init_app(app: Flask) -> None:
     settings = cast(Settings, app.extensions["gateway.settings"])
     store = Store.from_settings(settings.redis)
     app.extensions["gateway.store"] = store
-    app.extensions["gateway.directory"] = Directory(store)
+    app.extensions["gateway.directory"] = Directory(store, settings.saml.scopes)
     app.extensions["gateway.passwords"] = Passwords(settings.passwords)
     app.extensions["gateway.sessions"] = SessionStore(store, settings.sessions)
     app.extensions["gateway.codes"] = Codes(store, settings.secret_key)

@@ -7,10 +7,20 @@ key                             holds                                       TTL
 ==============================  ==========================================  =========
 ``gw:user:<id>``                account hash (see accounts.directory)       none
 ``gw:user-by-email``            hash: normalised address -> account id      none
+``gw:user-unique``              hash: identifier entry -> account id        none
+``gw:user-unique-built``        "1" once every account's entries are in it  none
 ``gw:users``                    sorted set of account ids by creation time  none
 ``gw:saml:persistent-id:<id>``  hash: SP entityID -> persistent identifier  none
 ``gw:<namespace>:<parts…>``     short-lived values written with put()       always
 ==============================  ==========================================  =========
+
+``gw:user-unique`` holds one field per (kind, SP entityID, value) that must
+name one account at most: the JSON array ``["eppn","","<eppn, lowercased>"]``
+and ``["legacy_id","<SP entityID>","<identifier>"]`` (see
+:func:`gateway.accounts.models.unique_entries`); more kinds (a legacy eppn per
+SP, say) are more arrays, with nothing else to change. The directory's account
+write maintains it in the same Lua script as the address index; a look-up by
+(kind, SP, value) is one HGET, many of them one HMGET.
 
 Accounts are durable data (production Redis runs with AOF); everything else
 written through :meth:`Store.put` carries a TTL, and single-use values are
@@ -170,4 +180,6 @@ class Store:
     #: prefix the Lua scripts append an id to
     USER_PREFIX = key("user", "")
     EMAIL_INDEX = key("user-by-email")
+    UNIQUE_INDEX = key("user-unique")
+    UNIQUE_BUILT = key("user-unique-built")
     USERS = key("users")

@@ -116,6 +116,10 @@ def empty_redis_url(redis_server: RedisServer):
     client.close()
 
 
+#: The legacy eppn scopes of the test configuration (saml.extra_scopes).
+TEST_SCOPES = ("univ-exemple.fr", "univ.fr")
+
+
 @pytest.fixture
 def base_config(redis_server: RedisServer) -> dict:
     """The overrides every test app starts from (fast argon2 parameters for speed)."""
@@ -126,7 +130,8 @@ def base_config(redis_server: RedisServer) -> dict:
         "insecure_http": True,
         "redis": {"url": redis_server.url},
         "passwords": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
-        "scim": {"tokens": {"cockpit": "scim-test-token-cockpit", "other": "scim-test-token-other"}},
+        "scim": {"tokens": {"cockpit": "scim-test-token-cockpit-0123456789", "other": "scim-test-token-other-0123456789abc"}},
+        "saml": {"extra_scopes": list(TEST_SCOPES)},
     }
 
 

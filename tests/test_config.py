@@ -1,6 +1,7 @@
 """Settings: file, environment, secret files, and every problem reported on its own line."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,11 +58,11 @@ def test_secrets_from_files(tmp_path):
     key_file = tmp_path / "key"
     key_file.write_text(GOOD_SECRET + "\n")
     tokens = tmp_path / "tokens.json"
-    tokens.write_text('{"cockpit": "from-file"}')
+    tokens.write_text('{"cockpit": "from-file-%s"}' % ("x" * 32))
     path = write(tmp_path, f'public_url = "https://connexion.uness.fr"\nsecret_key_file = "{key_file}"\n')
     settings = load_settings({"GATEWAY_CONFIG": path, "GATEWAY_SCIM_TOKENS_FILE": str(tokens)})
     assert settings.secret_key == GOOD_SECRET
-    assert settings.scim.tokens == {"cockpit": "from-file"}
+    assert settings.scim.tokens == {"cockpit": "from-file-" + "x" * 32}
 
 
 def test_every_problem_listed_once_per_line(tmp_path):
@@ -111,7 +112,9 @@ def test_app_refuses_to_start_with_invalid_configuration():
 
 def run_gateway(*args: str, env: dict) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("gateway")
-    return subprocess.run([str(exe), *args], env={"PATH": "/usr/bin:/bin", **env},
+    # PYTHONPATH kept: the command must run the code under test (a worktree), not the installed one
+    path = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+    return subprocess.run([str(exe), *args], env={"PATH": "/usr/bin:/bin", **path, **env},
                           capture_output=True, text=True, timeout=60)
 
 
@@ -139,3 +142,31 @@ def test_wsgi_module_exits_with_the_same_message():
     assert result.returncode == 4
     assert "gateway: configuration error: secret_key: missing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_a_short_scim_token_in_check_config_and_at_start(tmp_path):
+    """A guessable SCIM token is a configuration error in production: check-config exits 1, the app won't start."""
+    path = write(tmp_path, f'public_url = "https://connexion.uness.fr"\nsecret_key = "{GOOD_SECRET}"\n'
+                           '[scim]\ntokens = { cockpit = "short-token-0123456789" }\n')
+    bad = run_gateway("check-config", env={"GATEWAY_CONFIG": path})
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("gateway: configuration error: scim.tokens.cockpit: too short (at least 32")
+    assert "short-token" not in bad.stderr  # the token itself is never printed
+    with pytest.raises(ConfigError):
+        create_app(environ={"GATEWAY_CONFIG": path})
+    long_enough = {"GATEWAY_CONFIG": path, "GATEWAY_SCIM_TOKENS": '{"cockpit": "%s"}' % ("k" * 32)}
+    assert run_gateway("check-config", env=long_enough).returncode == 0
+
+
+def test_scim_reach_is_checked_against_tokens_and_configured_scopes():
+    env = {"GATEWAY_MODE": "development", "GATEWAY_SECRET_KEY": GOOD_SECRET,
+           "GATEWAY_SCIM_TOKENS": '{"cockpit": "t"}', "GATEWAY_SAML_EXTRA_SCOPES": '["univ-lille.fr"]',
+           "GATEWAY_SCIM_REACH": '{"cockpit": {"addresses": ["*"], "scopes": ["univ-lille.fr", "univ-paris.fr"]},'
+                                 ' "ghost": {"addresses": "x"}}'}
+    assert problems(env) == [
+        "scim.reach.cockpit.scopes: univ-paris.fr not in saml.scope or saml.extra_scopes",
+        "scim.reach.ghost: no token in scim.tokens for this service",
+        "scim.reach.ghost.addresses: a list of strings",
+    ]
+    env["GATEWAY_SCIM_REACH"] = '{"cockpit": {"addresses": ["*.univ-lille.fr"], "scopes": ["univ-lille.fr"]}}'
+    assert load_settings(env).saml.scopes == ("uness.fr", "univ-lille.fr")

@@ -38,7 +38,8 @@ def live(base_config: dict, redis_client, tmp_path: Path) -> Iterator[dict[str, 
     sp_dir = tmp_path / "sp"
     sp_dir.mkdir()
     (sp_dir / "demo.xml").write_text(saml_sp.metadata_xml(settings))
-    gateway = make_app({**base_config, "public_url": gateway_url, "saml": {"sp_metadata_dir": str(sp_dir)}})
+    saml = {"sp_metadata_dir": str(sp_dir), "extra_scopes": ["univ-exemple.fr"]}
+    gateway = make_app({**base_config, "public_url": gateway_url, "saml": saml})
     entity_id = demo_url + "/saml/metadata"
     account = Account(id="camille", emails=(Email(EMAIL, True),), status="active", given_name="Camille",
                       family_name="Martin", affiliations=("student", "member"), establishment="{UAI}0751717J",

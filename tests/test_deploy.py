@@ -156,7 +156,7 @@ def test_example_configuration_with_the_units_credentials_is_a_valid_production_
     credentials = tmp_path / "credentials"
     credentials.mkdir()
     (credentials / "secret_key").write_text(GOOD_SECRET + "\n")
-    (credentials / "scim_tokens").write_text('{"cockpit": "prod-token-0123456789"}\n')
+    (credentials / "scim_tokens").write_text('{"cockpit": "prod-token-0123456789abcdefghijklmnopqrstuv"}\n')
     (credentials / "mail_password").write_text("smtp password\n")
     env = {"PATH": os.environ["PATH"], "GATEWAY_CONFIG": str(ROOT / "config/gateway.example.toml")}
     if "PYTHONPATH" in os.environ:  # a worktree's code checks its own example file

@@ -263,7 +263,7 @@ def test_unknown_sentinel_service_is_503_without_a_stack_trace(base_config, sent
         health = client.get("/healthz")
         # A page that needs Redis: the error handler answers 503 (SCIM's JSON error here).
         scim = client.get("/scim/v2/Users/anyone",
-                          headers={"Authorization": "Bearer scim-test-token-cockpit"})
+                          headers={"Authorization": "Bearer scim-test-token-cockpit-0123456789"})
     assert health.status_code == 503
     assert health.get_json() == {"status": "unavailable", "redis": "unreachable"}
     assert scim.status_code == 503

@@ -9,6 +9,19 @@ the account when none is stored for that SP, the whole write refused
 compare-and-set on the account's ``version``: :meth:`Directory.update` re-reads
 and retries when another writer got there first, so no update is lost.
 
+The same script keeps the uniqueness index (``gw:user-unique``, see
+:mod:`gateway.store`): an eppn names one account at most, and so does each
+legacy identifier of an SP (:func:`.models.unique_entries`). A write adding an
+entry another account holds is refused whole (:class:`IdentifierTaken`), so of
+two racing writers one wins. Duplicates that predate the rule never block a
+write: an entry the account already had is kept (claimed if free), not checked;
+:meth:`Directory.conflicts` lists them. The index of accounts written before it
+existed is built once, by the first write that finds ``gw:user-unique-built``
+missing (:meth:`Directory.build_unique_index`, idempotent).
+
+An eppn is written only with a scope the gateway may assert (``scopes``, from
+``saml.scope`` and ``saml.extra_scopes``); one set before that rule stays until changed.
+
 Lookup by any address is a single round trip (:data:`_FIND`).
 """
 from __future__ import annotations
@@ -16,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime
 
 import redis
@@ -28,15 +41,28 @@ from .errors import (
     AccountNotFound,
     AddressTaken,
     ConcurrentUpdate,
+    IdentifierTaken,
+    InvalidAccount,
     LastVerifiedAddress,
     PersistentIdConflict,
 )
-from .models import Account, Email, from_hash, to_hash, utcnow, validate
+from .models import (
+    Account,
+    Email,
+    eppn_scope,
+    from_hash,
+    to_hash,
+    unique_entries,
+    utcnow,
+    validate,
+)
 
-# KEYS: account hash, address index, id set, persistent-id hash. ARGV: id, expected version
-# ("new" or N), addresses (JSON), creation score, persistent ids to restore (JSON object), then
+# KEYS: account hash, address index, id set, persistent-id hash, uniqueness index, its "built"
+# marker. ARGV: id, expected version ("new" or N), addresses (JSON), creation score, persistent ids
+# to restore (JSON object), the account's uniqueness entries before and after (JSON lists), then
 # field/value pairs; without any, only the persistent ids are written and the account is left as is.
 _SAVE = """
+if redis.call('EXISTS', KEYS[6]) == 0 then return {'unbuilt'} end
 local cur = redis.call('HGET', KEYS[1], 'version')
 if ARGV[2] == 'new' then
   if cur then return {'exists'} end
@@ -53,21 +79,41 @@ for _, a in ipairs(addresses) do
   local owner = redis.call('HGET', KEYS[2], a)
   if owner and owner ~= ARGV[1] then return {'taken', a, owner} end
 end
+local had, unique = {}, cjson.decode(ARGV[7])
+for _, e in ipairs(cjson.decode(ARGV[6])) do had[e] = true end
+for _, e in ipairs(unique) do
+  local owner = redis.call('HGET', KEYS[5], e)
+  if owner and owner ~= ARGV[1] and not had[e] then return {'duplicate', e} end
+end
 for sp, value in pairs(made) do redis.call('HSETNX', KEYS[4], sp, value) end
-if #ARGV == 5 then return {'ok', cur} end
+if #ARGV == 7 then return {'ok', cur} end
 if cur then
   local keep = {}
   for _, a in ipairs(addresses) do keep[a] = true end
   for _, a in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'addresses') or '[]')) do
     if not keep[a] and redis.call('HGET', KEYS[2], a) == ARGV[1] then redis.call('HDEL', KEYS[2], a) end
   end
+  local still = {}
+  for _, e in ipairs(unique) do still[e] = true end
+  for e in pairs(had) do
+    if not still[e] and redis.call('HGET', KEYS[5], e) == ARGV[1] then redis.call('HDEL', KEYS[5], e) end
+  end
 end
 for _, a in ipairs(addresses) do redis.call('HSET', KEYS[2], a, ARGV[1]) end
+for _, e in ipairs(unique) do redis.call('HSETNX', KEYS[5], e, ARGV[1]) end
 local version = tostring((tonumber(cur) or 0) + 1)
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'version', version, unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], 'version', version, unpack(ARGV, 8))
 redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[1])
 return {'ok', version}
+"""
+
+# KEYS: account hash, uniqueness index. ARGV: id, the version read, its entries (JSON list).
+# Claims the free entries of an account unless it changed since it was read (its writer indexed it).
+_CLAIM = """
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[2] then return 0 end
+for _, e in ipairs(cjson.decode(ARGV[3])) do redis.call('HSETNX', KEYS[2], e, ARGV[1]) end
+return 1
 """
 
 # KEYS: address index. ARGV: address, account key prefix.
@@ -86,12 +132,18 @@ def new_account_id() -> str:
 
 
 class Directory:
-    """Accounts and their addresses. Raises the errors of :mod:`.errors`."""
+    """Accounts and their addresses. Raises the errors of :mod:`.errors`.
 
-    def __init__(self, store: Store) -> None:
+    ``scopes``: the eppn scopes an account may be given (None: not checked, for tools and tests
+    that write no eppn); the app and the CLI pass ``saml.scope`` and ``saml.extra_scopes``.
+    """
+
+    def __init__(self, store: Store, scopes: Collection[str] | None = None) -> None:
         self.store = store
+        self.scopes = None if scopes is None else frozenset(scopes)
         self._save = store.redis.register_script(_SAVE)
         self._find = store.redis.register_script(_FIND)
+        self._claim = store.redis.register_script(_CLAIM)
 
     # -- reading ----------------------------------------------------------------
     def get(self, account_id: str) -> Account | None:
@@ -159,8 +211,10 @@ class Directory:
     def create(self, account: Account, persistent_ids: Mapping[str, str] | None = None) -> Account:
         """Store a new account, and the ``persistent_ids`` being restored with it (SP entityID -> value).
 
-        Raises InvalidAccount, AccountExists, AddressTaken, PersistentIdConflict.
+        Raises InvalidAccount (an eppn out of ``scopes`` too), AccountExists, AddressTaken,
+        IdentifierTaken, PersistentIdConflict.
         """
+        self._check_scope(account.eppn)
         now = utcnow()
         account = dataclasses.replace(
             account, created_at=account.created_at or now, updated_at=account.updated_at or now
@@ -173,8 +227,9 @@ class Directory:
 
         ``change`` must be a pure function of the account it is given (it may run
         several times). ``persistent_ids`` are restored in the same write, even when
-        the account itself is unchanged. Raises AccountNotFound, InvalidAccount,
-        AddressTaken, PersistentIdConflict, ConcurrentUpdate, and whatever ``change`` raises.
+        the account itself is unchanged. Raises AccountNotFound, InvalidAccount (a new eppn out
+        of ``scopes`` too), AddressTaken, IdentifierTaken, PersistentIdConflict, ConcurrentUpdate,
+        and whatever ``change`` raises.
         """
         for _ in range(_RETRIES):
             current = self.get(account_id)
@@ -192,23 +247,35 @@ class Directory:
             try:
                 if same:
                     return self._write(current, str(current.version), persistent_ids, save_account=False)
-                return self._write(validate(changed), str(current.version), persistent_ids)
+                if changed.eppn != current.eppn:
+                    self._check_scope(changed.eppn)
+                return self._write(validate(changed), str(current.version), persistent_ids,
+                                   before=current)
             except _Stale:
                 continue
         raise ConcurrentUpdate(f"account {account_id} kept changing; try again")
 
     def _write(self, account: Account, expected: str, persistent_ids: Mapping[str, str] | None = None,
-               *, save_account: bool = True) -> Account:
-        """Run :data:`_SAVE`; ``save_account=False`` writes only ``persistent_ids``."""
+               *, save_account: bool = True, before: Account | None = None) -> Account:
+        """Run :data:`_SAVE`; ``save_account=False`` writes only ``persistent_ids``.
+
+        ``before`` is the version being replaced: its uniqueness entries are not checked again.
+        """
         fields = to_hash(account)
+        had = unique_entries(before) if before is not None else []
         args: list[str] = [account.id, expected, fields["addresses"], str(_score(account.created_at)),
-                           json.dumps(dict(persistent_ids or {}))]
+                           json.dumps(dict(persistent_ids or {})), json.dumps(had),
+                           json.dumps(unique_entries(account) if save_account else had)]
         if save_account:
             for name, value in fields.items():
                 args.extend((name, value))
+        keys = [Store.user_key(account.id), Store.EMAIL_INDEX, Store.USERS,
+                Store.persistent_ids_key(account.id), Store.UNIQUE_INDEX, Store.UNIQUE_BUILT]
         try:
-            reply = self._save(keys=[Store.user_key(account.id), Store.EMAIL_INDEX, Store.USERS,
-                                     Store.persistent_ids_key(account.id)], args=args)
+            reply = self._save(keys=keys, args=args)
+            if reply[0] == "unbuilt":
+                self.build_unique_index()
+                reply = self._save(keys=keys, args=args)
         except redis.ResponseError as exc:  # pragma: no cover - a bug in the script
             raise RuntimeError(f"account script failed: {exc}") from exc
         status = reply[0]
@@ -216,11 +283,50 @@ class Directory:
             return dataclasses.replace(account, version=int(reply[1]))
         if status == "taken":
             raise AddressTaken(reply[1], reply[2])
+        if status == "duplicate":
+            kind, sp, _ = json.loads(reply[1])
+            value = account.eppn if kind == "eppn" else account.legacy_ids.get(sp, "")
+            raise IdentifierTaken("eppn" if kind == "eppn" else "legacy_ids", sp, value)
         if status == "exists":
             raise AccountExists(account.id)
         if status == "conflict":
             raise PersistentIdConflict(account.id, reply[1])
         raise _Stale()
+
+    def _check_scope(self, eppn: str) -> None:
+        """Raises InvalidAccount when ``eppn`` has a scope the gateway may not assert."""
+        if eppn and self.scopes is not None and eppn_scope(eppn) not in self.scopes:
+            allowed = ", ".join(sorted(self.scopes))
+            raise InvalidAccount("eppn", f"scope {eppn_scope(eppn)!r} is not one the gateway may assert "
+                                         f"(saml.scope and saml.extra_scopes: {allowed})")
+
+    # -- the uniqueness index ----------------------------------------------------------
+    def build_unique_index(self, batch: int = 500) -> None:
+        """Index every account's entries (those free; duplicates are left to :meth:`conflicts`),
+        then mark the index built. Idempotent; safe while other writers run (see :data:`_CLAIM`).
+        """
+        for chunk in _chunks(self.iter_accounts(batch), batch):
+            pipe = self.store.redis.pipeline(transaction=False)
+            for account in chunk:
+                self._claim(keys=[Store.user_key(account.id), Store.UNIQUE_INDEX],
+                            args=[account.id, str(account.version), json.dumps(unique_entries(account))],
+                            client=pipe)
+            pipe.execute()
+        self.store.redis.set(Store.UNIQUE_BUILT, "1")
+
+    def conflicts(self) -> Iterator[tuple[str, str, str, list[str]]]:
+        """(field, SP entityID, value, account ids) for each identifier more than one account holds.
+
+        Read from the accounts, not the index: it finds what predates the index.
+        """
+        holders: dict[str, list[str]] = {}
+        for account in self.iter_accounts():
+            for entry in unique_entries(account):
+                holders.setdefault(entry, []).append(account.id)
+        for entry, ids in holders.items():
+            if len(ids) > 1:
+                kind, sp, value = json.loads(entry)
+                yield ("eppn" if kind == "eppn" else "legacy_ids"), sp, value, ids
 
     # -- common changes ------------------------------------------------------------
     def add_email(self, account_id: str, address: str, verified: bool = False) -> Account:
@@ -288,6 +394,17 @@ class _Stale(Exception):
 
 def _with_emails(account: Account, emails: list[Email]) -> Account:
     return dataclasses.replace(account, emails=tuple(emails))
+
+
+def _chunks(items: Iterator[Account], size: int) -> Iterator[list[Account]]:
+    chunk: list[Account] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _score(timestamp: str) -> float:

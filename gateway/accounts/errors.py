@@ -6,6 +6,7 @@
      ├── InvalidAccount        a field breaks a rule (field, reason)
      │    └── InvalidEmail     an address cannot be normalised
      ├── AddressTaken          an address belongs to another account (address, owner_id)
+     ├── IdentifierTaken       an eppn or an SP's legacy id is another account's (field, sp, value)
      ├── AccountExists         create() with an id already in use
      ├── AccountNotFound       no account with that id or address
      ├── LastVerifiedAddress   removing it would leave no verified address
@@ -43,6 +44,17 @@ class AddressTaken(AccountsError):
         super().__init__(f"{address} already belongs to another account")
         self.address = address
         self.owner_id = owner_id
+
+
+class IdentifierTaken(AccountsError):
+    """An eppn, or an SP's legacy identifier, already belongs to another account (never disclosed)."""
+
+    def __init__(self, field: str, sp: str, value: str) -> None:
+        where = f" for {sp}" if sp else ""
+        super().__init__(f"{field}: {value}{where} already belongs to another account")
+        self.field = field
+        self.sp = sp
+        self.value = value
 
 
 class AccountExists(AccountsError):

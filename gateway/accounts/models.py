@@ -122,6 +122,31 @@ def validate(account: Account) -> Account:
     return account
 
 
+def eppn_scope(eppn: str) -> str:
+    """The scope of an eppn: what follows its last ``@`` (eduPerson 202208 §2.2.6)."""
+    return eppn.rsplit("@", 1)[-1]
+
+
+#: Kinds of identifier that name one account at most (see :func:`unique_entries`).
+UNIQUE_KINDS = ("eppn", "legacy_id")
+
+
+def unique_entries(account: Account) -> list[str]:
+    """The account's entries of the uniqueness index, one per (kind, SP entityID, value).
+
+    Each is the compact JSON array ``[kind, sp, value]`` (``sp`` empty for the eppn, which is
+    compared lowercased: two accounts never differ by the case of their eppn alone).
+    """
+    triples = [("legacy_id", sp, value) for sp, value in sorted(account.legacy_ids.items())]
+    if account.eppn:
+        triples.insert(0, ("eppn", "", account.eppn.lower()))
+    return [unique_entry(*triple) for triple in triples]
+
+
+def unique_entry(kind: str, sp: str, value: str) -> str:
+    return json.dumps([kind, sp, value], ensure_ascii=False, separators=(",", ":"))
+
+
 def check_identifiers(identifiers: Mapping[str, str], field: str) -> None:
     """Each entry maps an SP entityID to a non-empty identifier (at most 1024 characters).
 

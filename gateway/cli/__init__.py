@@ -41,7 +41,7 @@ class Context:
         store = Store.from_settings(self.settings.redis)
         if not store.is_reachable():
             fail(f"cannot reach Redis ({_safe_url(self.settings.redis.url)}); is it running?")
-        return Directory(store)
+        return Directory(store, self.settings.saml.scopes)
 
     def passwords(self) -> Any:
         from ..accounts.passwords import Passwords

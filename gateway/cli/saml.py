@@ -143,7 +143,8 @@ def describe_user(idp: Any, sp: Any, account: Any, name_ids: Any) -> list[str]:
         value = "(random, one per SSO session and SP)"
     lines.append(f"NameID: format={name_format}")
     lines.append(f"  value: {value}")
-    values = release(sp, account_values(account, sp, idp.entity_id, idp.settings.scope, stored or "-"))
+    values = release(sp, account_values(account, sp, idp.entity_id, idp.settings.scope, stored or "-",
+                                          scopes=idp.settings.scopes))
     lines.append("attributes:")
     for friendly, found in values.items():
         lines.append(f"  {friendly}  {ATTRIBUTES[friendly]}")
@@ -223,12 +224,10 @@ def metadata(ctx: Context, unsigned: bool, aggregate_name: str | None, cert: boo
 
 def _metadata_document(ctx: Context, idp: Any, unsigned: bool,
                        aggregate_name: str | None) -> tuple[bytes, str]:
-    """The document and what it is, in words. The scopes come from the directory (Redis)."""
+    """The document and what it is, in words. The scopes are the configured ones (A03)."""
     from ..saml.metadata import MetadataPublisher
-    from ..saml.scopes import Scopes
 
-    directory = ctx.directory()
-    scopes = Scopes(directory, directory.store, ctx.settings.saml).current()
+    scopes = ctx.settings.saml.scopes
     publisher = MetadataPublisher(idp)
     signed = "signed" if publisher.signer is not None else "unsigned"
     now = datetime.now(timezone.utc)

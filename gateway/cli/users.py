@@ -23,7 +23,16 @@ from .. import logs
 from ..accounts.directory import Directory, new_account_id
 from ..accounts.emails import normalize_email
 from ..accounts.errors import AccountNotFound, AccountsError, InvalidEmail
-from ..accounts.models import AFFILIATIONS, Account, Email, parse_emails, record_fields, to_record, validate
+from ..accounts.models import (
+    AFFILIATIONS,
+    Account,
+    Email,
+    eppn_scope,
+    parse_emails,
+    record_fields,
+    to_record,
+    validate,
+)
 from ..accounts.passwords import MIN_LENGTH, password_problems
 from ..accounts.provisioning import apply_record
 from . import Context, cli, fail, pass_context
@@ -246,6 +255,36 @@ def export_to_file(directory: Directory, output: str) -> int:
     finally:
         Path(temporary).unlink(missing_ok=True)
     return count
+
+
+# -- checks --------------------------------------------------------------------------
+
+@users.command("check")
+@pass_context
+def check(ctx: Context) -> None:
+    """List what breaks the directory's rules in accounts written before them.
+
+    \b
+    One line per problem on stdout:
+        duplicate eppn VALUE: ID, ID
+        duplicate legacy_ids VALUE for SP: ID, ID
+        eppn out of scope VALUE: ID   (withheld from SAML until fixed)
+    and builds the uniqueness index if it is missing (what the first write does
+    anyway). Fix a line with `gateway users import` (a record with the id and
+    the corrected field) and run it again. Exit status 0 when there is nothing
+    to fix, 1 otherwise.
+    """
+    scopes = ctx.settings.saml.scopes
+    with open_directory(ctx) as directory:
+        directory.build_unique_index()
+        lines = [f"duplicate {field} {value}{' for ' + sp if sp else ''}: {', '.join(ids)}"
+                 for field, sp, value, ids in directory.conflicts()]
+        lines += [f"eppn out of scope {a.eppn}: {a.id}" for a in directory.iter_accounts()
+                  if a.eppn and eppn_scope(a.eppn) not in scopes]
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{len(lines)} problem(s)" if lines else "no problem found")
+    sys.exit(1 if lines else 0)
 
 
 # -- one account -------------------------------------------------------------------

@@ -18,7 +18,7 @@ Modules, from the wire inwards::
     response       building, signing, encrypting the Response (RSP01-RSP11, CRY01-CRY05)
     crypto         sign / encrypt, in-process (xmlsec binding) or with the xmlsec1 program
     metadata       the IdP metadata (A01-A10), signed, in the shape of each trust path (REN02);
-                   scopes: every scope asserted (A03)
+    scopes         the configured scopes only: asserted and published (A03)
     participants   which SPs took part in a session (for SLO)
     slo            single logout: LogoutRequest checks, the messages sent and received (G)
     chain          the front-channel chain through the SPs (its state in Redis) and the logout hook
@@ -53,7 +53,6 @@ def init_app(app: Flask) -> None:
         from .idp import build_identity_provider
     from .metadata import MetadataPublisher
     from .nameids import NameIds
-    from .scopes import Scopes
 
     settings = app.extensions["gateway.settings"]
     idp = build_identity_provider(settings)
@@ -62,7 +61,6 @@ def init_app(app: Flask) -> None:
     store = app.extensions["gateway.store"]
     app.extensions["gateway.saml"] = idp
     app.extensions["gateway.saml.nameids"] = NameIds(store, idp.entity_id)
-    app.extensions["gateway.saml.scopes"] = Scopes(app.extensions["gateway.directory"], store, settings.saml)
     app.extensions["gateway.saml.metadata"] = MetadataPublisher(idp)
     app.register_blueprint(views.bp)
     if idp.aggregates is not None:  # remote SP aggregates: a cheap check, the work in a thread

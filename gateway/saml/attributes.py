@@ -6,8 +6,10 @@ NameFormat ``uri`` and a FriendlyName (ATT01); one AttributeValue per value
 
 * eduPersonPrincipalName is the account's legacy eppn, byte for byte, when it
   has one (NID07), else ``<account id>@<gateway scope>``.
+  An eppn whose scope is not configured (``saml.scope``, ``saml.extra_scopes``)
+  is withheld, with the scoped affiliations (A03, see :mod:`.scopes`).
 * eduPersonScopedAffiliation uses the eppn's scope; every scope used is published
-  in the metadata (A03, see :mod:`.scopes`).
+  in the metadata (A03).
 * eduPersonTargetedID is NameID-valued (NID06) and carries the persistent
   identifier (the legacy one when the account has it for this SP).
 * subject-id is stable for the person, pairwise-id per (person, SP); both are
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from lxml import etree
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
@@ -43,6 +45,7 @@ from ..accounts.models import Account
 from .nameids import IssuedNameId, email_address
 from .policy import RENATER_ATTRIBUTES, RESEARCH_AND_SCHOLARSHIP_BUNDLE
 from .providers import ServiceProvider
+from .scopes import eppn_is_assertable
 from .xml import SAML, XSI_NS
 
 URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
@@ -87,23 +90,26 @@ def opaque_id(kind: str, value: str, scope: str) -> str:
 
 
 def account_values(account: Account, sp: ServiceProvider, idp_entity_id: str, scope: str,
-                   persistent: str) -> dict[str, tuple[Value, ...]]:
+                   persistent: str, *, scopes: Collection[str]) -> dict[str, tuple[Value, ...]]:
     """Every attribute the gateway can say about the account to this SP (before the release policy).
 
     Without ``liste_rouge`` in its policy, an SP is told nothing of :data:`LISTE_ROUGE_HIDDEN`
-    for a person on the liste rouge (ATT07).
+    for a person on the liste rouge (ATT07). An eppn outside ``scopes`` (the configured ones) is
+    not said, nor the affiliations scoped by it (A03).
     """
+    scoped = eppn_is_assertable(account, scopes)
     display = account.display_name or f"{account.given_name} {account.family_name}".strip()
     mail = email_address(account)
     values: dict[str, tuple[Value, ...]] = {
-        "eduPersonPrincipalName": (eppn(account, scope),),
+        "eduPersonPrincipalName": (eppn(account, scope),) if scoped else (),
         "mail": (mail,) if mail else (),
         "displayName": (display,),
         "givenName": (account.given_name,),
         "sn": (account.family_name,),
         "cn": (display,),
         "eduPersonAffiliation": account.affiliations,
-        "eduPersonScopedAffiliation": tuple(f"{a}@{scope_of(account, scope)}" for a in account.affiliations),
+        "eduPersonScopedAffiliation": tuple(f"{a}@{scope_of(account, scope)}" for a in account.affiliations
+                                            if scoped),
         "eduPersonPrimaryAffiliation": account.affiliations[:1],
         "supannEtablissement": (account.establishment,),
         "supannListeRouge": ("TRUE" if account.liste_rouge else "FALSE",),

@@ -45,7 +45,7 @@ from .response import (  # the building blocks of build_success; only InResponse
     new_id,
     should_encrypt,
 )
-from .scopes import published_scopes
+from .scopes import note_withheld_eppn
 from .sso import PASSWORD_PROTECTED_TRANSPORT, Participation, _attributes
 from .xml import SAML, SAML_NS
 
@@ -147,7 +147,7 @@ def initiate() -> Response | tuple[str, int]:
     previous = participants.previous(parties, auth.session_id, sp.entity_id)
     account = services.directory().get(auth.account_id)
     if account is not None:
-        published_scopes().ensure(account)
+        note_withheld_eppn(account, sp.entity_id, the_idp.settings.scopes)
     name_ids = cast(NameIds, current_app.extensions["gateway.saml.nameids"])
     try:
         document, participation = unsolicited(the_idp, sp, acs.location, account, auth, name_ids, previous,

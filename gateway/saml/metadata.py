@@ -10,7 +10,7 @@ NameID formats actually issued (A08), errorURL (A07); Organization and the
 technical ContactPerson. No WantAuthnRequestsSigned (A06), no DTD (A10).
 
 ``validUntil`` counts from the start of the current UTC day, so the document (and
-its ETag) changes at most daily, or when a scope appears.
+its ETag) changes at most daily, or when the configured scopes change.
 
 Three shapes, one per way an unmodified SP comes to trust the gateway (REN02):
 

@@ -112,4 +112,5 @@ def _attributes(idp: IdentityProvider, sp: ServiceProvider, account: Account,
     persistent = ""
     if "eduPersonTargetedID" in names or "pairwise-id" in names:
         persistent = name_ids.persistent_value(account, sp.entity_id) or ""
-    return release(sp, account_values(account, sp, idp.entity_id, idp.settings.scope, persistent))
+    return release(sp, account_values(account, sp, idp.entity_id, idp.settings.scope, persistent,
+                                          scopes=idp.settings.scopes))

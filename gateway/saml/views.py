@@ -38,7 +38,7 @@ from .metadata import AGGREGATE_PATH, CONTENT_TYPE, MetadataPublisher, etag
 from .nameids import NameIds
 from .providers import ServiceProvider
 from .response import SUCCESS, encode
-from .scopes import published_scopes
+from .scopes import note_withheld_eppn
 from .sso import answer, answer_error, needs_sign_in, provider_of, session_digest
 
 bp = Blueprint("saml", __name__, static_folder=str(ROOT / "templates" / "saml" / "static"),
@@ -55,7 +55,7 @@ def metadata(aggregate: bool = False) -> Response:
     """The IdP metadata, signed (A10: application/samlmetadata+xml, ETag, cacheable); at
     /saml/metadata/aggregate inside an md:EntitiesDescriptor, for a local federation (REN02)."""
     publisher = cast(MetadataPublisher, current_app.extensions["gateway.saml.metadata"])
-    scopes = published_scopes().current()
+    scopes = idp().settings.scopes
     now = datetime.now(timezone.utc)
     document = publisher.aggregate(scopes, now) if aggregate else publisher.entity(scopes, now)
     response = make_response(document)
@@ -322,7 +322,7 @@ def deliver(sso_request: SsoRequest, auth: Authentication, fresh: bool) -> Respo
     if not state.fresh:
         return rejected(replayed(sso_request))
     if state.account is not None:
-        published_scopes().ensure(state.account)
+        note_withheld_eppn(state.account, sso_request.sp_entity_id, the_idp.settings.scopes)
     try:
         document, participation = answer(the_idp, sso_request, state.account, auth, state.name_ids,
                                          state.previous, time.time())

@@ -12,6 +12,7 @@ from ..accounts.errors import (
     AccountsError,
     AddressTaken,
     ConcurrentUpdate,
+    IdentifierTaken,
     InvalidAccount,
     LastVerifiedAddress,
 )
@@ -72,6 +73,10 @@ def from_accounts_error(exc: AccountsError) -> ScimProblem:
     if isinstance(exc, AddressTaken):
         # The owner's id is not disclosed; the client can filter on emails.value.
         return ScimProblem(409, f"{exc.address} already belongs to another account", "uniqueness")
+    if isinstance(exc, IdentifierTaken):  # the owner is not disclosed either
+        return ScimProblem(409, f"{SCIM_NAMES.get(exc.field, exc.field)}: {exc.value}"
+                                f"{' for ' + exc.sp if exc.sp else ''} already belongs to another account",
+                           "uniqueness")
     if isinstance(exc, AccountExists):
         return ScimProblem(409, "an account with this id exists already", "uniqueness")
     if isinstance(exc, AccountNotFound):

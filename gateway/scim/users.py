@@ -4,7 +4,9 @@ Every write goes through :meth:`Directory.create` or :meth:`Directory.update`
 with a pure change function, so concurrent writers never lose an update, and
 an ``If-Match`` precondition (RFC 7644 §3.14) is checked against the very
 version that gets replaced. Each effective change writes one audit line
-naming the calling service and the account id.
+naming the calling service and the account id. A service limited by
+``scim.reach`` writes only within it (:mod:`.reach`), checked on the very
+version being replaced.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from ..logs import audit
 from .filters import Query, parse_filter
 from .patch import apply_operations, parse_operations
 from .problems import ScimProblem, not_found
+from .reach import Reach, check_write
 from .resources import etag, to_account, to_resource
 from .schema import LIST_RESPONSE
 
@@ -38,11 +41,13 @@ Preconditions = frozenset[str] | None
 
 @dataclasses.dataclass(frozen=True)
 class Context:
-    """Who calls and where resources live: the directory, ``…/scim/v2``, the service name."""
+    """Who calls and where resources live: the directory, ``…/scim/v2``, the service name and
+    what it may write (None: not limited)."""
 
     directory: Directory
     base_url: str
     service: str
+    reach: Reach | None = None
 
 
 def get_user(ctx: Context, account_id: str) -> Account:
@@ -55,7 +60,9 @@ def get_user(ctx: Context, account_id: str) -> Account:
 
 def create_user(ctx: Context, body: Any) -> Account:
     """POST /Users (RFC 7644 §3.3): a new account, ``provisioned`` unless ``active`` is false."""
-    created = ctx.directory.create(to_account(body, None, new_account_id()))
+    account = to_account(body, None, new_account_id())
+    _within_reach(ctx, None, account)
+    created = ctx.directory.create(account)
     audit("account.created", service=ctx.service, account_id=created.id)
     return created
 
@@ -65,7 +72,7 @@ def replace_user(ctx: Context, account_id: str, body: Any, if_match: Preconditio
 
     def change(current: Account) -> Account:
         _check_version(current, if_match)
-        return to_account(body, current, current.id)
+        return _within_reach(ctx, current, to_account(body, current, current.id))
 
     return _save(ctx, account_id, change)
 
@@ -77,7 +84,7 @@ def patch_user(ctx: Context, account_id: str, body: Any, if_match: Preconditions
     def change(current: Account) -> Account:
         _check_version(current, if_match)
         patched = apply_operations(to_resource(current, ctx.base_url), operations)
-        return to_account(patched, current, current.id)
+        return _within_reach(ctx, current, to_account(patched, current, current.id))
 
     return _save(ctx, account_id, change)
 
@@ -87,7 +94,7 @@ def disable_user(ctx: Context, account_id: str, if_match: Preconditions) -> Acco
 
     def change(current: Account) -> Account:
         _check_version(current, if_match)
-        return dataclasses.replace(current, status="disabled")
+        return _within_reach(ctx, current, dataclasses.replace(current, status="disabled"))
 
     return _save(ctx, account_id, change)
 
@@ -129,6 +136,17 @@ def _check_version(current: Account, if_match: Preconditions) -> None:
     """If-Match, compared weakly as RFC 7644 §3.14 does with its weak ETags."""
     if if_match is not None and "*" not in if_match and str(current.version) not in if_match:
         raise ScimProblem(412, f"the User has changed; its version is now {etag(current)}")
+
+
+def _within_reach(ctx: Context, before: Account | None, after: Account) -> Account:
+    """``after``, when the service may write it (:func:`.reach.check_write`). Raises ScimProblem (403)."""
+    try:
+        check_write(ctx.reach, before, after)
+    except ScimProblem as exc:
+        audit("scim.out_of_reach", service=ctx.service, account_id=before.id if before else None,
+              reason=exc.detail)
+        raise
+    return after
 
 
 def _save(ctx: Context, account_id: str, change: Callable[[Account], Account]) -> Account:

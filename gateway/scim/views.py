@@ -20,6 +20,7 @@ from . import discovery, users
 from .auth import require_token
 from .filters import parse_paging
 from .problems import ScimProblem, from_accounts_error, invalid_syntax
+from .reach import reach_of
 from .resources import location, to_resource
 from .schema import MEDIA_TYPE
 
@@ -131,7 +132,8 @@ def _base_url() -> str:
 
 
 def _context() -> users.Context:
-    return users.Context(services.directory(), _base_url(), g.scim_service)
+    reach = reach_of(g.scim_service, services.settings().scim.reach)
+    return users.Context(services.directory(), _base_url(), g.scim_service, reach)
 
 
 def _body() -> Any:

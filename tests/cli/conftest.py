@@ -17,7 +17,7 @@ from gateway.accounts.passwords import Passwords
 from gateway.cli import cli
 from gateway.config import PasswordSettings
 from gateway.store import Store
-from tests.conftest import DEV_KEY
+from tests.conftest import DEV_KEY, TEST_SCOPES
 
 Invoke = Callable[..., Result]
 
@@ -31,6 +31,7 @@ def cli_environ(redis_url: str) -> dict[str, str]:
         "GATEWAY_REDIS_URL": redis_url,
         "GATEWAY_PASSWORDS_MEMORY_COST": "1024",
         "GATEWAY_PASSWORDS_TIME_COST": "1",
+        "GATEWAY_SAML_EXTRA_SCOPES": json.dumps(list(TEST_SCOPES)),
     })
     return env
 

@@ -23,7 +23,7 @@ from gateway.accounts.models import Account, Email
 from gateway.accounts.passwords import Passwords
 from gateway.config import PasswordSettings, RedisSettings
 from gateway.store import Store
-from tests.conftest import DEV_KEY, RedisServer, free_port
+from tests.conftest import DEV_KEY, TEST_SCOPES, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -48,7 +48,8 @@ class Gateway:
             GATEWAY_MODE="development", GATEWAY_SECRET_KEY=DEV_KEY[:40], GATEWAY_PUBLIC_URL=self.url,
             GATEWAY_INSECURE_HTTP="true", GATEWAY_REDIS_URL=redis_url, GATEWAY_BIND=f"127.0.0.1:{self.port}",
             GATEWAY_WORKERS="1", GATEWAY_PASSWORDS_MEMORY_COST=str(FAST_ARGON2.memory_cost),
-            GATEWAY_PASSWORDS_TIME_COST=str(FAST_ARGON2.time_cost), **(env_extra or {}),
+            GATEWAY_PASSWORDS_TIME_COST=str(FAST_ARGON2.time_cost),
+            GATEWAY_SAML_EXTRA_SCOPES=",".join(TEST_SCOPES), **(env_extra or {}),
         )
         with log.open("wb") as out:
             self.process = subprocess.Popen(

@@ -42,7 +42,7 @@ from gateway.accounts.models import Account, Email
 from gateway.accounts.passwords import Passwords
 from gateway.config import RedisSettings
 from gateway.store import Store
-from tests.conftest import DEV_KEY, RedisServer, free_port
+from tests.conftest import DEV_KEY, TEST_SCOPES, RedisServer, free_port
 from tests.e2e.conftest import FAST_ARGON2, PASSWORD, ROOT, Gateway
 
 HERE = Path(__file__).resolve().parent / "shibboleth"
@@ -241,6 +241,7 @@ class LiveGateway(Gateway):
             GATEWAY_WORKERS="1", GATEWAY_PASSWORDS_MEMORY_COST=str(FAST_ARGON2.memory_cost),
             GATEWAY_PASSWORDS_TIME_COST=str(FAST_ARGON2.time_cost),
             GATEWAY_SAML_SP_METADATA_DIR=str(sp_dir),
+            GATEWAY_SAML_EXTRA_SCOPES=",".join(TEST_SCOPES),
         )
         with log.open("wb") as out:
             self.process = subprocess.Popen(

@@ -36,7 +36,7 @@ def test_scim_delete_makes_the_tokens_inactive(browser, rp, live, account):
     """SCIM DELETE disables the account: its sessions end, their tokens are revoked."""
     party, token = _signed_in(browser, rp)
     deleted = requests.delete(live.endpoint(f"/scim/v2/Users/{account.id}"), timeout=10,
-                              headers={"Authorization": "Bearer scim-test-token-cockpit"})
+                              headers={"Authorization": "Bearer scim-test-token-cockpit-0123456789"})
     assert deleted.status_code == 204
     _refused_everywhere(live, party, token)
 

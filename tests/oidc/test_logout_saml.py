@@ -40,7 +40,7 @@ def oidc_config(oidc_config, sp_spec, tmp_path):
     service = f'<md:SingleLogoutService Binding="{BINDING_HTTP_REDIRECT}" Location="{SP_SLO}"/>'
     acs = "<md:AssertionConsumerService"
     (folder / "sp.xml").write_text(sp_metadata(sp_spec).replace(acs, service + acs, 1))
-    return {**oidc_config, "saml": {"sp_metadata_dir": str(folder)}}
+    return {**oidc_config, "saml": {**oidc_config.get("saml", {}), "sp_metadata_dir": str(folder)}}
 
 
 class SamlParty:

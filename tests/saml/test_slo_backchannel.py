@@ -39,7 +39,7 @@ from tests.saml.conftest import NS, RSA_SHA256, FakeSP, Flow, SpSpec, _csrf, sp_
 
 ALICE = "alice@univ-exemple.fr"
 NEW_PASSWORD = "une phrase de passe assez longue"
-SCIM_TOKEN = "scim-test-token-cockpit"
+SCIM_TOKEN = "scim-test-token-cockpit-0123456789"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,8 +12,8 @@ EXT = "urn:uness:params:scim:schemas:extension:gateway:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-COCKPIT_TOKEN = "scim-test-token-cockpit"
-OTHER_TOKEN = "scim-test-token-other"
+COCKPIT_TOKEN = "scim-test-token-cockpit-0123456789"
+OTHER_TOKEN = "scim-test-token-other-0123456789abc"
 SCIM_JSON = "application/scim+json"
 
 
