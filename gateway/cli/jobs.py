@@ -34,13 +34,15 @@ def show(ctx: Context) -> None:
     job_queue = _job_queue(ctx)
     try:
         queues = job_queue.queues()
-        click.echo(f"{'queue':<12} {'waiting':>7} {'retrying':>8} {'running':>7} {'failed':>6}  oldest waiting")
+        click.echo(f"{'queue':<12} {'waiting':>7} {'retrying':>8} {'running':>7} {'failed':>6}  "
+                   "oldest waiting")
         for status in (queue_status(queue) for queue in queues):
             click.echo(f"{status.name:<12} {status.waiting:>7} {status.scheduled:>8} {status.running:>7} "
                        f"{status.failed:>6}  {_age(status.oldest_age)}")
         failed = failed_jobs(queues)
         if failed:
-            click.echo(f"\nfailed jobs ({len(failed)}; `gateway jobs retry --all` or `gateway jobs retry JOB_ID`):")
+            click.echo(f"\nfailed jobs ({len(failed)}; "
+                       "`gateway jobs retry --all` or `gateway jobs retry JOB_ID`):")
         for job in failed:
             click.echo(f"{job.id}  {job.queue}  {_when(job.failed_at)}  {job.description}: {job.error}")
     finally:

@@ -23,7 +23,6 @@ job it was running, which goes back on its queue with its remaining schedule.
 """
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, cast

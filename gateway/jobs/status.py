@@ -76,7 +76,8 @@ def failed_jobs(queues: Iterable[Queue]) -> list[FailedJob]:
     found: list[FailedJob] = []
     for queue in queues:
         registry = FailedJobRegistry(queue.name, connection=queue.connection, serializer=JSONSerializer)
-        for job in Job.fetch_many(registry.get_job_ids(), connection=queue.connection, serializer=JSONSerializer):
+        ids = registry.get_job_ids()
+        for job in Job.fetch_many(ids, connection=queue.connection, serializer=JSONSerializer):
             if job is not None:
                 found.append(_failed(queue.name, job))
     return sorted(found, key=lambda job: job.failed_at or 0)
@@ -87,7 +88,8 @@ def _failed(queue: str, job: Job) -> FailedJob:
     text = result.exc_string if result is not None and result.type == Result.Type.FAILED else ""
     lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
     error = _ADDRESS.sub("*@", lines[-1])[:200] if lines else "(no error recorded)"
-    failed_at = job.ended_at.timestamp() if job.ended_at else (result.created_at.timestamp() if result else None)
+    ended = job.ended_at or (result.created_at if result is not None else None)
+    failed_at = ended.timestamp() if ended is not None else None
     return FailedJob(job.id, queue, job.description or job.func_name, failed_at, error)
 
 

@@ -63,7 +63,8 @@ class JobWorker(SimpleWorker):  # type: ignore[misc]
     def run_maintenance_tasks(self) -> None:
         """Every tick: :meth:`tick`; every ``maintenance_interval``: rq's own registry cleaning too."""
         self.tick()
-        if self.last_cleaned_at is None or now() - self.last_cleaned_at > timedelta(seconds=self.maintenance_interval):
+        interval = timedelta(seconds=self.maintenance_interval)
+        if self.last_cleaned_at is None or now() - self.last_cleaned_at > interval:
             self.clean_registries()
             self.clean_group_registries()
 

@@ -75,7 +75,7 @@ def record_fate(store: Store, message_id: str, what: str) -> None:
 
 
 def fate(store: Store, message_id: str) -> str | None:
-    """What became of the mail ``message_id`` (see :func:`record_fate`); None while it waits, or if unknown."""
+    """What became of the mail ``message_id`` (see :func:`record_fate`); None while it waits or if unknown."""
     value = store.get(_fate_key(message_id))
     return None if value is None else str(value["fate"])
 

@@ -249,8 +249,8 @@ def send_code(purpose: str, account: Account, address: str) -> None:
     session["flow"] = {"purpose": purpose, "id": flow, "email": address}
     endpoint = "login.activation_link" if purpose == "activation" else "login.code_link"
     template = "activation" if purpose == "activation" else "signin_code"
-    send_mail(template, address, _lang(), code=code, link=absolute(endpoint, flow=flow, code=code), minutes=minutes,
-              expires_at=time.time() + minutes * 60)  # not sent late: dropped once the code has ended
+    send_mail(template, address, _lang(), code=code, link=absolute(endpoint, flow=flow, code=code),
+              minutes=minutes, expires_at=time.time() + minutes * 60)  # not sent late: dropped once the code has ended
     audit(f"{'activation' if purpose == 'activation' else 'code'}.sent", account=account.id,
           email_hash=email_hash(address), ip=client_address())
 

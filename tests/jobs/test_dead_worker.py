@@ -43,7 +43,8 @@ def env_for(redis_server, smtp) -> dict[str, str]:
 def queue_mails(app, count: int) -> list[str]:
     with app.app_context():
         return [send_mail("signin_code", f"person{n}@example.org", "fr", code=f"{n:06d}",
-                          link="https://x.test/c", minutes=10, expires_at=time.time() + 600) for n in range(count)]
+                          link="https://x.test/c", minutes=10, expires_at=time.time() + 600)
+                for n in range(count)]
 
 
 def kill(worker) -> None:
@@ -59,7 +60,7 @@ def test_thirty_mails_survive_a_killed_worker_while_smtp_is_down(running, redis_
     wait_until(lambda: first.output.count('"event": "mail.failed"') >= 30, 60, "a first attempt at each mail")
     kill(first)
     connection = jobs.service(mail_app).connection
-    assert connection.exists("rq:scheduler-lock:mail")  # the dead worker's lock: it used to hold retries 10 min
+    assert connection.exists("rq:scheduler-lock:mail")  # the dead worker's: it used to hold retries 10 min
 
     second = running("mail-worker", env=env_for(redis_server, smtp))
     second.wait_for("Listening on")

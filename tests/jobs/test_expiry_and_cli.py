@@ -12,7 +12,7 @@ from gateway.mail import send_mail
 from gateway.mail.delivery import fate
 from tests.conftest import free_port
 from tests.fixtures_mail import run_mail_worker
-from tests.mail.test_cli import GATEWAY, worker_env
+from tests.mail.test_cli import worker_env
 
 JOBS = "import gateway.cli.jobs; from gateway.cli import cli; cli(prog_name='gateway')"
 
@@ -20,8 +20,8 @@ JOBS = "import gateway.cli.jobs; from gateway.cli import cli; cli(prog_name='gat
 def test_a_code_mail_that_would_arrive_after_the_code_ended_is_dropped(mail_app, smtp, caplog):
     smtp.stop()
     with mail_app.app_context():
-        message_id = send_mail("signin_code", "nina@example.org", "fr", code="314159", link="https://x.test/c",
-                               minutes=10, expires_at=time.time() + 1.5)
+        message_id = send_mail("signin_code", "nina@example.org", "fr", code="314159",
+                               link="https://x.test/c", minutes=10, expires_at=time.time() + 1.5)
     run_mail_worker(mail_app)  # SMTP down: the attempt fails, a retry is scheduled
     time.sleep(2)  # the code ends while SMTP is down
     smtp.start()
