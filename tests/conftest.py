@@ -151,8 +151,8 @@ def _close_apps():
     while _apps:
         app = _apps.pop()
         app.extensions["gateway.store"].close()
-        if "gateway.mail" in app.extensions:
-            app.extensions["gateway.mail"].close()
+        if "gateway.jobs" in app.extensions:
+            app.extensions["gateway.jobs"].close()
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from gateway import mail
+from gateway import jobs
+from gateway.jobs.worker import run_worker
 from gateway.mail.sink import SmtpServer
-from gateway.mail.worker import run_worker
 from tests.conftest import free_port, make_app
 
 
@@ -66,19 +66,17 @@ def mail_config(base_config: dict, smtp: SmtpCapture) -> dict:
 
 @pytest.fixture
 def make_mail_app(redis_client) -> Iterator[Callable[[dict], Flask]]:
-    """Build apps with mail configured; their mail Redis connections are closed at teardown."""
+    """Build apps with mail configured; their job queue Redis connections are closed at teardown."""
     apps: list[Flask] = []
 
     def build(config: dict) -> Flask:
         app = make_app(config)
-        if mail.EXTENSION not in app.extensions:
-            mail.init_app(app)
         apps.append(app)
         return app
 
     yield build
     for app in apps:
-        mail.service(app).close()
+        jobs.service(app).close()
 
 
 @pytest.fixture

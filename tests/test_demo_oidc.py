@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from gateway import jobs
 from gateway.accounts.models import Account, Email
 from gateway.demo import oidc_rp
 from gateway.oidc.clients import Client
@@ -79,7 +80,7 @@ scopes = ["openid", "profile", "email", "eduperson", "supann"]
     finally:
         for server in servers:
             server.stop()
-        app.extensions["gateway.oidc"].close()
+        jobs.service(app).close()
 
 
 @pytest.fixture

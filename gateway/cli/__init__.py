@@ -98,7 +98,7 @@ def check_config(ctx: Context, get_key: str | None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from . import keys, mail, saml, users  # noqa: F401  registers the sub-commands
+    from . import jobs, keys, mail, saml, users  # noqa: F401  registers the sub-commands
 
     try:
         cli(standalone_mode=True)

@@ -1,4 +1,5 @@
-"""``gateway mail-worker`` (delivers queued mail) and ``gateway mail-sink`` (a development SMTP sink).
+"""``gateway mail-worker`` (runs queued jobs: mail, back-channel logout) and ``gateway mail-sink`` (a
+development SMTP sink).
 
 Both stop cleanly on Ctrl-C (or SIGTERM) and report a failure as one line on stderr.
 """
@@ -22,41 +23,41 @@ if TYPE_CHECKING:
 
 
 @cli.command("mail-worker")
-@click.option("--burst", is_flag=True, help="Deliver what is queued (and due), then exit.")
+@click.option("--burst", is_flag=True, help="Run what is queued (and due), then exit.")
 def mail_worker(burst: bool) -> None:
-    """Deliver queued mail over SMTP, retrying while SMTP fails (Ctrl-C stops)."""
-    from ..mail import service
-    from ..mail.worker import run_worker
+    """Deliver queued mail over SMTP and back-channel logouts, retrying while they fail (Ctrl-C stops)."""
+    from .. import jobs
+    from ..jobs.worker import run_worker
 
     app = _create_app()
-    mail = service(app)
+    job_queue = jobs.service(app)
     try:
-        mail.connection.ping()
+        job_queue.connection.ping()
     except (redis.RedisError, OSError) as exc:
-        mail.close()
+        job_queue.close()
         fail(f"cannot reach Redis ({_safe_url(app.extensions['gateway.settings'].redis.url)}): {exc}")
-    settings = mail.settings
-    click.echo(f"mail worker: queue 'mail' -> SMTP {settings.server}:{settings.port} ({settings.security})"
-               + ("" if burst else "; Ctrl-C stops"))
+    settings = app.extensions["gateway.settings"].mail
+    click.echo(f"mail worker: queues {', '.join(jobs.QUEUES)}; mail -> SMTP {settings.server}:{settings.port} "
+               f"({settings.security})" + ("" if burst else "; Ctrl-C stops"))
     try:
         run_worker(app, burst=burst)
+    except KeyboardInterrupt:  # Ctrl-C before the worker installed its own handlers
+        pass
     except redis.RedisError as exc:
         fail(f"Redis error: {type(exc).__name__}: {exc}")
     finally:
-        mail.close()
+        job_queue.close()
         app.extensions["gateway.store"].close()
     click.echo("mail worker stopped")
 
 
 def _create_app() -> Flask:
-    """The app, with mail configured; configuration problems end the command, one line each."""
-    from .. import create_app, mail
+    """The app; configuration problems end the command, one line each."""
+    from .. import create_app
     from ..config import ConfigError
 
     try:
         app = create_app()
-        if mail.EXTENSION not in app.extensions:
-            mail.init_app(app)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(f"gateway: configuration error: {problem}", err=True)

@@ -20,7 +20,7 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def build_message(template: str, to: str, lang: str, **context: Any) -> dict[str, Any]:
-    """The JSON-serialisable message the worker sends (see :func:`gateway.mail.jobs.deliver`).
+    """The JSON-serialisable message the worker sends (see :func:`gateway.mail.delivery.deliver`).
 
     Date and Message-ID are fixed now, when the mail is written, not at delivery.
     """

@@ -3,7 +3,7 @@
 ``init_app`` checks the ``[oidc]`` settings, loads the signing keys and the
 clients file, builds the :class:`~gateway.oidc.provider.Provider`
 (``app.extensions["gateway.oidc"]``), registers the views, the logout hook
-(Back-Channel Logout) and the rq queue ``backchannel``.
+(Back-Channel Logout, its jobs on :data:`gateway.jobs.LOGOUT`).
 
 Development uses the dev-only keys of config/dev/oidc/keys and the dev-only
 clients of config/dev/oidc-clients.toml when nothing else is configured;
@@ -28,7 +28,6 @@ from flask import Flask
 from .. import ROOT
 from ..config import DEV_CONFIG_DIR, ConfigError, Settings
 from ..identity.logout import on_session_end, on_session_renewed
-from .backchannel import QUEUE
 from .clients import Client, load_clients
 from .errors import ClientConfigError, SigningKeyError
 from .keys import KeyStore, read_state
@@ -121,7 +120,6 @@ def init_app(app: Flask) -> None:
         log.warning("oidc: no signing key configured (oidc.keys_dir, oidc.signing_keys): the provider is off")
         return
     app.extensions[EXTENSION] = Provider(settings, app.extensions["gateway.store"], clients, keys)
-    app.extensions.setdefault("gateway.job_queues", []).append(QUEUE)
     from .backchannel import session_ended
 
     on_session_end(app, session_ended)

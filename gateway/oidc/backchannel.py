@@ -5,10 +5,10 @@ password reset, an account disabled...), :func:`session_ended` runs as an
 ``identity.logout`` hook: it takes the session's OIDC record (the RPs that got
 tokens, and their grants) atomically, revokes the grants (tokens end with the
 session, OIDC Core §11), and queues one job per RP with a
-``backchannel_logout_uri`` on the rq queue ``backchannel``. The person never
+``backchannel_logout_uri`` on the logout job queue (:data:`gateway.jobs.LOGOUT`). The person never
 waits on an RP (checklist LOGOUT03).
 
-The worker (``gateway mail-worker`` listens on this queue too) signs a fresh
+The job worker (``gateway mail-worker``) signs a fresh
 Logout Token for each attempt (§2.4: ``iss``, ``aud``, ``iat``, ``exp``,
 ``jti``, ``events``, ``sub`` and ``sid``, never ``nonce``; header
 ``typ: logout+jwt``) and POSTs it form-encoded (§2.5) through
@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, cast
 from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
-from rq import Retry
 
-from .. import outbound
+from .. import jobs, outbound
 from ..identity.logout import EndedSession
 from ..logs import audit
 
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
     from .clients import Client
     from .provider import Provider
 
-QUEUE = "backchannel"
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 #: A Logout Token is valid this long (§2.4 asks for a short lifetime).
 TOKEN_SECONDS = 120
@@ -72,12 +70,12 @@ def session_ended(ended: EndedSession) -> None:
 
 
 def enqueue(provider: Provider, client: Client, sub: str, sid: str) -> None:
-    intervals = list(provider.settings.backchannel_retry_intervals)
-    provider.queue.enqueue(
-        deliver, {"client_id": client.client_id, "sub": sub, "sid": sid},
-        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-        description=f"backchannel logout to {client.client_id}", result_ttl=0, failure_ttl=FAILED_TTL,
-        job_timeout=int(provider.settings.backchannel_timeout * 2) + 30,
+    """Queue one logout of this RP on the current app's job queue. Raises ``redis.RedisError``."""
+    jobs.enqueue(
+        jobs.LOGOUT, deliver, {"client_id": client.client_id, "sub": sub, "sid": sid},
+        retry_intervals=provider.settings.backchannel_retry_intervals,
+        description=f"backchannel logout to {client.client_id}", failure_ttl=FAILED_TTL,
+        timeout=int(provider.settings.backchannel_timeout * 2) + 30,
     )
     audit("oidc.backchannel_queued", client=client.client_id)
 

@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,15 +24,12 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from flask import has_request_context
 from flask import request as flask_request
 from flask import session as flask_session
-from rq import Queue
-from rq.serializers import JSONSerializer
 
 from .. import services
 from ..config import Settings
 from ..identity.sessions import AUTH
 from ..logs import audit
-from ..store import Store, connect
-from .backchannel import QUEUE
+from ..store import Store
 from .claims import CLAIMS_SUPPORTED, SUPPORTED_SCOPES, amr, parse_claims_request, subject
 from .clients import Client
 from .discovery import metadata
@@ -100,26 +96,6 @@ class Provider:
         self.protector = Protector()
         self.protector.register_token_validator(AccessTokenValidator(self))
         self.server = build_server(self)
-        self._redis_settings = settings.redis
-        self._queue: Queue | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def queue(self) -> Queue:
-        """The rq queue of back-channel logouts, connected on first use (rq needs bytes replies)."""
-        with self._lock:
-            if self._queue is None:
-                connection = connect(self._redis_settings, decode=False)
-                self._queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
-            return self._queue
-
-    def close(self) -> None:
-        """Close the queue's Redis connections, if any (tests and the CLI)."""
-        with self._lock:
-            if self._queue is not None:
-                self._queue.connection.close()
-                self._queue.connection.connection_pool.disconnect()
-                self._queue = None
 
     # -- small services ------------------------------------------------------------------------
     def now(self) -> int:

@@ -34,6 +34,8 @@ import warnings
 
 from flask import Flask
 
+from .. import jobs
+
 
 def init_app(app: Flask) -> None:
     """Build the IdP once (pysaml2 Server, keys, SP metadata) and register ``/saml/*``.
@@ -48,7 +50,7 @@ def init_app(app: Flask) -> None:
         warnings.filterwarnings("ignore", message="CFB has been moved", module="saml2.cryptography.symmetric")
         from . import views
         from .backchannel import EXTENSION as BACKCHANNEL
-        from .backchannel import QUEUE, BackChannel
+        from .backchannel import BackChannel
         from .chain import logout_hook
         from .idp import build_identity_provider
     from .metadata import MetadataPublisher
@@ -68,7 +70,6 @@ def init_app(app: Flask) -> None:
     csrf = app.extensions["gateway.csrf"]
     for view in (views.sso, views.slo):  # cross-site POSTs from SPs carry no CSRF token (SEC07)
         csrf.exempt(view)
-    channel = BackChannel(idp, settings)  # SOAP logout when no browser can carry the chain
+    channel = BackChannel(idp, settings, jobs.service(app))  # SOAP logout when no browser can carry the chain
     app.extensions[BACKCHANNEL] = channel
-    app.extensions.setdefault("gateway.job_queues", []).append(QUEUE)
     on_session_end(app, logout_hook(idp, store, app.extensions["gateway.parties"], channel.tell))

@@ -35,14 +35,12 @@ from urllib.parse import urlsplit
 import redis
 from flask import current_app
 from lxml import etree
-from rq import Queue, Retry, get_current_job
-from rq.serializers import JSONSerializer
+from rq import get_current_job
 from saml2 import BINDING_SOAP
 
-from .. import outbound
+from .. import jobs, outbound
 from ..config import SamlSettings, Settings
 from ..logs import audit
-from ..store import connect
 from .errors import RequestRejected, SamlError, SignatureRejected
 from .idp import IdentityProvider
 from .providers import Endpoint, ServiceProvider
@@ -52,8 +50,6 @@ from .slo import logout_request_element, sign_enveloped
 from .xml import SAML, SAMLP, check_safe, parse, text_of
 
 EXTENSION = "gateway.saml.backchannel"
-#: The rq queue; OIDC back-channel logout uses the same one, and ``gateway mail-worker`` runs it.
-QUEUE = "backchannel"
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP11 = "{%s}" % SOAP11_NS
 #: SOAPAction of the SAML SOAP binding (Bindings §3.2.2.1).
@@ -92,16 +88,13 @@ def callable_location(url: str, production: bool) -> bool:
 
 
 class BackChannel:
-    """Queues SOAP LogoutRequests (``app.extensions["gateway.saml.backchannel"]``).
+    """Queues SOAP LogoutRequests (``app.extensions["gateway.saml.backchannel"]``) on ``job_queue``."""
 
-    The rq queue has its own bytes-reply Redis client (rq needs it), connected on first use.
-    """
-
-    def __init__(self, idp: IdentityProvider, settings: Settings) -> None:
+    def __init__(self, idp: IdentityProvider, settings: Settings, job_queue: jobs.JobQueue) -> None:
         self.idp = idp
         self.settings: SamlSettings = settings.saml
         self.production = settings.is_production
-        self.queue = Queue(QUEUE, connection=connect(settings.redis, decode=False), serializer=JSONSerializer)
+        self.job_queue = job_queue
 
     def tell(self, entity_id: str, record: Mapping[str, Any]) -> bool:
         """Queue a LogoutRequest to this participant (``record``: what it got, see :mod:`.participants`).
@@ -112,13 +105,12 @@ class BackChannel:
         if sp is None or soap_endpoint(sp, self.production) is None:
             audit("saml.slo.backchannel_unreachable", sp=entity_id, reason="no SOAP SingleLogoutService")
             return False
-        intervals = list(self.settings.backchannel_retry_intervals)
         try:
-            self.queue.enqueue(
-                deliver, {"sp": entity_id, "record": dict(record)},
-                retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                description=f"SAML SOAP logout to {entity_id}", result_ttl=0, failure_ttl=FAILED_TTL,
-                job_timeout=int(self.settings.backchannel_timeout * 2) + 30,
+            self.job_queue.enqueue(
+                jobs.LOGOUT, deliver, {"sp": entity_id, "record": dict(record)},
+                retry_intervals=self.settings.backchannel_retry_intervals,
+                description=f"SAML SOAP logout to {entity_id}", failure_ttl=FAILED_TTL,
+                timeout=int(self.settings.backchannel_timeout * 2) + 30,
             )
         except redis.RedisError as exc:
             log.error("SOAP logout to %s not queued: %s", entity_id, exc)
@@ -126,11 +118,6 @@ class BackChannel:
             return False
         audit("saml.slo.backchannel_queued", sp=entity_id)
         return True
-
-    def close(self) -> None:
-        """Close the queue's Redis connections (tests and the CLI)."""
-        self.queue.connection.close()
-        self.queue.connection.connection_pool.disconnect()
 
 
 def deliver(job: Mapping[str, Any]) -> None:

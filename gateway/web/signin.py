@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
 from typing import Any, cast
 
 from flask import after_this_request, request, session, url_for
@@ -248,7 +249,8 @@ def send_code(purpose: str, account: Account, address: str) -> None:
     session["flow"] = {"purpose": purpose, "id": flow, "email": address}
     endpoint = "login.activation_link" if purpose == "activation" else "login.code_link"
     template = "activation" if purpose == "activation" else "signin_code"
-    send_mail(template, address, _lang(), code=code, link=absolute(endpoint, flow=flow, code=code), minutes=minutes)
+    send_mail(template, address, _lang(), code=code, link=absolute(endpoint, flow=flow, code=code),
+              minutes=minutes, expires_at=time.time() + minutes * 60)  # not sent late: dropped once the code has ended
     audit(f"{'activation' if purpose == 'activation' else 'code'}.sent", account=account.id,
           email_hash=email_hash(address), ip=client_address())
 
@@ -312,7 +314,8 @@ def send_reset(account: Account, address: str) -> None:
     minutes = services.settings().codes.reset_minutes
     token = services.codes().issue_link("reset", account.id, minutes * 60,
                                         {"email": address, "pw": _password_fingerprint(account)})
-    send_mail("reset", address, _lang(), link=absolute("reset.form", token=token), minutes=minutes)
+    send_mail("reset", address, _lang(), link=absolute("reset.form", token=token), minutes=minutes,
+              expires_at=time.time() + minutes * 60)
     audit("reset.sent", account=account.id, email_hash=email_hash(address), ip=client_address())
 
 

@@ -32,7 +32,7 @@ class Running:
     """A ``gateway`` sub-command in the background, its output in a file."""
 
     def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.path = tmp_path / "output.txt"
+        self.path = tmp_path / f"output-{len(list(tmp_path.glob('output-*.txt')))}.txt"  # one per command
         self.file = self.path.open("w")
         self.process = subprocess.Popen([sys.executable, "-c", GATEWAY, *args], cwd=ROOT,
                                         env=env or gateway_env(), stdout=self.file, stderr=subprocess.STDOUT)

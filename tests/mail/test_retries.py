@@ -6,7 +6,7 @@ import time
 
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from gateway import mail
+from gateway import jobs
 from gateway.mail import send_mail
 from tests.fixtures_mail import run_mail_worker
 
@@ -26,7 +26,7 @@ def test_request_returns_while_smtp_is_down_and_the_mail_waits(mail_client, mail
     response = mail_client.get("/_test/mail?to=erin@example.org")
     assert response.status_code == 200
     assert time.monotonic() - started < 1.0
-    queue = mail.service(mail_app).queue
+    queue = jobs.service(mail_app).queue(jobs.MAIL)
     assert queue.count == 1  # nothing sent, nothing lost
 
     smtp.start()
@@ -41,7 +41,7 @@ def test_smtp_down_then_back_the_retry_delivers(mail_app, smtp, mail_worker, cap
         message_id = send_mail("signin_code", "frank@example.org", "fr", code="777111",
                                link="https://x.test/c", minutes=10)
     assert mail_worker() is True  # the attempt failed...
-    queue = mail.service(mail_app).queue
+    queue = jobs.service(mail_app).queue(jobs.MAIL)
     assert ScheduledJobRegistry(queue=queue).count == 1  # ...and the retry is scheduled
     assert smtp.messages == []
 
@@ -61,7 +61,7 @@ def test_exhausted_retries_stay_in_the_failed_registry_until_requeued(make_mail_
     with app.app_context():
         message_id = send_mail("reset", "gina@example.org", "en", link="https://x.test/r", minutes=30)
     run_mail_worker(app)
-    queue = mail.service(app).queue
+    queue = jobs.service(app).queue(jobs.MAIL)
     failed = FailedJobRegistry(queue=queue)
     assert failed.get_job_ids() != [] and queue.count == 0
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from rq.registry import FailedJobRegistry
 
-from gateway import mail
+from gateway import jobs
 from gateway.config import ConfigError, MailSettings
 from gateway.mail import flask_mail_config, send_mail
 from tests.fixtures_mail import run_mail_worker
@@ -39,7 +39,7 @@ def send_and_fail(make_mail_app, mail_config, **settings) -> tuple[list, float]:
         send_mail("password_changed", "max@example.org", "fr")
     started = time.monotonic()
     run_mail_worker(app)
-    return FailedJobRegistry(queue=mail.service(app).queue).get_job_ids(), time.monotonic() - started
+    return FailedJobRegistry(queue=jobs.service(app).queue(jobs.MAIL)).get_job_ids(), time.monotonic() - started
 
 
 def test_starttls_never_falls_back_to_plain_text(make_mail_app, mail_config, smtp):

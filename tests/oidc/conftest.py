@@ -33,6 +33,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from gateway import jobs
 from gateway.accounts.models import Account, Email
 from gateway.oidc.credentials import hash_secret
 from gateway.oidc.keys import init_directory
@@ -199,7 +200,7 @@ def live(oidc_config: dict, redis_client) -> Iterator[Live]:
     server = WsgiServer(app, port)
     yield Live(oidc_config["public_url"], app)
     server.stop()
-    app.extensions["gateway.oidc"].close()
+    jobs.service(app).close()
 
 
 @pytest.fixture

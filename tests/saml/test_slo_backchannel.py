@@ -31,6 +31,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP
 from saml2.s_utils import status_message_factory
 from saml2.samlp import STATUS_REQUEST_DENIED
 
+from gateway import jobs
 from gateway.identity.logout import end_account_sessions
 from gateway.logs import AUDIT
 from tests.conftest import free_port
@@ -199,7 +200,7 @@ def saml_config(base_config, tmp_path, specs, slo_services, smtp: SmtpCapture) -
 @pytest.fixture(autouse=True)
 def _close_backchannel(app) -> Iterator[None]:
     yield
-    app.extensions["gateway.saml.backchannel"].close()
+    jobs.service(app).close()
 
 
 class Party:
