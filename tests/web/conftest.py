@@ -1,6 +1,7 @@
 """Fixtures for the sign-in pages: accounts, a mailbox read from the real SMTP server, form helpers."""
 from __future__ import annotations
 
+import logging
 import re
 from email.message import EmailMessage
 
@@ -38,6 +39,11 @@ class Mailbox:
         part = message.get_body(preferencelist=("plain",))
         return part.get_content()
 
+    def to(self, address: str) -> list[EmailMessage]:
+        """Every mail delivered to ``address`` so far."""
+        self.deliver()
+        return [m for m in self.smtp.messages if m["To"] == address]
+
     def code(self, to: str) -> str:
         return re.search(r"\b(\d{6})\b", self.text(self.last(to))).group(1)
 
@@ -49,6 +55,18 @@ class Mailbox:
 @pytest.fixture
 def mailbox(mail_app, smtp):
     return Mailbox(mail_app, smtp)
+
+
+@pytest.fixture
+def audit_events():
+    """Every audit record written during the test (the audit logger does not propagate)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("gateway.audit")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from the real SMTP server the worker delivers to.
 from __future__ import annotations
 
 import html
-import logging
 import re
 
 import pytest
@@ -22,18 +21,6 @@ NEW_PASSWORD = "une phrase assez longue pour UNESS"
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
           "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
-
-
-@pytest.fixture
-def audit_events():
-    """Every audit record written during the test (the audit logger does not propagate)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("gateway.audit")
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 @pytest.fixture
