@@ -13,6 +13,10 @@ Threads per worker, one worker per core: argon2 releases the GIL while it
 hashes, and each worker runs one hash at a time (passwords.concurrency), so a
 burst of sign-ins queues for the core while the worker's other threads keep
 answering the SSO requests of people already signed in (`make bench`, part c).
+
+gunicorn's control socket (``gunicornc``, gunicorn >= 25.1: worker counts,
+reload, shutdown for whoever can reach the socket) is off: systemd starts,
+stops and restarts the service, and nothing else should steer it.
 """
 import ipaddress
 import multiprocessing
@@ -32,6 +36,8 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 forwarded_allow_ips = os.environ.get("GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No control socket (by default $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl).
+control_socket_disable = True
 accesslog = "-"
 # %(U)s is the path without its query string: query strings carry codes and tokens.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'

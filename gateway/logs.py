@@ -27,7 +27,8 @@ EVENTS = frozenset({
     # sign-in pages
     "login.succeeded", "login.failed", "login.unknown_address", "login.disabled", "logout",
     "limit.refused",
-    "activation.sent", "activation.completed", "code.sent", "code.failed", "reset.sent", "reset.completed",
+    "activation.sent", "activation.completed", "activation.failed", "code.sent", "code.failed",
+    "reset.sent", "reset.completed",
     "password.changed", "session.ended", "email.added", "email.removed", "email.verified", "email.primary",
     # OpenID Connect provider (gateway/oidc)
     "oidc.authorized", "oidc.token_issued", "oidc.code_reused", "oidc.refresh_reused", "oidc.token_revoked",

@@ -292,7 +292,7 @@ def test_gunicorn_serves_the_app_and_logs_the_client_behind_the_proxy(redis_serv
     env = _gunicorn_env(
         GATEWAY_BIND=f"127.0.0.1:{port}", GATEWAY_MODE="development", GATEWAY_INSECURE_HTTP="true",
         GATEWAY_SECRET_KEY=GOOD_SECRET, GATEWAY_REDIS_URL=redis_server.url,
-        XDG_RUNTIME_DIR=str(tmp_path),  # gunicorn's control socket
+        XDG_RUNTIME_DIR=str(tmp_path),  # where a control socket would go
     )
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as out:
@@ -324,6 +324,18 @@ def test_gunicorn_serves_the_app_and_logs_the_client_behind_the_proxy(redis_serv
     assert access and access[0].startswith('198.51.100.7 "GET /healthz HTTP/1.1" 200'), log.read_text()
     assert [line for line in lines if '"GET /reset/[redacted] HTTP/1.1" 410' in line]
     assert "secret-reset-token" not in log.read_text() and "123456" not in log.read_text()
+    # gunicorn logs "Control socket listening at <path>" when it opens one (gunicornc: scale, reload, stop)
+    assert "Control socket" not in log.read_text() and not (tmp_path / "gunicorn.ctl").exists()
+
+
+def test_gunicorn_control_socket_is_off():
+    """gunicorn >= 25.1 opens a control socket (gunicornc: scale, reload, stop) unless told not to."""
+    conf = load_gunicorn_conf()
+    config = Config()
+    for name, value in conf.items():
+        if name in config.settings:
+            config.set(name, value)
+    assert config.control_socket_disable is True
 
 
 def test_gunicorn_stops_with_status_4_on_a_configuration_error(tmp_path):

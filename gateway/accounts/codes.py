@@ -9,7 +9,9 @@ secret itself. Everything has a TTL and is consumed atomically:
   consumes (``GETDEL``);
 * a **code flow** (``start_code`` / ``check_code``) has an opaque flow id (in the
   person's session and in the mailed link) and a 6-digit code; each wrong try
-  counts, and the code is void after ``attempts`` wrong tries.
+  counts, and the code is void after ``attempts`` wrong tries. Starting a flow
+  voids the previous one of the same (purpose, subject), whichever browser
+  started it: one account has at most ``attempts`` guesses at one live code.
 """
 from __future__ import annotations
 
@@ -21,21 +23,23 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+import redis
+
 from ..store import Store, key
 from .errors import AccountsError
 
-# KEYS: the flow hash. ARGV: the code's digest. Returns {status, remaining-or-payload}.
+# KEYS: the flow hash. ARGV: the code's digest. Returns {status, payload, remaining}.
 _CHECK = """
 local digest = redis.call('HGET', KEYS[1], 'digest')
-if not digest then return {'unknown', ''} end
+if not digest then return {'unknown', '', ''} end
+local payload = redis.call('HGET', KEYS[1], 'payload')
 if digest == ARGV[1] then
-  local payload = redis.call('HGET', KEYS[1], 'payload')
   redis.call('DEL', KEYS[1])
-  return {'ok', payload}
+  return {'ok', payload, ''}
 end
 local left = redis.call('HINCRBY', KEYS[1], 'left', -1)
 if left <= 0 then redis.call('DEL', KEYS[1]) end
-return {'wrong', tostring(left)}
+return {'wrong', payload, tostring(left)}
 """
 
 
@@ -44,11 +48,15 @@ class InvalidCode(AccountsError):
 
 
 class WrongCode(InvalidCode):
-    """The code does not match; ``remaining`` tries are left (0: the code is now void)."""
+    """The code does not match; ``remaining`` tries are left (0: the code is now void).
 
-    def __init__(self, remaining: int) -> None:
+    ``data`` is the flow's data (whose code was tried), for the audit trail.
+    """
+
+    def __init__(self, remaining: int, data: Mapping[str, Any] | None = None) -> None:
         super().__init__(f"wrong code, {remaining} tries left")
         self.remaining = remaining
+        self.data = dict(data or {})
 
 
 class Codes:
@@ -106,19 +114,31 @@ class Codes:
 
     # -- codes ---------------------------------------------------------------------
     def start_code(
-        self, purpose: str, ttl: int, attempts: int, data: Mapping[str, Any], *, replaces: str | None = None
+        self, purpose: str, subject: str, ttl: int, attempts: int, data: Mapping[str, Any]
     ) -> tuple[str, str]:
-        """A new (flow id, 6-digit code). ``replaces`` voids an earlier flow of the same person."""
+        """A new (flow id, 6-digit code); the previous flow of (purpose, subject) is void from now on.
+
+        ``subject`` is whose code it is (an account id), whatever the browser: a
+        code asked from a second browser voids the first one's, so opening more
+        browsers buys no more guesses. Atomic (WATCH/MULTI): two flows started at
+        once leave one live.
+        """
         flow = secrets.token_urlsafe(24)
         code = f"{secrets.randbelow(10**6):06d}"
-        name = key("code", purpose, flow)
-        pipe = self.store.redis.pipeline()
-        if replaces:
-            pipe.delete(key("code", purpose, replaces))
-        pipe.hset(name, mapping={"digest": self._digest(purpose, flow, code), "left": attempts,
-                                 "payload": json.dumps({**data, "exp": self.clock() + ttl})})
-        pipe.expire(name, ttl)
-        pipe.execute()
+        name, latest = key("code", purpose, flow), key("code-latest", purpose, subject)
+        fields = {"digest": self._digest(purpose, flow, code), "left": attempts,
+                  "payload": json.dumps({**data, "exp": self.clock() + ttl})}
+
+        def replace(pipe: redis.client.Pipeline) -> None:
+            previous = pipe.get(latest)
+            pipe.multi()
+            if previous:
+                pipe.delete(key("code", purpose, str(previous)))
+            pipe.hset(name, mapping=fields)
+            pipe.expire(name, ttl)
+            pipe.set(latest, flow, ex=ttl)
+
+        self.store.redis.transaction(replace, latest)
         return flow, code
 
     def code_data(self, purpose: str, flow: str) -> dict[str, Any] | None:
@@ -131,12 +151,13 @@ class Codes:
         code = "".join(code.split())
         if not flow:
             raise InvalidCode("no code flow")
-        status, value = self._check(keys=[key("code", purpose, flow)], args=[self._digest(purpose, flow, code)])
+        status, payload, left = self._check(keys=[key("code", purpose, flow)],
+                                            args=[self._digest(purpose, flow, code)])
         if status == "ok":
-            data = self._live(value)
+            data = self._live(payload)
             if data is None:
                 raise InvalidCode("expired code")
             return data
         if status == "wrong":
-            raise WrongCode(max(int(value), 0))
+            raise WrongCode(max(int(left), 0), json.loads(payload))
         raise InvalidCode("unknown, used or expired code")

@@ -42,3 +42,14 @@ def normalize_email(raw: str) -> str:
 def domain_of(address: str) -> str:
     """The domain part of a normalised address."""
     return address.rpartition("@")[2]
+
+
+def mask_email(address: str) -> str:
+    """The address as shown to someone who may not own it: ``camille.martin@chu-x.fr`` -> ``c***n@chu-x.fr``.
+
+    The domain stays whole and the first and last letters of the name: enough for
+    the owner to recognise the address, too little to read it off the page.
+    """
+    local, _, domain = address.rpartition("@")
+    shown = local[0] + "***" + (local[-1] if len(local) > 2 else "")
+    return f"{shown}@{domain}"

@@ -115,13 +115,11 @@ def send_verification(account: Account, address: str) -> None:
 
 
 def _mail_code(account: Account, address: str) -> None:
-    """A new code for ``address`` (voiding this browser's previous one for it), by mail."""
+    """A new code for ``address`` (voiding the account's previous one, whatever the browser), by mail."""
     settings = services.settings().codes
-    previous = session.get(VERIFY) or {}
     flow, code = services.codes().start_code(
-        VERIFY, settings.email_verification_minutes * 60, settings.signin_code_attempts,
+        VERIFY, account.id, settings.email_verification_minutes * 60, settings.signin_code_attempts,
         {"account": account.id, "email": address},
-        replaces=previous.get("flow") if previous.get("email") == address else None,
     )
     session[VERIFY] = {"flow": flow, "email": address}
     send_mail(VERIFY, address, _lang(), code=code, minutes=settings.email_verification_minutes,

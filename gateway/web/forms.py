@@ -20,6 +20,8 @@ class PasswordForm(FlaskForm):
 
 class CodeForm(FlaskForm):
     flow = HiddenField()
+    #: set by the page that showed whose account a code asked from another browser opens
+    confirmed = HiddenField()
     code = StringField(
         _l("Code reçu par email"),
         validators=[DataRequired(_l("Indiquez le code à 6 chiffres.")),
@@ -77,6 +79,7 @@ class VerifyEmailForm(CodeForm):
     """The code mailed to a new address."""
 
     remember = None
+    confirmed = None
 
 
 class ChangePasswordForm(NewPasswordForm):

@@ -78,17 +78,9 @@ def _route(found: signin.Identified, form: AddressForm) -> Response | None:
     elif found.kind == "disabled":
         form.email.errors.append(_(
             "Ce compte est désactivé. Contactez le support de votre université pour le rétablir."))
-    elif found.kind == "password":
-        return redirect(url_for("login.password"))
-    else:
-        purpose = "activation" if found.kind == "activate" else "signin"
-        assert found.account is not None
-        try:
-            signin.send_code(purpose, found.account, found.address)
-        except signin.TooManyAttempts as exc:
-            form.email.errors.append(too_many(exc))
-            return None
-        return redirect(url_for("login.activation" if purpose == "activation" else "login.code"))
+    else:  # nothing is mailed before the person asks, on the page of the account's state
+        pages = {"password": "login.password", "activate": "login.activation", "verify": "login.code"}
+        return redirect(url_for(pages[found.kind]))
     return None
 
 
@@ -131,49 +123,81 @@ def send_code() -> Response | str:
 
 @bp.route("/login/code", methods=["GET", "POST"])
 def code() -> Response | str:
-    """Sign in with the 6-digit code received by mail."""
+    """Sign in with the 6-digit code received by mail (before one was sent: the button that sends it)."""
+    if request.method == "GET" and not signin.code_sent("signin"):
+        return _ask("signin")
     form = CodeForm(flow=(session.get("flow") or {}).get("id"))
     if form.validate_on_submit():
         try:
-            signin.sign_in_with_code(form.flow.data, form.code.data, form.remember.data)
+            signin.sign_in_with_code(form.flow.data, form.code.data, form.remember.data,
+                                     bool(form.confirmed.data))
             return finish()
+        except signin.LinkFromElsewhere:
+            pass  # the page says whose account it opens, and asks to confirm
         except CODE_REFUSALS as exc:
             form.code.errors.append(code_refused(exc))
-    return _code_page("login/code.html", form)
+    return _code_page("signin", form)
 
 
 @bp.get("/code/<flow>")
 def code_link(flow: str) -> str:
-    """The mailed link: shows the code filled in; only the button (POST) signs in."""
-    form = CodeForm(flow=flow, code=request.args.get("code", ""))
-    return _code_page("login/code.html", form, from_link=True)
+    """The mailed link: the code filled in; only the button (POST) signs in.
+
+    In another browser than the one that asked, the page first says whose account it opens.
+    """
+    return _code_page("signin", CodeForm(flow=flow, code=request.args.get("code", "")), from_link=True)
 
 
 @bp.route("/login/activate", methods=["GET", "POST"])
 def activation() -> Response | str:
-    """First sign-in: the mailed code and a new password."""
+    """First sign-in: the mailed code and a new password (before a code was sent: the button)."""
+    if request.method == "GET" and not signin.code_sent("activation"):
+        return _ask("activation")
     form = ActivationForm(flow=(session.get("flow") or {}).get("id"))
     if form.validate_on_submit():
         try:
-            signin.activate(form.flow.data, form.code.data, form.password.data, form.remember.data)
+            signin.activate(form.flow.data, form.code.data, form.password.data, form.remember.data,
+                            bool(form.confirmed.data))
             return finish()
+        except signin.LinkFromElsewhere:
+            pass
         except signin.PasswordRejected as exc:
             form.password.errors.extend(policy_messages(exc.problems))
         except CODE_REFUSALS as exc:
             form.code.errors.append(code_refused(exc))
-    return _code_page("login/activate.html", form)
+    return _code_page("activation", form)
 
 
 @bp.get("/activate/<flow>")
 def activation_link(flow: str) -> str:
+    """The mailed activation link, as :func:`code_link`."""
     form = ActivationForm(flow=flow, code=request.args.get("code", ""))
-    return _code_page("login/activate.html", form, from_link=True)
+    return _code_page("activation", form, from_link=True)
 
 
-def _code_page(template: str, form: CodeForm, from_link: bool = False) -> str:
+def _ask(purpose: str) -> Response | str:
+    """The page of the account's state before any mail: one button (POST) sends the code."""
+    chosen = signin.pending()
+    if chosen is None:
+        return redirect(url_for("login.address"))
+    account, email = chosen
+    if (account.status == "provisioned") != (purpose == "activation"):
+        return redirect(url_for("login.activation" if account.status == "provisioned" else "login.code"))
+    typed = account.email(email)
+    return render_template("login/ask_code.html", activation=purpose == "activation", email=email,
+                           unconfirmed=typed is None or not typed.verified, actions=ButtonForm(),
+                           notice=session.pop("notice", None))
+
+
+def _code_page(purpose: str, form: CodeForm, from_link: bool = False) -> str:
+    """The code form; for another browser's code, whose account it opens and the confirming field."""
     flow = session.get("flow") or {}
+    elsewhere = signin.link_elsewhere(purpose, form.flow.data or "")
+    form.confirmed.data = "1" if elsewhere else ""
+    template = "login/activate.html" if purpose == "activation" else "login/code.html"
     return render_template(template, form=form, email=flow.get("email") if flow.get("id") == form.flow.data else None,
-                           from_link=from_link, actions=ButtonForm(), notice=session.pop("notice", None))
+                           elsewhere=elsewhere, from_link=from_link, actions=ButtonForm(),
+                           notice=session.pop("notice", None))
 
 
 #: what a code step can refuse with; code_refused() says why

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import time
 from typing import Any, cast
 
@@ -16,8 +17,8 @@ from flask_login import login_user
 from werkzeug.wrappers import Response
 
 from .. import services
-from ..accounts.codes import InvalidCode
-from ..accounts.emails import normalize_email
+from ..accounts.codes import InvalidCode, WrongCode
+from ..accounts.emails import mask_email, normalize_email
 from ..accounts.models import Account
 from ..accounts.passwords import password_problems
 from ..identity import devices
@@ -53,6 +54,19 @@ class PasswordRejected(SignInError):
 
 class AccountUnavailable(SignInError):
     """The account was disabled (or vanished) since the address step."""
+
+
+class LinkFromElsewhere(SignInError):
+    """A mailed code used in another browser than the one that asked for it, not yet confirmed.
+
+    Against login CSRF by link (someone mails a victim the link of a code for his
+    own account): that browser must first show whose account it opens,
+    ``shown_as`` (a masked address), and the person confirm with a button.
+    """
+
+    def __init__(self, shown_as: str) -> None:
+        super().__init__(f"code asked elsewhere, for {shown_as}")
+        self.shown_as = shown_as
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,6 +237,11 @@ def sign_in(account: Account, methods: tuple[str, ...], remember: bool, address:
 
 
 # -- codes: activation, sign-in code, address verification -----------------------------------
+#
+# A code flow lives in the session of the browser that asked for it (``session["flow"]``).
+# Its mailed link opened there signs in with one click; opened anywhere else (the
+# person's phone, or a victim an attacker mailed his own link to), the page first
+# shows whose account it opens and the sign-in needs that page's confirmation.
 
 def _lang() -> str:
     return str(get_locale() or "fr")
@@ -233,18 +252,49 @@ def absolute(endpoint: str, **values: Any) -> str:
     return services.settings().public_url.rstrip("/") + url_for(endpoint, **values)
 
 
+def code_sent(purpose: str) -> bool:
+    """Whether this browser asked for a ``purpose`` code for the address chosen at the address step."""
+    flow, chosen = session.get("flow") or {}, session.get(PENDING) or {}
+    return flow.get("purpose") == purpose and bool(chosen) and flow.get("email") == chosen.get("email")
+
+
+def asked_here(purpose: str, flow: str) -> bool:
+    """Whether ``flow`` is the code flow this browser asked for."""
+    mine = session.get("flow") or {}
+    same = hmac.compare_digest(str(mine.get("id", "")).encode(), flow.encode())
+    return bool(flow) and mine.get("purpose") == purpose and same
+
+
+def link_elsewhere(purpose: str, flow: str) -> str | None:
+    """Whose account the still-open ``flow`` opens (a masked address), when another browser asked for it.
+
+    None in the browser that asked, and for a closed flow (nothing to open).
+    """
+    if asked_here(purpose, flow):
+        return None
+    data = services.codes().code_data(purpose, flow)
+    return None if data is None else mask_email(str(data["email"]))
+
+
+def _confirmed_here(purpose: str, flow: str, confirmed: bool) -> None:
+    """Raises LinkFromElsewhere for another browser's flow the person has not confirmed."""
+    shown_as = None if confirmed else link_elsewhere(purpose, flow)
+    if shown_as is not None:
+        raise LinkFromElsewhere(shown_as)
+
+
 def send_code(purpose: str, account: Account, address: str) -> None:
-    """Mail a new 6-digit code (and a link that fills it in); the previous one is void.
+    """Mail a new 6-digit code (and a link that fills it in); the account's previous one is void,
+    whichever browser asked for it.
 
     ``purpose`` is activation or signin. Raises TooManyAttempts.
     """
     mail_limits(address, account.id)
     codes_settings = services.settings().codes
     minutes = codes_settings.activation_minutes if purpose == "activation" else codes_settings.signin_code_minutes
-    previous = session.get("flow", {})
     flow, code = services.codes().start_code(
-        purpose, minutes * 60, codes_settings.signin_code_attempts, {"account": account.id, "email": address},
-        replaces=previous.get("id") if previous.get("purpose") == purpose else None,
+        purpose, account.id, minutes * 60, codes_settings.signin_code_attempts,
+        {"account": account.id, "email": address},
     )
     session["flow"] = {"purpose": purpose, "id": flow, "email": address}
     endpoint = "login.activation_link" if purpose == "activation" else "login.code_link"
@@ -256,21 +306,29 @@ def send_code(purpose: str, account: Account, address: str) -> None:
 
 
 def _redeem(purpose: str, flow: str, code: str) -> tuple[Account, str]:
-    data = services.codes().check_code(purpose, flow, code)
+    """Spend the code. Raises WrongCode, InvalidCode (audited: code.failed, activation.failed), AccountUnavailable."""
+    try:
+        data = services.codes().check_code(purpose, flow, code)
+    except InvalidCode as exc:
+        tried = exc.data.get("account") if isinstance(exc, WrongCode) else None
+        audit("activation.failed" if purpose == "activation" else "code.failed",
+              **({"account": tried} if tried else {}), ip=client_address())
+        raise
     account = services.directory().get(data["account"])
     if account is None or account.status == "disabled" or data["email"] not in account.addresses:
         raise AccountUnavailable()
     return account, data["email"]
 
 
-def sign_in_with_code(flow: str, code: str, remember: bool) -> None:
-    """The mailed code proves the address: verify it and sign in. Raises WrongCode, InvalidCode."""
+def sign_in_with_code(flow: str, code: str, remember: bool, confirmed: bool = False) -> None:
+    """The mailed code proves the address: verify it and sign in.
+
+    ``confirmed``: the person saw whose account a flow of another browser opens.
+    Raises LinkFromElsewhere, WrongCode, InvalidCode, AccountUnavailable.
+    """
     limit("code_per_client")
-    try:
-        account, address = _redeem("signin", flow, code)
-    except InvalidCode:
-        audit("code.failed", ip=client_address())
-        raise
+    _confirmed_here("signin", flow, confirmed)
+    account, address = _redeem("signin", flow, code)
     if account.status != "active":
         raise AccountUnavailable()
     account = services.directory().verify_email(account.id, address)
@@ -278,16 +336,19 @@ def sign_in_with_code(flow: str, code: str, remember: bool) -> None:
     sign_in(account, (CODE,), remember, address)
 
 
-def activate(flow: str, code: str, password: str, remember: bool) -> None:
+def activate(flow: str, code: str, password: str, remember: bool, confirmed: bool = False) -> None:
     """First sign-in: the code proves the address, the password is set, the account active.
 
-    The password is checked before the code is spent. Raises PasswordRejected,
+    The password is checked before the code is spent; ``confirmed`` as for
+    :func:`sign_in_with_code`. Raises LinkFromElsewhere, PasswordRejected,
     WrongCode, InvalidCode, AccountUnavailable.
     """
     limit("code_per_client")
     data = services.codes().code_data("activation", flow)
     if data is None:
+        audit("activation.failed", ip=client_address())
         raise InvalidCode("unknown or expired activation")
+    _confirmed_here("activation", flow, confirmed)
     account = services.directory().get(data["account"])
     if account is None:
         raise AccountUnavailable()

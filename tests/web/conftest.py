@@ -40,6 +40,11 @@ class Mailbox:
         part = message.get_body(preferencelist=("plain",))
         return part.get_content()
 
+    def to(self, address: str) -> list[EmailMessage]:
+        """Every mail delivered to ``address`` so far."""
+        self.deliver()
+        return [m for m in self.smtp.messages if m["To"] == address]
+
     def code(self, to: str) -> str:
         return re.search(r"\b(\d{6})\b", self.text(self.last(to))).group(1)
 

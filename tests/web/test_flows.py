@@ -19,13 +19,20 @@ def hidden(page: str, name: str) -> str:
     return re.search(rf'name="{name}" type="hidden" value="([^"]*)"', page).group(1)
 
 
+def ask_code(browser, page_path: str) -> str:
+    """Press the state page's one button ("Recevoir … par email"); the code page it leads to."""
+    sent = browser.submit("/login/code/send", form_page=page_path)
+    assert sent.headers["Location"].endswith(page_path)
+    return browser.client.get(page_path).get_data(as_text=True)
+
+
 # -- activation ---------------------------------------------------------------------------
 
 def test_activation_by_code(browser, make_user, mailbox, directory):
     make_user("interne@chu-exemple.fr", status="provisioned", verified=False)
     step1 = browser.submit("/login", {"email": "interne@chu-exemple.fr"})
     assert step1.headers["Location"].endswith("/login/activate")
-    page = browser.client.get("/login/activate").get_data(as_text=True)
+    page = ask_code(browser, "/login/activate")
     assert "interne@chu-exemple.fr" in page and "courriers indésirables" in page
     mail = mailbox.last("interne@chu-exemple.fr")
     assert "interne@chu-exemple.fr" in mailbox.text(mail)
@@ -39,16 +46,20 @@ def test_activation_by_code(browser, make_user, mailbox, directory):
 
 
 def test_activation_by_mailed_link_in_another_browser(browser, make_user, mailbox, app, directory):
+    """The person's phone: the page says which account the link activates, one button confirms."""
     make_user("interne@chu-exemple.fr", status="provisioned", verified=False)
     browser.submit("/login", {"email": "interne@chu-exemple.fr"})
+    ask_code(browser, "/login/activate")
     link = mailbox.link("interne@chu-exemple.fr")
     other = app.test_client()
     for _ in range(2):  # a mail scanner opening the link first consumes nothing
         page = other.get(link).get_data(as_text=True)
-        assert "Activer mon compte" in page
+        assert "Vous allez activer le compte i***e@chu-exemple.fr et vous y connecter." in page
+        assert "Activer ce compte" in page and hidden(page, "confirmed") == "1"
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     done = other.post("/login/activate", data={"csrf_token": token, "flow": hidden(page, "flow"),
                                                "code": re.search(r'name="code" [^>]*value="(\d+)"', page).group(1),
+                                               "confirmed": hidden(page, "confirmed"),
                                                "password": NEW, "confirm": NEW})
     assert done.status_code == 302
     assert other.get("/account").status_code == 200
@@ -58,7 +69,7 @@ def test_activation_by_mailed_link_in_another_browser(browser, make_user, mailbo
 def test_activation_refuses_weak_password_without_spending_the_code(browser, make_user, mailbox):
     make_user("interne@chu-exemple.fr", status="provisioned", verified=False)
     browser.submit("/login", {"email": "interne@chu-exemple.fr"})
-    page = browser.client.get("/login/activate").get_data(as_text=True)
+    page = ask_code(browser, "/login/activate")
     code = mailbox.code("interne@chu-exemple.fr")
     for weak, message in (("azertyuiop123", "trop courant"), ("court", "Au moins 12 caractères"),
                           ("interne@chu-exemple.fr", "ne peut pas être votre adresse")):
@@ -114,7 +125,7 @@ def test_unverified_address_of_active_account_gets_a_code(browser, make_user, di
     directory.add_email(account.id, "camille@gmail.com")
     step1 = browser.submit("/login", {"email": "camille@gmail.com"})
     assert step1.headers["Location"].endswith("/login/code")
-    page = browser.client.get("/login/code").get_data(as_text=True)
+    page = ask_code(browser, "/login/code")
     browser.submit("/login/code", {"flow": hidden(page, "flow"), "code": mailbox.code("camille@gmail.com")})
     assert browser.signed_in()
     assert directory.find_by_email("camille@gmail.com").email("camille@gmail.com").verified
@@ -146,9 +157,10 @@ def test_reset_link_single_use(browser, make_user, mailbox, app, directory):
 
 def test_reset_link_expires_after_30_minutes(browser, make_user, mailbox, codes):
     make_user("camille@univ-exemple.fr")
+    now = codes.clock()
+    codes.clock = lambda: now  # frozen: however slow the machine, the link is issued at ``now``
     ask_reset(browser, "camille@univ-exemple.fr")
     link = mailbox.link("camille@univ-exemple.fr")
-    now = codes.clock()
     codes.clock = lambda: now + 29 * 60
     assert browser.client.get(link).status_code == 200
     codes.clock = lambda: now + 31 * 60
