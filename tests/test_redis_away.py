@@ -8,6 +8,8 @@ write the replicas do not confirm (``redis.wait_replicas``) is never "done".
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +17,12 @@ import pytest
 import redis
 
 from gateway.accounts.models import Account, Email
+from gateway.saml.nameids import NameIds
 from gateway.store import NotReplicated
+from tests.cli.conftest import cli_environ
 from tests.conftest import RedisServer, make_app
 from tests.scim.conftest import COCKPIT_TOKEN, Scim, user
+from tests.test_sentinel import start_replica
 from tests.web.conftest import PASSWORD, Browser
 
 SCIM_HEADERS = {"Authorization": f"Bearer {COCKPIT_TOKEN}"}
@@ -143,3 +148,34 @@ def test_unconfirmed_account_write_is_refused_not_acknowledged(base_config, serv
     assert line.getMessage() == "redis unavailable on POST /scim/v2/Users: NotReplicated"
     with pytest.raises(NotReplicated):
         app.extensions["gateway.directory"].create(Account(id="cli", emails=(Email("cli@univ-exemple.fr"),)))
+    with pytest.raises(NotReplicated):
+        NameIds(app.extensions["gateway.store"], "https://idp").persistent_value(
+            Account(id="alex", emails=(Email("alex@univ-exemple.fr"),)), "https://sp.example.fr/sp")
+
+
+def test_cli_says_the_unconfirmed_write_in_one_line(server):
+    env = {**cli_environ(server.url), "GATEWAY_REDIS_WAIT_REPLICAS": "1", "GATEWAY_REDIS_WAIT_TIMEOUT_MS": "50"}
+    result = subprocess.run([str(Path(sys.executable).with_name("gateway")), "users", "add", "--email",
+                             "cli@univ-exemple.fr"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = [x for x in result.stderr.splitlines() if not x.startswith('{"time"')]
+    assert "NotReplicated" in line and "0 of 1 replicas" in line
+
+
+def test_acknowledged_writes_are_on_the_replica(base_config, server, tmp_path):
+    """With a replica, account writes and persistent identifiers are there when acknowledged."""
+    replica, port = start_replica(tmp_path / "replica", server)
+    try:
+        app = make_app({**base_config, "redis": {"url": server.url, "wait_replicas": 1}})
+        response = Scim(app.test_client()).post("/Users", user("kept@univ-exemple.fr"))
+        assert response.status_code == 201
+        account = app.extensions["gateway.directory"].get(response.get_json()["id"])
+        made = NameIds(app.extensions["gateway.store"], "https://idp").persistent_value(
+            account, "https://sp.example.fr/sp")
+        with redis.Redis(port=port, decode_responses=True) as on_replica:
+            assert on_replica.hget("gw:user-by-email", "kept@univ-exemple.fr") == account.id
+            assert on_replica.hget(f"gw:saml:persistent-id:{account.id}", "https://sp.example.fr/sp") == made
+    finally:
+        replica.terminate()
+        replica.wait(10)
