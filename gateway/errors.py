@@ -72,7 +72,9 @@ def render_error(exc: HTTPException) -> tuple[Response | str, int]:
     if _wants_scim():
         return scim_error(status, exc.description or MESSAGES.get(status, MESSAGES[500])[0])
     if _wants_oauth_json():
-        code = {503: "temporarily_unavailable"}.get(status, "server_error" if status >= 500 else "invalid_request")
+        code = "server_error" if status >= 500 else "invalid_request"
+        if status == 503:
+            code = "temporarily_unavailable"  # RFC 6749 §4.1.2.1
         return jsonify(error=code, error_description=exc.description), status
     title, text = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
     return render_template("error.html", title=str(title), text=str(text), status=status), status
@@ -95,8 +97,8 @@ def _redis_down(exc: redis.RedisError) -> tuple[Response | str, int]:
         return render_error(ServiceUnavailable(
             "The change was not confirmed by the Redis replicas: it may or may not have been kept. "
             "Read it back before trying again."))
-    text = _l("Votre modification n'a pas pu être confirmée : elle a peut-être été enregistrée, peut-être pas. "
-              "Vérifiez-la dans un instant avant de recommencer.")
+    text = _l("Votre modification n'a pas pu être confirmée : elle a peut-être été enregistrée, "
+              "peut-être pas. Vérifiez-la dans un instant avant de recommencer.")
     return render_template("error.html", title=str(MESSAGES[503][0]), text=str(text), status=503), 503
 
 

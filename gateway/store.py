@@ -44,8 +44,8 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import redis
-from redis.client import Pipeline
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 

@@ -45,7 +45,8 @@ class Cluster:
         for sentinel in self.sentinels:
             with redis.Redis(port=sentinel.port, decode_responses=True) as client:
                 for _ in range(500):
-                    if len(client.sentinel_sentinels(SERVICE)) == 2 and len(client.sentinel_slaves(SERVICE)) == 2:
+                    others, replicas = client.sentinel_sentinels(SERVICE), client.sentinel_slaves(SERVICE)
+                    if len(others) == 2 and len(replicas) == 2:
                         break
                     time.sleep(0.02)
                 else:
@@ -137,7 +138,8 @@ def creating(app, load: Load, name: str) -> Callable[[int], None]:
 def signing_in(app, load: Load) -> Callable[[int], None]:
     def sign_in(_: int) -> None:
         client = app.test_client()  # a new browser each time
-        for path, data in (("/login", {"email": "alex@univ-exemple.fr"}), ("/login/password", {"password": PASSWORD})):
+        steps = (("/login", {"email": "alex@univ-exemple.fr"}), ("/login/password", {"password": PASSWORD}))
+        for path, data in steps:
             page = client.get(path)
             load.record(page.status_code)
             token = re.search(r'name="csrf_token"[^>]* value="([^"]+)"', page.get_data(as_text=True))

@@ -147,14 +147,16 @@ def test_unconfirmed_account_write_is_refused_not_acknowledged(base_config, serv
     [line] = refusals(caplog)
     assert line.getMessage() == "redis unavailable on POST /scim/v2/Users: NotReplicated"
     with pytest.raises(NotReplicated):
-        app.extensions["gateway.directory"].create(Account(id="cli", emails=(Email("cli@univ-exemple.fr"),)))
+        app.extensions["gateway.directory"].create(
+            Account(id="cli", emails=(Email("cli@univ-exemple.fr"),)))
     with pytest.raises(NotReplicated):
         NameIds(app.extensions["gateway.store"], "https://idp").persistent_value(
             Account(id="alex", emails=(Email("alex@univ-exemple.fr"),)), "https://sp.example.fr/sp")
 
 
 def test_cli_says_the_unconfirmed_write_in_one_line(server):
-    env = {**cli_environ(server.url), "GATEWAY_REDIS_WAIT_REPLICAS": "1", "GATEWAY_REDIS_WAIT_TIMEOUT_MS": "50"}
+    env = {**cli_environ(server.url), "GATEWAY_REDIS_WAIT_REPLICAS": "1",
+           "GATEWAY_REDIS_WAIT_TIMEOUT_MS": "50"}
     result = subprocess.run([str(Path(sys.executable).with_name("gateway")), "users", "add", "--email",
                              "cli@univ-exemple.fr"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
