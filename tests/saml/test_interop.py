@@ -9,8 +9,12 @@ import datetime
 
 from tests.saml.conftest import SSO, assertion_of, deflate, read_form
 
-NOW = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+
+
+def now() -> str:
+    """IssueInstant at sending time (a module-level value is minutes old late in a full run)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def shibboleth_request(request_id: str) -> str:
@@ -19,7 +23,7 @@ def shibboleth_request(request_id: str) -> str:
             f'<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
             f'AssertionConsumerServiceURL="https://sp.example.org/Shibboleth.sso/SAML2/POST" '
             f'Destination="{SSO}" '
-            f'ID="{request_id}" IssueInstant="{NOW}" ProtocolBinding="{POST}" Version="2.0">'
+            f'ID="{request_id}" IssueInstant="{now()}" ProtocolBinding="{POST}" Version="2.0">'
             f'<saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">'
             f'https://sp.example.org/shibboleth</saml:Issuer>'
             f'<samlp:NameIDPolicy AllowCreate="1"/></samlp:AuthnRequest>')
@@ -30,7 +34,7 @@ def simplesamlphp_request(request_id: str) -> str:
     acs = "https://legacy-ssp.example.org/module.php/saml/sp/saml2-acs.php/default-sp"
     return (f'<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
             f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{request_id}" Version="2.0" '
-            f'IssueInstant="{NOW}" Destination="{SSO}" ForceAuthn="false" IsPassive="false" '
+            f'IssueInstant="{now()}" Destination="{SSO}" ForceAuthn="false" IsPassive="false" '
             f'AssertionConsumerServiceURL="{acs}" ProtocolBinding="{POST}">'
             f'<saml:Issuer>https://legacy-ssp.example.org/module.php/saml/sp/metadata.php/default-sp'
             f'</saml:Issuer>'
