@@ -69,6 +69,10 @@ class RedisSettings:
     max_connections: int = 64
     #: The /healthz probe gives up after this many seconds.
     health_timeout: float = 0.5
+    #: Replicas that must hold an account write before it is acknowledged (Redis WAIT); 0: do not wait.
+    wait_replicas: int = 0
+    #: How long an account write waits for them; fewer in time: the write is refused with a 503.
+    wait_timeout_ms: int = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -514,6 +518,8 @@ def check_settings(settings: Settings, secret_files: Mapping[str, str] | None = 
         problems.append(f"mail.security: must be none, starttls or tls, not {settings.mail.security!r}")
     if not settings.languages or any(lang not in ("fr", "en") for lang in settings.languages):
         problems.append("languages: a list drawn from fr, en")
+    if settings.redis.wait_replicas < 0 or settings.redis.wait_timeout_ms < 1:
+        problems.append("redis.wait_replicas: 0 or more; redis.wait_timeout_ms: at least 1")
     problems.extend(settings.limits.problems())
     problems.extend(settings.saml.problems(settings.is_production))
     problems.extend(settings.scim.problems(settings.is_production, settings.saml.scopes))

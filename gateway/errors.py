@@ -6,6 +6,13 @@ here, and nobody ever sees a stack trace.
 
 ``/scim/*`` answers in SCIM's error JSON (RFC 7644 §3.12), ``/oidc/*`` in
 OAuth's (RFC 6749 §5.2); everything else gets ``templates/error.html``.
+
+Redis away (:data:`gateway.store.UNAVAILABLE`, wherever it is raised: a view, a
+hook, or the session interface, see :mod:`gateway.identity.flask_session`) is an
+expected condition: 503 in each caller's shape (the page for people, SAML
+endpoints included as they answer browsers; ``temporarily_unavailable`` for
+OAuth, RFC 6749 §4.1.2.1; SCIM's error JSON) and one WARNING line per request,
+with the path and the error class, never a traceback.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from .identity.redirects import UnsafeUrl
+from .store import UNAVAILABLE, NotReplicated
 
 log = logging.getLogger("gateway")
 
@@ -31,6 +39,10 @@ MESSAGES = {
     500: (_l("Erreur inattendue"), _l("Une erreur est survenue de notre côté. Réessayez dans un instant.")),
     503: (_l("Service momentanément indisponible"), _l("La passerelle ne peut pas répondre pour le moment. Réessayez dans un instant.")),
 }
+
+
+#: OIDC endpoints a browser navigates to: Redis away gets them the page, not JSON, for a person reads it.
+BROWSER_OIDC_PATHS = ("/oidc/authorize", "/oidc/logout")
 
 
 def _wants_scim() -> bool:
@@ -61,6 +73,8 @@ def render_error(exc: HTTPException) -> tuple[Response | str, int]:
         return scim_error(status, exc.description or MESSAGES.get(status, MESSAGES[500])[0])
     if _wants_oauth_json():
         code = "server_error" if status >= 500 else "invalid_request"
+        if status == 503:
+            code = "temporarily_unavailable"  # RFC 6749 §4.1.2.1
         return jsonify(error=code, error_description=exc.description), status
     title, text = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
     return render_template("error.html", title=str(title), text=str(text), status=status), status
@@ -72,8 +86,28 @@ def _unexpected(exc: Exception) -> tuple[Response | str, int]:
 
 
 def _redis_down(exc: redis.RedisError) -> tuple[Response | str, int]:
-    log.error("redis unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
-    return render_error(ServiceUnavailable())
+    """503 in the caller's shape; a write the replicas did not confirm says it may have been kept."""
+    log_unavailable(type(exc).__name__)
+    if request.path.startswith(BROWSER_OIDC_PATHS):
+        title, text = MESSAGES[503]
+        return render_template("error.html", title=str(title), text=str(text), status=503), 503
+    if not isinstance(exc, NotReplicated):
+        return render_error(ServiceUnavailable())
+    if _wants_scim() or _wants_oauth_json():
+        return render_error(ServiceUnavailable(
+            "The change was not confirmed by the Redis replicas: it may or may not have been kept. "
+            "Read it back before trying again."))
+    text = _l("Votre modification n'a pas pu être confirmée : elle a peut-être été enregistrée, "
+              "peut-être pas. Vérifiez-la dans un instant avant de recommencer.")
+    return render_template("error.html", title=str(MESSAGES[503][0]), text=str(text), status=503), 503
+
+
+def log_unavailable(cause: str) -> None:
+    """The one WARNING line of a request refused because Redis is away (once per request)."""
+    if request.environ.get("gateway.unavailable_logged"):
+        return
+    request.environ["gateway.unavailable_logged"] = True
+    log.warning("redis unavailable on %s %s: %s", request.method, request.path, cause)
 
 
 def _unsafe_url(exc: UnsafeUrl) -> tuple[str, int]:
@@ -89,6 +123,6 @@ def _unsafe_url(exc: UnsafeUrl) -> tuple[str, int]:
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(UnsafeUrl, _unsafe_url)
-    app.register_error_handler(redis.ConnectionError, _redis_down)
-    app.register_error_handler(redis.TimeoutError, _redis_down)
+    for away in UNAVAILABLE:
+        app.register_error_handler(away, _redis_down)
     app.register_error_handler(Exception, _unexpected)

@@ -4,15 +4,19 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, jsonify
 
 from . import services
+from .errors import log_unavailable
+from .identity.flask_session import session_optional
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@session_optional
 def healthz() -> tuple[Response, int]:
-    """200 ``{"status": "ok", "redis": "ok"}``; 503 with ``"redis": "unreachable"``."""
+    """200 ``{"status": "ok", "redis": "ok"}``; 503 with ``"redis": "unreachable"``, cookie or not."""
     if services.store().is_reachable():
         return jsonify(status="ok", redis="ok"), 200
+    log_unavailable("unreachable")
     return jsonify(status="unavailable", redis="unreachable"), 503
 
 

@@ -27,6 +27,16 @@ write maintains it in the same Lua script as the address index; a look-up by
 Accounts are durable data (production Redis runs with AOF); everything else
 written through :meth:`Store.put` carries a TTL, and single-use values are
 consumed with :meth:`Store.take` (``GETDEL``), so they work exactly once.
+
+Replication is asynchronous. Writes that must survive a failover (accounts,
+addresses, passwords, legacy and persistent identifiers) go through
+:meth:`Store.execute_durably`: with ``redis.wait_replicas`` above 0 the write is
+followed, on the same connection, by ``WAIT numreplicas timeout``, and it is
+acknowledged only when that many replicas have it. Fewer in time raises
+:class:`NotReplicated` (a 503 for the caller): the master has the write, which
+may or may not survive a failover, so the caller must not be told "done".
+Sessions and short-lived values are not waited for (a lost session means
+signing in again).
 """
 from __future__ import annotations
 
@@ -37,6 +47,7 @@ from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
@@ -118,17 +129,45 @@ def _host_port(address: str) -> tuple[str, int]:
     return host.strip("[]") or address, int(port or 26379)
 
 
-class Store:
-    """Namespaced, TTL-bound access to Redis, plus the account keys."""
+class NotReplicated(redis.RedisError):
+    """``WAIT`` saw fewer replicas than ``redis.wait_replicas`` within ``redis.wait_timeout_ms``.
 
-    def __init__(self, client: redis.Redis, probe: redis.Redis | None = None) -> None:
+    The master has the write; a failover before the replicas catch up would lose it.
+    Whoever asked for the write must hear "not confirmed" (503), never "done".
+    """
+
+    def __init__(self, acknowledged: int, required: int) -> None:
+        super().__init__(f"{acknowledged} of {required} replicas acknowledged the write in time")
+        self.acknowledged = acknowledged
+        self.required = required
+
+
+#: What "Redis is away" looks like to a caller: no connection, no answer in time, no master
+#: (a sentinel failover: ``MasterNotFoundError``, a demoted master's ``READONLY``), a dataset still
+#: loading, replicas not confirming a durable write. An expected condition, answered 503, not a bug.
+UNAVAILABLE: tuple[type[redis.RedisError], ...] = (
+    redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError, NotReplicated,
+)
+
+
+class Store:
+    """Namespaced, TTL-bound access to Redis, plus the account keys.
+
+    ``wait_replicas`` and ``wait_timeout_ms``: see :meth:`execute_durably`.
+    """
+
+    def __init__(self, client: redis.Redis, probe: redis.Redis | None = None, *,
+                 wait_replicas: int = 0, wait_timeout_ms: int = 1000) -> None:
         self.redis = client
         self._probe = probe or client
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
 
     @classmethod
     def from_settings(cls, settings: RedisSettings) -> Store:
         """Connect lazily: nothing is sent to Redis until the first command."""
-        return cls(connect(settings), connect(settings, timeout=settings.health_timeout, pool_size=2))
+        return cls(connect(settings), connect(settings, timeout=settings.health_timeout, pool_size=2),
+                   wait_replicas=settings.wait_replicas, wait_timeout_ms=settings.wait_timeout_ms)
 
     def close(self) -> None:
         """Close every pooled connection (tests and the CLI; workers keep theirs)."""
@@ -143,6 +182,23 @@ class Store:
             return bool(self._probe.ping())
         except (redis.RedisError, OSError):
             return False
+
+    # -- durable writes ------------------------------------------------------
+    def execute_durably(self, pipe: Pipeline) -> list[Any]:
+        """Run ``pipe`` (built on :attr:`redis`), then ``WAIT`` on the same connection for the replicas.
+
+        Returns the pipeline's replies. Raises :class:`NotReplicated` when fewer than
+        ``wait_replicas`` replicas acknowledged within ``wait_timeout_ms`` (the write is on
+        the master, not confirmed), and redis' ConnectionError/TimeoutError as any command.
+        ``WAIT`` covers the writes sent on its own connection only, hence one pipeline.
+        """
+        if self.wait_replicas <= 0:
+            return cast("list[Any]", pipe.execute())
+        pipe.wait(self.wait_replicas, self.wait_timeout_ms)
+        *replies, acknowledged = pipe.execute()
+        if int(acknowledged) < self.wait_replicas:
+            raise NotReplicated(int(acknowledged), self.wait_replicas)
+        return replies
 
     # -- short-lived values --------------------------------------------------
     def put(self, parts: Sequence[str], value: Any, ttl: int) -> None:

@@ -31,6 +31,7 @@ import json
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime
+from typing import cast
 
 import redis
 
@@ -257,7 +258,8 @@ class Directory:
 
     def _write(self, account: Account, expected: str, persistent_ids: Mapping[str, str] | None = None,
                *, save_account: bool = True, before: Account | None = None) -> Account:
-        """Run :data:`_SAVE`; ``save_account=False`` writes only ``persistent_ids``.
+        """Run :data:`_SAVE`; ``save_account=False`` writes only ``persistent_ids``. Raises
+        NotReplicated when the replicas did not confirm it (:mod:`gateway.store`).
 
         ``before`` is the version being replaced: its uniqueness entries are not checked again.
         """
@@ -272,10 +274,12 @@ class Directory:
         keys = [Store.user_key(account.id), Store.EMAIL_INDEX, Store.USERS,
                 Store.persistent_ids_key(account.id), Store.UNIQUE_INDEX, Store.UNIQUE_BUILT]
         try:
-            reply = self._save(keys=keys, args=args)
+            reply = self._run_save(keys, args)
             if reply[0] == "unbuilt":
                 self.build_unique_index()
-                reply = self._save(keys=keys, args=args)
+                reply = self._run_save(keys, args)
+        except redis.ReadOnlyError:
+            raise  # a demoted master during a failover: Redis is away, not a bug
         except redis.ResponseError as exc:  # pragma: no cover - a bug in the script
             raise RuntimeError(f"account script failed: {exc}") from exc
         status = reply[0]
@@ -292,6 +296,13 @@ class Directory:
         if status == "conflict":
             raise PersistentIdConflict(account.id, reply[1])
         raise _Stale()
+
+    def _run_save(self, keys: list[str], args: list[str]) -> list[str]:
+        """:data:`_SAVE`, acknowledged once the replicas have it (:meth:`Store.execute_durably`;
+        raises NotReplicated)."""
+        pipe = self.store.redis.pipeline(transaction=False)
+        self._save(keys=keys, args=args, client=pipe)
+        return cast("list[str]", self.store.execute_durably(pipe)[0])
 
     def _check_scope(self, eppn: str) -> None:
         """Raises InvalidAccount when ``eppn`` has a scope the gateway may not assert."""

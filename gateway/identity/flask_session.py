@@ -10,16 +10,31 @@ to ``/saml/sso`` and ``/saml/slo`` (checklist SEC07). A second cookie carries th
 same id with ``SameSite=None; Secure; Path=/saml`` (only over https: browsers
 refuse ``SameSite=None`` without ``Secure``). It is set and cleared with the main
 one, and read only under ``/saml/`` when the main cookie is absent.
+
+Redis away (:data:`gateway.store.UNAVAILABLE`) never escapes from here: Flask
+calls the interface outside the view, where an exception becomes a 500 and a
+traceback. Opening keeps the error on the session, and a ``before_request`` hook
+raises it again inside the request, where the app's handler answers it (503,
+in the protocol's shape) — unless the view is marked :func:`session_optional`
+(``/healthz``, static files). Such a session is never saved and its cookie is
+left as it is, so the person is still signed in once Redis is back. A save that
+fails turns the response into that same 503 answer: nobody is told "done" (or
+sent on as signed in) when the session was not written.
 """
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
-from flask import Flask, Request, Response
+import redis
+from flask import Flask, Request, Response, current_app, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
+from ..store import UNAVAILABLE
 from .sessions import AUTH, SessionStore, looks_like_session_id, new_session_id
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
@@ -34,6 +49,8 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.new = new
         self.modified = False
         self.old_sid: str | None = None
+        #: Why the record could not be read (Redis away); such a session is never saved.
+        self.unavailable: redis.RedisError | None = None
 
     def regenerate(self) -> None:
         """A new id for the same data; the old record is deleted when the response is saved."""
@@ -70,24 +87,41 @@ class RedisSessionInterface(SessionInterface):
         return sid
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
+        """The session of the cookie, else a new one. Never raises: Redis away is kept in
+        :attr:`ServerSession.unavailable` and raised by :func:`_refuse_without_session`."""
         sid = self._session_id(request)
         if sid and looks_like_session_id(sid):
-            data = self.sessions.load(sid)
+            try:
+                data = self.sessions.load(sid)
+            except UNAVAILABLE as exc:
+                away = ServerSession({}, sid, new=False)
+                away.unavailable = exc
+                return away
             if data is not None:
-                session = ServerSession(data, sid, new=False)
-                if self.sessions.touch(session):
-                    session.modified = True
-                return session
+                opened = ServerSession(data, sid, new=False)
+                if self.sessions.touch(opened):
+                    opened.modified = True
+                return opened
         return ServerSession({}, new_session_id(), new=True)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Write the session and set its cookie. Never raises: when Redis is away, ``response``
+        becomes the app's answer to that error (a 503), with no cookie set or deleted."""
         session = cast(ServerSession, session)
+        if session.unavailable is not None:
+            return
+        try:
+            self._save(session, response)
+        except UNAVAILABLE as exc:
+            _become(response, app.make_response(app.handle_user_exception(exc)))
+
+    def _save(self, session: ServerSession, response: Response) -> None:
         if session.old_sid:
             self.sessions.delete(session.old_sid)
         if not session:
             if not session.new:
                 self.sessions.delete(session.sid)
-            if {self.cookie_name, self.saml_cookie_name} & set(_request_cookies()):
+            if {self.cookie_name, self.saml_cookie_name} & set(request.cookies):
                 response.delete_cookie(self.cookie_name, path="/")
                 self._delete_saml_cookie(response)
             return
@@ -113,14 +147,36 @@ class RedisSessionInterface(SessionInterface):
 
     def _delete_saml_cookie(self, response: Response) -> None:
         """With the main cookie (the browser does not send this one outside /saml: delete it anyway)."""
-        if self.secure or self.saml_cookie_name in _request_cookies():
+        if self.secure or self.saml_cookie_name in request.cookies:
             response.delete_cookie(self.saml_cookie_name, path=self.SAML_PATH, secure=True, samesite="None")
 
 
-def _request_cookies() -> Any:
-    from flask import request
+def _become(response: Response, answer: Response) -> None:
+    """Turn ``response`` (already through ``after_request``: its security headers stay) into ``answer``."""
+    for name in ("Location", "Set-Cookie", "Content-Type", "Content-Length", "Refresh"):
+        del response.headers[name]
+    response.status = answer.status
+    response.content_type = answer.content_type
+    response.set_data(answer.get_data())
+    response.headers["Cache-Control"] = "no-store"
 
-    return request.cookies
+
+def session_optional(view: View) -> View:
+    """Mark a view that answers without the session (``/healthz``): Redis away does not refuse it."""
+    view.session_optional = True  # type: ignore[attr-defined]
+    return view
+
+
+def _refuse_without_session() -> None:
+    """``before_request``: raise the error that kept the session from opening (Redis away), so
+    that the app's handler answers it, unless the view does without the session."""
+    exc = cast(ServerSession, session).unavailable
+    if exc is None:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.endpoint == "static" or getattr(view, "session_optional", False):
+        return
+    raise exc
 
 
 def init_app(app: Flask, sessions: SessionStore) -> None:
@@ -128,3 +184,4 @@ def init_app(app: Flask, sessions: SessionStore) -> None:
     app.session_interface = RedisSessionInterface(
         sessions, settings.sessions.cookie_name, secure=not settings.insecure_http
     )
+    app.before_request(_refuse_without_session)

@@ -83,7 +83,11 @@ class NameIds:
         self.idp_entity_id = idp_entity_id
 
     def persistent_value(self, account: Account, sp_entity_id: str, create: bool = True) -> str | None:
-        """The legacy value, else the stored one, else (``create``) a new one, stored once."""
+        """The legacy value, else the stored one, else (``create``) a new one, stored once.
+
+        A new one is returned only once the replicas hold it (raises NotReplicated, see
+        :meth:`gateway.store.Store.execute_durably`): an SP must never see it change.
+        """
         legacy = account.legacy_ids.get(sp_entity_id)
         if legacy:
             return legacy
@@ -91,9 +95,13 @@ class NameIds:
         found = self.stored(account.id, sp_entity_id)
         if found is not None or not create:
             return cast("str | None", found)
-        if self.store.redis.hsetnx(name, sp_entity_id, secrets.token_urlsafe(32)):
+        pipe = self.store.redis.pipeline(transaction=False)  # acknowledged once a replica has it
+        pipe.hsetnx(name, sp_entity_id, secrets.token_urlsafe(32))
+        pipe.hget(name, sp_entity_id)  # the winner of a race
+        created, value = self.store.execute_durably(pipe)
+        if created:
             audit("saml.persistent_id.created", account=account.id, sp=sp_entity_id)
-        return cast("str | None", self.store.redis.hget(name, sp_entity_id))  # the winner of a race
+        return cast("str | None", value)
 
     def stored(self, account_id: str, sp_entity_id: str) -> str | None:
         """The persistent value made for (account, SP), if any."""
