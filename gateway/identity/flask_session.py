@@ -19,6 +19,7 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
+from .. import services
 from .sessions import AUTH, SessionStore, looks_like_session_id, new_session_id
 
 
@@ -124,7 +125,7 @@ def _request_cookies() -> Any:
 
 
 def init_app(app: Flask, sessions: SessionStore) -> None:
-    settings = app.extensions["gateway.settings"]
+    settings = services.settings(app)
     app.session_interface = RedisSessionInterface(
         sessions, settings.sessions.cookie_name, secure=not settings.insecure_http
     )

@@ -36,7 +36,7 @@ FAILED_TTL = 30 * 24 * 3600
 
 def init_app(app: Flask) -> None:
     """Configure Flask-Mail from ``settings.mail``; nothing is contacted yet. Raises ConfigError."""
-    settings = cast(Settings, app.extensions["gateway.settings"])
+    settings = services.settings(app)
     problems = [f"mail.retry_intervals: {v} is negative" for v in settings.mail.retry_intervals if v < 0]
     if problems:
         raise ConfigError(problems)

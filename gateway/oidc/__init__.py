@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, cast
 
 from flask import Flask
 
-from .. import ROOT
+from .. import ROOT, csrf, services
 from ..config import DEV_CONFIG_DIR, ConfigError, Settings
 from ..identity.logout import on_session_end, on_session_renewed
 from .clients import Client, load_clients
@@ -114,21 +114,19 @@ def init_app(app: Flask) -> None:
     from .provider import Provider
     from .views import bp
 
-    settings = cast(Settings, app.extensions["gateway.settings"])
+    settings = services.settings(app)
     keys, clients = _load(settings)
     if keys is None:
         log.warning("oidc: no signing key configured (oidc.keys_dir, oidc.signing_keys): the provider is off")
         return
-    app.extensions[EXTENSION] = Provider(settings, app.extensions["gateway.store"], clients, keys)
+    app.extensions[EXTENSION] = Provider(settings, services.store(app), clients, keys)
     from .backchannel import session_ended
 
     on_session_end(app, session_ended)
     tokens = app.extensions[EXTENSION].tokens
     on_session_renewed(app, tokens.move_session)
     app.register_blueprint(bp)
-    csrf = app.extensions.get("gateway.csrf")
-    if csrf is not None:
-        csrf.exempt(bp)  # cross-site POSTs by design; the logout confirmation checks its own token
+    csrf.exempt(app, bp)  # cross-site POSTs by design; the logout confirmation checks its own token
 
 
 def provider(app: Flask) -> Provider:
