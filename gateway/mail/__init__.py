@@ -17,13 +17,13 @@ deleted from Redis at once, and jobs are stored as JSON (never pickle).
 """
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import Flask
 from flask_mail import Mail
 
 from .. import jobs, services
-from ..config import ConfigError, MailSettings, Settings
+from ..config import ConfigError, MailSettings
 from ..logs import audit
 from .delivery import deliver
 from .render import build_message, recipient_domain
