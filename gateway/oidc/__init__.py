@@ -28,8 +28,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from .. import ROOT, csrf, services
-from ..config import DEV_CONFIG_DIR, ConfigError, Settings
+from .. import csrf, services
+from ..config import DEV_CONFIG_DIR, ROOT, ConfigError, Settings
 from ..identity.logout import on_session_end, on_session_renewed
 from .backchannel import session_ended
 from .clients import Client, load_clients
