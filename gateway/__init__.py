@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
+from .config import ROOT
+
+__all__ = ["ROOT", "create_app"]
 
 
 def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
@@ -16,8 +17,9 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     ``config`` is a nested mapping shaped like the TOML file; it wins over the
     file and the environment (the tests use it).
     """
-    from . import errors, health, i18n, jobs, logs, mail, oidc, saml, scim, services, web
+    from . import csrf, errors, headers, health, i18n, jobs, logs, mail, oidc, saml, scim, services, web
     from .config import load_settings
+    from .identity import flask_session
 
     settings = load_settings(environ, overrides=config)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "templates" / "static"))
@@ -26,13 +28,17 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
         PREFERRED_URL_SCHEME="https" if settings.public_url.startswith("https") else "http",
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
-    app.extensions["gateway.settings"] = settings
-    logs.init_app(app)
-    services.init_app(app)
-    jobs.init_app(app)  # before the packages that queue jobs (mail, saml, oidc)
+    # The app-wide pieces, each before what relies on it:
+    logs.init_app(app)  # logging and the security logger: first, so everything after can log
+    services.init_app(app, settings)  # the settings, the store and the core objects over it (nothing contacted)
+    jobs.init_app(app)  # the job queue: before the packages that queue jobs (mail, saml, oidc)
+    flask_session.init_app(app, services.sessions(app))  # flask.session kept in Redis, the cookie an opaque id
+    csrf.init_app(app)  # every form checked; the packages below exempt their own cross-site views
+    i18n.init_app(app)  # French first, English second
+    headers.init_app(app)  # security headers on every response
+    errors.init_app(app)  # friendly pages for people, JSON for /oidc and /scim
+    # Then each package: its settings checks, its objects, its blueprints.
     mail.init_app(app)
-    i18n.init_app(app)
-    errors.init_app(app)
     health.init_app(app)
     scim.init_app(app)
     web.init_app(app)

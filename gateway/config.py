@@ -30,7 +30,9 @@ from limits import parse_many
 #: Development secrets start with this marker; production refuses them.
 DEV_SECRET_MARKER = "dev-only-"
 #: Where the development configuration lives; production refuses files from there.
-DEV_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "dev"
+#: The project folder: relative paths in the settings (keys, metadata, clients file) are read from here.
+ROOT = Path(__file__).resolve().parent.parent
+DEV_CONFIG_DIR = ROOT / "config" / "dev"
 MODES = ("development", "production")
 #: The shortest SCIM bearer token production accepts (random characters, e.g. token_urlsafe(32)).
 MIN_SCIM_TOKEN = 32

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, jsonify
 
-from . import services
+from . import csrf, services
 from .errors import log_unavailable
 from .identity.flask_session import session_optional
 
@@ -22,3 +22,4 @@ def healthz() -> tuple[Response, int]:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    csrf.exempt(app, bp)  # probes post nothing; any other method is answered 405, not a CSRF page

@@ -35,7 +35,7 @@ def _remember_choice(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).resolve().parent / "translations")
-    app.config["BABEL_DEFAULT_LOCALE"] = app.extensions["gateway.settings"].languages[0]
+    app.config["BABEL_DEFAULT_LOCALE"] = services.settings(app).languages[0]
     app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Paris"  # UNESS people are in France (and its overseas regions)
     Babel(app, locale_selector=select_locale)
     app.after_request(_remember_choice)

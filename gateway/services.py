@@ -1,7 +1,9 @@
-"""Per-app services kept in ``app.extensions`` and the accessors views use.
+"""Per-app services kept in ``app.extensions`` and their accessors.
 
 Nothing here connects at import time; ``init_app`` builds the objects and
-Redis is contacted on first use.
+Redis is contacted on first use. This module owns the ``gateway.*`` keys of the
+shared core objects: packages call its accessors (the current app's object, or
+``app``'s while it is being built), never ``app.extensions[...]`` by name.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from .identity.throttle import Throttle
 from .store import Store
 
 
-def init_app(app: Flask) -> None:
-    settings = cast(Settings, app.extensions["gateway.settings"])
+def init_app(app: Flask, settings: Settings) -> None:
+    """Keep the settings, build the store and the core objects over it; nothing is contacted."""
+    app.extensions["gateway.settings"] = settings
     store = Store.from_settings(settings.redis)
     app.extensions["gateway.store"] = store
     app.extensions["gateway.directory"] = Directory(store, settings.saml.scopes)
@@ -35,41 +38,45 @@ def init_app(app: Flask) -> None:
     app.extensions["gateway.devices"] = KnownDevices(settings.secret_key)
 
 
-def settings() -> Settings:
-    return cast(Settings, current_app.extensions["gateway.settings"])
+def settings(app: Flask | None = None) -> Settings:
+    return cast(Settings, _extensions(app)["gateway.settings"])
 
 
-def store() -> Store:
-    return cast(Store, current_app.extensions["gateway.store"])
+def store(app: Flask | None = None) -> Store:
+    return cast(Store, _extensions(app)["gateway.store"])
 
 
-def directory() -> Directory:
-    return cast(Directory, current_app.extensions["gateway.directory"])
+def directory(app: Flask | None = None) -> Directory:
+    return cast(Directory, _extensions(app)["gateway.directory"])
 
 
-def passwords() -> Passwords:
-    return cast(Passwords, current_app.extensions["gateway.passwords"])
+def passwords(app: Flask | None = None) -> Passwords:
+    return cast(Passwords, _extensions(app)["gateway.passwords"])
 
 
-def sessions() -> SessionStore:
-    return cast(SessionStore, current_app.extensions["gateway.sessions"])
+def sessions(app: Flask | None = None) -> SessionStore:
+    return cast(SessionStore, _extensions(app)["gateway.sessions"])
 
 
-def codes() -> Codes:
-    return cast(Codes, current_app.extensions["gateway.codes"])
+def codes(app: Flask | None = None) -> Codes:
+    return cast(Codes, _extensions(app)["gateway.codes"])
 
 
-def throttle() -> Throttle:
-    return cast(Throttle, current_app.extensions["gateway.throttle"])
+def throttle(app: Flask | None = None) -> Throttle:
+    return cast(Throttle, _extensions(app)["gateway.throttle"])
 
 
-def ratelimits() -> RateLimits:
-    return cast(RateLimits, current_app.extensions["gateway.ratelimits"])
+def ratelimits(app: Flask | None = None) -> RateLimits:
+    return cast(RateLimits, _extensions(app)["gateway.ratelimits"])
 
 
-def parties() -> Parties:
-    return cast(Parties, current_app.extensions["gateway.parties"])
+def parties(app: Flask | None = None) -> Parties:
+    return cast(Parties, _extensions(app)["gateway.parties"])
 
 
-def devices() -> KnownDevices:
-    return cast(KnownDevices, current_app.extensions["gateway.devices"])
+def devices(app: Flask | None = None) -> KnownDevices:
+    return cast(KnownDevices, _extensions(app)["gateway.devices"])
+
+
+def _extensions(app: Flask | None) -> dict[str, object]:
+    return (app if app is not None else current_app).extensions

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 @click.option("--burst", is_flag=True, help="Run what is queued (and due), then exit.")
 def mail_worker(burst: bool) -> None:
     """Deliver queued mail over SMTP and back-channel logouts, retrying while they fail (Ctrl-C stops)."""
-    from .. import jobs
+    from .. import jobs, services
     from ..jobs.worker import run_worker
 
     app = _create_app()
@@ -35,8 +35,8 @@ def mail_worker(burst: bool) -> None:
         job_queue.connection.ping()
     except (redis.RedisError, OSError) as exc:
         job_queue.close()
-        fail(f"cannot reach Redis ({_safe_url(app.extensions['gateway.settings'].redis.url)}): {exc}")
-    settings = app.extensions["gateway.settings"].mail
+        fail(f"cannot reach Redis ({_safe_url(services.settings(app).redis.url)}): {exc}")
+    settings = services.settings(app).mail
     click.echo(f"mail worker: queues {', '.join(jobs.QUEUES)}; mail -> SMTP {settings.server}:{settings.port} "
                f"({settings.security})" + ("" if burst else "; Ctrl-C stops"))
     try:
@@ -47,7 +47,7 @@ def mail_worker(burst: bool) -> None:
         fail(f"Redis error: {type(exc).__name__}: {exc}")
     finally:
         job_queue.close()
-        app.extensions["gateway.store"].close()
+        services.store(app).close()
     click.echo("mail worker stopped")
 
 

@@ -351,7 +351,7 @@ def disable(ctx: Context, ref: str) -> None:
 
 def _end_sessions(account_id: str) -> int:
     """End the account's SSO sessions with the protocols told (needs the app for their hooks)."""
-    from .. import create_app
+    from .. import create_app, services
     from ..identity.logout import end_account_sessions
 
     app = create_app()
@@ -359,7 +359,7 @@ def _end_sessions(account_id: str) -> int:
         with app.app_context():
             return end_account_sessions(account_id, reason="account.disabled")
     finally:
-        app.extensions["gateway.store"].close()
+        services.store(app).close()
 
 
 @users.command("add-email")

@@ -31,6 +31,7 @@ from flask import Flask, Request, Response, current_app, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
+from .. import services
 from ..store import UNAVAILABLE
 from .sessions import AUTH, SessionStore, looks_like_session_id, new_session_id
 
@@ -180,7 +181,7 @@ def _refuse_without_session() -> None:
 
 
 def init_app(app: Flask, sessions: SessionStore) -> None:
-    settings = app.extensions["gateway.settings"]
+    settings = services.settings(app)
     app.session_interface = RedisSessionInterface(
         sessions, settings.sessions.cookie_name, secure=not settings.insecure_http
     )

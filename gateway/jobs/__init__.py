@@ -33,7 +33,8 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from ..config import RedisSettings, Settings
+from .. import services
+from ..config import RedisSettings
 from ..store import connect
 
 __all__ = ["LOGOUT", "MAIL", "QUEUES", "JobQueue", "enqueue", "init_app", "service"]
@@ -103,8 +104,7 @@ class JobQueue:
 
 def init_app(app: Flask) -> None:
     """Keep the app's :class:`JobQueue` in ``app.extensions["gateway.jobs"]``; nothing is contacted yet."""
-    settings = cast(Settings, app.extensions["gateway.settings"])
-    app.extensions[EXTENSION] = JobQueue(settings.redis)
+    app.extensions[EXTENSION] = JobQueue(services.settings(app).redis)
 
 
 def service(app: Flask | None = None) -> JobQueue:

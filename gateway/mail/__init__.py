@@ -17,13 +17,13 @@ deleted from Redis at once, and jobs are stored as JSON (never pickle).
 """
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import Flask
 from flask_mail import Mail
 
 from .. import jobs, services
-from ..config import ConfigError, MailSettings, Settings
+from ..config import ConfigError, MailSettings
 from ..logs import audit
 from .delivery import deliver
 from .render import build_message, recipient_domain
@@ -36,7 +36,7 @@ FAILED_TTL = 30 * 24 * 3600
 
 def init_app(app: Flask) -> None:
     """Configure Flask-Mail from ``settings.mail``; nothing is contacted yet. Raises ConfigError."""
-    settings = cast(Settings, app.extensions["gateway.settings"])
+    settings = services.settings(app)
     problems = [f"mail.retry_intervals: {v} is negative" for v in settings.mail.retry_intervals if v < 0]
     if problems:
         raise ConfigError(problems)

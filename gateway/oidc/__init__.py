@@ -1,41 +1,44 @@
 """OpenID Connect provider (authlib): discovery, authorize, token, userinfo, logout, registration.
 
 ``init_app`` checks the ``[oidc]`` settings, loads the signing keys and the
-clients file, builds the :class:`~gateway.oidc.provider.Provider`
-(``app.extensions["gateway.oidc"]``), registers the views, the logout hook
-(Back-Channel Logout, its jobs on :data:`gateway.jobs.LOGOUT`).
+clients file, builds the :class:`~gateway.oidc.provider.Provider` with
+:func:`~gateway.oidc.server.build_provider` (``app.extensions["gateway.oidc"]``,
+read with :func:`~gateway.oidc.provider.current_provider`), registers the views,
+the logout hook (Back-Channel Logout, its jobs on :data:`gateway.jobs.LOGOUT`).
 
 Development uses the dev-only keys of config/dev/oidc/keys and the dev-only
 clients of config/dev/oidc-clients.toml when nothing else is configured;
 production refuses both, and without any signing key the provider is off (its
 pages answer 404), as the SAML IdP is without its key.
 
-Module map: ``provider`` (the object and authlib's server), ``authorize`` (the
-authorization endpoint and the hand-over to the sign-in pages), ``grants``
-(code, refresh, PKCE, ID token), ``endpoints`` (revocation, introspection,
-end session, userinfo, private_key_jwt), ``registration`` (RFC 7591/7592),
-``backchannel`` (logout tokens), ``claims``, ``clients``, ``keys``,
-``tokens`` (Redis), ``discovery``, ``views``.
+Module map, each importing only those before it: ``errors``, ``credentials``,
+``keys``, ``claims``, ``models``, ``clients`` (and registered clients in Redis),
+``tokens`` (Redis), ``provider`` (the facade the parts call), ``grants``, ``discovery``,
+``endpoints``, ``registration``, ``authorize``, ``backchannel``, ``views``, and
+``server`` (the builder wiring authlib's server around the facade). ``grants``
+holds code, refresh, PKCE and the ID token; ``endpoints`` revocation,
+introspection, end session, userinfo and private_key_jwt; ``registration`` RFC
+7591/7592; ``authorize`` the authorization endpoint and the hand-over to the
+sign-in pages; ``backchannel`` the logout tokens.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from flask import Flask
 
-from .. import ROOT
-from ..config import DEV_CONFIG_DIR, ConfigError, Settings
+from .. import csrf, services
+from ..config import DEV_CONFIG_DIR, ROOT, ConfigError, Settings
 from ..identity.logout import on_session_end, on_session_renewed
+from .backchannel import session_ended
 from .clients import Client, load_clients
 from .errors import ClientConfigError, SigningKeyError
 from .keys import KeyStore, read_state
+from .provider import EXTENSION
+from .server import build_provider
+from .views import bp
 
-if TYPE_CHECKING:
-    from .provider import Provider
-
-EXTENSION = "gateway.oidc"
 DEV_KEYS = DEV_CONFIG_DIR / "oidc" / "keys"
 DEV_CLIENTS = DEV_CONFIG_DIR / "oidc-clients.toml"
 log = logging.getLogger("gateway")
@@ -111,26 +114,13 @@ def _load(settings: Settings) -> tuple[KeyStore | None, dict[str, Client]]:
 
 def init_app(app: Flask) -> None:
     """Build the provider and register its pages. Raises config.ConfigError listing every problem."""
-    from .provider import Provider
-    from .views import bp
-
-    settings = cast(Settings, app.extensions["gateway.settings"])
+    settings = services.settings(app)
     keys, clients = _load(settings)
     if keys is None:
         log.warning("oidc: no signing key configured (oidc.keys_dir, oidc.signing_keys): the provider is off")
         return
-    app.extensions[EXTENSION] = Provider(settings, app.extensions["gateway.store"], clients, keys)
-    from .backchannel import session_ended
-
+    provider = app.extensions[EXTENSION] = build_provider(settings, services.store(app), clients, keys)
     on_session_end(app, session_ended)
-    tokens = app.extensions[EXTENSION].tokens
-    on_session_renewed(app, tokens.move_session)
+    on_session_renewed(app, provider.tokens.move_session)
     app.register_blueprint(bp)
-    csrf = app.extensions.get("gateway.csrf")
-    if csrf is not None:
-        csrf.exempt(bp)  # cross-site POSTs by design; the logout confirmation checks its own token
-
-
-def provider(app: Flask) -> Provider:
-    """The app's provider (raises KeyError when the provider is off)."""
-    return cast("Provider", app.extensions[EXTENSION])
+    csrf.exempt(app, bp)  # cross-site POSTs by design; the logout confirmation checks its own token

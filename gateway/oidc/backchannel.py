@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
-
-from flask import current_app
 
 from .. import jobs, outbound
 from ..identity.logout import EndedSession
 from ..logs import audit
+from .provider import Provider, current_provider
 
 if TYPE_CHECKING:
     from .clients import Client
-    from .provider import Provider
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 #: A Logout Token is valid this long (§2.4 asks for a short lifetime).
@@ -46,7 +44,7 @@ class DeliveryFailed(Exception):
 
 
 def _provider() -> Provider:
-    return cast("Provider", current_app.extensions["gateway.oidc"])
+    return current_provider()
 
 
 def logout_token(provider: Provider, client: Client, sub: str, sid: str) -> str:

@@ -32,13 +32,30 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from authlib.oauth2.rfc6749 import scope_to_list
 
 if TYPE_CHECKING:
     from ..accounts.models import Account
-    from .clients import Client
+
+
+class Client(Protocol):
+    """What releasing claims reads of a client (:class:`gateway.oidc.clients.Client` has it all);
+    a protocol, so that ``clients``, which imports this module's scopes, is not imported back."""
+
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
+    @property
+    def subject_type(self) -> str: ...
+    @property
+    def sector(self) -> str: ...
+    @property
+    def liste_rouge(self) -> bool: ...
+    @property
+    def legacy_id_source(self) -> str: ...
+    @property
+    def legacy_id_claim(self) -> str: ...
 
 #: Scope -> the claims it releases (OIDC Core §5.4; REFEDS names for R&E claims).
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {

@@ -2,7 +2,7 @@
 
 Configured clients come from ``oidc.clients_file`` (TOML, ``[[clients]]``
 tables, see config/oidc-clients.example.toml); dynamically registered ones
-(RFC 7591) live in Redis (:mod:`gateway.oidc.registration`). Both are
+(RFC 7591, :mod:`gateway.oidc.registration`) live in Redis (:class:`Registrations`). Both are
 :class:`Client` values and pass the same checks (:func:`client_problems`).
 
 Predicates follow the specs they implement: redirect URIs are compared by simple
@@ -16,18 +16,20 @@ worker calls, held to :func:`gateway.outbound.endpoint_problem`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
 
 from ..identity.redirects import UnsafeUrl, browser_url
 from ..outbound import endpoint_problem
+from ..store import Store, key
 from .claims import SUPPORTED_SCOPES
 from .credentials import looks_like_hash, verify_secret
 from .errors import ClientConfigError
@@ -291,3 +293,33 @@ def load_clients(path: Path, *, production: bool) -> dict[str, Client]:
     if problems:
         raise ClientConfigError(problems)
     return clients
+
+
+class Registrations:
+    """Dynamically registered clients in Redis."""
+
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.clock = clock
+
+    def get(self, client_id: str) -> Client | None:
+        if not CLIENT_ID_PATTERN.match(client_id or ""):
+            return None
+        record = self.store.get(("oidc", "client", client_id))
+        return None if record is None else client_from_record(record)
+
+    def save(self, client: Client) -> None:
+        ttl = client.expires_at - int(self.clock())
+        self.store.put(("oidc", "client", client.client_id), client_to_record(client), ttl=max(ttl, 1))
+
+    def delete(self, client_id: str) -> None:
+        self.store.redis.delete(key("oidc", "client", client_id))
+
+
+def client_to_record(client: Client) -> dict[str, Any]:
+    return cast("dict[str, Any]", json.loads(json.dumps(dataclasses.asdict(client))))  # tuples -> lists
+
+
+def client_from_record(record: Mapping[str, Any]) -> Client:
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items()}
+    return Client(**values)

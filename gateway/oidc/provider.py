@@ -1,10 +1,13 @@
-"""The provider: one object per app holding the authlib server and what its hooks need.
+"""The provider facade: one object per app holding what the OIDC parts need.
 
 ``Provider`` receives every dependency as an argument (settings, store,
-clients, keys, clock), as pyop's provider does; ``init_app`` keeps it in
-``app.extensions["gateway.oidc"]``. Protocol code reaches storage only through
+clients, keys, clock), as pyop's provider does; the grants, endpoints,
+registration, discovery, authorization and back-channel modules call it, and it
+imports none of them. :func:`gateway.oidc.server.build_provider` wires authlib's
+server around it; ``init_app`` keeps it in ``app.extensions["gateway.oidc"]``,
+read through :func:`current_provider`. Protocol code reaches storage only through
 :class:`~gateway.oidc.tokens.TokenStore` and
-:class:`~gateway.oidc.registration.Registrations`.
+:class:`~gateway.oidc.clients.Registrations`.
 """
 from __future__ import annotations
 
@@ -12,17 +15,13 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
-from authlib.oauth2.rfc6749 import InvalidGrantError, OAuth2Error, OAuth2Request
-from authlib.oauth2.rfc6750 import BearerTokenGenerator
-from flask import has_request_context
-from flask import request as flask_request
+from authlib.oauth2.rfc6749 import InvalidGrantError, OAuth2Request, ResourceProtector
+from flask import Flask, current_app, has_request_context
 from flask import session as flask_session
 
 from .. import services
@@ -30,55 +29,30 @@ from ..config import Settings
 from ..identity.sessions import AUTH
 from ..logs import audit
 from ..store import Store
-from .claims import CLAIMS_SUPPORTED, SUPPORTED_SCOPES, amr, parse_claims_request, subject
-from .clients import Client
-from .discovery import metadata
-from .endpoints import AccessTokenValidator, ClientAssertion, EndSession, Introspection, Protector, Revocation
-from .grants import TOKEN_BYTES, CodeGrant, Issuer, OpenIDCodeFlow, Pkce, RefreshGrant
+from .claims import amr, parse_claims_request, subject
+from .clients import Client, Registrations
 from .keys import KeyStore
 from .models import EndUser, Grant
-from .registration import Configuration, Registration, Registrations
 from .tokens import TokenStore
 
+EXTENSION = "gateway.oidc"
 
-class Server(AuthorizationServer):  # type: ignore[misc]
-    """authlib's Flask server; requests may also be rebuilt from a stored authorization request."""
 
-    def __init__(self, provider: Provider) -> None:
-        super().__init__()
-        self.provider = provider
-
-    def query_client(self, client_id: str) -> Client | None:
-        return self.provider.query_client(client_id)
-
-    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        self.provider.save_token(token, request)
-
-    def create_oauth2_request(self, request: Any) -> OAuth2Request:
-        return request if isinstance(request, OAuth2Request) else FlaskOAuth2Request(flask_request)
-
-    def create_authorization_response(self, request: Any = None, grant_user: Any = None,
-                                      grant: Any = None) -> Any:
-        """authlib's, without validating the request a second time when ``grant`` comes from
-        :meth:`get_consent_grant` (which validated it: client, redirect URI, scope, PKCE, nonce,
-        prompt). Hooks run as authlib runs them (RFC 9207 ``iss`` is one)."""
-        redirect_uri = getattr(grant, "redirect_uri", None)
-        if grant is None or redirect_uri is None or not isinstance(request, OAuth2Request):
-            return super().create_authorization_response(request=request, grant_user=grant_user, grant=grant)
-        self.execute_hook("before_create_authorization_response", request=request, grant_user=grant_user,
-                          grant=grant)
-        try:
-            response = self.handle_response(*grant.create_authorization_response(redirect_uri, grant_user))
-        except OAuth2Error as error:
-            error.state = request.payload.state
-            response = self.handle_error_response(request, error)
-        grant.execute_hook("after_authorization_response", response)
-        self.execute_hook("after_create_authorization_response", response)
-        return response
+def current_provider(app: Flask | None = None) -> Provider:
+    """The provider of ``app`` (the current app's by default). Raises KeyError when the provider is off."""
+    return cast(Provider, (app if app is not None else current_app).extensions[EXTENSION])
 
 
 class Provider:
-    """The OpenID provider of one app. ``clock`` is injectable (tests move it)."""
+    """The OpenID provider of one app. ``clock`` is injectable (tests move it).
+
+    ``server`` (authlib's, with the grants and endpoints registered) and ``protector`` (the
+    bearer-token check of UserInfo) are set by :func:`gateway.oidc.server.build_provider`, which
+    is how a provider is made.
+    """
+
+    server: AuthorizationServer
+    protector: ResourceProtector
 
     def __init__(self, settings: Settings, store: Store, clients: Mapping[str, Client], keys: KeyStore,
                  clock: Callable[[], float] = time.time) -> None:
@@ -93,9 +67,6 @@ class Provider:
         self.registrations = Registrations(store, clock=lambda: self.clock())
         self._pairwise_key = _derive(settings.oidc.pairwise_secret or settings.secret_key, "pairwise")
         self._sid_key = _derive(settings.secret_key, "oidc-sid")
-        self.protector = Protector()
-        self.protector.register_token_validator(AccessTokenValidator(self))
-        self.server = build_server(self)
 
     # -- small services ------------------------------------------------------------------------
     def now(self) -> int:
@@ -120,9 +91,6 @@ class Provider:
 
     def sign(self, claims: Mapping[str, Any], alg: str, typ: str = "JWT") -> str:
         return self.keys.current().sign(claims, alg, typ)
-
-    def metadata(self) -> dict[str, Any]:
-        return metadata(self)
 
     # -- hooks the grants call -------------------------------------------------------------------
     def new_grant(self, client: Client, user: EndUser, scope: str,
@@ -182,34 +150,5 @@ class Provider:
               account=grant.account_id)
 
 
-def new_token() -> str:
-    """An access or refresh token: 288 random bits, 48 URL-safe characters, from one ``urandom`` read
-    (authlib's ``generate_token`` draws each character separately: 48 reads)."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
-
 def _derive(secret: str, purpose: str) -> bytes:
     return hmac.new(secret.encode(), f"uness-gateway oidc {purpose}".encode(), hashlib.sha256).digest()
-
-
-def build_server(provider: Provider) -> Server:
-    """authlib's server: code grant (+PKCE, +OpenID), refresh, and the endpoints (RFC-named)."""
-    server = Server(provider)
-    settings = provider.settings
-    server.register_token_generator("default", BearerTokenGenerator(
-        access_token_generator=lambda **kw: new_token(),
-        refresh_token_generator=lambda **kw: new_token(),
-        expires_generator=lambda client, grant_type: settings.access_token_seconds,
-    ))
-    server.scopes_supported = None  # unknown scopes are ignored per client, not refused (RFC 6749 §3.3)
-    server.register_grant(CodeGrant, [Pkce(required=True), OpenIDCodeFlow(provider)])
-    server.register_grant(RefreshGrant)
-    server.register_extension(Issuer(provider.issuer))
-    server.register_client_auth_method("private_key_jwt", ClientAssertion(provider))
-    for endpoint in (Revocation(provider), Introspection(provider), EndSession(provider),
-                     Registration(provider), Configuration(provider)):
-        server.register_endpoint(endpoint)
-    return server
-
-
-__all__ = ["Provider", "Server", "build_server", "CLAIMS_SUPPORTED", "SUPPORTED_SCOPES"]

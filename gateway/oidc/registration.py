@@ -15,13 +15,11 @@ clients), signed or encrypted UserInfo, encrypted ID tokens.
 """
 from __future__ import annotations
 
-import re
-import dataclasses
 import hmac
-import json
+import re
 import secrets
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2.claims import BaseClaims
@@ -37,10 +35,10 @@ from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint
 from authlib.oidc.registration import ClientMetadataClaims as OidcClientMetadataClaims
 
 from ..logs import audit
-from ..store import Store, key
 from .claims import SUPPORTED_SCOPES
-from .clients import CLIENT_ID_PATTERN, SECRET_METHODS, Client, client_problems
+from .clients import SECRET_METHODS, Client, client_problems
 from .credentials import hash_secret, new_secret, token_digest
+from .discovery import metadata
 
 if TYPE_CHECKING:
     from .provider import Provider
@@ -55,36 +53,6 @@ class LogoutMetadataClaims(BaseClaims):  # type: ignore[misc]
 
     REGISTERED_CLAIMS = ["post_logout_redirect_uris", "backchannel_logout_uri",
                          "backchannel_logout_session_required"]
-
-
-class Registrations:
-    """Dynamically registered clients in Redis."""
-
-    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
-        self.store = store
-        self.clock = clock
-
-    def get(self, client_id: str) -> Client | None:
-        if not CLIENT_ID_PATTERN.match(client_id or ""):
-            return None
-        record = self.store.get(("oidc", "client", client_id))
-        return None if record is None else client_from_record(record)
-
-    def save(self, client: Client) -> None:
-        ttl = client.expires_at - int(self.clock())
-        self.store.put(("oidc", "client", client.client_id), client_to_record(client), ttl=max(ttl, 1))
-
-    def delete(self, client_id: str) -> None:
-        self.store.redis.delete(key("oidc", "client", client_id))
-
-
-def client_to_record(client: Client) -> dict[str, Any]:
-    return cast("dict[str, Any]", json.loads(json.dumps(dataclasses.asdict(client))))  # tuples -> lists
-
-
-def client_from_record(record: Mapping[str, Any]) -> Client:
-    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items()}
-    return Client(**values)
 
 
 #: Outside what RFC 6749 §5.2 allows in ``error_description`` (the problems quote what was sent).
@@ -135,7 +103,7 @@ def build_client(provider: Provider, info: Mapping[str, Any], metadata: Mapping[
 
 def _metadata_for_claims(provider: Provider) -> dict[str, Any]:
     """Server metadata for authlib's claim checks; scopes are filtered, not refused."""
-    return {k: v for k, v in provider.metadata().items() if k != "scopes_supported"}
+    return {k: v for k, v in metadata(provider).items() if k != "scopes_supported"}
 
 
 CLAIMS_CLASSES = [ClientMetadataClaims, OidcClientMetadataClaims, LogoutMetadataClaims]

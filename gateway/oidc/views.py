@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import Blueprint, abort, current_app, g, jsonify, render_template, request
+from flask import Blueprint, abort, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
@@ -18,12 +18,12 @@ from wtforms.validators import ValidationError
 
 from ..identity.current import current_authentication
 from . import authorize as authorization
+from .discovery import metadata
 from .endpoints import userinfo as userinfo_claims
+from .provider import Provider, current_provider
 
 if TYPE_CHECKING:
     from authlib.oidc.rpinitiated.end_session import EndSessionRequest
-
-    from .provider import Provider
 
 bp = Blueprint("oidc", __name__)
 #: Endpoints a browser application (public client) calls from another origin.
@@ -31,7 +31,7 @@ CORS_ENDPOINTS = {"oidc.discovery", "oidc.jwks", "oidc.token", "oidc.userinfo", 
 
 
 def _provider() -> Provider:
-    return cast("Provider", current_app.extensions["gateway.oidc"])
+    return current_provider()
 
 
 @bp.after_request
@@ -45,7 +45,7 @@ def _cors(response: Response) -> Response:
 
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> Response:
-    response = jsonify(_provider().metadata())
+    response = jsonify(metadata(_provider()))
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 

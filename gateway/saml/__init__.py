@@ -34,7 +34,7 @@ import warnings
 
 from flask import Flask
 
-from .. import jobs
+from .. import csrf, jobs, services
 
 
 def init_app(app: Flask) -> None:
@@ -56,20 +56,19 @@ def init_app(app: Flask) -> None:
     from .metadata import MetadataPublisher
     from .nameids import NameIds
 
-    settings = app.extensions["gateway.settings"]
+    settings = services.settings(app)
     idp = build_identity_provider(settings)
     if idp is None:
         return
-    store = app.extensions["gateway.store"]
+    store = services.store(app)
     app.extensions["gateway.saml"] = idp
     app.extensions["gateway.saml.nameids"] = NameIds(store, idp.entity_id)
     app.extensions["gateway.saml.metadata"] = MetadataPublisher(idp)
     app.register_blueprint(views.bp)
     if idp.aggregates is not None:  # remote SP aggregates: a cheap check, the work in a thread
         app.before_request(idp.aggregates.tick)
-    csrf = app.extensions["gateway.csrf"]
     for view in (views.sso, views.slo):  # cross-site POSTs from SPs carry no CSRF token (SEC07)
-        csrf.exempt(view)
+        csrf.exempt(app, view)
     channel = BackChannel(idp, settings, jobs.service(app))  # SOAP logout when no browser can carry the chain
     app.extensions[BACKCHANNEL] = channel
-    on_session_end(app, logout_hook(idp, store, app.extensions["gateway.parties"], channel.tell))
+    on_session_end(app, logout_hook(idp, store, services.parties(app), channel.tell))

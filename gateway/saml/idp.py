@@ -18,8 +18,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.server import Server
 
-from .. import ROOT
-from ..config import ConfigError, SamlSettings, Settings
+from ..config import ROOT, ConfigError, SamlSettings, Settings
 from .aggregates import Aggregate, Aggregates
 from .crypto import SHA256, SIGNATURE_URIS, InProcessSigner, ProgramSigner, Signer, XmlSecBindingBackend
 from .errors import MalformedRequest

@@ -21,7 +21,8 @@ from markupsafe import Markup
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from werkzeug.wrappers import Response
 
-from .. import ROOT, services
+from .. import services
+from ..config import ROOT
 from ..identity.current import current_authentication, require_login
 from ..identity.logout import Initiator, end_this_session, moving_on_page
 from ..identity.models import Authentication

@@ -1,0 +1,101 @@
+"""The builder: authlib's authorization server wired around the provider facade.
+
+:func:`build_provider` makes the :class:`~gateway.oidc.provider.Provider` and
+registers on authlib's server the code grant (PKCE required, OpenID Connect),
+the refresh grant, RFC 9207's ``iss``, ``private_key_jwt`` and the endpoints
+(revocation, introspection, end session, registration), each named after its
+RFC. This module is the top of ``oidc/``: it imports the parts, none imports it.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from flask import request as flask_request
+
+from ..config import Settings
+from ..store import Store
+from .clients import Client
+from .endpoints import AccessTokenValidator, ClientAssertion, EndSession, Introspection, Protector, Revocation
+from .grants import TOKEN_BYTES, CodeGrant, Issuer, OpenIDCodeFlow, Pkce, RefreshGrant
+from .keys import KeyStore
+from .provider import Provider
+from .registration import Configuration, Registration
+
+
+def build_provider(settings: Settings, store: Store, clients: Mapping[str, Client], keys: KeyStore,
+                   clock: Callable[[], float] = time.time) -> Provider:
+    """The provider of one app, with authlib's server and the UserInfo bearer-token check wired in."""
+    provider = Provider(settings, store, clients, keys, clock=clock)
+    provider.protector = Protector()
+    provider.protector.register_token_validator(AccessTokenValidator(provider))
+    provider.server = build_server(provider)
+    return provider
+
+
+class Server(AuthorizationServer):  # type: ignore[misc]
+    """authlib's Flask server; requests may also be rebuilt from a stored authorization request."""
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__()
+        self.provider = provider
+
+    def query_client(self, client_id: str) -> Client | None:
+        return self.provider.query_client(client_id)
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        self.provider.save_token(token, request)
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        return request if isinstance(request, OAuth2Request) else FlaskOAuth2Request(flask_request)
+
+    def create_authorization_response(self, request: Any = None, grant_user: Any = None,
+                                      grant: Any = None) -> Any:
+        """authlib's, without validating the request a second time when ``grant`` comes from
+        :meth:`get_consent_grant` (which validated it: client, redirect URI, scope, PKCE, nonce,
+        prompt). Hooks run as authlib runs them (RFC 9207 ``iss`` is one)."""
+        redirect_uri = getattr(grant, "redirect_uri", None)
+        if grant is None or redirect_uri is None or not isinstance(request, OAuth2Request):
+            return super().create_authorization_response(request=request, grant_user=grant_user, grant=grant)
+        self.execute_hook("before_create_authorization_response", request=request, grant_user=grant_user,
+                          grant=grant)
+        try:
+            response = self.handle_response(*grant.create_authorization_response(redirect_uri, grant_user))
+        except OAuth2Error as error:
+            error.state = request.payload.state
+            response = self.handle_error_response(request, error)
+        grant.execute_hook("after_authorization_response", response)
+        self.execute_hook("after_create_authorization_response", response)
+        return response
+
+
+def new_token() -> str:
+    """An access or refresh token: 288 random bits, 48 URL-safe characters, from one ``urandom`` read
+    (authlib's ``generate_token`` draws each character separately: 48 reads)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def build_server(provider: Provider) -> Server:
+    """authlib's server: code grant (+PKCE, +OpenID), refresh, and the endpoints (RFC-named)."""
+    server = Server(provider)
+    settings = provider.settings
+    server.register_token_generator("default", BearerTokenGenerator(
+        access_token_generator=lambda **kw: new_token(),
+        refresh_token_generator=lambda **kw: new_token(),
+        expires_generator=lambda client, grant_type: settings.access_token_seconds,
+    ))
+    server.scopes_supported = None  # unknown scopes are ignored per client, not refused (RFC 6749 §3.3)
+    server.register_grant(CodeGrant, [Pkce(required=True), OpenIDCodeFlow(provider)])
+    server.register_grant(RefreshGrant)
+    server.register_extension(Issuer(provider.issuer))
+    server.register_client_auth_method("private_key_jwt", ClientAssertion(provider))
+    for endpoint in (Revocation(provider), Introspection(provider), EndSession(provider),
+                     Registration(provider), Configuration(provider)):
+        server.register_endpoint(endpoint)
+    return server

@@ -1,0 +1,89 @@
+"""The layering contracts of setup.cfg's ``[importlinter]`` hold, and they can fail.
+
+import-linter (``lint-imports``) reads the import graph of ``gateway``, the
+imports inside functions and under ``TYPE_CHECKING`` included: ``saml``,
+``oidc`` and ``scim`` never import each other (directly or through another
+module), and ``accounts`` and ``store`` import neither Flask nor its companions.
+The second half runs the same contracts on a throwaway package that breaks one
+of them, so a contract that could never fail would show here.
+"""
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+INDEPENDENT = "saml, oidc and scim do not import each other"
+NO_FLASK = "accounts and store do not import Flask"
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports setup.cfg`` in ``cwd``, with only ``cwd`` added to the path (no cache written)."""
+    program = Path(sys.executable).parent / "lint-imports"
+    command = str(program) if program.exists() else shutil.which("lint-imports")
+    assert command, "lint-imports is not installed (pip install -e '.[test]')"
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run([command, "--no-cache", "setup.cfg"], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_gateway_keeps_its_layering_contracts() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{INDEPENDENT} KEPT" in result.stdout
+    assert f"{NO_FLASK} KEPT" in result.stdout
+
+
+def fake_gateway(tmp_path: Path, breach: dict[str, str]) -> Path:
+    """A tiny ``gateway``-shaped tree under ``tmp_path`` with this project's contracts, plus ``breach``
+    (module path -> source) written over it."""
+    modules = {
+        "gateway/__init__.py": "",
+        "gateway/store.py": "import redis\n",
+        "gateway/accounts/__init__.py": "",
+        "gateway/accounts/models.py": "from ..store import redis\n",
+        "gateway/identity/__init__.py": "import flask\nfrom ..accounts import models\n",
+        "gateway/saml/__init__.py": "from ..identity import flask\n",
+        "gateway/oidc/__init__.py": "from ..identity import models\n",
+        "gateway/scim/__init__.py": "from ..accounts import models\n",
+        **breach,
+    }
+    for name, source in modules.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(source)
+    ours = configparser.ConfigParser(interpolation=None)
+    ours.read(ROOT / "setup.cfg")
+    contracts = configparser.ConfigParser(interpolation=None)
+    for section in ours.sections():
+        if section.split(":")[0] == "importlinter":
+            contracts[section] = dict(ours[section])
+    with (tmp_path / "setup.cfg").open("w") as file:
+        contracts.write(file)
+    return tmp_path
+
+
+def test_the_fake_tree_keeps_the_contracts_when_nothing_breaks_them(tmp_path: Path) -> None:
+    result = lint_imports(fake_gateway(tmp_path, {}))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("breach", "broken", "kept"), [
+    ({"gateway/accounts/models.py": "from flask import current_app\n"}, NO_FLASK, INDEPENDENT),
+    ({"gateway/store.py": "def f():\n    from werkzeug.exceptions import NotFound\n"}, NO_FLASK, INDEPENDENT),
+    ({"gateway/saml/__init__.py": "from ..oidc import models\n"}, INDEPENDENT, NO_FLASK),
+    # indirectly: oidc -> identity -> saml
+    ({"gateway/identity/__init__.py": "from .. import saml\n"}, INDEPENDENT, NO_FLASK),
+], ids=["accounts-imports-flask", "store-imports-werkzeug-in-a-function", "saml-imports-oidc",
+        "oidc-reaches-saml-through-identity"])
+def test_a_broken_contract_fails_the_check_and_is_named(tmp_path: Path, breach: dict[str, str], broken: str,
+                                                        kept: str) -> None:
+    result = lint_imports(fake_gateway(tmp_path, breach))
+    assert result.returncode != 0
+    assert f"{broken} BROKEN" in result.stdout, result.stdout + result.stderr
+    assert f"{kept} KEPT" in result.stdout
