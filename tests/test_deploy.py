@@ -375,13 +375,37 @@ def test_nginx_site_sets_what_gunicorn_and_the_gateway_rely_on():
     assert re.search(r"map \$uri \$uness_gateway_logged_path \{\s*~\^/reset/\s+/reset/\[redacted\];", text)
 
 
-def test_nginx_accepts_the_site(tmp_path):
+NGINX_NODES = DEPLOY / "nginx" / "uness-gateway-nodes.conf"
+UPSTREAM = re.compile(r"^upstream uness_gateway \{.*?^\}\n", re.S | re.M)
+
+
+def site_with_nodes() -> str:
+    """The site with its upstream replaced by the two-node one, as uness-gateway-nodes.conf says."""
+    site = NGINX.read_text()
+    assert len(UPSTREAM.findall(site)) == 1 and len(UPSTREAM.findall(NGINX_NODES.read_text())) == 1
+    return UPSTREAM.sub(lambda _: UPSTREAM.search(NGINX_NODES.read_text()).group(0), site)
+
+
+def test_nginx_upstream_for_two_nodes_balances_without_stickiness():
+    """Several nodes (README): two servers, no affinity (every node answers every step), and a POST is
+    never retried on another node (proxy_next_upstream left at its default)."""
+    text = "\n".join(line.split("#", 1)[0] for line in site_with_nodes().splitlines())
+    block = UPSTREAM.search(text + "\n").group(0)
+    servers = re.findall(r"^\s*server (\S+)", block, re.M)
+    assert servers == ["10.0.0.11:8000", "10.0.0.12:8000"]
+    assert not re.search(r"\b(ip_hash|hash|sticky)\b", block)
+    assert "proxy_next_upstream" not in text and "proxy_pass http://uness_gateway;" in text
+    assert text.count("{") == text.count("}")
+
+
+@pytest.mark.parametrize("nodes", ["one node", "two nodes"])
+def test_nginx_accepts_the_site(tmp_path, nodes):
     """``nginx -t`` on the site with a throw-away certificate (skipped when nginx is not installed)."""
     nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
     if nginx is None:
         pytest.skip("nginx is not installed (the tests do not install it): `nginx -t` syntax check skipped")
     cert, key = _self_signed_certificate(tmp_path)
-    site = NGINX.read_text()
+    site = NGINX.read_text() if nodes == "one node" else site_with_nodes()
     site = re.sub(r"/etc/letsencrypt/live/[^;]*/fullchain\.pem", str(cert), site)
     site = re.sub(r"/etc/letsencrypt/live/[^;]*/privkey\.pem", str(key), site)
     site = site.replace("/var/log/nginx/", f"{tmp_path}/")

@@ -5,7 +5,11 @@ Two sources are merged (checklist DISC02, OIDC07):
 * the **managed key directory** (``oidc.keys_dir``): one PEM file per key and
   ``keyset.json``, the state of every key. ``gateway keys init|rotate`` is its
   only writer (atomic rename); every gunicorn worker notices a new
-  ``keyset.json`` by its modification time and reloads it within seconds.
+  ``keyset.json`` (another inode or modification time) and reloads it within
+  seconds. Several nodes share one folder (README, "Several nodes"): a rotation
+  run on one node is followed by every worker of every node. A reload that finds
+  the folder half-written (a key file not there yet, or already pruned) keeps the
+  keys it has and tries again at the next look.
 * **static keys** (``oidc.signing_keys``): PEM text from the environment or a
   secret file, for deployments without a writable folder. Always published;
   they sign only for an algorithm that has no active managed key.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import tempfile
@@ -49,6 +54,9 @@ STATES = ("next", "active", "retired")
 RELOAD_INTERVAL = 2.0
 
 Key = Union[RSAKey, ECKey]
+#: What tells one version of ``keyset.json`` from the next: (inode, mtime in ns, size).
+Stamp = tuple[int, int, int]
+log = logging.getLogger("gateway")
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.S)
 
 
@@ -280,30 +288,42 @@ def rotate(directory: Path, alg: str, now: int, retire_after: int, publish_secon
         nxt = _add_key(directory, state, alg, "active", now)
     nxt.update(state="active", activated=now)
     new_next = _add_key(directory, state, alg, "next", now)
-    pruned = _prune(directory, state, now)
+    gone = _prune(state, now)
     write_state(directory, state)
+    pruned = _unlink(directory, gone)
     return Rotation(alg, nxt["kid"], active["kid"] if active else None, new_next["kid"], tuple(pruned))
 
 
-def _prune(directory: Path, state: dict[str, Any], now: int) -> list[str]:
+def _prune(state: dict[str, Any], now: int) -> list[dict[str, Any]]:
+    """Drop expired retired keys from ``state``; their files go once ``state`` is written (see callers)."""
     gone = [e for e in state["keys"] if e["state"] == "retired" and int(e.get("retire_at", 0)) <= now]
     for entry in gone:
         state["keys"].remove(entry)
+    return gone
+
+
+def _unlink(directory: Path, entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Remove the files of pruned keys, after the state that no longer names them was written, so a
+    node reading the previous state finds them for as long as possible."""
+    for entry in entries:
         (directory / entry["file"]).unlink(missing_ok=True)
-    return [e["kid"] for e in gone]
+    return [e["kid"] for e in entries]
 
 
 def prune(directory: Path, now: int) -> list[str]:
     """Forget retired keys whose last token has expired; returns their kids."""
     state = read_state(directory)
-    pruned = _prune(directory, state, now)
-    if pruned:
+    gone = _prune(state, now)
+    if gone:
         write_state(directory, state)
-    return pruned
+    return _unlink(directory, gone)
 
 
 class KeyStore:
-    """The current :class:`Keys` of one process, reloaded when ``keyset.json`` changes."""
+    """The current :class:`Keys` of one process, reloaded when ``keyset.json`` changes.
+
+    Raises SigningKeyError at start when the folder is unreadable or no key can sign.
+    """
 
     def __init__(self, directory: Path | None, static_pem: str = "",
                  clock: Callable[[], float] = time.time) -> None:
@@ -311,38 +331,47 @@ class KeyStore:
         self.static = static_keys(static_pem)
         self.clock = clock
         self._lock = threading.Lock()
-        self._stamp: int | None = None
+        self._stamp: Stamp | None = None
         self._checked = 0.0
         self._keys = self._load()
         if not self._keys.algorithms():
             raise SigningKeyError("no signing key: set oidc.keys_dir (then `gateway keys init`) "
                                   "or oidc.signing_keys")
 
-    def _mtime(self) -> int | None:
+    def _version(self) -> Stamp | None:
         if self.directory is None:
             return None
         try:
-            return (self.directory / STATE_FILE).stat().st_mtime_ns
+            stat = (self.directory / STATE_FILE).stat()
         except FileNotFoundError:
             return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
     def _load(self) -> Keys:
-        self._stamp = self._mtime()
+        stamp = self._version()
         managed = load_directory(self.directory) if self.directory is not None else []
+        self._stamp = stamp  # only once loaded: a failed reload is tried again
         return Keys([*managed, *self.static])
 
     def current(self) -> Keys:
-        """The key set, re-read at most every RELOAD_INTERVAL seconds when the state file changed."""
+        """The key set, re-read at most every RELOAD_INTERVAL seconds when the state file changed.
+
+        A re-read that fails (a shared folder caught mid-rotation or mid-sync) keeps the
+        previous keys, logs one line, and is tried again at the next look; never raises.
+        """
         now = time.monotonic()
         if self.directory is not None and now - self._checked >= RELOAD_INTERVAL:
             with self._lock:
                 self._checked = now
-                if self._mtime() != self._stamp:
-                    self._keys = self._load()
+                if self._version() != self._stamp:
+                    try:
+                        self._keys = self._load()
+                    except SigningKeyError as exc:
+                        log.warning("oidc keys: %s; previous keys kept, trying again", exc)
         return self._keys
 
     def reload(self) -> Keys:
-        """Re-read now (tests and the CLI)."""
+        """Re-read now (tests and the CLI). Raises SigningKeyError."""
         with self._lock:
             self._keys = self._load()
         return self._keys

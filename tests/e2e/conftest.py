@@ -37,7 +37,11 @@ PASSWORD = "correct horse battery staple"
 
 
 class Gateway:
-    """``gunicorn -c deploy/gunicorn.conf.py gateway.wsgi:app`` on a free port, one worker."""
+    """``gunicorn -c deploy/gunicorn.conf.py gateway.wsgi:app`` on a free port, one worker.
+
+    ``env_extra`` adds or replaces settings (tests/test_multinode.py gives a second node the
+    first one's public URL).
+    """
 
     def __init__(self, redis_url: str, log: Path, env_extra: dict[str, str] | None = None) -> None:
         self.port = free_port()
@@ -49,8 +53,9 @@ class Gateway:
             GATEWAY_INSECURE_HTTP="true", GATEWAY_REDIS_URL=redis_url, GATEWAY_BIND=f"127.0.0.1:{self.port}",
             GATEWAY_WORKERS="1", GATEWAY_PASSWORDS_MEMORY_COST=str(FAST_ARGON2.memory_cost),
             GATEWAY_PASSWORDS_TIME_COST=str(FAST_ARGON2.time_cost),
-            GATEWAY_SAML_EXTRA_SCOPES=",".join(TEST_SCOPES), **(env_extra or {}),
+            GATEWAY_SAML_EXTRA_SCOPES=",".join(TEST_SCOPES),
         )
+        env.update(env_extra or {})  # may replace the above (another node's public URL)
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "gateway.wsgi:app"],

@@ -140,6 +140,28 @@ def test_oidcc_server_rotate_keys(rotating, redis_client, monkeypatch):
     assert not (folder / f"{retired[0]}.pem").exists()
 
 
+def test_a_shared_key_folder_caught_mid_sync_keeps_the_keys_until_the_files_arrive(tmp_path, monkeypatch, caplog):
+    """Several nodes (README, "Several nodes"): a node whose copy of the folder has the new keyset.json
+    but not yet the key files it names (a sync in progress) keeps signing with the keys it has, then
+    follows the rotation once the files are there; never an error on the request path."""
+    folder, rotated = tmp_path / "node-b", tmp_path / "node-a"
+    init_directory(folder, ["RS256"], int(time.time()))
+    monkeypatch.setattr(keys_module, "RELOAD_INTERVAL", 0.0)
+    node_b = keys_module.KeyStore(folder)
+    before = node_b.current().signer("RS256").kid
+    shutil.copytree(folder, rotated)
+    done = keys_module.rotate(rotated, "RS256", int(time.time()), retire_after=3600, publish_seconds=0, force=True)
+    shutil.copy2(rotated / "keyset.json", folder / "keyset.json")  # the state file arrives first
+    with caplog.at_level("WARNING", logger="gateway"):
+        assert node_b.current().signer("RS256").kid == before
+    assert "previous keys kept" in caplog.text
+    for pem in rotated.glob("*.pem"):
+        shutil.copy2(pem, folder / pem.name)
+    keys = node_b.current()  # keyset.json did not change again: the failed reload is retried
+    assert keys.signer("RS256").kid == done.activated != before
+    assert {before, done.activated, done.next} == {k["kid"] for k in keys.jwks(time.time())["keys"]}
+
+
 def test_keys_list_and_client_secret_commands(keys_dir, monkeypatch):
     """`gateway keys list` shows the states; `gateway keys client-secret` prints a secret and its hash."""
     for name in [n for n in __import__("os").environ if n.startswith("GATEWAY_")]:
