@@ -16,7 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     ``config`` is a nested mapping shaped like the TOML file; it wins over the
     file and the environment (the tests use it).
     """
-    from . import errors, health, i18n, jobs, logs, mail, oidc, saml, scim, services, web
+    from . import errors, health, i18n, jobs, logs, mail, metrics, oidc, saml, scim, services, web
     from .config import load_settings
 
     settings = load_settings(environ, overrides=config)
@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     )
     app.extensions["gateway.settings"] = settings
     logs.init_app(app)
+    metrics.init_app(app)
     services.init_app(app)
     jobs.init_app(app)  # before the packages that queue jobs (mail, saml, oidc)
     mail.init_app(app)

@@ -10,6 +10,10 @@ cd "$(dirname "$0")/../.."
 export GATEWAY_CONFIG=${GATEWAY_CONFIG:-config/dev/gateway.toml}
 BIN=.venv/bin
 VAR=${GATEWAY_VAR_DIR:-$PWD/var}
+# prometheus-client's multi-process folder, shared by gunicorn's workers and the mail worker
+# (gunicorn's master removes the files of processes gone when it starts; README "Metrics").
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$VAR/metrics}
+mkdir -p -m 0700 "$PROMETHEUS_MULTIPROC_DIR"
 
 $BIN/gateway check-config
 redis_url=$($BIN/gateway check-config --get redis.url)
@@ -82,6 +86,8 @@ GATEWAY_MAIL_PORT=$sink_port $BIN/gateway mail-worker &
 pids+=($!)
 
 echo "gateway on http://${GATEWAY_BIND:-127.0.0.1:8000}  (Ctrl-C stops)"
+metrics_bind=$($BIN/gateway check-config --get metrics.bind)
+if [ -n "$metrics_bind" ]; then echo "metrics on http://$metrics_bind/metrics"; fi
 # In its own session, so that only cleanup's SIGTERM reaches it: with Ctrl-C's SIGINT, its workers
 # would get two signals at once (SIGINT, then the master's SIGQUIT), and gunicorn's gthread worker
 # can deadlock handling the second inside the first (ThreadPoolExecutor.shutdown, its own lock).
