@@ -5,11 +5,15 @@ and parsed as Prometheus does.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import yaml
 from cryptography import x509
 from saml2 import BINDING_HTTP_REDIRECT
 
 from tests.conftest import make_app
-from tests.metrics_scrape import delta, scrape
+from tests.metrics_scrape import delta, metric_names_in, scrape
 from tests.saml.conftest import authn_request_xml, redirect_query
 from tests.saml.test_aggregates import agg_config, aggregate, fed_key, served, signed  # noqa: F401 - fixtures
 
@@ -63,3 +67,36 @@ def signed_valid_until(document: bytes) -> float:
 
     value = etree.fromstring(document).get("validUntil")
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+# -- the alert rules and the dashboard name what the gateway exports ----------------------------
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ALERTS = {"GatewayMailQueueStuck", "GatewayRedisUnreachable", "GatewaySigningCertificateExpiresSoon",
+          "GatewaySamlAggregateExpiresSoon", "GatewaySignInFailureSpike"}
+
+
+def exported_names(served, fed_key, agg_config, sps) -> set[str]:
+    """Every metric name of a scrape of an app with SAML keys and an aggregate."""
+    served.body = signed([sps["MAIN"].entity_id + "-fed"], fed_key.key_file, days=7)
+    names = scrape(make_app(agg_config)).names
+    assert {"gateway_redis_up", "gateway_job_queue_oldest_age_seconds",
+            "gateway_saml_aggregate_valid_until_timestamp_seconds"} <= names
+    return names
+
+
+def test_alert_rules_are_valid_and_use_exported_metrics(served, fed_key, agg_config, sps, redis_client):
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text(encoding="utf-8"))
+    found = [rule for group in rules["groups"] for rule in group["rules"]]
+    assert ALERTS <= {rule["alert"] for rule in found}
+    assert all(rule["expr"] and rule["labels"]["severity"] in ("warning", "critical") for rule in found)
+    used = metric_names_in(rule["expr"] for rule in found)
+    assert used and used <= exported_names(served, fed_key, agg_config, sps), used
+
+
+def test_dashboard_queries_use_exported_metrics(served, fed_key, agg_config, sps, redis_client):
+    dashboard = json.loads((DEPLOY / "grafana" / "uness-gateway.json").read_text(encoding="utf-8"))
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = metric_names_in(expressions)
+    assert len(expressions) >= 10
+    assert used <= exported_names(served, fed_key, agg_config, sps), used
