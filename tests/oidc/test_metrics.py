@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.metrics_scrape import delta, scrape
+from tests.metrics.scrape import delta, scrape
 from tests.oidc.conftest import CALLBACK, SECRETS
 
 BASIC = ("rp-basic", SECRETS["rp-basic"])

@@ -13,7 +13,7 @@ from cryptography import x509
 from saml2 import BINDING_HTTP_REDIRECT
 
 from tests.conftest import make_app
-from tests.metrics_scrape import delta, metric_names_in, scrape
+from tests.metrics.scrape import delta, metric_names_in, scrape
 from tests.saml.conftest import authn_request_xml, redirect_query
 from tests.saml.test_aggregates import agg_config, aggregate, fed_key, served, signed  # noqa: F401 - fixtures
 

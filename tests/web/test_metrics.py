@@ -5,7 +5,7 @@ scrapes and compares with the scrape taken before: counters are process-wide.
 """
 from __future__ import annotations
 
-from tests.metrics_scrape import delta, scrape
+from tests.metrics.scrape import delta, scrape
 from tests.web.conftest import PASSWORD
 from tests.web.test_protection import ATTACKER_IP, EMAIL, browser_from
 
