@@ -7,6 +7,7 @@ must show their sum, and the public port must answer 404 for /metrics.
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -101,3 +102,20 @@ def test_the_public_port_has_no_metrics(gunicorn):
             urllib.request.urlopen(site + path, timeout=10)
         assert refused.value.code == 404
         assert b"gateway_" not in refused.value.read()
+
+
+def test_master_start_removes_only_the_files_of_processes_gone(tmp_path):
+    """A restarted master keeps a running mail worker's counters and drops those of dead workers."""
+    from gateway.metrics.scrape import prepare_directory
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    live, dead = folder / f"counter_{os.getpid()}.db", folder / f"counter_{gone.pid}.db"
+    live.write_bytes(b"x")
+    dead.write_bytes(b"x")
+    prepare_directory(str(folder))
+    assert live.exists() and not dead.exists()
+    prepare_directory(str(tmp_path / "new"))
+    assert (tmp_path / "new").is_dir() and (tmp_path / "new").stat().st_mode & 0o077 == 0
