@@ -17,10 +17,19 @@ answering the SSO requests of people already signed in (`make bench`, part c).
 gunicorn's control socket (``gunicornc``, gunicorn >= 25.1: worker counts,
 reload, shutdown for whoever can reach the socket) is off: systemd starts,
 stops and restarts the service, and nothing else should steer it.
+
+Metrics (README "Metrics"): prometheus-client runs in multi-process mode with
+PROMETHEUS_MULTIPROC_DIR (from the environment, else a private folder made for
+this master and removed when it stops), set through ``raw_env`` so that it holds
+before the app is loaded. At start the files of processes no longer running are
+removed; ``child_exit`` marks a dead worker; once ready, the master forks the
+process that serves /metrics on ``metrics.bind`` only (never the public bind).
 """
 import ipaddress
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 from gunicorn.glogging import Logger
 
@@ -38,6 +47,10 @@ keepalive = 5
 forwarded_allow_ips = os.environ.get("GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No control socket (by default $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl).
 control_socket_disable = True
+#: prometheus-client's multi-process folder: the systemd units name one the mail worker shares.
+_PRIVATE_METRICS_DIR = os.path.join(tempfile.gettempdir(), f"uness-gateway-metrics-{os.getpid()}")
+METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or _PRIVATE_METRICS_DIR
+raw_env = [f"PROMETHEUS_MULTIPROC_DIR={METRICS_DIR}"]
 accesslog = "-"
 # %(U)s is the path without its query string: query strings carry codes and tokens.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
@@ -111,3 +124,31 @@ def when_ready(server):
 
     gc.collect()
     gc.freeze()
+    # Then the metrics listener (a forked process: the master stays single-threaded).
+    from gateway.metrics.scrape import start_listener
+
+    app = server.app.wsgi()
+    server.metrics_pid = start_listener(app, app.extensions["gateway.settings"].metrics.bind)
+
+
+def on_starting(server):
+    """Before the first worker: a private metrics folder, without the files of processes gone."""
+    from gateway.metrics.scrape import prepare_directory
+
+    prepare_directory(METRICS_DIR)
+
+
+def child_exit(server, worker):
+    """A worker left: prometheus-client's bookkeeping for dead processes."""
+    from gateway.metrics.scrape import mark_dead
+
+    mark_dead(worker.pid)
+
+
+def on_exit(server):
+    """Stop the metrics process; remove the metrics folder if this master made it."""
+    from gateway.metrics.scrape import stop_listener
+
+    stop_listener(getattr(server, "metrics_pid", None))
+    if METRICS_DIR == _PRIVATE_METRICS_DIR:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)

@@ -17,7 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     ``config`` is a nested mapping shaped like the TOML file; it wins over the
     file and the environment (the tests use it).
     """
-    from . import csrf, errors, headers, health, i18n, jobs, logs, mail, oidc, saml, scim, services, web
+    from . import csrf, errors, headers, health, i18n, jobs, logs, mail, metrics, oidc, saml, scim, services, web
     from .config import load_settings
     from .identity import flask_session
 
@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     )
     # The app-wide pieces, each before what relies on it:
     logs.init_app(app)  # logging and the security logger: first, so everything after can log
+    metrics.init_app(app)  # every request timed (the outermost WSGI wrapper); counters fed by logs.audit
     services.init_app(app, settings)  # the settings, the store and the core objects over it (nothing contacted)
     jobs.init_app(app)  # the job queue: before the packages that queue jobs (mail, saml, oidc)
     flask_session.init_app(app, services.sessions(app))  # flask.session kept in Redis, the cookie an opaque id

@@ -447,6 +447,14 @@ class OidcSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class MetricsSettings:
+    """``/metrics`` (Prometheus), served apart from the public site (README "Metrics")."""
+
+    #: host:port of the metrics listener that gunicorn's master starts; "" turns it off.
+    bind: str = "127.0.0.1:9100"
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything the gateway reads from configuration."""
 
@@ -465,6 +473,7 @@ class Settings:
     limits: LimitSettings = dataclasses.field(default_factory=LimitSettings)
     saml: SamlSettings = dataclasses.field(default_factory=SamlSettings)
     oidc: OidcSettings = dataclasses.field(default_factory=OidcSettings)
+    metrics: MetricsSettings = dataclasses.field(default_factory=MetricsSettings)
     #: Languages of the interface, the first is the default.
     languages: tuple[str, ...] = ("fr", "en")
     #: The file the settings came from, if any (not a key).

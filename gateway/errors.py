@@ -23,6 +23,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from . import metrics
 from .identity.redirects import UnsafeUrl
 from .store import UNAVAILABLE, NotReplicated
 
@@ -107,6 +108,7 @@ def log_unavailable(cause: str) -> None:
     if request.environ.get("gateway.unavailable_logged"):
         return
     request.environ["gateway.unavailable_logged"] = True
+    metrics.count_unavailable(cause)
     log.warning("redis unavailable on %s %s: %s", request.method, request.path, cause)
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from flask import Flask
 
+from . import metrics
+
 AUDIT = "gateway.audit"
 
 #: Every audit event name the gateway emits.
@@ -86,10 +88,14 @@ class JsonFormatter(logging.Formatter):
 
 
 def audit(event: str, **fields: Any) -> None:
-    """Write one audit line. ``event`` must be listed in :data:`EVENTS`."""
+    """Write one audit line and count it (:func:`gateway.metrics.count`).
+
+    Raises ValueError when ``event`` is not listed in :data:`EVENTS`.
+    """
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
     logging.getLogger(AUDIT).info(event, extra=fields)
+    metrics.count(event, fields)
 
 
 def configure() -> None:

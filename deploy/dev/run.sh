@@ -10,9 +10,18 @@ cd "$(dirname "$0")/../.."
 export GATEWAY_CONFIG=${GATEWAY_CONFIG:-config/dev/gateway.toml}
 BIN=.venv/bin
 VAR=${GATEWAY_VAR_DIR:-$PWD/var}
+# prometheus-client's multi-process folder, shared by gunicorn's workers and the mail worker
+# (gunicorn's master removes the files of processes gone when it starts; README "Metrics").
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$VAR/metrics}
+mkdir -p -m 0700 "$PROMETHEUS_MULTIPROC_DIR"
 
 $BIN/gateway check-config
 redis_url=$($BIN/gateway check-config --get redis.url)
+
+# Every setting read here, before anything starts: a Ctrl-C soon after the start then finds no
+# `gateway` command half-way through its imports (a KeyboardInterrupt traceback).
+metrics_bind=$($BIN/gateway check-config --get metrics.bind)
+public_url=$($BIN/gateway check-config --get public_url)
 
 pids=()
 redis_pid=
@@ -82,6 +91,7 @@ GATEWAY_MAIL_PORT=$sink_port $BIN/gateway mail-worker &
 pids+=($!)
 
 echo "gateway on http://${GATEWAY_BIND:-127.0.0.1:8000}  (Ctrl-C stops)"
+if [ -n "$metrics_bind" ]; then echo "metrics on http://$metrics_bind/metrics"; fi
 # In its own session, so that only cleanup's SIGTERM reaches it: with Ctrl-C's SIGINT, its workers
 # would get two signals at once (SIGINT, then the master's SIGQUIT), and gunicorn's gthread worker
 # can deadlock handling the second inside the first (ThreadPoolExecutor.shutdown, its own lock).
@@ -90,7 +100,6 @@ pids+=($!)
 
 # The demo relying party (gateway/demo/oidc_rp.py): client dev-demo-rp of config/dev/oidc-clients.toml,
 # it knows only the gateway's discovery URL (from public_url), its client id and its secret.
-public_url=$($BIN/gateway check-config --get public_url)
 demo_port=${GATEWAY_DEMO_OIDC_PORT:-8002}
 echo "application de démonstration OIDC on http://127.0.0.1:$demo_port (client dev-demo-rp)"
 GATEWAY_DEMO_OIDC_PORT=$demo_port \
@@ -104,7 +113,7 @@ pids+=($!)
 saml_demo_port=${GATEWAY_DEMO_SAML_PORT:-8001}
 echo "application de démonstration SAML on http://127.0.0.1:$saml_demo_port (pysaml2 SP)"
 GATEWAY_DEMO_SAML_PORT=$saml_demo_port \
-GATEWAY_DEMO_SAML_IDP_METADATA_URL="$($BIN/gateway check-config --get public_url | sed 's:/*$::')/saml/metadata" \
+GATEWAY_DEMO_SAML_IDP_METADATA_URL="${public_url%/}/saml/metadata" \
   $BIN/python -m gateway.demo.saml_sp &
 pids+=($!)
 wait -n "${pids[@]}"

@@ -34,7 +34,7 @@ import warnings
 
 from flask import Flask
 
-from .. import csrf, jobs, services
+from .. import csrf, jobs, metrics, services
 
 
 def init_app(app: Flask) -> None:
@@ -55,6 +55,7 @@ def init_app(app: Flask) -> None:
         from .idp import build_identity_provider
     from .metadata import MetadataPublisher
     from .nameids import NameIds
+    from . import gauges
 
     settings = services.settings(app)
     idp = build_identity_provider(settings)
@@ -62,6 +63,7 @@ def init_app(app: Flask) -> None:
         return
     store = services.store(app)
     app.extensions["gateway.saml"] = idp
+    metrics.on_scrape(app, gauges.gauges)  # aggregate ages and certificate expiry, at scrape time
     app.extensions["gateway.saml.nameids"] = NameIds(store, idp.entity_id)
     app.extensions["gateway.saml.metadata"] = MetadataPublisher(idp)
     app.register_blueprint(views.bp)

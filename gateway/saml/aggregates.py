@@ -38,6 +38,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -209,6 +210,35 @@ def read_cache(aggregate: Aggregate) -> etree._Element:
     except OSError as exc:
         raise AggregateError(f"no usable cache ({exc})") from None
     return verified(data, cert)
+
+
+#: The root start tag of an aggregate and its validUntil, read from the head of the cache file.
+_ROOT_TAG = re.compile(rb"<(?:[\w-]+:)?EntitiesDescriptor\b[^>]*>")
+_VALID_UNTIL = re.compile(rb"""\svalidUntil\s*=\s*["']([^"']+)["']""")
+
+
+def cache_state(aggregate: Aggregate, now: float | None = None) -> tuple[float, float | None] | None:
+    """The cached copy's age (seconds) and ``validUntil`` (a timestamp, or None without one).
+
+    Cheap enough for a metrics scrape: a stat and the first 64 KiB. None without a cache.
+    The cache holds only verified copies (:func:`refresh_cache`), so its root is trusted.
+    """
+    try:
+        with aggregate.cache_file.open("rb") as cache:
+            mtime = os.fstat(cache.fileno()).st_mtime
+            head = cache.read(65536)
+    except OSError:
+        return None
+    age = max(0.0, (time.time() if now is None else now) - mtime)
+    root = _ROOT_TAG.search(head)
+    found = _VALID_UNTIL.search(root.group(0)) if root else None
+    if not found:
+        return age, None
+    try:
+        until = datetime.datetime.fromisoformat(found.group(1).decode().replace("Z", "+00:00"))
+    except ValueError:
+        return age, None
+    return age, (until if until.tzinfo else until.replace(tzinfo=datetime.timezone.utc)).timestamp()
 
 
 def metadata_of(mds: MetadataStore, root: etree._Element, local: Iterable[str]) -> InMemoryMetaData:
