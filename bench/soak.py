@@ -1,4 +1,4 @@
-"""``make soak`` (``python -m bench.soak``): mixed traffic at a steady rate, for a long time, on the real stack.
+"""``make soak`` (``python -m bench.soak``): mixed traffic at a steady rate, for long, on the real stack.
 
 The stack is the bench's (bench/stack.py): a private redis-server, gunicorn with
 ``deploy/gunicorn.conf.py`` and the production limits, the job worker
@@ -48,7 +48,8 @@ from .meter import CORES
 
 KINDS = ("signin", "sso", "oidc", "account", "scim")
 #: One cycle of the traffic: SSO, OIDC and account pages outnumber sign-ins, SCIM writes are rarer.
-MIX = ("sso", "account", "oidc", "signin", "sso", "account", "oidc", "scim", "sso", "account", "oidc", "signin")
+MIX = ("sso", "account", "oidc", "signin", "sso", "account", "oidc", "scim",
+       "sso", "account", "oidc", "signin")
 PASSWORD = argon.PASSWORD
 SCIM_CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -57,11 +58,13 @@ _ADDRESS = re.compile(r"\S+@\S+")
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     env = os.environ
-    seconds = float(env["SOAK_SECONDS"]) if env.get("SOAK_SECONDS") else 60 * float(env.get("SOAK_MINUTES", 30))
+    minutes = float(env.get("SOAK_MINUTES", 30))
+    seconds = float(env["SOAK_SECONDS"]) if env.get("SOAK_SECONDS") else 60 * minutes
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
     add = parser.add_argument
     add("--seconds", type=float, default=seconds, help="length of the soak (SOAK_MINUTES, SOAK_SECONDS)")
-    add("--rate", type=float, default=float(env.get("SOAK_RATE", 20)), help="operations per second (SOAK_RATE)")
+    add("--rate", type=float, default=float(env.get("SOAK_RATE", 20)),
+        help="operations per second (SOAK_RATE)")
     add("--row-seconds", type=float, default=60.0, help="length of a report row (a minute)")
     add("--browsers", type=int, default=32, help="accounts, and signed-in browsers kept")
     add("--threads", type=int, default=8, help="load generator threads (operations in flight at most)")
@@ -180,7 +183,8 @@ class Traffic:
         if created.status != 201:
             raise Failure(f"SCIM POST answered {created.status}")
         patched = _scim(conn, "PATCH", f"/scim/v2/Users/{json.loads(created.body)['id']}", auth, {
-            "schemas": [SCIM_PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "Soak"}]})
+            "schemas": [SCIM_PATCH],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Soak"}]})
         if patched.status != 200:
             raise Failure(f"SCIM PATCH answered {patched.status}")
 
@@ -344,7 +348,8 @@ def soak(args: argparse.Namespace) -> Run:
                 found = memory(gw, job_worker.pid, redis_url)
                 samples.append(found)
                 recorder.row(time.perf_counter() - args.row_seconds / 2).worker_rss = found.workers_total
-                progress(f"{len(samples)} of {rows} rows: {sum(r.operations for r in recorder.rows)} operations, "
+                done = sum(r.operations for r in recorder.rows)
+                progress(f"{len(samples)} of {rows} rows: {done} operations, "
                          f"{sum(sum(r.errors.values()) for r in recorder.rows)} errors")
 
             progress(f"{args.seconds:g} s of traffic at {args.rate:g} operations/s")
@@ -421,7 +426,8 @@ limits on (defaults = config/gateway.example.toml)
         total.update(row.errors)
     requests = sum(row.requests for row in rows)
     print(f"\n  all    {requests} requests, {sum(row.operations for row in rows)} operations, "
-          f"{sum(total.values())} errors, {run.tracebacks} tracebacks in the logs, {run.mails} mails delivered")
+          f"{sum(total.values())} errors, {run.tracebacks} tracebacks in the logs, "
+          f"{run.mails} mails delivered")
     for kind in KINDS:
         found = [x for row in rows for x in row.latencies[kind]]
         print(f"  {kind:<8} {len(found):>6} ok, p50/p95/p99 {p3(found)} ms")
@@ -434,9 +440,11 @@ def print_memory(run: Run) -> None:
     print("\n  memory (Rss, MiB)       start      end")
     print(f"  gunicorn master      {b.master:>8.1f} {a.master:>8.1f}")
     for pid in sorted(set(b.workers) | set(a.workers)):
-        print(f"  worker {pid:<13} {b.workers.get(pid, float('nan')):>8.1f} {a.workers.get(pid, float('nan')):>8.1f}")
+        start, end = b.workers.get(pid, float('nan')), a.workers.get(pid, float('nan'))
+        print(f"  worker {pid:<13} {start:>8.1f} {end:>8.1f}")
     print(f"  job worker           {b.job_worker:>8.1f} {a.job_worker:>8.1f}")
-    print(f"  Redis used_memory    {b.redis_used:>8.1f} {a.redis_used:>8.1f}   (sessions and SCIM accounts kept: "
+    print(f"  Redis used_memory    {b.redis_used:>8.1f} {a.redis_used:>8.1f}   "
+          "(sessions and SCIM accounts kept: "
           "they live until their TTL or for good)")
 
 

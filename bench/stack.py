@@ -114,9 +114,9 @@ def mail_worker(redis_url: str, log: Path, extra_env: Mapping[str, str]) -> Iter
     """``gateway mail-worker`` (the job worker) on the bench's Redis; ``extra_env`` names the SMTP server."""
     env = gateway_env(redis_url, 0, extra_env)
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-c", "from gateway.cli import main; main()", "mail-worker"],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from gateway.cli import main; main()", "mail-worker"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield process
     finally:
