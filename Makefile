@@ -18,12 +18,13 @@ MO_FILES := $(PO_FILES:.po=.mo)
 BABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2
 VERSION = $(shell sed -n 's/^version *= *//p' setup.cfg)
 
-.PHONY: help install system-deps test run bench clean translations
+.PHONY: help install system-deps test run bench soak clean translations
 
 help:
 	@echo "make run    start Redis, the gateway and its helpers on http://127.0.0.1:8000"
 	@echo "make test   run the whole test suite"
 	@echo "make bench  measure sign-in / SSO throughput"
+	@echo "make soak   mixed traffic for SOAK_MINUTES (30): errors, latency and memory per minute"
 	@echo "make translations  extract the French messages, update the English catalogue to translate"
 
 install: system-deps $(VENV)/.installed $(MO_FILES)
@@ -59,6 +60,10 @@ run: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Not part of `make test`: SOAK_MINUTES (default 30) of mixed traffic on the real stack (bench/soak.py).
+soak: install
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
+import json
 import re
 import socket
 import statistics
@@ -40,7 +41,9 @@ class Connection:
         self._conn = http.client.HTTPConnection(host, port, timeout=60)
 
     def request(self, method: str, path: str, cookie: str | None = None,
-                form: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Reply:
+                form: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+                json_body: object = None) -> Reply:
+        """``form`` is sent form-encoded, ``json_body`` as JSON (with the caller's Content-Type, if any)."""
         headers = dict(headers or {})
         if cookie:
             headers["Cookie"] = f"{COOKIE}={cookie}"
@@ -48,6 +51,9 @@ class Connection:
         if form is not None:
             body = urlencode(form)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif json_body is not None:
+            body = json.dumps(json_body)
+            headers.setdefault("Content-Type", "application/json")
         for attempt in (1, 2):
             try:
                 self._conn.request(method, path, body, headers)

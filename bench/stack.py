@@ -98,6 +98,31 @@ class Gateway:
         return sum(int(fields[11]) + int(fields[12]) for fields in _children(self.pid)) / CLOCK_TICKS
 
 
+def gateway_env(redis_url: str, port: int, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of the bench's gateway processes: this one's, without its ``GATEWAY_*`` settings."""
+    env = {k: v for k, v in os.environ.items()
+           if k in TUNABLES or not (k.startswith("GATEWAY_") or k == "REDIS_URL")}
+    env.update(GATEWAY_MODE="development", GATEWAY_SECRET_KEY=SECRET_KEY, GATEWAY_INSECURE_HTTP="true",
+               GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{port}", GATEWAY_BIND=f"127.0.0.1:{port}",
+               GATEWAY_REDIS_URL=redis_url, GATEWAY_LIMITS_ENABLED="false")
+    env.update(extra_env or {})
+    return env
+
+
+@contextlib.contextmanager
+def mail_worker(redis_url: str, log: Path, extra_env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``gateway mail-worker`` (the job worker) on the bench's Redis; ``extra_env`` names the SMTP server."""
+    env = gateway_env(redis_url, 0, extra_env)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from gateway.cli import main; main()", "mail-worker"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
 @contextlib.contextmanager
 def gunicorn(redis_url: str, log: Path, app: str = APP,
              extra_env: Mapping[str, str] | None = None) -> Iterator[Gateway]:
@@ -106,12 +131,7 @@ def gunicorn(redis_url: str, log: Path, app: str = APP,
     ``extra_env`` adds settings of the bench's own (the OIDC bench's clients file).
     """
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k in TUNABLES or not (k.startswith("GATEWAY_") or k == "REDIS_URL")}
-    env.update(GATEWAY_MODE="development", GATEWAY_SECRET_KEY=SECRET_KEY, GATEWAY_INSECURE_HTTP="true",
-               GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{port}", GATEWAY_BIND=f"127.0.0.1:{port}",
-               GATEWAY_REDIS_URL=redis_url, GATEWAY_LIMITS_ENABLED="false")
-    env.update(extra_env or {})
+    env = gateway_env(redis_url, port, extra_env)
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", app],
