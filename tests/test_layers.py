@@ -3,7 +3,8 @@
 import-linter (``lint-imports``) reads the import graph of ``gateway``, the
 imports inside functions and under ``TYPE_CHECKING`` included: ``saml``,
 ``oidc`` and ``scim`` never import each other (directly or through another
-module), and ``accounts`` and ``store`` import neither Flask nor its companions.
+module), ``accounts`` and ``store`` import neither Flask nor its companions, and
+neither does the identity core (every module of ``identity/`` but its Flask glue).
 The second half runs the same contracts on a throwaway package that breaks one
 of them, so a contract that could never fail would show here.
 """
@@ -21,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 INDEPENDENT = "saml, oidc and scim do not import each other"
 NO_FLASK = "accounts and store do not import Flask"
+CORE_NO_FLASK = "the identity core does not import Flask"
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -38,6 +40,15 @@ def test_the_gateway_keeps_its_layering_contracts() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{INDEPENDENT} KEPT" in result.stdout
     assert f"{NO_FLASK} KEPT" in result.stdout
+    assert f"{CORE_NO_FLASK} KEPT" in result.stdout
+
+
+def core_module_paths() -> list[str]:
+    """The files of the modules setup.cfg names as the identity core (the fake tree must hold them)."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(ROOT / "setup.cfg")
+    names = config["importlinter:contract:identity-core-without-flask"]["source_modules"].split()
+    return [name.replace(".", "/") + ".py" for name in names if name != "gateway.identity.signin"]  # a package
 
 
 def fake_gateway(tmp_path: Path, breach: dict[str, str]) -> Path:
@@ -49,8 +60,10 @@ def fake_gateway(tmp_path: Path, breach: dict[str, str]) -> Path:
         "gateway/accounts/__init__.py": "",
         "gateway/accounts/models.py": "from ..store import redis\n",
         "gateway/identity/__init__.py": "import flask\nfrom ..accounts import models\n",
+        **{path: "" for path in core_module_paths()},
+        "gateway/identity/signin/__init__.py": "from .. import sessions\n",
         "gateway/saml/__init__.py": "from ..identity import flask\n",
-        "gateway/oidc/__init__.py": "from ..identity import models\n",
+        "gateway/oidc/__init__.py": "from .. import identity\n",
         "gateway/scim/__init__.py": "from ..accounts import models\n",
         **breach,
     }
@@ -79,8 +92,12 @@ def test_the_fake_tree_keeps_the_contracts_when_nothing_breaks_them(tmp_path: Pa
     ({"gateway/saml/__init__.py": "from ..oidc import models\n"}, INDEPENDENT, NO_FLASK),
     # indirectly: oidc -> identity -> saml
     ({"gateway/identity/__init__.py": "from .. import saml\n"}, INDEPENDENT, NO_FLASK),
+    ({"gateway/identity/signin/__init__.py": "from flask import session\n"}, CORE_NO_FLASK, NO_FLASK),
+    # indirectly: a core module reaching Flask through a module that imports it
+    ({"gateway/identity/throttle.py": "from ..logs import audit\n", "gateway/logs.py": "import flask\n"},
+     CORE_NO_FLASK, INDEPENDENT),
 ], ids=["accounts-imports-flask", "store-imports-werkzeug-in-a-function", "saml-imports-oidc",
-        "oidc-reaches-saml-through-identity"])
+        "oidc-reaches-saml-through-identity", "signin-imports-flask", "throttle-reaches-flask-through-logs"])
 def test_a_broken_contract_fails_the_check_and_is_named(tmp_path: Path, breach: dict[str, str], broken: str,
                                                         kept: str) -> None:
     result = lint_imports(fake_gateway(tmp_path, breach))

@@ -15,7 +15,7 @@ from flask_login import LoginManager
 
 from ..identity.sessions import AUTH
 from . import account, login, logout, reset
-from .users import load_user
+from ..identity.flask_user import load_user
 
 
 def init_app(app: Flask) -> None:

@@ -27,11 +27,13 @@ from ..accounts.emails import normalize_email
 from ..accounts.errors import AccountNotFound, AddressTaken, InvalidEmail, LastVerifiedAddress
 from ..accounts.models import Account
 from ..accounts.passwords import password_problems
+from ..identity import flask_signin as signin
 from ..identity.current import client_address, signed_in_session_id
 from ..identity.logout import end_account_sessions
+from ..identity.signin import errors
+from ..identity.signin.context import email_hash
 from ..logs import audit
 from ..mail import send_mail
-from . import signin
 from .forms import (
     AddEmailForm,
     AddressActionForm,
@@ -69,7 +71,7 @@ def _limited(field: str | None, check: Callable[..., None], *args: Any, **kwargs
     """Run one of signin's limit checks; its TooManyAttempts becomes a Refused on ``field``."""
     try:
         check(*args, **kwargs)
-    except signin.TooManyAttempts as exc:
+    except errors.TooManyAttempts as exc:
         raise Refused(too_many(exc), field=field) from None
 
 
@@ -152,7 +154,7 @@ def verify_address(account: Account, flow: str, code: str) -> str:
         raise Refused(_("Cette adresse ne peut pas être ajoutée."), field="code") from None
     if (session.get(VERIFY) or {}).get("flow") == flow:
         session.pop(VERIFY)
-    hashed = signin.email_hash(address)
+    hashed = email_hash(address)
     if account.email(address) is None:
         audit("email.added", account=account.id, email_hash=hashed, ip=client_address())
     audit("email.verified", account=account.id, email_hash=hashed, ip=client_address())
@@ -171,7 +173,7 @@ def remove_address(account: Account, address: str) -> None:
                         "confirmez d'abord une autre adresse.")) from None
     except (AccountNotFound, InvalidEmail):
         raise Refused(_("Cette adresse ne figure pas dans votre compte.")) from None
-    audit("email.removed", account=account.id, email_hash=signin.email_hash(address), ip=client_address())
+    audit("email.removed", account=account.id, email_hash=email_hash(address), ip=client_address())
     if (session.get(VERIFY) or {}).get("email") == address:
         session.pop(VERIFY)
     if updated.verified_addresses and not updated.emails[0].verified:
@@ -187,7 +189,7 @@ def make_primary(account: Account, address: str) -> None:
         raise Refused(_("Confirmez d'abord cette adresse : "
                         "seule une adresse confirmée peut devenir principale."))
     services.directory().set_primary(account.id, address)
-    audit("email.primary", account=account.id, email_hash=signin.email_hash(address), ip=client_address())
+    audit("email.primary", account=account.id, email_hash=email_hash(address), ip=client_address())
 
 
 # -- password --------------------------------------------------------------------------------
@@ -199,7 +201,7 @@ def change_password(account: Account, current: str, new: str) -> None:
     """
     try:
         right = signin.try_password(account, current, step="account.password")
-    except signin.TooManyAttempts as exc:
+    except errors.TooManyAttempts as exc:
         raise Refused(too_many(exc), field="current") from None
     if not right:
         raise Refused(_("Mot de passe actuel incorrect."), field="current")

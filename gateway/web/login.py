@@ -11,7 +11,9 @@ from ..accounts.codes import InvalidCode, WrongCode
 from ..accounts.errors import InvalidEmail
 from ..identity.current import current_authentication
 from ..identity.redirects import is_local_url
-from . import signin
+from ..identity import flask_signin as signin
+from ..identity.signin import errors
+from ..identity.signin.address import Identified
 from .forms import ActivationForm, AddressForm, ButtonForm, CodeForm, PasswordForm
 
 bp = Blueprint("login", __name__)
@@ -40,7 +42,7 @@ def finish() -> Response:
     return response
 
 
-def too_many(exc: signin.TooManyAttempts) -> str:
+def too_many(exc: errors.TooManyAttempts) -> str:
     return str(_("Trop de tentatives. Réessayez dans %(minutes)d minute(s).", minutes=exc.minutes))
 
 
@@ -61,7 +63,7 @@ def address() -> Response | str:
             found = signin.identify(form.email.data)
         except InvalidEmail:
             form.email.errors.append(_("Cette adresse email n'est pas valide."))
-        except signin.TooManyAttempts as exc:
+        except errors.TooManyAttempts as exc:
             form.email.errors.append(too_many(exc))
         else:
             response = _route(found, form)
@@ -70,7 +72,7 @@ def address() -> Response | str:
     return render_template("login/address.html", form=form, logged_out="logged_out" in request.args)
 
 
-def _route(found: signin.Identified, form: AddressForm) -> Response | None:
+def _route(found: Identified, form: AddressForm) -> Response | None:
     if found.kind == "unknown":
         form.email.errors.append(_(
             "Adresse email non reconnue. Réessayez avec une autre de vos adresses, ou contactez votre "
@@ -99,9 +101,9 @@ def password() -> Response | str:
         try:
             signin.check_password(account, email, form.password.data, form.remember.data)
             return finish()
-        except signin.WrongPassword:
+        except errors.WrongPassword:
             form.password.errors.append(_("Mot de passe incorrect."))
-        except signin.TooManyAttempts as exc:
+        except errors.TooManyAttempts as exc:
             form.password.errors.append(too_many(exc))
     return render_template("login/password.html", form=form, email=email, actions=ButtonForm())
 
@@ -116,7 +118,7 @@ def send_code() -> Response | str:
     purpose = "activation" if account.status == "provisioned" else "signin"
     try:
         signin.send_code(purpose, account, email)
-    except signin.TooManyAttempts as exc:
+    except errors.TooManyAttempts as exc:
         session["notice"] = too_many(exc)
     return redirect(url_for("login.activation" if purpose == "activation" else "login.code"))
 
@@ -132,7 +134,7 @@ def code() -> Response | str:
             signin.sign_in_with_code(form.flow.data, form.code.data, form.remember.data,
                                      bool(form.confirmed.data))
             return finish()
-        except signin.LinkFromElsewhere:
+        except errors.LinkFromElsewhere:
             pass  # the page says whose account it opens, and asks to confirm
         except CODE_REFUSALS as exc:
             form.code.errors.append(code_refused(exc))
@@ -159,9 +161,9 @@ def activation() -> Response | str:
             signin.activate(form.flow.data, form.code.data, form.password.data, form.remember.data,
                             bool(form.confirmed.data))
             return finish()
-        except signin.LinkFromElsewhere:
+        except errors.LinkFromElsewhere:
             pass
-        except signin.PasswordRejected as exc:
+        except errors.PasswordRejected as exc:
             form.password.errors.extend(policy_messages(exc.problems))
         except CODE_REFUSALS as exc:
             form.code.errors.append(code_refused(exc))
@@ -201,14 +203,14 @@ def _code_page(purpose: str, form: CodeForm, from_link: bool = False) -> str:
 
 
 #: what a code step can refuse with; code_refused() says why
-CODE_REFUSALS = (InvalidCode, signin.TooManyAttempts, signin.AccountUnavailable)
+CODE_REFUSALS = (InvalidCode, errors.TooManyAttempts, errors.AccountUnavailable)
 
 
 def code_refused(exc: Exception) -> str:
     """The message for a refused code: wrong (tries left), too many tries, or no longer valid."""
     if isinstance(exc, WrongCode):
         return wrong_code(exc)
-    if isinstance(exc, signin.TooManyAttempts):
+    if isinstance(exc, errors.TooManyAttempts):
         return too_many(exc)
     return str(_("Ce code n'est plus valable. Demandez-en un nouveau."))
 

@@ -6,7 +6,8 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ..accounts.codes import InvalidCode
-from . import signin
+from ..identity import flask_signin as signin
+from ..identity.signin import errors
 from .forms import ButtonForm, NewPasswordForm
 from .login import finish, policy_messages, too_many
 
@@ -23,7 +24,7 @@ def send() -> Response | str:
     notice = None
     try:
         signin.send_reset(account, email)
-    except signin.TooManyAttempts as exc:
+    except errors.TooManyAttempts as exc:
         notice = too_many(exc)
     return render_template("reset/sent.html", email=email, notice=notice, actions=ButtonForm())
 
@@ -37,7 +38,7 @@ def form(token: str) -> Response | str:
     if form.validate_on_submit():
         try:
             signin.reset_password(token, form.password.data, form.remember.data)
-        except signin.PasswordRejected as exc:
+        except errors.PasswordRejected as exc:
             form.password.errors.extend(policy_messages(exc.problems))
         except InvalidCode:
             return render_template("reset/invalid.html"), 410  # type: ignore[return-value]

@@ -1,0 +1,198 @@
+"""The Flask glue of the sign-in rules (:mod:`.signin`): what a view calls.
+
+Here, and only here, the rules meet Flask: the collaborators come from the
+app's services, the facts from the request (client address, user agent,
+known-device cookie, language) and ``flask.session`` (the pending sign-in under
+``"login"``, the code flow under ``"flow"``); a proven sign-in starts the SSO
+session under a new id (no fixation), logs Flask-Login's user in and sets the
+known-device cookie. Each function calls one rule; the errors are the rules'
+(:mod:`.signin.errors`).
+"""
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flask import after_this_request, request, session, url_for
+from flask_babel import get_locale
+from flask_login import login_user
+from werkzeug.wrappers import Response
+
+from .. import services
+from ..accounts.models import Account
+from ..logs import audit
+from ..mail import send_mail
+from . import devices
+from .current import client_address, signed_in_session_id
+from .flask_user import User
+from .logout import end_account_sessions, session_renewed
+from .signin import address as address_step
+from .signin import codes, limits, password, reset
+from .signin.address import Identified
+from .signin.errors import AccountUnavailable
+from .signin.context import Collaborators, Facts, Flow, Pending, SignedIn
+
+PENDING = "login"  # session key: the account chosen at the address step
+FLOW = "flow"  # session key: the code flow this browser asked for
+
+
+def absolute(endpoint: str, **values: Any) -> str:
+    """An absolute URL from the configured public URL, never from the Host header."""
+    return services.settings().public_url.rstrip("/") + url_for(endpoint, **values)
+
+
+class _Links:
+    """The mailed links' URLs, from the login and reset blueprints."""
+
+    def code(self, purpose: str, flow: str, code: str) -> str:
+        endpoint = "login.activation_link" if purpose == "activation" else "login.code_link"
+        return absolute(endpoint, flow=flow, code=code)
+
+    def reset(self, token: str) -> str:
+        return absolute("reset.form", token=token)
+
+
+def _end_sessions(account_id: str, except_sid: str | None, reason: str) -> int:
+    return end_account_sessions(account_id, except_sid=except_sid, reason=reason)
+
+
+def collaborators() -> Collaborators:
+    """The rules' collaborators, from this app's services."""
+    return Collaborators(
+        directory=services.directory(), passwords=services.passwords(), codes=services.codes(),
+        throttle=services.throttle(), ratelimits=services.ratelimits(), devices=services.devices(),
+        code_settings=services.settings().codes, mail=send_mail, links=_Links(), audit=audit,
+        end_sessions=_end_sessions,
+    )
+
+
+def facts() -> Facts:
+    """This request's facts, the pending sign-in and code flow read from ``flask.session``."""
+    chosen, flow = session.get(PENDING) or {}, session.get(FLOW) or {}
+    return Facts(
+        client=client_address(), user_agent=request.headers.get("User-Agent", ""),
+        device_cookie=request.cookies.get(devices.COOKIE), lang=str(get_locale() or "fr"),
+        pending=Pending(chosen["account"], chosen["email"]) if chosen else None,
+        flow=Flow(flow.get("purpose", ""), str(flow.get("id", "")), flow.get("email", "")) if flow else None,
+        session_id=signed_in_session_id(),
+    )
+
+
+# -- the steps, as the views call them --------------------------------------------------
+
+def identify(raw: str) -> Identified:
+    """Step 1 (:func:`.signin.address.identify`); keeps the pending sign-in in the session."""
+    found = address_step.identify(collaborators(), facts(), raw)
+    if found.pending is not None:
+        session[PENDING] = {"account": found.pending.account_id, "email": found.pending.email}
+    return found
+
+
+def pending() -> tuple[Account, str] | None:
+    """The active or provisioned account chosen at the address step, with the address typed."""
+    found = address_step.pending_account(collaborators(), facts().pending)
+    if found is None:
+        session.pop(PENDING, None)
+    return found
+
+
+def forget_pending() -> None:
+    for name in (PENDING, FLOW):
+        session.pop(name, None)
+
+
+def check_password(account: Account, address: str, secret: str, remember: bool) -> None:
+    """Step 2 (:func:`.signin.password.check_password`), then the session starts."""
+    start_session(password.check_password(collaborators(), facts(), account, address, secret, remember))
+
+
+def try_password(account: Account, secret: str, **audited: str) -> bool:
+    """One try of the account's password under the growing delays (:func:`.signin.password.try_password`)."""
+    return password.try_password(collaborators(), facts(), account, secret, **audited)
+
+
+def limit(rule: str, *identifiers: str, account_id: str | None = None, address: str | None = None) -> None:
+    """Count one use of ``rule`` for this client (:func:`.signin.limits.limit`). Raises TooManyAttempts."""
+    limits.limit(collaborators(), facts(), rule, *identifiers, account_id=account_id, address=address)
+
+
+def mail_limits(address: str, account_id: str) -> None:
+    """The limits before mailing ``address`` (:func:`.signin.limits.mail_limits`). Raises TooManyAttempts."""
+    limits.mail_limits(collaborators(), facts(), address, account_id)
+
+
+def code_sent(purpose: str) -> bool:
+    return codes.code_sent(facts(), purpose)
+
+
+def link_elsewhere(purpose: str, flow: str) -> str | None:
+    return codes.link_elsewhere(collaborators(), facts(), purpose, flow)
+
+
+def send_code(purpose: str, account: Account, address: str) -> None:
+    """Mail a code (:func:`.signin.codes.send_code`); this browser keeps the flow."""
+    flow = codes.send_code(collaborators(), facts(), purpose, account, address)
+    session[FLOW] = {"purpose": flow.purpose, "id": flow.id, "email": flow.email}
+
+
+def sign_in_with_code(flow: str, code: str, remember: bool, confirmed: bool = False) -> None:
+    start_session(codes.sign_in_with_code(collaborators(), facts(), flow, code, remember, confirmed))
+
+
+def activate(flow: str, code: str, secret: str, remember: bool, confirmed: bool = False) -> None:
+    start_session(codes.activate(collaborators(), facts(), flow, code, secret, remember, confirmed))
+
+
+def send_reset(account: Account, address: str) -> None:
+    reset.send_reset(collaborators(), facts(), account, address)
+
+
+def reset_target(token: str) -> Account | None:
+    return reset.reset_target(collaborators(), token)
+
+
+def reset_password(token: str, secret: str, remember: bool) -> None:
+    start_session(reset.reset_password(collaborators(), facts(), token, secret, remember))
+
+
+def set_password(account: Account, secret: str) -> Account:
+    return reset.set_password(collaborators(), facts(), account, secret)
+
+
+# -- a proven sign-in becomes a session ---------------------------------------------------
+
+def start_session(proven: SignedIn) -> None:
+    """Start the SSO session under a new id (no fixation) and set the known-device cookie.
+
+    Signing in again as the same account (SAML ForceAuthn, OIDC prompt=login) carries
+    what the protocols recorded over to the new session id.
+    """
+    keep = {k: session[k] for k in ("next",) if k in session}
+    previous = (session.get("_auth") or {}).get("account")
+    old_sid = getattr(session, "sid", "")
+    session.clear()
+    session.regenerate()  # type: ignore[attr-defined]
+    session.update(keep)
+    if previous == proven.account_id:
+        services.parties().move(old_sid, session.sid)  # type: ignore[attr-defined]
+        session_renewed(old_sid, session.sid)  # type: ignore[attr-defined]
+    services.sessions().authenticate(
+        cast(dict[str, Any], session), proven.account_id, proven.methods, remember=proven.remember,
+        ip=client_address(), user_agent=request.headers.get("User-Agent", ""),
+    )
+    account = services.directory().get(proven.account_id)
+    if account is None:  # removed in between
+        raise AccountUnavailable()
+    login_user(User(account))
+    session["last_email"] = proven.address  # the view sets the "last address" cookie
+    _set_device_cookie(proven.device_cookie)
+
+
+def _set_device_cookie(value: str) -> None:
+    """Set the known-device cookie naming the account on this response (OWASP device cookies)."""
+    secure = not services.settings().insecure_http
+
+    @after_this_request
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(devices.COOKIE, value, max_age=devices.MAX_AGE, httponly=True, secure=secure,
+                            samesite="Lax")
+        return response

@@ -1,0 +1,133 @@
+"""Where a sign-in code is checked: mailed 6-digit codes for first sign-in (activation) and sign-in.
+
+A code flow belongs to the browser that asked for it (:class:`.context.Flow`, kept
+by the glue in that browser's session). Its mailed link opened there signs in with
+one click; opened anywhere else (the person's phone, or a victim an attacker mailed
+his own link to), the page first shows whose account it opens and the sign-in needs
+that page's confirmation. The code itself is checked once, atomically, by
+:meth:`gateway.accounts.codes.Codes.check_code` (a limited number of tries).
+"""
+from __future__ import annotations
+
+import hmac
+
+from ...accounts.codes import InvalidCode, WrongCode
+from ...accounts.emails import mask_email
+from ...accounts.models import Account
+from ...accounts.passwords import password_problems
+from ..models import ACTIVATION, CODE
+from .context import Collaborators, Facts, Flow, SignedIn, email_hash
+from .errors import AccountUnavailable, LinkFromElsewhere, PasswordRejected
+from .limits import limit, mail_limits
+from .password import known_device, signed_in
+
+
+def code_sent(facts: Facts, purpose: str) -> bool:
+    """Whether this browser asked for a ``purpose`` code for the address chosen at the address step."""
+    flow, chosen = facts.flow, facts.pending
+    return flow is not None and chosen is not None and flow.purpose == purpose and flow.email == chosen.email
+
+
+def asked_here(facts: Facts, purpose: str, flow: str) -> bool:
+    """Whether ``flow`` is the code flow this browser asked for."""
+    mine = facts.flow
+    if mine is None or not flow or mine.purpose != purpose:
+        return False
+    return hmac.compare_digest(mine.id.encode(), flow.encode())
+
+
+def link_elsewhere(c: Collaborators, facts: Facts, purpose: str, flow: str) -> str | None:
+    """Whose account the still-open ``flow`` opens (a masked address), when another browser asked for it.
+
+    None in the browser that asked, and for a closed flow (nothing to open).
+    """
+    if asked_here(facts, purpose, flow):
+        return None
+    data = c.codes.code_data(purpose, flow)
+    return None if data is None else mask_email(str(data["email"]))
+
+
+def _confirmed_here(c: Collaborators, facts: Facts, purpose: str, flow: str, confirmed: bool) -> None:
+    """Raises LinkFromElsewhere for another browser's flow the person has not confirmed."""
+    shown_as = None if confirmed else link_elsewhere(c, facts, purpose, flow)
+    if shown_as is not None:
+        raise LinkFromElsewhere(shown_as)
+
+
+def send_code(c: Collaborators, facts: Facts, purpose: str, account: Account, address: str) -> Flow:
+    """Mail a new 6-digit code (and a link that fills it in); the account's previous one is void,
+    whichever browser asked for it. The flow returned is this browser's to keep.
+
+    ``purpose`` is activation or signin. Raises TooManyAttempts.
+    """
+    mail_limits(c, facts, address, account.id)
+    settings = c.code_settings
+    minutes = settings.activation_minutes if purpose == "activation" else settings.signin_code_minutes
+    flow, code = c.codes.start_code(purpose, account.id, minutes * 60, settings.signin_code_attempts,
+                                    {"account": account.id, "email": address})
+    template = "activation" if purpose == "activation" else "signin_code"
+    c.mail(template, address, facts.lang, code=code, link=c.links.code(purpose, flow, code), minutes=minutes,
+           expires_at=c.clock() + minutes * 60)  # not sent late: dropped once the code has ended
+    c.audit(f"{'activation' if purpose == 'activation' else 'code'}.sent", account=account.id,
+            email_hash=email_hash(address), ip=facts.client)
+    return Flow(purpose, flow, address)
+
+
+def redeem(c: Collaborators, facts: Facts, purpose: str, flow: str, code: str) -> tuple[Account, str]:
+    """Spend the code (checked once). Raises WrongCode, InvalidCode (audited: code.failed,
+    activation.failed), AccountUnavailable."""
+    try:
+        data = c.codes.check_code(purpose, flow, code)
+    except InvalidCode as exc:
+        tried = exc.data.get("account") if isinstance(exc, WrongCode) else None
+        c.audit("activation.failed" if purpose == "activation" else "code.failed",
+                **({"account": tried} if tried else {}), ip=facts.client)
+        raise
+    account = c.directory.get(data["account"])
+    if account is None or account.status == "disabled" or data["email"] not in account.addresses:
+        raise AccountUnavailable()
+    return account, data["email"]
+
+
+def sign_in_with_code(c: Collaborators, facts: Facts, flow: str, code: str, remember: bool,
+                      confirmed: bool = False) -> SignedIn:
+    """The mailed code proves the address: mark it verified and sign in.
+
+    ``confirmed``: the person saw whose account a flow of another browser opens.
+    Raises TooManyAttempts, LinkFromElsewhere, WrongCode, InvalidCode, AccountUnavailable.
+    """
+    limit(c, facts, "code_per_client")
+    _confirmed_here(c, facts, "signin", flow, confirmed)
+    account, address = redeem(c, facts, "signin", flow, code)
+    if account.status != "active":
+        raise AccountUnavailable()
+    account = c.directory.verify_email(account.id, address)
+    c.throttle.succeeded(account.id, facts.client, known_device(c, facts, account.id))
+    return signed_in(c, facts, account, (CODE,), remember, address)
+
+
+def activate(c: Collaborators, facts: Facts, flow: str, code: str, password: str, remember: bool,
+             confirmed: bool = False) -> SignedIn:
+    """First sign-in: the code proves the address, the password is set, the account active.
+
+    The password is checked before the code is spent; ``confirmed`` as for
+    :func:`sign_in_with_code`. Raises TooManyAttempts, LinkFromElsewhere, PasswordRejected,
+    WrongCode, InvalidCode, AccountUnavailable.
+    """
+    limit(c, facts, "code_per_client")
+    data = c.codes.code_data("activation", flow)
+    if data is None:
+        c.audit("activation.failed", ip=facts.client)
+        raise InvalidCode("unknown or expired activation")
+    _confirmed_here(c, facts, "activation", flow, confirmed)
+    account = c.directory.get(data["account"])
+    if account is None:
+        raise AccountUnavailable()
+    problems = password_problems(password, account.addresses)
+    if problems:
+        raise PasswordRejected(problems)
+    account, address = redeem(c, facts, "activation", flow, code)
+    c.directory.set_password_hash(account.id, c.passwords.hash(password))
+    account = c.directory.verify_email(account.id, address)
+    c.audit("activation.completed", account=account.id, ip=facts.client)
+    return signed_in(c, facts, account, (ACTIVATION,), remember, address)

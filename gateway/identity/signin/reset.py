@@ -1,0 +1,79 @@
+"""Forgotten and changed passwords: the reset link, and storing a new password.
+
+A reset link is stored hashed, works once, and dies when the password changes
+(its record carries a fingerprint of the password hash it was sent for). Storing a
+new password ends every other session of the account, voids outstanding reset
+links and mails the person.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from ...accounts.codes import InvalidCode
+from ...accounts.models import Account
+from ...accounts.passwords import password_problems
+from ..models import RESET
+from .context import Collaborators, Facts, SignedIn, email_hash
+from .errors import PasswordRejected
+from .limits import mail_limits
+from .password import signed_in
+
+
+def _password_fingerprint(account: Account) -> str:
+    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+
+
+def send_reset(c: Collaborators, facts: Facts, account: Account, address: str) -> None:
+    """Mail a reset link (the previous one is void). Raises TooManyAttempts."""
+    mail_limits(c, facts, address, account.id)
+    minutes = c.code_settings.reset_minutes
+    token = c.codes.issue_link("reset", account.id, minutes * 60,
+                               {"email": address, "pw": _password_fingerprint(account)})
+    c.mail("reset", address, facts.lang, link=c.links.reset(token), minutes=minutes,
+           expires_at=c.clock() + minutes * 60)
+    c.audit("reset.sent", account=account.id, email_hash=email_hash(address), ip=facts.client)
+
+
+def reset_target(c: Collaborators, token: str) -> Account | None:
+    """The account a reset link is for, without spending it (mail scanners open links)."""
+    data = c.codes.peek_link("reset", token)
+    if data is None:
+        return None
+    account = c.directory.get(data["account"])
+    if account is None or account.status == "disabled" or data["pw"] != _password_fingerprint(account):
+        return None
+    return account
+
+
+def reset_password(c: Collaborators, facts: Facts, token: str, password: str, remember: bool) -> SignedIn:
+    """Spend the link, set the password (every other session ends), and sign in.
+
+    Raises InvalidCode (used, expired, replaced, or the password changed since), PasswordRejected.
+    """
+    account = reset_target(c, token)
+    if account is None:
+        raise InvalidCode("unknown, used or expired link")
+    problems = password_problems(password, account.addresses)
+    if problems:
+        raise PasswordRejected(problems)
+    data = c.codes.redeem_link("reset", token)
+    if data["pw"] != _password_fingerprint(account):
+        raise InvalidCode("the password changed since the link was sent")
+    account = set_password(c, facts, account, password, method_email=data["email"])
+    proven = signed_in(c, facts, account, (RESET,), remember, data["email"])
+    c.audit("reset.completed", account=account.id, ip=facts.client)
+    return proven
+
+
+def set_password(c: Collaborators, facts: Facts, account: Account, password: str,
+                 method_email: str | None = None) -> Account:
+    """Store a new password: every session but this browser's ends, outstanding reset links die, a mail
+    tells the person. ``method_email``: an address the change proved (a reset link), marked verified."""
+    account = c.directory.set_password_hash(account.id, c.passwords.hash(password))
+    if method_email:
+        account = c.directory.verify_email(account.id, method_email)
+    c.codes.void_links("reset", account.id)
+    c.end_sessions(account.id, facts.session_id, "password.changed")
+    c.mail("password_changed", account.primary_email, facts.lang)
+    c.audit("password.changed", account=account.id, ip=facts.client)
+    return account

@@ -1,0 +1,109 @@
+"""The sign-in rules (gateway.identity.signin) against real Redis, without Flask or an HTTP server.
+
+The HTTP tests (tests/web) prove the pages; these prove the rules take their
+collaborators and the request's facts as values: identify's kinds, a wrong
+password's growing delay, a code checked once, activation setting the password.
+"""
+from __future__ import annotations
+
+import pytest
+
+from gateway.accounts.codes import Codes, InvalidCode
+from gateway.accounts.directory import Directory
+from gateway.accounts.models import Account, Email
+from gateway.accounts.passwords import Passwords
+from gateway.config import CodeSettings, LimitSettings, PasswordSettings
+from gateway.identity.devices import KnownDevices
+from gateway.identity.models import CODE
+from gateway.identity.ratelimits import RateLimits
+from gateway.identity.signin import address, codes, password
+from gateway.identity.signin.context import Collaborators, Facts
+from gateway.identity.signin.errors import TooManyAttempts, WrongPassword
+from gateway.identity.throttle import Throttle
+
+SECRET = "s" * 32
+
+
+class Links:
+    def code(self, purpose: str, flow: str, code: str) -> str:
+        return f"https://gw.example/{purpose}/{flow}?code={code}"
+
+    def reset(self, token: str) -> str:
+        return f"https://gw.example/reset/{token}"
+
+
+@pytest.fixture
+def sent() -> list[tuple]:
+    """The mails the rules asked for (template, to, context); delivery is the mail package's, tested there."""
+    return []
+
+
+@pytest.fixture
+def c(store, clock, sent) -> Collaborators:
+    return Collaborators(
+        directory=Directory(store), passwords=Passwords(PasswordSettings()), codes=Codes(store, SECRET),
+        throttle=Throttle(store, LimitSettings(), clock), ratelimits=RateLimits(store, LimitSettings()),
+        devices=KnownDevices(SECRET), code_settings=CodeSettings(),
+        mail=lambda template, to, lang, **context: sent.append((template, to, context)), links=Links(),
+        audit=lambda event, **fields: None, end_sessions=lambda account_id, except_sid, reason: 0, clock=clock,
+    )
+
+
+def make(c: Collaborators, account_id: str, email: str, *, verified: bool = True, secret: str | None = None,
+         status: str = "active") -> Account:
+    account = c.directory.create(Account(id=account_id, emails=(Email(email, verified=verified),), status=status))
+    if secret is not None:
+        account = c.directory.set_password_hash(account_id, c.passwords.hash(secret))
+    return account
+
+
+FACTS = Facts(client="192.0.2.7")
+
+
+def test_identify_names_the_way_on_for_each_state(c):
+    make(c, "u1", "active@example.org", secret="correct horse battery")
+    make(c, "u2", "unverified@example.org", verified=False, secret="correct horse battery")
+    make(c, "u3", "new@example.org", verified=False, status="provisioned")
+    make(c, "u4", "gone@example.org", status="disabled")
+    kinds = {raw: address.identify(c, FACTS, raw).kind for raw in (
+        " Active@Example.org", "unverified@example.org", "new@example.org", "gone@example.org", "who@example.org")}
+    assert kinds == {" Active@Example.org": "password", "unverified@example.org": "verify",
+                     "new@example.org": "activate", "gone@example.org": "disabled", "who@example.org": "unknown"}
+    found = address.identify(c, FACTS, "active@example.org")
+    assert (found.pending.account_id, found.pending.email) == ("u1", "active@example.org")
+    assert address.identify(c, FACTS, "gone@example.org").pending is None
+
+
+def test_a_wrong_password_delays_the_next_try_even_the_right_one(c, clock):
+    account = make(c, "u1", "a@example.org", secret="correct horse battery")
+    for n in range(LimitSettings().throttle_pair):  # the free tries of this (account, client)
+        with pytest.raises(WrongPassword):
+            password.check_password(c, FACTS, account, "a@example.org", f"wrong guess {n}", False)
+    with pytest.raises(TooManyAttempts) as refused:
+        password.check_password(c, FACTS, account, "a@example.org", "correct horse battery", False)
+    assert refused.value.wait > 0
+    clock.advance(refused.value.wait)
+    proven = password.check_password(c, FACTS, account, "a@example.org", "correct horse battery", False)
+    assert proven.account_id == "u1" and proven.device_cookie
+
+
+def test_a_code_is_checked_once(c, sent):
+    account = make(c, "u1", "a@example.org", secret="correct horse battery")
+    flow = codes.send_code(c, FACTS, "signin", account, "a@example.org")
+    (template, to, context), = sent
+    assert (template, to) == ("signin_code", "a@example.org")
+    here = Facts(client="192.0.2.7", flow=flow)
+    proven = codes.sign_in_with_code(c, here, flow.id, context["code"], remember=False)
+    assert (proven.account_id, proven.methods) == ("u1", (CODE,))
+    with pytest.raises(InvalidCode):
+        codes.sign_in_with_code(c, here, flow.id, context["code"], remember=False)
+
+
+def test_activation_sets_the_password_and_the_account_is_active(c, sent):
+    account = make(c, "u1", "new@example.org", verified=False, status="provisioned")
+    flow = codes.send_code(c, FACTS, "activation", account, "new@example.org")
+    here = Facts(client="192.0.2.7", flow=flow)
+    codes.activate(c, here, flow.id, sent[0][2]["code"], "a long new passphrase", remember=False)
+    active = c.directory.get("u1")
+    assert active.status == "active" and active.email("new@example.org").verified
+    assert c.passwords.verify(active.password_hash, "a long new passphrase")
