@@ -16,7 +16,7 @@ from .attributes import Value, account_values, release, released_names
 from .authn_request import SsoRequest
 from .errors import NoAuthnContext, RequestDenied, RequestUnsupported, StatusError, UnknownServiceProvider
 from .idp import IdentityProvider
-from .nameids import IssuedNameId, NameIds, choose_format
+from .nameids import IssuedNameId, NameIds, format_for
 from .providers import ServiceProvider
 from .response import Addressee, AssertionContent, build_status, build_success, new_id
 
@@ -91,12 +91,12 @@ def answer(idp: IdentityProvider, request: SsoRequest, account: Account | None, 
     if account is None or not account.is_active:
         raise RequestDenied("account unavailable")
     context = authn_context_for(request)
-    name_format = choose_format(sp, request.name_id_policy)
+    name_format = format_for(account, sp, request.name_id_policy)
     name_id = name_ids.issue(account, sp, name_format, request.name_id_policy,
                              previous.name_id if previous else None)
     participation = Participation(name_id, previous.session_index if previous else new_id())
     content = AssertionContent(name_id, participation.session_index, auth.auth_time, context,
-                               _attributes(idp, sp, account, name_ids))
+                               attributes_for(idp, sp, account, name_ids))
     return build_success(idp, Addressee(sp, request.acs_url, request.id), content, now), participation
 
 
@@ -106,11 +106,13 @@ def answer_error(idp: IdentityProvider, request: SsoRequest, error: StatusError,
     return build_status(idp, Addressee(sp, request.acs_url, request.id), error, now)
 
 
-def _attributes(idp: IdentityProvider, sp: ServiceProvider, account: Account,
-                name_ids: NameIds) -> dict[str, tuple[Value, ...]]:
+def attributes_for(idp: IdentityProvider, sp: ServiceProvider, account: Account, name_ids: NameIds,
+                   create: bool = True) -> dict[str, tuple[Value, ...]]:
+    """The attributes released to ``sp`` for ``account`` (``create=False``: a persistent identifier
+    not yet made is not made, and eduPersonTargetedID and pairwise-id are then left out).
+    """
     names = released_names(sp)
-    persistent = ""
+    persistent = None
     if "eduPersonTargetedID" in names or "pairwise-id" in names:
-        persistent = name_ids.persistent_value(account, sp.entity_id) or ""
-    return release(sp, account_values(account, sp, idp.entity_id, idp.settings.scope, persistent,
-                                          scopes=idp.settings.scopes))
+        persistent = name_ids.persistent_name_id(account, sp.entity_id, create)
+    return release(sp, account_values(account, sp, idp.settings.scope, persistent, scopes=idp.settings.scopes))
