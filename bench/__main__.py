@@ -11,6 +11,8 @@
 
 ``saml`` -- SAML SSO responses/s against response signing, and 2,000-SP metadata (bench/saml.py).
 
+``cutover`` -- ``gateway saml cutover-check`` on 100,000 identifiers, goal under 10 s (bench/cutover.py).
+
 ``python -m bench`` runs all; ``python -m bench signin`` or ``python -m bench oidc`` one of them.
 
 ``GATEWAY_WORKERS`` / ``GATEWAY_THREADS`` in the environment reach gunicorn, to compare settings.
@@ -29,7 +31,7 @@ from typing import TypeVar
 
 from gateway.config import PasswordSettings
 
-from . import argon, load, oidc, saml, stack
+from . import argon, cutover, load, oidc, saml, stack
 from .meter import CORES, Meter, Usage
 
 GOAL = 0.85
@@ -42,7 +44,7 @@ T = TypeVar("T")
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("part", nargs="?", default="all", choices=("all", "signin", "oidc", "saml"),
+    add("part", nargs="?", default="all", choices=("all", "signin", "oidc", "saml", "cutover"),
         help="what to measure (default: all)")
     add("--seconds", type=float, default=5.0, help="length of the measured sign-in burst (b)")
     add("--burst-seconds", type=float, default=3.0, help="length of the burst under probes (c)")
@@ -52,6 +54,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     add("--app", default=stack.APP, help="the WSGI app gunicorn serves (to try a variant)")
     oidc.add_arguments(parser)
     saml.add_arguments(parser)
+    cutover.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -71,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         oidc.main(args)
     if args.part in ("all", "saml"):  # bench/saml.py: SAML SSO/s, start-up and memory with 2,000 SPs
         saml.main(args)
+    if args.part in ("all", "cutover"):
+        cutover.main(args)
     print(f"\n  total time {time.monotonic() - started:.0f} s")
     return 0
 

@@ -324,6 +324,13 @@ class Directory:
                   for kind, sp, value in entries]
         return list(self.store.redis.hmget(Store.UNIQUE_INDEX, fields))
 
+    def legacy_holders(self, sp_entity_id: str) -> set[str]:
+        """Ids of the accounts holding a legacy id or a legacy eppn for this SP (HSCAN of the index)."""
+        sp = json.dumps(sp_entity_id, ensure_ascii=False)
+        pattern = _glob_escape('["legacy_') + "*" + _glob_escape(f'",{sp},') + "*"  # see unique_entry
+        found = self.store.redis.hscan_iter(Store.UNIQUE_INDEX, match=pattern, count=2000)
+        return {owner for entry, owner in found if json.loads(entry)[1] == sp_entity_id}
+
     def get_many(self, account_ids: Collection[str]) -> dict[str, Account]:
         """The accounts of ``account_ids`` that exist, by id, in one pipeline."""
         ids = list(dict.fromkeys(account_ids))
@@ -426,6 +433,11 @@ class _Stale(Exception):
 
 def _with_emails(account: Account, emails: list[Email]) -> Account:
     return dataclasses.replace(account, emails=tuple(emails))
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally by a Redis MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _chunks(items: Iterator[Account], size: int) -> Iterator[list[Account]]:

@@ -95,14 +95,16 @@ def opaque_id(kind: str, value: str, scope: str) -> str:
 
 
 def account_values(account: Account, sp: ServiceProvider, scope: str, persistent: IssuedNameId | None,
-                   *, scopes: Collection[str]) -> dict[str, tuple[Value, ...]]:
+                   *, scopes: Collection[str], names: Collection[str] | None = None) -> dict[str, tuple[Value, ...]]:
     """Every attribute the gateway can say about the account to this SP (before the release policy).
 
     ``persistent`` is the SP's persistent NameID (:meth:`.nameids.NameIds.persistent_name_id`;
     None: eduPersonTargetedID and pairwise-id are not said). Without ``liste_rouge`` in its policy,
     an SP is told nothing of :data:`LISTE_ROUGE_HIDDEN` for a person on the liste rouge (ATT07).
     An eppn outside ``scopes`` (the configured ones) is not said, nor the affiliations scoped by it (A03).
+    ``names``: only these attributes (None: all; the cut-over check asks for the identifiers only).
     """
+    wanted = ATTRIBUTES.keys() if names is None else frozenset(names)
     scoped = eppn_is_assertable(account, scopes, sp.entity_id)
     display = account.display_name or f"{account.given_name} {account.family_name}".strip()
     mail = email_address(account)
@@ -120,11 +122,13 @@ def account_values(account: Account, sp: ServiceProvider, scope: str, persistent
         "supannEtablissement": (account.establishment,),
         "supannListeRouge": ("TRUE" if account.liste_rouge else "FALSE",),
         "eduPersonTargetedID": (persistent,) if persistent else (),
-        "subject-id": (opaque_id("subject-id", account.id, scope),),
-        "pairwise-id": (opaque_id("pairwise-id", persistent.value, scope),) if persistent else (),
+        "subject-id": (opaque_id("subject-id", account.id, scope),) if "subject-id" in wanted else (),
+        "pairwise-id": (opaque_id("pairwise-id", persistent.value, scope),)
+        if persistent and "pairwise-id" in wanted else (),
     }
     hidden = LISTE_ROUGE_HIDDEN if account.liste_rouge and not sp.policy.liste_rouge else frozenset()
-    return {name: kept for name, found in values.items() if name not in hidden and (kept := _sendable(found))}
+    return {name: kept for name, found in values.items()
+            if name in wanted and name not in hidden and (kept := _sendable(found))}
 
 
 def policy_attributes(sp: ServiceProvider) -> tuple[tuple[str, ...], str]:

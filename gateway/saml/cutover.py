@@ -39,6 +39,8 @@ from .sso import attributes_for
 
 #: Shibboleth SP 3's default REMOTE_USER, in order (shibboleth2.xml).
 REMOTE_USER = ("eduPersonPrincipalName", "subject-id", "pairwise-id", "persistent-id")
+#: The attributes an application keys its users on (what :func:`view_of` reads).
+IDENTIFIERS = frozenset({"eduPersonPrincipalName", "eduPersonTargetedID", "subject-id", "pairwise-id"})
 _CHUNK = 5000
 
 
@@ -79,7 +81,7 @@ def view_of(idp: IdentityProvider, sp: ServiceProvider, account: Account, name_i
     """What the application will see at this person's next sign-in without a NameIDPolicy (nothing is made)."""
     name_format = format_for(account, sp, NameIdPolicy())
     persistent = name_ids.persistent_name_id(account, sp.entity_id, create=False)
-    released = attributes_for(idp, sp, account, name_ids, create=False)
+    released = attributes_for(idp, sp, account, name_ids, create=False, only=IDENTIFIERS)
     return application_view(idp.entity_id, sp.entity_id, name_format, persistent, released)
 
 
@@ -163,12 +165,11 @@ def check(idp: IdentityProvider, sp: ServiceProvider, directory: Directory, name
     return report
 
 
-def unmentioned(directory: Directory, sp: ServiceProvider, mentioned: set[str]) -> Iterator[Account]:
-    """Accounts holding a legacy id or legacy eppn for ``sp`` that ``mentioned`` does not name."""
-    for account in directory.iter_accounts(1000):
-        legacy = sp.entity_id in account.legacy_ids or sp.entity_id in account.legacy_eppns
-        if legacy and account.id not in mentioned:
-            yield account
+def unmentioned(directory: Directory, sp: ServiceProvider, mentioned: set[str]) -> list[Account]:
+    """Accounts holding a legacy id or legacy eppn for ``sp`` that ``mentioned`` does not name, by id."""
+    left = sorted(directory.legacy_holders(sp.entity_id) - mentioned)
+    found = directory.get_many(left)
+    return [found[account_id] for account_id in left if account_id in found]
 
 
 def _prefetched(name_ids: NameIds, sp: ServiceProvider, accounts: Mapping[str, Account]) -> NameIds:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Collection
 
 from ..accounts.models import Account
 from ..identity.models import Authentication
@@ -107,12 +108,14 @@ def answer_error(idp: IdentityProvider, request: SsoRequest, error: StatusError,
 
 
 def attributes_for(idp: IdentityProvider, sp: ServiceProvider, account: Account, name_ids: NameIds,
-                   create: bool = True) -> dict[str, tuple[Value, ...]]:
+                   create: bool = True, only: Collection[str] | None = None) -> dict[str, tuple[Value, ...]]:
     """The attributes released to ``sp`` for ``account`` (``create=False``: a persistent identifier
-    not yet made is not made, and eduPersonTargetedID and pairwise-id are then left out).
+    not yet made is not made, and eduPersonTargetedID and pairwise-id are then left out; ``only``:
+    those of these names that are released).
     """
-    names = released_names(sp)
+    names = [n for n in released_names(sp) if only is None or n in only]
     persistent = None
     if "eduPersonTargetedID" in names or "pairwise-id" in names:
         persistent = name_ids.persistent_name_id(account, sp.entity_id, create)
-    return release(sp, account_values(account, sp, idp.settings.scope, persistent, scopes=idp.settings.scopes))
+    return release(sp, account_values(account, sp, idp.settings.scope, persistent, scopes=idp.settings.scopes,
+                                      names=names))
