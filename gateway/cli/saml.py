@@ -153,7 +153,8 @@ def describe_user(idp: Any, sp: Any, account: Any, name_ids: Any) -> list[str]:
         if account.legacy_ids.get(sp.entity_id):
             value += "  (legacy identifier of the account)"
         if persistent:
-            qualifiers = f"  NameQualifier={persistent.name_qualifier} SPNameQualifier={persistent.sp_name_qualifier}"
+            qualifiers = (f"  NameQualifier={persistent.name_qualifier} "
+                          f"SPNameQualifier={persistent.sp_name_qualifier}")
     elif name_format == NAMEID_FORMAT_EMAILADDRESS:
         value = email_address(account) or "(no verified address: InvalidNameIDPolicy)"
     else:
@@ -161,7 +162,7 @@ def describe_user(idp: Any, sp: Any, account: Any, name_ids: Any) -> list[str]:
     lines.append(f"NameID: format={name_format}")
     lines.append(f"  value: {value}")
     lines += [qualifiers] if qualifiers else []
-    values = attributes_for(idp, sp, account, name_ids, create=False)
+    values = attributes_for(idp, sp, account, name_ids, NameIdPolicy(), create=False)
     lines.append("attributes:")
     for friendly in released_names(sp):
         if friendly in values:
@@ -176,7 +177,7 @@ def describe_user(idp: Any, sp: Any, account: Any, name_ids: Any) -> list[str]:
     lines.append("the application behind a Shibboleth SP 3 (default attribute map) sees:")
     lines.append(f"  REMOTE_USER: {view.remote_user or '(unset)'}")
     lines.append(f"  eppn: {view.eppn or '(none)'}")
-    lines.append(f"  persistent-id: {';'.join(view.persistent_ids) or '(none)'}")
+    lines.append(f"  persistent-id: {view.persistent_id or '(none)'}")
     return lines
 
 
@@ -287,12 +288,13 @@ def cutover_check(ctx: Context, entity_id: str, path: str) -> None:
         for finding in report.findings:
             click.echo(f"{finding.identifier}: {finding.reason}; fix: {finding.fix}")
         if report.former_qualifiers:
-            click.echo("the SP must accept the former NameQualifier(s): in its attribute-policy.xml, replace the "
-                       "persistent-id AttributeRule with:")
+            click.echo("the SP must accept the former NameQualifier(s): in its attribute-policy.xml, "
+                       "replace the persistent-id AttributeRule with:")
             click.echo(attribute_policy_rule(sorted(report.former_qualifiers)))
         click.echo(f"{report.recognised} of {report.total} recognised")
         for account in unmentioned(directory, sp, report.mentioned):
-            legacy = [v for v in (account.legacy_eppns.get(entity_id), account.legacy_ids.get(entity_id)) if v]
+            legacy = [v for v in (account.legacy_eppns.get(entity_id), account.legacy_ids.get(entity_id))
+                      if v]
             click.echo(f"not in the file: account {account.id} ({account.primary_email}) holds "
                        + ", ".join(legacy))
     sys.exit(0 if report.recognised == report.total else 1)

@@ -49,8 +49,9 @@ class ApplicationView:
     """What the application behind the SP sees of a person."""
 
     eppn: str
-    #: from the persistent NameID and eduPersonTargetedID, in that order, without repeats
-    persistent_ids: tuple[str, ...]
+    #: ``persistent-id`` as the SP exposes it: from the persistent NameID and eduPersonTargetedID,
+    #: in that order, joined by ";" ("" when there is none)
+    persistent_id: str
     #: the persistent NameID's bare value ("" when the NameID is transient or an address)
     name_id: str
     remote_user: str
@@ -60,7 +61,8 @@ def persistent_id(name_id: IssuedNameId, idp_entity_id: str, sp_entity_id: str) 
     """``NameQualifier!SPNameQualifier!value``, absent qualifiers being the IdP and the SP (Shibboleth
     SP 3 NameIDAttributeDecoder with defaultQualifiers; SimpleSAMLphp saml:NameIDAttribute ``%I!%S!%V``).
     """
-    return f"{name_id.name_qualifier or idp_entity_id}!{name_id.sp_name_qualifier or sp_entity_id}!{name_id.value}"
+    name_qualifier = name_id.name_qualifier or idp_entity_id
+    return f"{name_qualifier}!{name_id.sp_name_qualifier or sp_entity_id}!{name_id.value}"
 
 
 def application_view(idp_entity_id: str, sp_entity_id: str, name_format: str, persistent: IssuedNameId | None,
@@ -70,18 +72,19 @@ def application_view(idp_entity_id: str, sp_entity_id: str, name_format: str, pe
     """
     ids = [persistent] if persistent is not None and name_format == NAMEID_FORMAT_PERSISTENT else []
     ids += [v for v in released.get("eduPersonTargetedID", ()) if isinstance(v, IssuedNameId)]
-    strings = tuple(dict.fromkeys(persistent_id(i, idp_entity_id, sp_entity_id) for i in ids))
+    joined = ";".join(persistent_id(i, idp_entity_id, sp_entity_id) for i in ids)
     first = {name: str(values[0]) for name, values in released.items() if values}
     eppn = first.get("eduPersonPrincipalName", "")
-    remote = next((first[n] for n in REMOTE_USER[:3] if n in first), strings[0] if strings else "")
-    return ApplicationView(eppn, strings, ids[0].value if ids and ids[0] is persistent else "", remote)
+    remote = next((first[n] for n in REMOTE_USER[:3] if n in first), joined)
+    return ApplicationView(eppn, joined, ids[0].value if ids and ids[0] is persistent else "", remote)
 
 
-def view_of(idp: IdentityProvider, sp: ServiceProvider, account: Account, name_ids: NameIds) -> ApplicationView:
-    """What the application will see at this person's next sign-in without a NameIDPolicy (nothing is made)."""
+def view_of(idp: IdentityProvider, sp: ServiceProvider, account: Account,
+            name_ids: NameIds) -> ApplicationView:
+    """What the application will see at this person's next sign-in without a NameIDPolicy (nothing made)."""
     name_format = format_for(account, sp, NameIdPolicy())
     persistent = name_ids.persistent_name_id(account, sp.entity_id, create=False)
-    released = attributes_for(idp, sp, account, name_ids, create=False, only=IDENTIFIERS)
+    released = attributes_for(idp, sp, account, name_ids, NameIdPolicy(), create=False, only=IDENTIFIERS)
     return application_view(idp.entity_id, sp.entity_id, name_format, persistent, released)
 
 
@@ -92,7 +95,8 @@ def attribute_policy_rule(name_qualifiers: Sequence[tuple[str, str]]) -> str:
     rules = ['        <Rule xsi:type="NameIDQualifierString"/>']
     for name_qualifier, sp_name_qualifier in name_qualifiers:
         extra = f' SPNameQualifier="{_xml(sp_name_qualifier)}"' if sp_name_qualifier else ""
-        rules.append(f'        <Rule xsi:type="NameIDQualifierString" NameQualifier="{_xml(name_qualifier)}"{extra}/>')
+        rules.append(f'        <Rule xsi:type="NameIDQualifierString" '
+                     f'NameQualifier="{_xml(name_qualifier)}"{extra}/>')
     return "\n".join(['<AttributeRule attributeID="persistent-id">', '    <PermitValueRule xsi:type="OR">',
                       *rules, "    </PermitValueRule>", "</AttributeRule>"])
 
@@ -250,17 +254,23 @@ class _Judge:
         if line.kind == "value" and view.name_id == line.value:
             self.report.recognised += 1
             return None
-        if line.kind == "persistent-id" and line.text in view.persistent_ids:
+        if line.kind == "persistent-id" and line.text == view.persistent_id:
             self.report.recognised += 1
             if (line.name_qualifier, line.sp_name_qualifier) != (self.idp.entity_id, self.sp.entity_id):
                 self.report.former_qualifiers.add((line.name_qualifier, _other(line.sp_name_qualifier,
                                                                                self.sp.entity_id)))
             return None
-        if line.kind == "value" or not view.persistent_ids:
+        if line.kind == "value" or not view.persistent_id:
             return self._miss(line, "the SP asks for a transient NameID and gets one",
                               f'set legacy_name_id = true in [saml.sp."{self.sp.entity_id}"]')
-        rule = attribute_policy_rule([(line.name_qualifier, _other(line.sp_name_qualifier, self.sp.entity_id))])
-        return self._miss(line, f"the qualifiers will differ: the gateway will send {view.persistent_ids[0]}",
+        former = (line.name_qualifier, _other(line.sp_name_qualifier, self.sp.entity_id))
+        rule = attribute_policy_rule([former])
+        if line.text in view.persistent_id.split(";"):
+            return self._miss(line, f"the SP will see it twice, as {view.persistent_id} (NameID and "
+                                    "eduPersonTargetedID)",
+                              "leave eduPersonTargetedID out of attributes in "
+                              f'[saml.sp."{self.sp.entity_id}"]')
+        return self._miss(line, f"the qualifiers will differ: the gateway will send {view.persistent_id}",
                           self._import("legacy_ids", legacy, account.id)
                           + "; and the SP must accept the former NameQualifier: in its attribute-policy.xml, "
                           + "replace the persistent-id rule with " + " ".join(rule.split()))

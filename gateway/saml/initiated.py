@@ -122,8 +122,9 @@ def unsolicited(idp: IdentityProvider, sp: ServiceProvider, acs_url: str, accoun
     name_id = name_ids.issue(account, sp, format_for(account, sp, policy), policy,
                              previous.name_id if previous else None)
     participation = Participation(name_id, previous.session_index if previous else new_id())
+    released = attributes_for(idp, sp, account, name_ids, policy)
     content = AssertionContent(name_id, participation.session_index, auth.auth_time,
-                               PASSWORD_PROTECTED_TRANSPORT, attributes_for(idp, sp, account, name_ids))
+                               PASSWORD_PROTECTED_TRANSPORT, released)
     return build_unsolicited(idp, sp, acs_url, content, now), participation
 
 

@@ -20,7 +20,11 @@
   account has a legacy id gets it as a persistent NameID even when it asks for
   transient or unspecified: the former IdPs did so, and the application keys its
   users on it. The SP's ``legacy_name_id = false`` setting restores the strict
-  reading of NameIDPolicy (SAML Core §3.4.1.1).
+  reading of NameIDPolicy (SAML Core §3.4.1.1). The NameID then carries the
+  identifier in place of eduPersonTargetedID, which is left out
+  (:func:`legacy_replaces_transient`): Shibboleth SP 3 maps both to
+  ``persistent-id`` and would join them as ``X;X``, a string no former IdP
+  (which sent one or the other) gave the application.
 * **Transient** (NID01): random, one per (SSO session, SP), kept for SLO in the
   session's parties record (identity.parties).
 * **Email**: the primary address if verified, else the first verified one; only
@@ -86,14 +90,22 @@ def choose_format(sp: ServiceProvider, policy: NameIdPolicy) -> str:
     return FORMATS[sp.policy.name_id_format]
 
 
-def format_for(account: Account, sp: ServiceProvider, policy: NameIdPolicy) -> str:
-    """:func:`choose_format`, except that a legacy persistent id for this SP replaces a transient one
-    unless the SP's ``legacy_name_id`` is off (issue 11). Raises InvalidNameIDPolicy.
+def legacy_replaces_transient(account: Account, sp: ServiceProvider, policy: NameIdPolicy) -> bool:
+    """The SP would get a transient NameID, but the account has a legacy persistent id for it and the
+    SP's ``legacy_name_id`` is on: that id is sent instead (issue 11). Raises InvalidNameIDPolicy.
     """
-    chosen = choose_format(sp, policy)
-    if chosen == NAMEID_FORMAT_TRANSIENT and sp.policy.legacy_name_id and account.legacy_ids.get(sp.entity_id):
+    return (sp.policy.legacy_name_id and bool(account.legacy_ids.get(sp.entity_id))
+            and choose_format(sp, policy) == NAMEID_FORMAT_TRANSIENT)
+
+
+def format_for(account: Account, sp: ServiceProvider, policy: NameIdPolicy) -> str:
+    """:func:`choose_format`, or persistent when :func:`legacy_replaces_transient`.
+
+    Raises InvalidNameIDPolicy.
+    """
+    if legacy_replaces_transient(account, sp, policy):
         return NAMEID_FORMAT_PERSISTENT
-    return chosen
+    return choose_format(sp, policy)
 
 
 class NameIds:
@@ -116,7 +128,8 @@ class NameIds:
             audit("saml.persistent_id.created", account=account.id, sp=sp_entity_id)
         return cast("str | None", self.store.redis.hget(name, sp_entity_id))  # the winner of a race
 
-    def persistent_name_id(self, account: Account, sp_entity_id: str, create: bool = True) -> IssuedNameId | None:
+    def persistent_name_id(self, account: Account, sp_entity_id: str,
+                           create: bool = True) -> IssuedNameId | None:
         """The persistent NameID for this SP (:meth:`persistent_value`) with its qualifiers: the former
         IdP's for a qualified legacy id, else the gateway's entityID and the SP's (SAML Core §8.3.7).
         """
@@ -144,7 +157,8 @@ class NameIds:
                 return previous
             return IssuedNameId("_" + secrets.token_hex(20), name_format, **qualifiers)
         if name_format == NAMEID_FORMAT_PERSISTENT:
-            persistent = self.persistent_name_id(account, sp.entity_id, create=policy.allow_create is not False)
+            create = policy.allow_create is not False
+            persistent = self.persistent_name_id(account, sp.entity_id, create)
             if persistent is not None:
                 return persistent
             if policy.format == NAMEID_FORMAT_PERSISTENT:

@@ -17,7 +17,7 @@ from .attributes import Value, account_values, release, released_names
 from .authn_request import SsoRequest
 from .errors import NoAuthnContext, RequestDenied, RequestUnsupported, StatusError, UnknownServiceProvider
 from .idp import IdentityProvider
-from .nameids import IssuedNameId, NameIds, format_for
+from .nameids import IssuedNameId, NameIdPolicy, NameIds, format_for, legacy_replaces_transient
 from .providers import ServiceProvider
 from .response import Addressee, AssertionContent, build_status, build_success, new_id
 
@@ -97,7 +97,7 @@ def answer(idp: IdentityProvider, request: SsoRequest, account: Account | None, 
                              previous.name_id if previous else None)
     participation = Participation(name_id, previous.session_index if previous else new_id())
     content = AssertionContent(name_id, participation.session_index, auth.auth_time, context,
-                               attributes_for(idp, sp, account, name_ids))
+                               attributes_for(idp, sp, account, name_ids, request.name_id_policy))
     return build_success(idp, Addressee(sp, request.acs_url, request.id), content, now), participation
 
 
@@ -108,12 +108,18 @@ def answer_error(idp: IdentityProvider, request: SsoRequest, error: StatusError,
 
 
 def attributes_for(idp: IdentityProvider, sp: ServiceProvider, account: Account, name_ids: NameIds,
-                   create: bool = True, only: Collection[str] | None = None) -> dict[str, tuple[Value, ...]]:
-    """The attributes released to ``sp`` for ``account`` (``create=False``: a persistent identifier
-    not yet made is not made, and eduPersonTargetedID and pairwise-id are then left out; ``only``:
-    those of these names that are released).
+                   policy: NameIdPolicy, create: bool = True,
+                   only: Collection[str] | None = None) -> dict[str, tuple[Value, ...]]:
+    """The attributes released to ``sp`` for ``account`` answering a request with this NameIDPolicy.
+
+    ``create=False``: a persistent identifier not yet made is not made, and eduPersonTargetedID and
+    pairwise-id are then left out; ``only``: those of these names that are released. No
+    eduPersonTargetedID when the legacy persistent id goes as the NameID in place of a transient one
+    (:func:`.nameids.legacy_replaces_transient`: Shibboleth SP would see it twice).
     """
     names = [n for n in released_names(sp) if only is None or n in only]
+    if legacy_replaces_transient(account, sp, policy):
+        names = [n for n in names if n != "eduPersonTargetedID"]
     persistent = None
     if "eduPersonTargetedID" in names or "pairwise-id" in names:
         persistent = name_ids.persistent_name_id(account, sp.entity_id, create)
