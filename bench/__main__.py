@@ -12,6 +12,7 @@
 ``saml`` -- SAML SSO responses/s against response signing, and 2,000-SP metadata (bench/saml.py).
 
 ``hospital`` -- 300 people sign in from one address with the example limits: none refused (bench/hospital.py).
+``cutover`` -- ``gateway saml cutover-check`` on 100,000 identifiers, goal under 10 s (bench/cutover.py).
 
 ``python -m bench`` runs all; ``python -m bench signin`` or ``python -m bench oidc`` one of them.
 
@@ -31,7 +32,7 @@ from typing import TypeVar
 
 from gateway.config import PasswordSettings
 
-from . import argon, hospital, load, oidc, saml, stack
+from . import argon, cutover, hospital, load, oidc, saml, stack
 from .meter import CORES, Meter, Usage
 
 GOAL = 0.85
@@ -44,7 +45,7 @@ T = TypeVar("T")
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("part", nargs="?", default="all", choices=("all", "signin", "oidc", "saml", "hospital"),
+    add("part", nargs="?", default="all", choices=("all", "signin", "oidc", "saml", "hospital", "cutover"),
         help="what to measure (default: all)")
     add("--seconds", type=float, default=5.0, help="length of the measured sign-in burst (b)")
     add("--burst-seconds", type=float, default=3.0, help="length of the burst under probes (c)")
@@ -55,6 +56,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     oidc.add_arguments(parser)
     saml.add_arguments(parser)
     hospital.add_arguments(parser)
+    cutover.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         saml.main(args)
     if args.part in ("all", "hospital"):  # bench/hospital.py: 300 people behind one address
         hospital.main(args)
+    if args.part in ("all", "cutover"):
+        cutover.main(args)
     print(f"\n  total time {time.monotonic() - started:.0f} s")
     return 0
 

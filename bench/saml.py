@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import zlib
 from collections.abc import Iterator
 from pathlib import Path

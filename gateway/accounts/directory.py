@@ -11,7 +11,7 @@ and retries when another writer got there first, so no update is lost.
 
 The same script keeps the uniqueness index (``gw:user-unique``, see
 :mod:`gateway.store`): an eppn names one account at most, and so does each
-legacy identifier of an SP (:func:`.models.unique_entries`). A write adding an
+legacy identifier and each legacy eppn of an SP (:func:`.models.unique_entries`). A write adding an
 entry another account holds is refused whole (:class:`IdentifierTaken`), so of
 two racing writers one wins. Duplicates that predate the rule never block a
 write: an entry the account already had is kept (claimed if free), not checked;
@@ -19,8 +19,10 @@ write: an entry the account already had is kept (claimed if free), not checked;
 existed is built once, by the first write that finds ``gw:user-unique-built``
 missing (:meth:`Directory.build_unique_index`, idempotent).
 
-An eppn is written only with a scope the gateway may assert (``scopes``, from
+An eppn, legacy or not, is written only with a scope the gateway may assert (``scopes``, from
 ``saml.scope`` and ``saml.extra_scopes``); one set before that rule stays until changed.
+The same index answers "which account holds this identifier for this SP" (:meth:`Directory.holders`,
+one HMGET for many), which ``gateway saml cutover-check`` asks for every line of its file.
 
 Lookup by any address is a single round trip (:data:`_FIND`).
 """
@@ -48,12 +50,15 @@ from .errors import (
     PersistentIdConflict,
 )
 from .models import (
+    UNIQUE_KINDS,
     Account,
     Email,
     eppn_scope,
     from_hash,
+    identifier_of,
     to_hash,
     unique_entries,
+    unique_entry,
     utcnow,
     validate,
 )
@@ -215,7 +220,7 @@ class Directory:
         Raises InvalidAccount (an eppn out of ``scopes`` too), AccountExists, AddressTaken,
         IdentifierTaken, PersistentIdConflict.
         """
-        self._check_scope(account.eppn)
+        self._check_scopes(account, None)
         now = utcnow()
         account = dataclasses.replace(
             account, created_at=account.created_at or now, updated_at=account.updated_at or now
@@ -248,8 +253,7 @@ class Directory:
             try:
                 if same:
                     return self._write(current, str(current.version), persistent_ids, save_account=False)
-                if changed.eppn != current.eppn:
-                    self._check_scope(changed.eppn)
+                self._check_scopes(changed, current)
                 return self._write(validate(changed), str(current.version), persistent_ids,
                                    before=current)
             except _Stale:
@@ -289,8 +293,7 @@ class Directory:
             raise AddressTaken(reply[1], reply[2])
         if status == "duplicate":
             kind, sp, _ = json.loads(reply[1])
-            value = account.eppn if kind == "eppn" else account.legacy_ids.get(sp, "")
-            raise IdentifierTaken("eppn" if kind == "eppn" else "legacy_ids", sp, value)
+            raise IdentifierTaken(UNIQUE_KINDS[kind], sp, identifier_of(account, kind, sp))
         if status == "exists":
             raise AccountExists(account.id)
         if status == "conflict":
@@ -304,12 +307,48 @@ class Directory:
         self._save(keys=keys, args=args, client=pipe)
         return cast("list[str]", self.store.execute_durably(pipe)[0])
 
-    def _check_scope(self, eppn: str) -> None:
-        """Raises InvalidAccount when ``eppn`` has a scope the gateway may not assert."""
-        if eppn and self.scopes is not None and eppn_scope(eppn) not in self.scopes:
-            allowed = ", ".join(sorted(self.scopes))
-            raise InvalidAccount("eppn", f"scope {eppn_scope(eppn)!r} is not one the gateway may assert "
-                                         f"(saml.scope and saml.extra_scopes: {allowed})")
+    def _check_scopes(self, account: Account, before: Account | None) -> None:
+        """The eppn and legacy eppns new or changed since ``before`` are in ``scopes`` (A03).
+
+        Raises InvalidAccount naming the configuration key to change.
+        """
+        if self.scopes is None:
+            return
+        old = before or Account(id="", emails=())
+        written = [("eppn", account.eppn)] if account.eppn != old.eppn else []
+        written += [("legacy_eppns", eppn) for sp, eppn in sorted(account.legacy_eppns.items())
+                    if old.legacy_eppns.get(sp) != eppn]
+        for field, eppn in written:
+            if eppn and eppn_scope(eppn) not in self.scopes:
+                allowed = ", ".join(sorted(self.scopes))
+                raise InvalidAccount(field, f"scope {eppn_scope(eppn)!r} is not one the gateway may assert "
+                                            f"(saml.scope and saml.extra_scopes: {allowed})")
+
+    def holders(self, entries: Collection[tuple[str, str, str]]) -> list[str | None]:
+        """The account id holding each (kind, SP entityID, value) of the uniqueness index, or None.
+
+        One HMGET for them all; eppns are looked up lowercased, as they are indexed.
+        """
+        if not entries:
+            return []
+        fields = [unique_entry(kind, sp, value.lower() if kind != "legacy_id" else value)
+                  for kind, sp, value in entries]
+        return list(self.store.redis.hmget(Store.UNIQUE_INDEX, fields))
+
+    def legacy_holders(self, sp_entity_id: str) -> set[str]:
+        """Ids of the accounts holding a legacy id or a legacy eppn for this SP (HSCAN of the index)."""
+        sp = json.dumps(sp_entity_id, ensure_ascii=False)
+        pattern = _glob_escape('["legacy_') + "*" + _glob_escape(f'",{sp},') + "*"  # see unique_entry
+        found = self.store.redis.hscan_iter(Store.UNIQUE_INDEX, match=pattern, count=2000)
+        return {owner for entry, owner in found if json.loads(entry)[1] == sp_entity_id}
+
+    def get_many(self, account_ids: Collection[str]) -> dict[str, Account]:
+        """The accounts of ``account_ids`` that exist, by id, in one pipeline."""
+        ids = list(dict.fromkeys(account_ids))
+        pipe = self.store.redis.pipeline(transaction=False)
+        for account_id in ids:
+            pipe.hgetall(Store.user_key(account_id))
+        return {account_id: from_hash(fields) for account_id, fields in zip(ids, pipe.execute()) if fields}
 
     # -- the uniqueness index ----------------------------------------------------------
     def build_unique_index(self, batch: int = 500) -> None:
@@ -337,7 +376,7 @@ class Directory:
         for entry, ids in holders.items():
             if len(ids) > 1:
                 kind, sp, value = json.loads(entry)
-                yield ("eppn" if kind == "eppn" else "legacy_ids"), sp, value, ids
+                yield UNIQUE_KINDS[kind], sp, value, ids
 
     # -- common changes ------------------------------------------------------------
     def add_email(self, account_id: str, address: str, verified: bool = False) -> Account:
@@ -405,6 +444,11 @@ class _Stale(Exception):
 
 def _with_emails(account: Account, emails: list[Email]) -> Account:
     return dataclasses.replace(account, emails=tuple(emails))
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally by a Redis MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _chunks(items: Iterator[Account], size: int) -> Iterator[list[Account]]:

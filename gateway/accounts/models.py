@@ -5,6 +5,14 @@
   Lines shape used by ``gateway users import|export``. Besides the account's
   fields it carries ``saml_persistent_ids`` (:func:`record_persistent_ids`): the
   persistent identifiers made for SPs, stored beside the account, not in it.
+
+Legacy identifiers (what an application already stores for the person, issue 11):
+``legacy_ids`` maps an SP entityID to the persistent NameID value that SP knows,
+``legacy_qualifiers`` to the NameQualifier (the former IdP's entityID) and
+optional SPNameQualifier it came with, and ``legacy_eppns`` to the eppn that SP
+knows. In a record, in the Redis hash and over SCIM, a ``legacy_ids`` entry is a
+plain string (no qualifiers) or ``{"value", "name_qualifier", "sp_name_qualifier"?}``
+(:func:`legacy_ids_record`, :func:`parse_legacy_ids`).
 """
 from __future__ import annotations
 
@@ -43,6 +51,17 @@ class Email:
 
 
 @dataclasses.dataclass(frozen=True)
+class NameQualifiers:
+    """The qualifiers a former IdP put on a persistent NameID (SAML Core §8.3.7).
+
+    ``name_qualifier`` is that IdP's entityID; ``sp_name_qualifier`` empty means the SP's own entityID.
+    """
+
+    name_qualifier: str
+    sp_name_qualifier: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class Account:
     """A person of the UNESS network. ``emails[0]`` is the primary address."""
 
@@ -56,6 +75,10 @@ class Account:
     eppn: str = ""
     #: SP entityID -> the persistent identifier that SP already stores for this person
     legacy_ids: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: SP entityID -> the qualifiers the former IdP gave that SP's legacy id (none: the gateway's)
+    legacy_qualifiers: Mapping[str, NameQualifiers] = dataclasses.field(default_factory=dict)
+    #: SP entityID -> the eppn that SP knows; for that SP it replaces ``eppn``
+    legacy_eppns: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: supannListeRouge: the person's names and mail are kept from SPs not authorised (ATT07)
     liste_rouge: bool = False
     status: str = "provisioned"
@@ -83,6 +106,10 @@ class Account:
     @property
     def is_active(self) -> bool:
         return self.status == "active"
+
+    def eppn_for(self, sp_entity_id: str) -> str:
+        """The eppn this SP knows: its legacy eppn, else the account's (may be empty)."""
+        return self.legacy_eppns.get(sp_entity_id) or self.eppn
 
     def same_content(self, other: Account) -> bool:
         """Equal but for version and timestamps (import reports these as unchanged)."""
@@ -115,6 +142,11 @@ def validate(account: Account) -> Account:
     if account.eppn and not _EPPN.match(account.eppn):
         raise InvalidAccount("eppn", "expected user@scope, such as jdupont@univ-exemple.fr")
     check_identifiers(account.legacy_ids, "legacy_ids")
+    check_qualifiers(account)
+    check_identifiers(account.legacy_eppns, "legacy_eppns")
+    for eppn in account.legacy_eppns.values():
+        if not _EPPN.match(eppn):
+            raise InvalidAccount("legacy_eppns", f"{eppn!r}: expected user@scope")
     if account.status not in STATUSES:
         raise InvalidAccount("status", f"must be one of {', '.join(STATUSES)}")
     if account.password_hash and not account.password_hash.startswith("$argon2"):
@@ -127,20 +159,30 @@ def eppn_scope(eppn: str) -> str:
     return eppn.rsplit("@", 1)[-1]
 
 
-#: Kinds of identifier that name one account at most (see :func:`unique_entries`).
-UNIQUE_KINDS = ("eppn", "legacy_id")
+#: Kinds of identifier that name one account at most (see :func:`unique_entries`), and the
+#: account field each comes from.
+UNIQUE_KINDS = {"eppn": "eppn", "legacy_id": "legacy_ids", "legacy_eppn": "legacy_eppns"}
 
 
 def unique_entries(account: Account) -> list[str]:
     """The account's entries of the uniqueness index, one per (kind, SP entityID, value).
 
-    Each is the compact JSON array ``[kind, sp, value]`` (``sp`` empty for the eppn, which is
-    compared lowercased: two accounts never differ by the case of their eppn alone).
+    Each is the compact JSON array ``[kind, sp, value]`` (``sp`` empty for the eppn). Eppns,
+    legacy or not, are compared lowercased: two accounts never differ by their case alone. A
+    legacy id is unique on its value per SP, whatever its qualifiers.
     """
     triples = [("legacy_id", sp, value) for sp, value in sorted(account.legacy_ids.items())]
+    triples += [("legacy_eppn", sp, value.lower()) for sp, value in sorted(account.legacy_eppns.items())]
     if account.eppn:
         triples.insert(0, ("eppn", "", account.eppn.lower()))
     return [unique_entry(*triple) for triple in triples]
+
+
+def identifier_of(account: Account, kind: str, sp: str) -> str:
+    """The account's value behind a uniqueness entry (as written, not lowercased)."""
+    if kind == "eppn":
+        return account.eppn
+    return (account.legacy_ids if kind == "legacy_id" else account.legacy_eppns).get(sp, "")
 
 
 def unique_entry(kind: str, sp: str, value: str) -> str:
@@ -157,6 +199,62 @@ def check_identifiers(identifiers: Mapping[str, str], field: str) -> None:
             raise InvalidAccount(field, "each entry maps an SP entityID to a non-empty identifier")
 
 
+def check_qualifiers(account: Account) -> None:
+    """Qualifiers only for an SP with a legacy id; the NameQualifier given, both at most 1024
+    characters without spaces. Raises InvalidAccount.
+    """
+    for sp, qualifiers in account.legacy_qualifiers.items():
+        if sp not in account.legacy_ids:
+            raise InvalidAccount("legacy_ids", f"qualifiers for {sp} without a value")
+        for text in (qualifiers.name_qualifier, qualifiers.sp_name_qualifier):
+            if len(text) > 1024 or any(c.isspace() or not c.isprintable() for c in text):
+                raise InvalidAccount("legacy_ids", "qualifiers are entityIDs: no spaces, at most 1024")
+        if not qualifiers.name_qualifier:
+            raise InvalidAccount("legacy_ids", f"{sp}: name_qualifier (the former IdP entityID) is required")
+
+
+def legacy_ids_record(account: Account) -> dict[str, str | dict[str, str]]:
+    """``legacy_ids`` as records, the Redis hash and SCIM write it: a plain string, or
+    ``{"value", "name_qualifier", "sp_name_qualifier"?}`` when the former IdP qualified it; sorted.
+    """
+    out: dict[str, str | dict[str, str]] = {}
+    for sp, value in sorted(account.legacy_ids.items()):
+        qualifiers = account.legacy_qualifiers.get(sp)
+        if qualifiers is None:
+            out[sp] = value
+            continue
+        out[sp] = {"value": value, "name_qualifier": qualifiers.name_qualifier}
+        if qualifiers.sp_name_qualifier:
+            out[sp]["sp_name_qualifier"] = qualifiers.sp_name_qualifier  # type: ignore[index]
+    return out
+
+
+def parse_legacy_ids(value: Any) -> tuple[dict[str, str], dict[str, NameQualifiers]]:
+    """A ``legacy_ids`` object (see :func:`legacy_ids_record`): values and qualifiers by SP entityID.
+
+    Strings are stripped. Raises InvalidAccount.
+    """
+    value = value or {}
+    if not isinstance(value, dict):
+        raise InvalidAccount("legacy_ids", "expected an object mapping SP entityID to identifier")
+    ids: dict[str, str] = {}
+    qualifiers: dict[str, NameQualifiers] = {}
+    for sp, entry in value.items():
+        sp = str(sp).strip()
+        if isinstance(entry, dict):
+            unknown = set(entry) - {"value", "name_qualifier", "sp_name_qualifier"}
+            texts = [entry.get(k, "") for k in ("value", "name_qualifier", "sp_name_qualifier")]
+            if unknown or not all(isinstance(t, str) for t in texts):
+                raise InvalidAccount("legacy_ids", 'an object entry is {"value", "name_qualifier", '
+                                                   '"sp_name_qualifier"} (strings)')
+            entry, name_qualifier, sp_name_qualifier = (t.strip() for t in texts)
+            qualifiers[sp] = NameQualifiers(name_qualifier, sp_name_qualifier)
+        if not isinstance(entry, str):
+            raise InvalidAccount("legacy_ids", "expected an identifier, or an object with its qualifiers")
+        ids[sp] = entry.strip()
+    return ids, qualifiers
+
+
 # -- Redis hash form -----------------------------------------------------------
 
 def to_hash(account: Account) -> dict[str, str]:
@@ -171,7 +269,8 @@ def to_hash(account: Account) -> dict[str, str]:
         "affiliations": json.dumps(list(account.affiliations)),
         "establishment": account.establishment,
         "eppn": account.eppn,
-        "legacy_ids": json.dumps(dict(account.legacy_ids), sort_keys=True),
+        "legacy_ids": json.dumps(legacy_ids_record(account), sort_keys=True),
+        "legacy_eppns": json.dumps(dict(account.legacy_eppns), sort_keys=True),
         "liste_rouge": "1" if account.liste_rouge else "",
         "status": account.status,
         "password_hash": account.password_hash,
@@ -181,6 +280,7 @@ def to_hash(account: Account) -> dict[str, str]:
 
 
 def from_hash(fields: Mapping[str, str]) -> Account:
+    legacy_ids, legacy_qualifiers = parse_legacy_ids(json.loads(fields.get("legacy_ids", "{}")))
     return Account(
         id=fields["id"],
         emails=tuple(Email(a, bool(v)) for a, v in json.loads(fields["emails"])),
@@ -190,7 +290,9 @@ def from_hash(fields: Mapping[str, str]) -> Account:
         affiliations=tuple(json.loads(fields.get("affiliations", "[]"))),
         establishment=fields.get("establishment", ""),
         eppn=fields.get("eppn", ""),
-        legacy_ids=json.loads(fields.get("legacy_ids", "{}")),
+        legacy_ids=legacy_ids,
+        legacy_qualifiers=legacy_qualifiers,
+        legacy_eppns=json.loads(fields.get("legacy_eppns", "{}")),
         liste_rouge=fields.get("liste_rouge") == "1",
         status=fields.get("status", "provisioned"),
         password_hash=fields.get("password_hash", ""),
@@ -205,8 +307,8 @@ def from_hash(fields: Mapping[str, str]) -> Account:
 #: The account's fields in a record, in export order.
 ACCOUNT_FIELDS = (
     "id", "emails", "given_name", "family_name", "display_name", "affiliations",
-    "establishment", "eppn", "legacy_ids", "liste_rouge", "status", "password_hash", "created_at",
-    "updated_at",
+    "establishment", "eppn", "legacy_ids", "legacy_eppns", "liste_rouge", "status", "password_hash",
+    "created_at", "updated_at",
 )
 #: SP entityID -> the persistent identifier made for it (saml.nameids), kept beside the account.
 PERSISTENT_IDS = "saml_persistent_ids"
@@ -221,7 +323,8 @@ def to_record(account: Account, persistent_ids: Mapping[str, str] | None = None)
     record = {name: getattr(account, name) for name in ACCOUNT_FIELDS}
     record["emails"] = [{"address": e.address, "verified": e.verified} for e in account.emails]
     record["affiliations"] = list(account.affiliations)
-    record["legacy_ids"] = dict(sorted(account.legacy_ids.items()))
+    record["legacy_ids"] = legacy_ids_record(account)
+    record["legacy_eppns"] = dict(sorted(account.legacy_eppns.items()))
     if persistent_ids is not None:
         record[PERSISTENT_IDS] = dict(sorted(persistent_ids.items()))
     return record
@@ -277,7 +380,9 @@ def record_fields(record: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidAccount("affiliations", "expected a list of strings")
         out["affiliations"] = tuple(dict.fromkeys(v.strip().lower() for v in value))
     if "legacy_ids" in record:
-        out["legacy_ids"] = _identifier_map(record["legacy_ids"], "legacy_ids")
+        out["legacy_ids"], out["legacy_qualifiers"] = parse_legacy_ids(record["legacy_ids"])
+    if "legacy_eppns" in record:
+        out["legacy_eppns"] = _identifier_map(record["legacy_eppns"], "legacy_eppns")
     if "liste_rouge" in record:
         out["liste_rouge"] = _boolean(record["liste_rouge"], "liste_rouge")
     return out

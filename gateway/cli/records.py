@@ -12,8 +12,9 @@ JSON Lines: one object per line; blank lines and lines starting with ``#`` are
 skipped. CSV: a header row of record field names (case and surrounding spaces
 ignored); ``,`` separates cells, or ``;`` / tab when the header uses it (French
 Excel). ``emails`` and ``affiliations`` cells list values separated by ``;``
-(``,`` and spaces are accepted too); ``legacy_ids`` and ``saml_persistent_ids``
-hold a JSON object (SP entityID -> identifier). An empty cell leaves that field
+(``,`` and spaces are accepted too); ``legacy_ids``, ``legacy_eppns`` and
+``saml_persistent_ids`` hold a JSON object (SP entityID -> identifier; a
+``legacy_ids`` identifier may itself be an object with its qualifiers). An empty cell leaves that field
 unchanged; blank rows and columns without a name are skipped.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ Format = Literal["jsonl", "csv"]
 EXTENSIONS: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 _LIST_SEPARATORS = re.compile(r"[;,\s]+")
 #: CSV columns holding a JSON object.
-_JSON_COLUMNS = ("legacy_ids", PERSISTENT_IDS)
+_JSON_COLUMNS = ("legacy_ids", "legacy_eppns", PERSISTENT_IDS)
 
 
 class FileProblem(Exception):

@@ -4,10 +4,17 @@
 metadata, the per-SP settings in force (``[saml.sp."<entityID>"]``, see
 :mod:`gateway.saml.policy`) and, with ``--user``, what that person would
 receive at the next SSO without a NameIDPolicy: the NameID and every released
-attribute. It reads only: a persistent identifier not yet made for this
+attribute, and what the application behind a Shibboleth SP 3 sees of them
+(REMOTE_USER, eppn, persistent-id). It reads only: a persistent identifier not yet made for this
 (person, SP) is *not* created (it is shown as such; the first SSO makes it),
 and transient NameIDs are shown as what they are, random per session. An
 unknown SP or address is one line on stderr and exit 1.
+
+``scopes`` lists the configured scopes with the accounts using each, and the
+eppns refused for lack of one. ``cutover-check ENTITYID --identifiers FILE``
+checks, before an application moves to the gateway, that every identifier it
+stores will come back (:mod:`gateway.saml.cutover`; README, "Moving an
+application to the gateway").
 
 ``metadata [--unsigned | --aggregate NAME | --cert] [-o FILE]`` writes the IdP
 metadata in the shape each trust path takes (README, "How an unmodified SP comes
@@ -18,7 +25,10 @@ certificate SPs pin to check the metadata signature.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -115,51 +125,65 @@ def describe_sp(idp: Any, sp: Any) -> list[str]:
                  + (f" ({cipher_for(sp)})" if should_encrypt(sp) else ""))
     lines.append(f"  name_id_format: {policy.name_id_format}")
     lines.append(f"  email_name_id: {_yes(policy.email_name_id)}")
+    lines.append(f"  legacy_name_id: {_yes(policy.legacy_name_id)}")
     if policy.form_action:
         lines.append("  form_action: " + " ".join(policy.form_action))
     return lines
 
 
 def describe_user(idp: Any, sp: Any, account: Any, name_ids: Any) -> list[str]:
-    """The NameID and attributes ``account`` would get (nothing is created)."""
+    """The NameID and attributes ``account`` would get, and what the application behind a Shibboleth
+    SP 3 sees of them (nothing is created).
+    """
     from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT
 
-    from ..saml.attributes import ATTRIBUTES, account_values, release
-    from ..saml.nameids import IssuedNameId, NameIdPolicy, choose_format, email_address
+    from ..saml.attributes import ATTRIBUTES, released_names
+    from ..saml.cutover import application_view
+    from ..saml.nameids import IssuedNameId, NameIdPolicy, email_address, format_for
+    from ..saml.sso import attributes_for
 
     lines = [f"account: {account.id} ({account.status})"]
     if not account.is_active:
         lines.append("  not active: the gateway answers RequestDenied, nothing is released")
-    name_format = choose_format(sp, NameIdPolicy())
-    stored = name_ids.persistent_value(account, sp.entity_id, create=False)
-    legacy = account.legacy_ids.get(sp.entity_id)
+    name_format = format_for(account, sp, NameIdPolicy())
+    persistent = name_ids.persistent_name_id(account, sp.entity_id, create=False)
+    qualifiers = ""
     if name_format == NAMEID_FORMAT_PERSISTENT:
-        value = stored or NOT_YET
-        if legacy:
+        value = persistent.value if persistent else NOT_YET
+        if account.legacy_ids.get(sp.entity_id):
             value += "  (legacy identifier of the account)"
+        if persistent:
+            qualifiers = (f"  NameQualifier={persistent.name_qualifier} "
+                          f"SPNameQualifier={persistent.sp_name_qualifier}")
     elif name_format == NAMEID_FORMAT_EMAILADDRESS:
         value = email_address(account) or "(no verified address: InvalidNameIDPolicy)"
     else:
         value = "(random, one per SSO session and SP)"
     lines.append(f"NameID: format={name_format}")
     lines.append(f"  value: {value}")
-    values = release(sp, account_values(account, sp, idp.entity_id, idp.settings.scope, stored or "-",
-                                          scopes=idp.settings.scopes))
+    lines += [qualifiers] if qualifiers else []
+    values = attributes_for(idp, sp, account, name_ids, NameIdPolicy(), create=False)
     lines.append("attributes:")
-    for friendly, found in values.items():
-        lines.append(f"  {friendly}  {ATTRIBUTES[friendly]}")
-        if friendly in ("eduPersonTargetedID", "pairwise-id") and not stored:
-            lines.append(f"    {NOT_YET}")
-            continue
-        for item in found:
-            if isinstance(item, IssuedNameId):
-                lines.append(f"    NameID format={item.format} NameQualifier={item.name_qualifier} "
-                             f"SPNameQualifier={item.sp_name_qualifier}: {item.value}")
-            else:
-                lines.append(f"    {item}")
-    if not values:
+    for friendly in released_names(sp):
+        if friendly in values:
+            lines.append(f"  {friendly}  {ATTRIBUTES[friendly]}")
+            lines += [f"    {_qualified(item)}" if isinstance(item, IssuedNameId) else f"    {item}"
+                      for item in values[friendly]]
+        elif friendly in ("eduPersonTargetedID", "pairwise-id") and persistent is None:
+            lines += [f"  {friendly}  {ATTRIBUTES[friendly]}", f"    {NOT_YET}"]
+    if len(lines) and lines[-1] == "attributes:":
         lines.append("  (none)")
+    view = application_view(idp.entity_id, sp.entity_id, name_format, persistent, values)
+    lines.append("the application behind a Shibboleth SP 3 (default attribute map) sees:")
+    lines.append(f"  REMOTE_USER: {view.remote_user or '(unset)'}")
+    lines.append(f"  eppn: {view.eppn or '(none)'}")
+    lines.append(f"  persistent-id: {view.persistent_id or '(none)'}")
     return lines
+
+
+def _qualified(name_id: Any) -> str:
+    return (f"NameID format={name_id.format} NameQualifier={name_id.name_qualifier} "
+            f"SPNameQualifier={name_id.sp_name_qualifier}: {name_id.value}")
 
 
 @saml.command("check-sp")
@@ -189,6 +213,113 @@ def check_sp(ctx: Context, entity_id: str, address: str | None) -> None:
     if directory is not None:
         for line in describe_user(idp, sp, account, NameIds(directory.store, idp.entity_id)):
             click.echo(line)
+
+
+@saml.command("scopes")
+@pass_context
+def scopes(ctx: Context) -> None:
+    """List the configured scopes, how many accounts use each, and the eppns refused for lack of one.
+
+    \b
+    One line per configured scope (saml.scope and saml.extra_scopes, published
+    in the metadata as shibmd:Scope):
+        SCOPE  E eppn, L legacy eppn[, N without an eppn (ID@SCOPE)]
+    then one line per stored eppn whose scope is not configured (withheld from
+    every SP until the scope is added or the eppn corrected):
+        refused EPPN (FIELD of account ID): add SCOPE to saml.extra_scopes
+    Exit status 0, or 1 when an eppn is refused.
+    """
+    from ..accounts.models import eppn_scope
+
+    configured = ctx.settings.saml.scopes
+    counts = {scope: [0, 0] for scope in configured}
+    without, refused = 0, []
+    with _open_directory(ctx) as directory:
+        for account in directory.iter_accounts(1000):
+            without += not account.eppn
+            for index, (field, eppn) in enumerate([("eppn", account.eppn)] + [
+                    ("legacy_eppns", e) for _, e in sorted(account.legacy_eppns.items())]):
+                if not eppn:
+                    continue
+                if eppn_scope(eppn) in counts:
+                    counts[eppn_scope(eppn)][min(index, 1)] += 1
+                else:
+                    refused.append(f"refused {eppn} ({field} of account {account.id}): "
+                                   f"add {eppn_scope(eppn)} to saml.extra_scopes")
+    for scope, (eppns, legacy) in counts.items():
+        extra = f", {without} without an eppn (ID@{scope})" if scope == ctx.settings.saml.scope else ""
+        click.echo(f"{scope}  {eppns} eppn, {legacy} legacy eppn{extra}")
+    for line in refused:
+        click.echo(line)
+    sys.exit(1 if refused else 0)
+
+
+@saml.command("cutover-check")
+@click.argument("entity_id")
+@click.option("--identifiers", "path", required=True, metavar="FILE",
+              help="The identifiers the application stores, one per line ('-': stdin).")
+@pass_context
+def cutover_check(ctx: Context, entity_id: str, path: str) -> None:
+    """Check that every user of the application ENTITYID comes back as the same user.
+
+    FILE holds the identifiers the application stores today, one per line,
+    exactly as it stores them: an eppn, a Shibboleth persistent-id
+    (IDP!SP!VALUE) or a bare NameID value. For each one no account's next
+    sign-in to that SP will produce, one line:
+
+    \b
+        IDENTIFIER: REASON; fix: FIX
+    then the attribute-policy.xml rule the SP needs for the former NameQualifiers
+    kept, then "N of M recognised"; then the accounts holding legacy identifiers
+    for that SP that FILE does not mention.
+    Exit status 0 when all are recognised, 1 otherwise, 2 on usage errors
+    (unknown SP, unreadable file).
+    """
+    from ..saml.cutover import attribute_policy_rule, check, unmentioned
+    from ..saml.nameids import NameIds
+
+    idp = _idp(ctx)
+    sp = idp.provider(entity_id)
+    if sp is None:
+        fail(f"no SP {entity_id} in the SAML metadata", code=2)
+    identifiers = _identifiers(path)
+    with _open_directory(ctx) as directory:
+        report = check(idp, sp, directory, NameIds(directory.store, idp.entity_id), identifiers)
+        for finding in report.findings:
+            click.echo(f"{finding.identifier}: {finding.reason}; fix: {finding.fix}")
+        if report.former_qualifiers:
+            click.echo("the SP must accept the former NameQualifier(s): in its attribute-policy.xml, "
+                       "replace the persistent-id AttributeRule with:")
+            click.echo(attribute_policy_rule(sorted(report.former_qualifiers)))
+        click.echo(f"{report.recognised} of {report.total} recognised")
+        for account in unmentioned(directory, sp, report.mentioned):
+            legacy = [v for v in (account.legacy_eppns.get(entity_id), account.legacy_ids.get(entity_id))
+                      if v]
+            click.echo(f"not in the file: account {account.id} ({account.primary_email}) holds "
+                       + ", ".join(legacy))
+    sys.exit(0 if report.recognised == report.total else 1)
+
+
+def _identifiers(path: str) -> list[str]:
+    """The non-blank lines of FILE, stripped (exit 2 when unreadable)."""
+    try:
+        with click.open_file(path, "rb") as stream:
+            data: bytes = stream.read()
+        text = data.decode("utf-8-sig")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}", code=2)
+    except UnicodeDecodeError:
+        fail(f"{path}: not UTF-8 text", code=2)
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+@contextlib.contextmanager
+def _open_directory(ctx: Context) -> Iterator[Any]:
+    directory = ctx.directory()
+    try:
+        yield directory
+    finally:
+        directory.store.close()
 
 
 @saml.command("metadata")

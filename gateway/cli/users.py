@@ -100,13 +100,13 @@ def export_line(account: Account, persistent_ids: Mapping[str, str]) -> str:
 
 # -- add -------------------------------------------------------------------------
 
-def parse_legacy_ids(values: Iterable[str]) -> dict[str, str]:
-    """``ENTITYID=IDENTIFIER`` pairs (split at the first ``=``: identifiers may end in base64 ``=``)."""
+def parse_pairs(values: Iterable[str], option: str, what: str = "IDENTIFIER") -> dict[str, str]:
+    """``ENTITYID=VALUE`` pairs (split at the first ``=``: identifiers may end in base64 ``=``)."""
     pairs: dict[str, str] = {}
     for value in values:
         entity_id, sep, identifier = value.partition("=")
         if not sep or not entity_id.strip() or not identifier.strip():
-            fail(f"--legacy-id: expected ENTITYID=IDENTIFIER, not {value!r}")
+            fail(f"{option}: expected ENTITYID={what}, not {value!r}")
         pairs[entity_id.strip()] = identifier.strip()
     return pairs
 
@@ -123,21 +123,25 @@ def parse_legacy_ids(values: Iterable[str]) -> dict[str, str]:
 @click.option("--eppn", default="", help="eduPersonPrincipalName, e.g. jdupont@univ-exemple.fr.")
 @click.option("--legacy-id", "legacy_ids", multiple=True, metavar="ENTITYID=IDENTIFIER",
               help="The identifier an SP already stores for this person; repeatable.")
+@click.option("--legacy-eppn", "legacy_eppns", multiple=True, metavar="ENTITYID=EPPN",
+              help="The eppn an SP already knows this person by (replaces --eppn for it); repeatable.")
 @click.option("--liste-rouge", is_flag=True,
               help="supannListeRouge: names and mail go only to applications authorised for it.")
 @click.option("--id", "account_id", default="", help="The account id (default: a random UUID).")
 @pass_context
 @one_line_errors
-def add(ctx: Context, emails: tuple[str, ...], legacy_ids: tuple[str, ...], affiliations: tuple[str, ...],
-        liste_rouge: bool, account_id: str, **names: str) -> None:
+def add(ctx: Context, emails: tuple[str, ...], legacy_ids: tuple[str, ...], legacy_eppns: tuple[str, ...],
+        affiliations: tuple[str, ...], liste_rouge: bool, account_id: str, **names: str) -> None:
     """Create one account; print its id.
 
     The account is provisioned (no password yet) and its addresses are
-    unverified. Exit status 1, nothing written, when an address already belongs to an
-    account or a field is invalid.
+    unverified. Exit status 1, nothing written, when an address, the eppn or a
+    legacy identifier already belongs to an account, an eppn's scope is not
+    configured, or a field is invalid.
     """
-    legacy = parse_legacy_ids(legacy_ids)
-    fields = record_fields({**names, "affiliations": list(affiliations), "legacy_ids": legacy,
+    fields = record_fields({**names, "affiliations": list(affiliations),
+                            "legacy_ids": parse_pairs(legacy_ids, "--legacy-id"),
+                            "legacy_eppns": parse_pairs(legacy_eppns, "--legacy-eppn", "EPPN"),
                             "liste_rouge": liste_rouge})
     addresses = dict.fromkeys(str(address) for address in parse_emails(list(emails)))
     account = Account(id=account_id or new_account_id(), emails=tuple(Email(a) for a in addresses),
@@ -162,10 +166,12 @@ def import_(ctx: Context, file: str, fmt: str | None) -> None:
     FILE is JSON Lines (.jsonl, .ndjson, .json) or CSV (.csv); '-' reads
     stdin (JSON Lines unless --format csv). Fields: id, emails (the first is
     primary), given_name, family_name, display_name, affiliations,
-    establishment, eppn, legacy_ids, liste_rouge (true or false), status,
-    and password_hash, created_at, updated_at, saml_persistent_ids as export
+    establishment, eppn, legacy_ids (SP entityID -> identifier, or ->
+    {"value", "name_qualifier", "sp_name_qualifier"}), legacy_eppns (SP
+    entityID -> eppn), liste_rouge (true or false), status, and
+    password_hash, created_at, updated_at, saml_persistent_ids as export
     writes them. In CSV, separate emails and affiliations with ';', give
-    legacy_ids and saml_persistent_ids as JSON objects, liste_rouge as
+    legacy_ids, legacy_eppns and saml_persistent_ids as JSON objects, liste_rouge as
     true/false (or 1/0, vrai/faux, oui/non); an empty cell changes nothing.
     A persistent identifier already stored for that SP and different rejects
     the line.
@@ -267,7 +273,7 @@ def check(ctx: Context) -> None:
     \b
     One line per problem on stdout:
         duplicate eppn VALUE: ID, ID
-        duplicate legacy_ids VALUE for SP: ID, ID
+        duplicate legacy_ids VALUE for SP: ID, ID      (legacy_eppns too)
         eppn out of scope VALUE: ID   (withheld from SAML until fixed)
     and builds the uniqueness index if it is missing (what the first write does
     anyway). Fix a line with `gateway users import` (a record with the id and
@@ -279,12 +285,17 @@ def check(ctx: Context) -> None:
         directory.build_unique_index()
         lines = [f"duplicate {field} {value}{' for ' + sp if sp else ''}: {', '.join(ids)}"
                  for field, sp, value, ids in directory.conflicts()]
-        lines += [f"eppn out of scope {a.eppn}: {a.id}" for a in directory.iter_accounts()
-                  if a.eppn and eppn_scope(a.eppn) not in scopes]
+        lines += [f"{field} out of scope {eppn}: {a.id}" for a in directory.iter_accounts()
+                  for field, eppn in _eppns(a) if eppn and eppn_scope(eppn) not in scopes]
     for line in lines:
         click.echo(line)
     click.echo(f"{len(lines)} problem(s)" if lines else "no problem found")
     sys.exit(1 if lines else 0)
+
+
+def _eppns(account: Account) -> list[tuple[str, str]]:
+    """(field, eppn) for the account's eppn and each legacy eppn."""
+    return [("eppn", account.eppn), *(("legacy_eppns", e) for _, e in sorted(account.legacy_eppns.items()))]
 
 
 # -- one account -------------------------------------------------------------------
@@ -319,12 +330,22 @@ def details(account: Account, persistent_ids: Mapping[str, str]) -> list[tuple[s
              ("display name", account.display_name or "-"),
              ("affiliations", ", ".join(account.affiliations) or "-"),
              ("establishment", account.establishment or "-"), ("eppn", account.eppn or "-")]
-    rows += _listed("legacy ids", [f"{sp} = {value}" for sp, value in sorted(account.legacy_ids.items())])
+    rows += _listed("legacy ids", [f"{sp} = {_qualified(account, sp)}" for sp in sorted(account.legacy_ids)])
+    rows += _listed("legacy eppns", [f"{sp} = {value}" for sp, value in sorted(account.legacy_eppns.items())])
     rows += _listed("persistent id", [f"{sp} = {value}" for sp, value in sorted(persistent_ids.items())])
     rows.append(("liste rouge", "yes" if account.liste_rouge else "no"))
     rows += [("password", "set" if account.password_hash else "not set"),
              ("created", account.created_at or "-"), ("updated", account.updated_at or "-")]
     return rows
+
+
+def _qualified(account: Account, sp: str) -> str:
+    """A legacy id, with the qualifiers it came with: ``value (NameQualifier X, SPNameQualifier Y)``."""
+    qualifiers = account.legacy_qualifiers.get(sp)
+    if qualifiers is None:
+        return account.legacy_ids[sp]
+    extra = f", SPNameQualifier {qualifiers.sp_name_qualifier}" if qualifiers.sp_name_qualifier else ""
+    return f"{account.legacy_ids[sp]} (NameQualifier {qualifiers.name_qualifier}{extra})"
 
 
 def _listed(label: str, values: list[str]) -> list[tuple[str, str]]:

@@ -96,17 +96,23 @@ def _email(account: Account) -> tuple[str, bool]:
     return (verified[0], True) if verified else (account.primary_email, False)
 
 
-def account_claims(account: Account) -> dict[str, Any]:
-    """Every claim value the account has, before any release decision (CLM01-CLM04)."""
+def account_claims(account: Account, legacy_source: str = "") -> dict[str, Any]:
+    """Every claim value the account has, before any release decision (CLM01-CLM04).
+
+    ``legacy_source``: the SP entityID whose identifiers the client takes over (its
+    ``legacy_id_source``): the account's legacy eppn there, if any, replaces its eppn, and scopes
+    the affiliations, as over SAML for that SP (issue 11).
+    """
     email, verified = _email(account)
-    scope = account.eppn.rpartition("@")[2] if account.eppn else ""
+    eppn = account.eppn_for(legacy_source)
+    scope = eppn.rpartition("@")[2] if eppn else ""
     return {
         "name": account.display_name or f"{account.given_name} {account.family_name}".strip(),
         "given_name": account.given_name,
         "family_name": account.family_name,
         "email": email,
         "email_verified": verified,
-        "eduperson_principal_name": account.eppn,
+        "eduperson_principal_name": eppn,
         "eduperson_affiliation": list(account.affiliations),
         "eduperson_scoped_affiliation": [f"{a}@{scope}" for a in account.affiliations] if scope else [],
         "supann_etablissement": [account.establishment] if account.establishment else [],
@@ -127,7 +133,7 @@ def release(account: Account, client: Client, names: Iterable[str], sub: str) ->
 
     Nothing of :data:`LISTE_ROUGE_HIDDEN` for a liste-rouge person, unless the client is authorised.
     """
-    values = account_claims(account)
+    values = account_claims(account, client.legacy_id_source)
     claims: dict[str, Any] = {"sub": sub}
     hidden = LISTE_ROUGE_HIDDEN if account.liste_rouge and not client.liste_rouge else frozenset()
     for name in (n for n in names if n not in hidden):

@@ -4,14 +4,19 @@ Names are ``urn:oid:…`` (the URN itself for subject-id and pairwise-id) with
 NameFormat ``uri`` and a FriendlyName (ATT01); one AttributeValue per value
 (ATT02), ``xs:string``; values over 256 characters are never sent (RSP11).
 
-* eduPersonPrincipalName is the account's legacy eppn, byte for byte, when it
-  has one (NID07), else ``<account id>@<gateway scope>``.
+* eduPersonPrincipalName is, byte for byte, the account's legacy eppn for this SP
+  (``legacy_eppns[SP]``, issue 11), else its eppn (NID07), else
+  ``<account id>@<gateway scope>``.
   An eppn whose scope is not configured (``saml.scope``, ``saml.extra_scopes``)
   is withheld, with the scoped affiliations (A03, see :mod:`.scopes`).
-* eduPersonScopedAffiliation uses the eppn's scope; every scope used is published
-  in the metadata (A03).
+* eduPersonScopedAffiliation uses the scope of the eppn this SP gets: eduPerson
+  (§2.2.6) scopes it by the home organisation, and the home organisation an SP
+  knows the person by is the one its eppn names: the former IdP sent
+  ``member@univ-a.fr`` with ``jd@univ-a.fr``, and so does the gateway. Every scope
+  used is a configured one, published in the metadata (A03).
 * eduPersonTargetedID is NameID-valued (NID06) and carries the persistent
-  identifier (the legacy one when the account has it for this SP).
+  identifier with its qualifiers (the legacy one and the former IdP's
+  NameQualifier when the account has them for this SP; see :mod:`.nameids`).
 * subject-id is stable for the person, pairwise-id per (person, SP); both are
   derived from stored values (the account id, the persistent identifier), never
   from a secret, so rotating secrets changes nothing (NID04).
@@ -39,8 +44,6 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping
 
 from lxml import etree
-from saml2.saml import NAMEID_FORMAT_PERSISTENT
-
 from ..accounts.models import Account
 from .nameids import IssuedNameId, email_address
 from .policy import RENATER_ATTRIBUTES, RESEARCH_AND_SCHOLARSHIP_BUNDLE
@@ -74,13 +77,15 @@ MAX_VALUE = 256
 Value = str | IssuedNameId
 
 
-def eppn(account: Account, scope: str) -> str:
-    """The legacy eppn exactly, else one scoped by the gateway (never reassigned: ids are not)."""
-    return account.eppn or f"{account.id}@{scope}"
+def eppn(account: Account, scope: str, sp_entity_id: str = "") -> str:
+    """The SP's legacy eppn, else the account's, exactly; else one scoped by the gateway (never
+    reassigned: ids are not).
+    """
+    return account.eppn_for(sp_entity_id) or f"{account.id}@{scope}"
 
 
-def scope_of(account: Account, scope: str) -> str:
-    return eppn(account, scope).rsplit("@", 1)[1]
+def scope_of(account: Account, scope: str, sp_entity_id: str = "") -> str:
+    return eppn(account, scope, sp_entity_id).rsplit("@", 1)[1]
 
 
 def opaque_id(kind: str, value: str, scope: str) -> str:
@@ -89,37 +94,41 @@ def opaque_id(kind: str, value: str, scope: str) -> str:
     return base64.b32encode(digest).decode().rstrip("=").lower() + "@" + scope.lower()
 
 
-def account_values(account: Account, sp: ServiceProvider, idp_entity_id: str, scope: str,
-                   persistent: str, *, scopes: Collection[str]) -> dict[str, tuple[Value, ...]]:
+def account_values(account: Account, sp: ServiceProvider, scope: str, persistent: IssuedNameId | None,
+                   *, scopes: Collection[str], names: Collection[str] | None = None) -> dict[str, tuple[Value, ...]]:
     """Every attribute the gateway can say about the account to this SP (before the release policy).
 
-    Without ``liste_rouge`` in its policy, an SP is told nothing of :data:`LISTE_ROUGE_HIDDEN`
-    for a person on the liste rouge (ATT07). An eppn outside ``scopes`` (the configured ones) is
-    not said, nor the affiliations scoped by it (A03).
+    ``persistent`` is the SP's persistent NameID (:meth:`.nameids.NameIds.persistent_name_id`;
+    None: eduPersonTargetedID and pairwise-id are not said). Without ``liste_rouge`` in its policy,
+    an SP is told nothing of :data:`LISTE_ROUGE_HIDDEN` for a person on the liste rouge (ATT07).
+    An eppn outside ``scopes`` (the configured ones) is not said, nor the affiliations scoped by it (A03).
+    ``names``: only these attributes (None: all; the cut-over check asks for the identifiers only).
     """
-    scoped = eppn_is_assertable(account, scopes)
+    wanted = ATTRIBUTES.keys() if names is None else frozenset(names)
+    scoped = eppn_is_assertable(account, scopes, sp.entity_id)
     display = account.display_name or f"{account.given_name} {account.family_name}".strip()
     mail = email_address(account)
     values: dict[str, tuple[Value, ...]] = {
-        "eduPersonPrincipalName": (eppn(account, scope),) if scoped else (),
+        "eduPersonPrincipalName": (eppn(account, scope, sp.entity_id),) if scoped else (),
         "mail": (mail,) if mail else (),
         "displayName": (display,),
         "givenName": (account.given_name,),
         "sn": (account.family_name,),
         "cn": (display,),
         "eduPersonAffiliation": account.affiliations,
-        "eduPersonScopedAffiliation": tuple(f"{a}@{scope_of(account, scope)}" for a in account.affiliations
-                                            if scoped),
+        "eduPersonScopedAffiliation": tuple(f"{a}@{scope_of(account, scope, sp.entity_id)}"
+                                            for a in account.affiliations if scoped),
         "eduPersonPrimaryAffiliation": account.affiliations[:1],
         "supannEtablissement": (account.establishment,),
         "supannListeRouge": ("TRUE" if account.liste_rouge else "FALSE",),
-        "eduPersonTargetedID": (
-            IssuedNameId(persistent, NAMEID_FORMAT_PERSISTENT, idp_entity_id, sp.entity_id),),
-        "subject-id": (opaque_id("subject-id", account.id, scope),),
-        "pairwise-id": (opaque_id("pairwise-id", persistent, scope),),
+        "eduPersonTargetedID": (persistent,) if persistent else (),
+        "subject-id": (opaque_id("subject-id", account.id, scope),) if "subject-id" in wanted else (),
+        "pairwise-id": (opaque_id("pairwise-id", persistent.value, scope),)
+        if persistent and "pairwise-id" in wanted else (),
     }
     hidden = LISTE_ROUGE_HIDDEN if account.liste_rouge and not sp.policy.liste_rouge else frozenset()
-    return {name: kept for name, found in values.items() if name not in hidden and (kept := _sendable(found))}
+    return {name: kept for name, found in values.items()
+            if name in wanted and name not in hidden and (kept := _sendable(found))}
 
 
 def policy_attributes(sp: ServiceProvider) -> tuple[tuple[str, ...], str]:

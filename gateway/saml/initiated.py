@@ -31,7 +31,7 @@ from .acs import default_endpoint
 from .crypto import add_signature_template
 from .errors import RequestDenied, RequestRejected, StatusError, UnknownServiceProvider
 from .idp import IdentityProvider
-from .nameids import NameIdPolicy, NameIds, choose_format
+from .nameids import NameIdPolicy, NameIds, format_for
 from .providers import ServiceProvider
 from .response import (  # the building blocks of build_success; only InResponseTo differs
     SUCCESS,
@@ -46,7 +46,7 @@ from .response import (  # the building blocks of build_success; only InResponse
     should_encrypt,
 )
 from .scopes import note_withheld_eppn
-from .sso import PASSWORD_PROTECTED_TRANSPORT, Participation, _attributes
+from .sso import PASSWORD_PROTECTED_TRANSPORT, Participation, attributes_for
 from .xml import SAML, SAML_NS
 
 MAX_TARGET = 2048
@@ -119,11 +119,12 @@ def unsolicited(idp: IdentityProvider, sp: ServiceProvider, acs_url: str, accoun
     if account is None or not account.is_active:
         raise RequestDenied("account unavailable")
     policy = NameIdPolicy()
-    name_id = name_ids.issue(account, sp, choose_format(sp, policy), policy,
+    name_id = name_ids.issue(account, sp, format_for(account, sp, policy), policy,
                              previous.name_id if previous else None)
     participation = Participation(name_id, previous.session_index if previous else new_id())
+    released = attributes_for(idp, sp, account, name_ids, policy)
     content = AssertionContent(name_id, participation.session_index, auth.auth_time,
-                               PASSWORD_PROTECTED_TRANSPORT, _attributes(idp, sp, account, name_ids))
+                               PASSWORD_PROTECTED_TRANSPORT, released)
     return build_unsolicited(idp, sp, acs_url, content, now), participation
 
 

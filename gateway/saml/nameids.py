@@ -11,6 +11,20 @@
   rotation and never changes. It is also the eduPersonTargetedID value (NID06).
   ``gateway users export`` carries these values and ``import`` restores them
   (accounts.directory owns that side; the key name is ``Store.persistent_ids_key``).
+* **Legacy qualifiers** (issue 11): a legacy id imported with the former IdP's
+  ``name_qualifier`` (and ``sp_name_qualifier``) goes out with them, in the NameID
+  and in eduPersonTargetedID (:meth:`NameIds.persistent_name_id`), so Shibboleth's
+  ``persistent-id`` (``NameQualifier!SPNameQualifier!value``) is the string the
+  application stored. Otherwise NameQualifier is the gateway, SPNameQualifier the SP.
+* **Legacy NameID wins** (issue 11; :func:`format_for`): an SP for which the
+  account has a legacy id gets it as a persistent NameID even when it asks for
+  transient or unspecified: the former IdPs did so, and the application keys its
+  users on it. The SP's ``legacy_name_id = false`` setting restores the strict
+  reading of NameIDPolicy (SAML Core §3.4.1.1). The NameID then carries the
+  identifier in place of eduPersonTargetedID, which is left out
+  (:func:`legacy_replaces_transient`): Shibboleth SP 3 maps both to
+  ``persistent-id`` and would join them as ``X;X``, a string no former IdP
+  (which sent one or the other) gave the application.
 * **Transient** (NID01): random, one per (SSO session, SP), kept for SLO in the
   session's parties record (identity.parties).
 * **Email**: the primary address if verified, else the first verified one; only
@@ -20,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Mapping
 from typing import cast
 
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
@@ -75,6 +90,24 @@ def choose_format(sp: ServiceProvider, policy: NameIdPolicy) -> str:
     return FORMATS[sp.policy.name_id_format]
 
 
+def legacy_replaces_transient(account: Account, sp: ServiceProvider, policy: NameIdPolicy) -> bool:
+    """The SP would get a transient NameID, but the account has a legacy persistent id for it and the
+    SP's ``legacy_name_id`` is on: that id is sent instead (issue 11). Raises InvalidNameIDPolicy.
+    """
+    return (sp.policy.legacy_name_id and bool(account.legacy_ids.get(sp.entity_id))
+            and choose_format(sp, policy) == NAMEID_FORMAT_TRANSIENT)
+
+
+def format_for(account: Account, sp: ServiceProvider, policy: NameIdPolicy) -> str:
+    """:func:`choose_format`, or persistent when :func:`legacy_replaces_transient`.
+
+    Raises InvalidNameIDPolicy.
+    """
+    if legacy_replaces_transient(account, sp, policy):
+        return NAMEID_FORMAT_PERSISTENT
+    return choose_format(sp, policy)
+
+
 class NameIds:
     """Makes and remembers identifiers; ``store`` holds the persistent ones."""
 
@@ -103,6 +136,20 @@ class NameIds:
             audit("saml.persistent_id.created", account=account.id, sp=sp_entity_id)
         return cast("str | None", value)
 
+    def persistent_name_id(self, account: Account, sp_entity_id: str,
+                           create: bool = True) -> IssuedNameId | None:
+        """The persistent NameID for this SP (:meth:`persistent_value`) with its qualifiers: the former
+        IdP's for a qualified legacy id, else the gateway's entityID and the SP's (SAML Core §8.3.7).
+        """
+        value = self.persistent_value(account, sp_entity_id, create)
+        if value is None:
+            return None
+        legacy = account.legacy_qualifiers.get(sp_entity_id) if account.legacy_ids.get(sp_entity_id) else None
+        if legacy is None:
+            return IssuedNameId(value, NAMEID_FORMAT_PERSISTENT, self.idp_entity_id, sp_entity_id)
+        return IssuedNameId(value, NAMEID_FORMAT_PERSISTENT, legacy.name_qualifier,
+                            legacy.sp_name_qualifier or sp_entity_id)
+
     def stored(self, account_id: str, sp_entity_id: str) -> str | None:
         """The persistent value made for (account, SP), if any."""
         return cast("str | None", self.store.redis.hget(Store.persistent_ids_key(account_id), sp_entity_id))
@@ -118,9 +165,10 @@ class NameIds:
                 return previous
             return IssuedNameId("_" + secrets.token_hex(20), name_format, **qualifiers)
         if name_format == NAMEID_FORMAT_PERSISTENT:
-            value = self.persistent_value(account, sp.entity_id, create=policy.allow_create is not False)
-            if value is not None:
-                return IssuedNameId(value, name_format, **qualifiers)
+            create = policy.allow_create is not False
+            persistent = self.persistent_name_id(account, sp.entity_id, create)
+            if persistent is not None:
+                return persistent
             if policy.format == NAMEID_FORMAT_PERSISTENT:
                 raise InvalidNameIDPolicy("no persistent identifier yet and AllowCreate is false")
             return self.issue(account, sp, NAMEID_FORMAT_TRANSIENT, policy, previous)  # not asked for by name
@@ -135,16 +183,18 @@ class NameIds:
 
 
 class KnownNameIds(NameIds):
-    """:class:`NameIds` for one SSO, the stored persistent value of its (account, SP) already read."""
+    """:class:`NameIds` with the stored persistent values of some accounts for one SP already read
+    (one SSO reads its account's with everything else; the cutover check reads many in a pipeline).
+    """
 
-    def __init__(self, base: NameIds, account_id: str, sp_entity_id: str, stored: str | None) -> None:
+    def __init__(self, base: NameIds, sp_entity_id: str, known: Mapping[str, str | None]) -> None:
         super().__init__(base.store, base.idp_entity_id)
-        self._known = (account_id, sp_entity_id, stored)
+        self._sp = sp_entity_id
+        self._known = known
 
     def stored(self, account_id: str, sp_entity_id: str) -> str | None:
-        known_account, known_sp, value = self._known
-        if (account_id, sp_entity_id) == (known_account, known_sp):
-            return value
+        if sp_entity_id == self._sp and account_id in self._known:
+            return self._known[account_id]
         return super().stored(account_id, sp_entity_id)
 
 

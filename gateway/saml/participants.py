@@ -61,7 +61,7 @@ def load(store: Store, name_ids: NameIds, session_id: str, account_id: str, sp_e
     raw_parties, fields, stored, _, *new_id = pipe.execute()
     record = Parties.decode(raw_parties, PROTOCOL).get(sp_entity_id)
     return SsoState(participation_of(record) if record else None, from_hash(fields) if fields else None,
-                    KnownNameIds(name_ids, account_id, sp_entity_id, stored), all(new_id))
+                    KnownNameIds(name_ids, sp_entity_id, {account_id: stored}), all(new_id))
 
 
 def record(parties: Parties, session_id: str, sp_entity_id: str, participation: Participation,

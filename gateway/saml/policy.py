@@ -15,6 +15,8 @@ bundle for an R&S SP), else :data:`RENATER_ATTRIBUTES` (see
     encryption_method = "auto"   # "auto" (GCM unless the metadata lists only CBC), aes256-gcm, aes256-cbc…
     name_id_format = "transient" # when neither the request nor the metadata asks (NID03)
     email_name_id = false        # allow emailAddress NameIDs for this SP (NID08: only if it relied on them)
+    legacy_name_id = true        # a person's legacy persistent id for this SP is its NameID, even when the
+                                 # SP asks for transient/unspecified (issue 11; false: NameIDPolicy strictly)
     form_action = []             # extra CSP form-action sources where the ACS redirects cross-origin
 """
 from __future__ import annotations
@@ -57,6 +59,8 @@ class SpPolicy:
     encryption_method: str | None = None
     name_id_format: str = "transient"
     email_name_id: bool = False
+    #: a legacy persistent id for this SP replaces a transient NameID (see saml.nameids.format_for)
+    legacy_name_id: bool = True
     form_action: tuple[str, ...] = ()
 
 
@@ -136,6 +140,6 @@ _CHECKS = {
     "sign_response": _bool, "sign_assertion": _bool,
     "encrypt": _auto_or_bool, "encryption_method": _auto_or_cipher,
     "name_id_format": lambda v: v if v in NAME_ID_CHOICES else _Bad("transient, persistent or email"),
-    "email_name_id": _bool, "form_action": _sources,
+    "email_name_id": _bool, "legacy_name_id": _bool, "form_action": _sources,
 }
 _FIELDS = set(_CHECKS)

@@ -17,12 +17,16 @@ from ..accounts.models import Account, eppn_scope
 from ..logs import audit
 
 
-def eppn_is_assertable(account: Account, scopes: Collection[str]) -> bool:
-    """The account's own eppn, if any, is in a configured scope (compared byte for byte)."""
-    return not account.eppn or eppn_scope(account.eppn) in scopes
+def eppn_is_assertable(account: Account, scopes: Collection[str], sp_entity_id: str = "") -> bool:
+    """The eppn the account has for this SP (its legacy eppn there, else its own), if any, is in a
+    configured scope (compared byte for byte).
+    """
+    eppn = account.eppn_for(sp_entity_id)
+    return not eppn or eppn_scope(eppn) in scopes
 
 
 def note_withheld_eppn(account: Account, sp_entity_id: str, scopes: Collection[str]) -> None:
     """Audit an SSO that withholds the account's eppn (scope not configured) from ``sp_entity_id``."""
-    if not eppn_is_assertable(account, scopes):
-        audit("saml.sso.eppn_withheld", sp=sp_entity_id, account=account.id, scope=eppn_scope(account.eppn))
+    if not eppn_is_assertable(account, scopes, sp_entity_id):
+        audit("saml.sso.eppn_withheld", sp=sp_entity_id, account=account.id,
+              scope=eppn_scope(account.eppn_for(sp_entity_id)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Collection
 
 from ..accounts.models import Account
 from ..identity.models import Authentication
@@ -16,7 +17,7 @@ from .attributes import Value, account_values, release, released_names
 from .authn_request import SsoRequest
 from .errors import NoAuthnContext, RequestDenied, RequestUnsupported, StatusError, UnknownServiceProvider
 from .idp import IdentityProvider
-from .nameids import IssuedNameId, NameIds, choose_format
+from .nameids import IssuedNameId, NameIdPolicy, NameIds, format_for, legacy_replaces_transient
 from .providers import ServiceProvider
 from .response import Addressee, AssertionContent, build_status, build_success, new_id
 
@@ -91,12 +92,12 @@ def answer(idp: IdentityProvider, request: SsoRequest, account: Account | None, 
     if account is None or not account.is_active:
         raise RequestDenied("account unavailable")
     context = authn_context_for(request)
-    name_format = choose_format(sp, request.name_id_policy)
+    name_format = format_for(account, sp, request.name_id_policy)
     name_id = name_ids.issue(account, sp, name_format, request.name_id_policy,
                              previous.name_id if previous else None)
     participation = Participation(name_id, previous.session_index if previous else new_id())
     content = AssertionContent(name_id, participation.session_index, auth.auth_time, context,
-                               _attributes(idp, sp, account, name_ids))
+                               attributes_for(idp, sp, account, name_ids, request.name_id_policy))
     return build_success(idp, Addressee(sp, request.acs_url, request.id), content, now), participation
 
 
@@ -106,11 +107,21 @@ def answer_error(idp: IdentityProvider, request: SsoRequest, error: StatusError,
     return build_status(idp, Addressee(sp, request.acs_url, request.id), error, now)
 
 
-def _attributes(idp: IdentityProvider, sp: ServiceProvider, account: Account,
-                name_ids: NameIds) -> dict[str, tuple[Value, ...]]:
-    names = released_names(sp)
-    persistent = ""
+def attributes_for(idp: IdentityProvider, sp: ServiceProvider, account: Account, name_ids: NameIds,
+                   policy: NameIdPolicy, create: bool = True,
+                   only: Collection[str] | None = None) -> dict[str, tuple[Value, ...]]:
+    """The attributes released to ``sp`` for ``account`` answering a request with this NameIDPolicy.
+
+    ``create=False``: a persistent identifier not yet made is not made, and eduPersonTargetedID and
+    pairwise-id are then left out; ``only``: those of these names that are released. No
+    eduPersonTargetedID when the legacy persistent id goes as the NameID in place of a transient one
+    (:func:`.nameids.legacy_replaces_transient`: Shibboleth SP would see it twice).
+    """
+    names = [n for n in released_names(sp) if only is None or n in only]
+    if legacy_replaces_transient(account, sp, policy):
+        names = [n for n in names if n != "eduPersonTargetedID"]
+    persistent = None
     if "eduPersonTargetedID" in names or "pairwise-id" in names:
-        persistent = name_ids.persistent_value(account, sp.entity_id) or ""
-    return release(sp, account_values(account, sp, idp.entity_id, idp.settings.scope, persistent,
-                                          scopes=idp.settings.scopes))
+        persistent = name_ids.persistent_name_id(account, sp.entity_id, create)
+    return release(sp, account_values(account, sp, idp.settings.scope, persistent, scopes=idp.settings.scopes,
+                                      names=names))

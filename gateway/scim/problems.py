@@ -23,6 +23,7 @@ SCIM_NAMES = {
     "family_name": "name.familyName",
     "display_name": "displayName",
     "legacy_ids": "legacyIds",
+    "legacy_eppns": "legacyEppns",
     "affiliations": "affiliations",
     "establishment": "establishment",
     "eppn": "eppn",

@@ -5,7 +5,7 @@ A service listed in ``scim.reach`` (``{addresses = [...], scopes = [...]}``) may
 * change only accounts it can see as its own: one address in its domains, or an
   eppn in its scopes (so it cannot disable, rename or re-key another
   university's people);
-* add only addresses in its domains, and set only an eppn in its scopes.
+* add only addresses in its domains, and set only an eppn or a legacy eppn (per SP) in its scopes.
 
 A domain pattern is ``"*"`` (any), ``"univ-exemple.fr"`` (that domain) or
 ``"*.univ-exemple.fr"`` (its subdomains); a scope is one of ``saml.scope`` /
@@ -67,3 +67,8 @@ def check_write(reach: Reach | None, before: Account | None, after: Account) -> 
                                    f"{address.rsplit('@', 1)[-1]}")
     if after.eppn and after.eppn != (before.eppn if before else "") and not reach.has_eppn(after.eppn):
         raise ScimProblem(403, f"eppn: this service may not set an eppn in scope {eppn_scope(after.eppn)!r}")
+    old = before.legacy_eppns if before else {}
+    for sp, eppn in sorted(after.legacy_eppns.items()):
+        if old.get(sp) != eppn and not reach.has_eppn(eppn):
+            raise ScimProblem(403, "legacyEppns: this service may not set an eppn in scope "
+                                   f"{eppn_scope(eppn)!r}")

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..accounts.emails import normalize_email
 from ..accounts.errors import InvalidAccount, InvalidEmail
-from ..accounts.models import Account, Email
+from ..accounts.models import Account, Email, NameQualifiers
 from .problems import invalid_syntax, invalid_value, mutability
 from .schema import (
     CORE,
@@ -82,8 +82,10 @@ def _extension(account: Account) -> dict[str, Any]:
     if account.eppn:
         ext["eppn"] = account.eppn
     if account.legacy_ids:
-        ext["legacyIds"] = [
-            {"serviceProvider": sp, "value": value} for sp, value in sorted(account.legacy_ids.items())
+        ext["legacyIds"] = [_legacy_id(account, sp) for sp in sorted(account.legacy_ids)]
+    if account.legacy_eppns:
+        ext["legacyEppns"] = [
+            {"serviceProvider": sp, "value": value} for sp, value in sorted(account.legacy_eppns.items())
         ]
     if account.liste_rouge:
         ext["listeRouge"] = True
@@ -102,6 +104,7 @@ def to_account(resource: Mapping[str, Any], current: Account | None, account_id:
     user_name = _user_name(core.get("userName"))
     addresses = dict.fromkeys([user_name, *_addresses(core.get("emails"))])
     name = canonical_object(_core("name"), core.get("name") or {})
+    legacy = _per_sp(ext.get("legacyIds"), "legacyIds")
     return Account(
         id=account_id,
         emails=tuple(Email(a, _was_verified(current, a)) for a in addresses),
@@ -111,7 +114,10 @@ def to_account(resource: Mapping[str, Any], current: Account | None, account_id:
         affiliations=_affiliations(ext.get("affiliations")),
         establishment=_text(ext.get("establishment"), "establishment"),
         eppn=_text(ext.get("eppn"), "eppn"),
-        legacy_ids=_legacy_ids(ext.get("legacyIds")),
+        legacy_ids=_values(legacy),
+        legacy_qualifiers={sp: NameQualifiers(entry["nameQualifier"], entry.get("spNameQualifier", ""))
+                           for sp, entry in legacy.items() if "nameQualifier" in entry},
+        legacy_eppns=_values(_per_sp(ext.get("legacyEppns"), "legacyEppns")),
         liste_rouge=_boolean(ext.get("listeRouge"), "listeRouge"),
         status=_status(core.get("active"), current),
         password_hash=current.password_hash if current else "",
@@ -227,22 +233,41 @@ def _affiliations(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip().lower() for v in value))
 
 
-def _legacy_ids(value: Any) -> dict[str, str]:
+def _legacy_id(account: Account, sp: str) -> dict[str, str]:
+    entry = {"serviceProvider": sp, "value": account.legacy_ids[sp]}
+    qualifiers = account.legacy_qualifiers.get(sp)
+    if qualifiers is not None:
+        entry["nameQualifier"] = qualifiers.name_qualifier
+        if qualifiers.sp_name_qualifier:
+            entry["spNameQualifier"] = qualifiers.sp_name_qualifier
+    return entry
+
+
+def _values(entries: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    return {sp: entry["value"] for sp, entry in entries.items()}
+
+
+def _per_sp(value: Any, name: str) -> dict[str, dict[str, str]]:
+    """A list of ``{serviceProvider, value, …}`` objects by SP entityID, strings stripped.
+
+    Raises ScimProblem (invalidValue).
+    """
     if value is None:
         return {}
     if not isinstance(value, list):
-        raise invalid_value("legacyIds: expected a list of {serviceProvider, value} objects")
-    attr = find(EXTENSION_ATTRS, "legacyIds")
+        raise invalid_value(f"{name}: expected a list of {{serviceProvider, value}} objects")
+    attr = find(EXTENSION_ATTRS, name)
     assert attr is not None
-    out: dict[str, str] = {}
+    out: dict[str, dict[str, str]] = {}
     for item in value:
         entry = canonical_object(attr, item)
-        sp, ident = entry.get("serviceProvider"), entry.get("value")
-        if not isinstance(sp, str) or not isinstance(ident, str):
-            raise invalid_value("legacyIds: each entry needs string 'serviceProvider' and 'value'")
-        if sp.strip() in out:
-            raise invalid_value(f"legacyIds: {sp.strip()} is listed twice")
-        out[sp.strip()] = ident.strip()
+        needed = {"serviceProvider", "value"} <= set(entry)
+        if not needed or not all(isinstance(v, str) for v in entry.values()):
+            raise invalid_value(f"{name}: each entry needs string 'serviceProvider' and 'value'")
+        sp = entry.pop("serviceProvider").strip()
+        if sp in out:
+            raise invalid_value(f"{name}: {sp} is listed twice")
+        out[sp] = {k: v.strip() for k, v in entry.items()}
     return out
 
 

@@ -79,10 +79,22 @@ EXTENSION_ATTRS: tuple[Attr, ...] = (
     Attr("establishment", case_exact=True,
          description="supannEtablissement code, such as {UAI}0751717J."),
     Attr("eppn", description="eduPersonPrincipalName, user@scope."),
-    Attr("legacyIds", "complex", multi=True, key="serviceProvider", case_exact=True,
-         description="The identifier each service provider already stores for this person.", sub=(
+    Attr("legacyIds", "complex", multi=True, key="serviceProvider", case_exact=True, uniqueness="server",
+         description="The persistent identifier each service provider already stores for this person "
+                     "(unique per service provider).", sub=(
              Attr("serviceProvider", required=True, case_exact=True, description="The SP entityID."),
              Attr("value", required=True, case_exact=True, description="That SP's identifier."),
+             Attr("nameQualifier", case_exact=True,
+                  description="The former IdP's entityID, when the SP stores the identifier with it "
+                              "(Shibboleth persistent-id); the gateway then sends it as NameQualifier."),
+             Attr("spNameQualifier", case_exact=True,
+                  description="The SPNameQualifier the former IdP sent, if not the SP's entityID."),
+         )),
+    Attr("legacyEppns", "complex", multi=True, key="serviceProvider", case_exact=True, uniqueness="server",
+         description="The eppn each service provider already knows this person by; for that SP it "
+                     "replaces eppn (unique per service provider, in a configured scope).", sub=(
+             Attr("serviceProvider", required=True, case_exact=True, description="The SP entityID."),
+             Attr("value", required=True, description="That SP's eppn, user@scope."),
          )),
     Attr("listeRouge", "boolean",
          description="supannListeRouge: the person's names and mail go only to applications authorised "

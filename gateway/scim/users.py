@@ -32,7 +32,7 @@ _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 #: Account fields named in audit lines when they change (never the password hash).
 _AUDITED = (
     "emails", "given_name", "family_name", "display_name", "affiliations",
-    "establishment", "eppn", "legacy_ids", "liste_rouge", "status",
+    "establishment", "eppn", "legacy_ids", "legacy_qualifiers", "legacy_eppns", "liste_rouge", "status",
 )
 
 #: The entity tags of an If-Match header ("*" for any), or None without one.

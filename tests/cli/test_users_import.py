@@ -186,7 +186,11 @@ def test_import_records_are_the_same_as_directory_records(run, accounts, tmp_pat
         "id": "full", "emails": [{"address": "full@example.fr", "verified": True}], "given_name": "F",
         "family_name": "L", "display_name": "F L", "affiliations": ["staff"],
         "establishment": "{UAI}0751717J",
-        "eppn": "fl@univ-exemple.fr", "legacy_ids": {"https://sp": "x"}, "liste_rouge": True,
+        "eppn": "fl@univ-exemple.fr",
+        "legacy_ids": {"https://sp": "x", "https://sp2": {"value": "y", "name_qualifier": "https://idp.univ.fr"},
+                       "https://sp3": {"value": "z", "name_qualifier": "https://idp.univ.fr",
+                                       "sp_name_qualifier": "https://aff"}},
+        "legacy_eppns": {"https://sp": "f.l@univ.fr"}, "liste_rouge": True,
         "status": "disabled",
         "password_hash": "", "created_at": "2020-01-01T00:00:00Z", "updated_at": "2021-01-01T00:00:00Z",
     }

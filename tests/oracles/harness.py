@@ -61,6 +61,7 @@ class SpOracles:
         self._emitted: dict[str, Flask] = {}
         self._sps: dict[tuple[int, str], tuple[ShibbolethSP, SimpleSamlSP]] = {}
         self.refusal_allowed: str | None = None
+        self.former_name_qualifiers: frozenset[str] = frozenset()
         self.verdicts: list[Verdict] = []
         self.refusals: list[Refused] = []
 
@@ -83,6 +84,11 @@ class SpOracles:
     def allow_refusal(self, reason: str) -> None:
         """This test produces Responses an SP would refuse, on purpose (``reason`` says why)."""
         self.refusal_allowed = reason
+
+    def accept_name_qualifiers(self, *name_qualifiers: str) -> None:
+        """The Shibboleth SPs' attribute-policy accepts persistent-ids qualified by these former IdPs
+        (the rule ``gateway saml cutover-check`` prints, README "Moving an application to the gateway")."""
+        self.former_name_qualifiers = frozenset(name_qualifiers)
 
     def check(self, saml_response: str, url: str) -> Verdict | None:
         """Both SPs receive the Response at ``url``. Raises Refused, or AssertionError for a silent drop."""
@@ -121,6 +127,7 @@ class SpOracles:
         pair = self._sps[id(app), sp.entity_id]
         for oracle in pair:
             oracle.idp = idp
+        pair[0].former_name_qualifiers = self.former_name_qualifiers
         return pair
 
     def _sp_at(self, app: Flask, url: str) -> SpEntity:

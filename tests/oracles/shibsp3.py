@@ -106,6 +106,8 @@ class ShibbolethSP:
         self.expires = expires
         self.check_correlation = check_correlation
         self.replay_cache: set[str] = set()
+        #: NameQualifiers an OR of NameIDQualifierString rules also accepts (the cut-over runbook's rule)
+        self.former_name_qualifiers: frozenset[str] = frozenset()
 
     def receive(self, saml_response: str, url: str, in_response_to: str | None = None,
                 now: float | None = None) -> Session:
@@ -305,7 +307,8 @@ class ShibbolethSP:
         if attribute_id == "schacHomeOrganization" and raw not in self.idp.scopes:
             return Rule.SCOPE, f"{raw!r} is not a shibmd:Scope of the IdP"
         if attribute_id == "persistent-id" and isinstance(raw, NameId):
-            if (raw.name_qualifier, raw.sp_name_qualifier) != (self.idp.entity_id, self.entity_id):
+            accepted = {self.idp.entity_id, *self.former_name_qualifiers}
+            if raw.name_qualifier not in accepted or raw.sp_name_qualifier != self.entity_id:
                 return Rule.QUALIFIERS, (f"qualifiers {raw.name_qualifier!r}/{raw.sp_name_qualifier!r} are not "
                                          f"{self.idp.entity_id!r}/{self.entity_id!r}")
         return None

@@ -128,7 +128,7 @@ def test_nid07_legacy_persistent_name_id_released_exactly(flow, sp, legacy):
 
 def test_nid06_legacy_targeted_id_is_name_id_valued(flow, sp, legacy):
     """NID06 [BRK]: eduPersonTargetedID's value is a saml:NameID (persistent, qualified), not a string."""
-    posted, result = sso(flow, sp, email="jean.dupont@univ-exemple.fr")
+    posted, result = sso(flow, sp, email="jean.dupont@univ-exemple.fr", name_id_policy=persistent_policy())
     assertion = assertion_of(posted, sp.spec.key)
     attribute = assertion.find(
         "saml:AttributeStatement/saml:Attribute[@FriendlyName='eduPersonTargetedID']", NS)

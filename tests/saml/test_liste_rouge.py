@@ -12,6 +12,7 @@ import pytest
 from saml2.samlp import NameIDPolicy
 
 from gateway.saml.attributes import LISTE_ROUGE_HIDDEN, account_values, release, released_names
+from gateway.saml.nameids import FORMATS, IssuedNameId
 from gateway.saml.policy import SpPolicy, parse_policies
 from gateway.saml.providers import RESEARCH_AND_SCHOLARSHIP, ServiceProvider
 from tests.saml.conftest import FakeSP, status_codes
@@ -108,8 +109,8 @@ def test_att07_liste_rouge_wins_over_research_and_scholarship(make_account):
     """An R&S SP not authorised gets eppn and the scoped affiliation only."""
     rs = frozenset({RESEARCH_AND_SCHOLARSHIP})
     sp = ServiceProvider("https://rs.example.org/sp", (), entity_categories=rs)
-    values = account_values(make_account(liste_rouge=True), sp, "https://idp.example.org", "uness.fr", "p",
-                            scopes=("uness.fr",))
+    persistent = IssuedNameId("p", FORMATS["persistent"], "https://idp.example.org", sp.entity_id)
+    values = account_values(make_account(liste_rouge=True), sp, "uness.fr", persistent, scopes=("uness.fr",))
     assert set(release(sp, values)) == {"eduPersonPrincipalName", "eduPersonScopedAffiliation"}
     assert LISTE_ROUGE_HIDDEN == CONTACT
 

@@ -46,12 +46,15 @@ def test_schemas_list_every_supported_attribute(scim):
     assert core["userName"]["required"] is True
     assert {s["name"] for s in core["emails"]["subAttributes"]} == {"value", "type", "primary"}
     ext = {a["name"]: a for a in by_id[EXT]["attributes"]}
-    assert set(ext) == {"affiliations", "establishment", "eppn", "legacyIds", "listeRouge", "status",
+    assert set(ext) == {"affiliations", "establishment", "eppn", "legacyIds", "legacyEppns", "listeRouge",
+                        "status",
                         "verifiedEmails"}
     assert ext["status"]["mutability"] == "readOnly"
     assert ext["verifiedEmails"]["mutability"] == "readOnly"
     assert "student" in ext["affiliations"]["canonicalValues"]
-    assert {s["name"] for s in ext["legacyIds"]["subAttributes"]} == {"serviceProvider", "value"}
+    assert {s["name"] for s in ext["legacyIds"]["subAttributes"]} == {"serviceProvider", "value", "nameQualifier",
+                                                                      "spNameQualifier"}
+    assert {s["name"] for s in ext["legacyEppns"]["subAttributes"]} == {"serviceProvider", "value"}
 
 
 def test_one_schema_by_urn(scim):

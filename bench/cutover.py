@@ -1,0 +1,84 @@
+"""``python -m bench cutover``: ``gateway saml cutover-check`` on 100,000 identifiers (goal: under 10 s).
+
+(k) a private redis-server holds 100,000 accounts written through the directory
+    (so the uniqueness index is the one production keeps), each with a legacy
+    eppn and a legacy persistent id (qualified by a former IdP for half of them)
+    for the demo SP; the file lists, for each account, one of: its legacy eppn,
+    its Shibboleth persistent-id string, its bare NameID value; plus 1% unknown
+    identifiers. The measure is the check itself (gateway.saml.cutover.check and
+    the unmentioned-accounts pass), as the CLI runs it, not the set-up.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from gateway.accounts.directory import Directory
+from gateway.accounts.models import Account, Email, NameQualifiers
+from gateway.config import RedisSettings, load_settings
+from gateway.saml.cutover import check, unmentioned
+from gateway.saml.idp import build_identity_provider
+from gateway.saml.nameids import NameIds
+from gateway.store import Store
+
+from . import stack
+
+GOAL_SECONDS = 10.0
+SP = "http://127.0.0.1:8001/saml/metadata"  # config/dev/saml/sp/demo-sp.xml
+FORMER_IDP = "https://idp.univ-exemple.fr/idp/shibboleth"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cutover-lines", type=int, default=100_000, help="identifiers in the cutover file (k)")
+
+
+def progress(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def account(n: int) -> Account:
+    qualifiers = {SP: NameQualifiers(FORMER_IDP)} if n % 2 else {}
+    return Account(id=f"c{n}", emails=(Email(f"c{n}@univ-exemple.fr", True),), status="active",
+                   affiliations=("student",), legacy_eppns={SP: f"p{n}@univ-exemple.fr"},
+                   legacy_ids={SP: f"L{n:07d}"}, legacy_qualifiers=qualifiers)
+
+
+def line(n: int, gateway: str) -> str:
+    kind = n % 3
+    if kind == 0:
+        return f"p{n}@univ-exemple.fr"
+    if kind == 1:
+        return f"{FORMER_IDP if n % 2 else gateway}!{SP}!L{n:07d}"
+    return f"L{n:07d}"
+
+
+def main(args: argparse.Namespace) -> None:
+    count = args.cutover_lines
+    with tempfile.TemporaryDirectory(prefix="uness-bench-cutover-") as tmp, stack.private_redis(Path(tmp)) as url:
+        settings = load_settings({"GATEWAY_MODE": "development", "GATEWAY_REDIS_URL": url,
+                                  "GATEWAY_SECRET_KEY": stack.SECRET_KEY,
+                                  "GATEWAY_SAML_SP_METADATA_DIR": str(stack.ROOT / "config/dev/saml/sp"),
+                                  "GATEWAY_SAML_EXTRA_SCOPES": '["univ-exemple.fr"]'})
+        store = Store.from_settings(RedisSettings(url=url))
+        directory = Directory(store, settings.saml.scopes)
+        progress(f"(k) writing {count:,} accounts with legacy identifiers (set-up, not measured)")
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda n: directory.create(account(n)), range(count), chunksize=500))
+        idp = build_identity_provider(settings)
+        assert idp is not None and idp.provider(SP) is not None
+        lines = [line(n, idp.entity_id) for n in range(count - count // 100)]
+        lines += [f"unknown-{n}" for n in range(count // 100)]
+        progress(f"(k) cutover-check on {len(lines):,} identifiers")
+        started = time.monotonic()
+        report = check(idp, idp.provider(SP), directory, NameIds(store, idp.entity_id), lines)
+        left = sum(1 for _ in unmentioned(directory, idp.provider(SP), report.mentioned))
+        seconds = time.monotonic() - started
+        store.close()
+    verdict = "ok" if seconds < GOAL_SECONDS else "TOO SLOW"
+    print(f"\n  (k) cutover-check  {len(lines):,} identifiers in {seconds:.2f} s  (goal < {GOAL_SECONDS:g} s: "
+          f"{verdict}); {report.recognised:,} recognised, {len(report.findings):,} not, "
+          f"{left:,} accounts not in the file")
