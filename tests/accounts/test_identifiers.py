@@ -8,14 +8,12 @@ path, against a real Redis.
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 import pytest
 
 from gateway.accounts.directory import Directory
 from gateway.accounts.errors import IdentifierTaken, InvalidAccount
 from gateway.accounts.models import Account, Email
-from gateway.accounts.provisioning import apply_record
 from gateway.store import Store
 
 SP = "https://sp.univ-exemple.fr/shibboleth"
@@ -70,33 +68,6 @@ def test_a_value_given_up_can_be_taken(directory):
     directory.update("jean", lambda a: dataclasses.replace(a, eppn="jean@univ-exemple.fr", legacy_ids={}))
     taken = directory.create(make("ana", "ana@univ-exemple.fr", eppn="jd@univ-exemple.fr", legacy_ids={SP: "L1"}))
     assert (taken.eppn, taken.legacy_ids) == ("jd@univ-exemple.fr", {SP: "L1"})
-
-
-def test_racing_imports_of_one_legacy_identifier_exactly_one_wins(redis_client):
-    """8 threads, 8 different accounts, the same legacy identifier for one SP: one account gets it."""
-    barrier = threading.Barrier(8)
-    outcomes: dict[int, str] = {}
-
-    def claim(n: int) -> None:
-        directory = Directory(Store(redis_client), SCOPES)
-        barrier.wait()
-        try:
-            apply_record(directory, {"id": f"u{n}", "emails": [f"u{n}@univ-exemple.fr"],
-                                     "legacy_ids": {SP: "the-one"}})
-            outcomes[n] = "won"
-        except IdentifierTaken:
-            outcomes[n] = "refused"
-
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    winners = [n for n, outcome in outcomes.items() if outcome == "won"]
-    assert len(outcomes) == 8 and len(winners) == 1
-    directory = Directory(Store(redis_client), SCOPES)
-    holders = [a.id for a in directory.iter_accounts() if a.legacy_ids.get(SP) == "the-one"]
-    assert holders == [f"u{winners[0]}"] and directory.count() == 1  # the losers wrote nothing
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def test_the_hash_form_keeps_qualifiers_and_legacy_eppns():
     assert from_hash(to_hash(account)) == account
 
 
-@pytest.mark.parametrize("field,value", [("legacy_eppns", "jd@univ-exemple.fr"),
+@pytest.mark.parametrize("field,value", [("legacy_eppns", "jd@univ-exemple.fr"), ("legacy_ids", "the-one"),
                                          ("legacy_ids", {"value": "the-one", "name_qualifier": FORMER_IDP})])
 def test_racing_imports_of_one_legacy_value_exactly_one_wins(redis_client, field, value):
     """8 threads, 8 different accounts, the same legacy value for one SP: one account gets it."""
