@@ -407,3 +407,39 @@ def assertion_of(posted: Posted, key: KeyPair | None = None):
 
 def status_codes(posted: Posted) -> list[str]:
     return [code.get("Value") for code in response_root(posted).iter("{%s}StatusCode" % NS["samlp"])]
+
+
+@pytest.fixture
+def saml_cli(monkeypatch, redis_server, sp_dir, tmp_path):
+    """``saml_cli(config_toml, *prefix)``: a function running ``gateway saml <prefix> <args>`` in this process
+    against the test Redis and SP folder, with ``config_toml`` as its configuration file; the output never
+    holds a traceback."""
+    import logging
+    import os
+
+    from click.testing import CliRunner
+
+    import gateway.cli.saml  # noqa: F401  registers ``gateway saml …``
+    from gateway import logs
+    from gateway.cli import cli
+    from tests.cli.conftest import cli_environ
+
+    def configure(config_toml: str, *prefix: str):
+        config = tmp_path / "gateway.toml"
+        config.write_text(config_toml)
+        env = cli_environ(redis_server.url)
+        env.update(GATEWAY_CONFIG=str(config), GATEWAY_SAML_SP_METADATA_DIR=str(sp_dir))
+        for name in list(os.environ):
+            if name not in env:
+                monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+
+        def invoke(*args: str):
+            for name in ("gateway", logs.AUDIT):
+                logging.getLogger(name).handlers = []
+            result = CliRunner().invoke(cli, ["saml", *prefix, *args], catch_exceptions=False)
+            assert "Traceback" not in result.output
+            return result
+        return invoke
+    return configure

@@ -2,44 +2,21 @@
 and the SP metadata folder of tests/saml/conftest.py."""
 from __future__ import annotations
 
-import logging
-import os
 
 import pytest
-from click.testing import CliRunner
 
-import gateway.cli.saml  # noqa: F401  registers ``gateway saml …``
-from gateway import logs
 from gateway.accounts.models import Account, Email
-from gateway.cli import cli
 from gateway.store import Store
-from tests.cli.conftest import cli_environ
 
 ALICE = "alice@univ-exemple.fr"
 FORMAT = "urn:oasis:names:tc:SAML:2.0:nameid-format:"
 
 
 @pytest.fixture
-def run(monkeypatch, redis_server, redis_client, sp_dir, sps, tmp_path):
-    config = tmp_path / "gateway.toml"
-    config.write_text(f'[saml.sp."{sps["CBC"].entity_id}"]\n'
-                      'attributes = ["mail", "eduPersonTargetedID", "eduPersonPrincipalName"]\n'
-                      'name_id_format = "persistent"\nsign_response = false\n')
-    env = cli_environ(redis_server.url)
-    env.update(GATEWAY_CONFIG=str(config), GATEWAY_SAML_SP_METADATA_DIR=str(sp_dir))
-    for name in list(os.environ):
-        if name not in env:
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-
-    def invoke(*args: str):
-        for name in ("gateway", logs.AUDIT):
-            logging.getLogger(name).handlers = []
-        result = CliRunner().invoke(cli, ["saml", "check-sp", *args], catch_exceptions=False)
-        assert "Traceback" not in result.output
-        return result
-    return invoke
+def run(saml_cli, redis_client, sps):
+    return saml_cli(f'[saml.sp."{sps["CBC"].entity_id}"]\n'
+                    'attributes = ["mail", "eduPersonTargetedID", "eduPersonPrincipalName"]\n'
+                    'name_id_format = "persistent"\nsign_response = false\n', "check-sp")
 
 
 @pytest.fixture

@@ -3,20 +3,13 @@ sees (issue 11), through click's CliRunner with the test Redis and the SP metada
 from __future__ import annotations
 
 import dataclasses
-import logging
-import os
 
 import pytest
-from click.testing import CliRunner
 
-import gateway.cli.saml  # noqa: F401  registers ``gateway saml …``
-from gateway import logs
 from gateway.accounts.directory import Directory
 from gateway.accounts.models import Account, Email, NameQualifiers
-from gateway.cli import cli
 from gateway.saml.cutover import attribute_policy_rule
 from gateway.store import Store
-from tests.cli.conftest import cli_environ
 from tests.conftest import TEST_SCOPES
 
 GATEWAY = "http://127.0.0.1:8000/saml/metadata"
@@ -25,24 +18,8 @@ MAIN = "https://sp.example.org/shibboleth"
 
 
 @pytest.fixture
-def run(monkeypatch, redis_server, sp_dir, sps, tmp_path):
-    config = tmp_path / "gateway.toml"
-    config.write_text(f'[saml.sp."{sps["CBC"].entity_id}"]\nlegacy_name_id = false\n')
-    env = cli_environ(redis_server.url)
-    env.update(GATEWAY_CONFIG=str(config), GATEWAY_SAML_SP_METADATA_DIR=str(sp_dir))
-    for name in list(os.environ):
-        if name not in env:
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-
-    def invoke(*args: str):
-        for name in ("gateway", logs.AUDIT):
-            logging.getLogger(name).handlers = []
-        result = CliRunner().invoke(cli, ["saml", *args], catch_exceptions=False)
-        assert "Traceback" not in result.output
-        return result
-    return invoke
+def run(saml_cli, sps):
+    return saml_cli(f'[saml.sp."{sps["CBC"].entity_id}"]\nlegacy_name_id = false\n')
 
 
 def person(account_id: str, **fields) -> Account:
