@@ -3,7 +3,8 @@
 Here, and only here, the rules meet Flask: the collaborators come from the
 app's services, the facts from the request (client address, user agent,
 known-device cookie, language) and ``flask.session`` (the pending sign-in under
-``"login"``, the code flow under ``"flow"``); a proven sign-in starts the SSO
+``"login"``, the code flow under ``"flow"``, the address being added on "Mes
+informations" under ``"verify_email"``); a proven sign-in starts the SSO
 session under a new id (no fixation), logs Flask-Login's user in and sets the
 known-device cookie. Each function calls one rule; the errors are the rules'
 (:mod:`.signin.errors`).
@@ -26,13 +27,14 @@ from .current import client_address, signed_in_session_id
 from .flask_user import User
 from .logout import end_account_sessions, session_renewed
 from .signin import address as address_step
-from .signin import codes, limits, password, reset
+from .signin import account_addresses, account_sessions, codes, limits, password, reset
 from .signin.address import Identified
 from .signin.errors import AccountUnavailable
 from .signin.context import Collaborators, Facts, Flow, Pending, SignedIn
 
 PENDING = "login"  # session key: the account chosen at the address step
 FLOW = "flow"  # session key: the code flow this browser asked for
+CONFIRMING = account_addresses.VERIFY  # session key: the address this browser is adding, its code flow
 
 
 def absolute(endpoint: str, **values: Any) -> str:
@@ -50,9 +52,12 @@ class _Links:
     def reset(self, token: str) -> str:
         return absolute("reset.form", token=token)
 
+    def address(self, flow: str, code: str) -> str:
+        return absolute("account.verify_link", flow=flow, code=code)
 
-def _end_sessions(account_id: str, except_sid: str | None, reason: str) -> int:
-    return end_account_sessions(account_id, except_sid=except_sid, reason=reason)
+
+def _end_sessions(account_id: str, except_sid: str | None, reason: str, only_sid: str | None = None) -> int:
+    return end_account_sessions(account_id, except_sid=except_sid, only_sid=only_sid, reason=reason)
 
 
 def collaborators() -> Collaborators:
@@ -61,19 +66,20 @@ def collaborators() -> Collaborators:
         directory=services.directory(), passwords=services.passwords(), codes=services.codes(),
         throttle=services.throttle(), ratelimits=services.ratelimits(), devices=services.devices(),
         code_settings=services.settings().codes, mail=send_mail, links=_Links(), audit=audit,
-        end_sessions=_end_sessions,
+        end_sessions=_end_sessions, sessions=services.sessions(), secret_key=services.settings().secret_key,
     )
 
 
 def facts() -> Facts:
-    """This request's facts, the pending sign-in and code flow read from ``flask.session``."""
-    chosen, flow = session.get(PENDING) or {}, session.get(FLOW) or {}
+    """This request's facts, the pending sign-in and code flows read from ``flask.session``."""
+    chosen, flow, adding = session.get(PENDING) or {}, session.get(FLOW) or {}, session.get(CONFIRMING) or {}
     return Facts(
         client=client_address(), user_agent=request.headers.get("User-Agent", ""),
         device_cookie=request.cookies.get(devices.COOKIE), lang=str(get_locale() or "fr"),
         pending=Pending(chosen["account"], chosen["email"]) if chosen else None,
         flow=Flow(flow.get("purpose", ""), str(flow.get("id", "")), flow.get("email", "")) if flow else None,
         session_id=signed_in_session_id(),
+        confirming=Flow(CONFIRMING, str(adding.get("flow", "")), adding.get("email", "")) if adding else None,
     )
 
 
@@ -103,11 +109,6 @@ def forget_pending() -> None:
 def check_password(account: Account, address: str, secret: str, remember: bool) -> None:
     """Step 2 (:func:`.signin.password.check_password`), then the session starts."""
     start_session(password.check_password(collaborators(), facts(), account, address, secret, remember))
-
-
-def try_password(account: Account, secret: str, **audited: str) -> bool:
-    """One try of the account's password under the growing delays (:func:`.signin.password.try_password`)."""
-    return password.try_password(collaborators(), facts(), account, secret, **audited)
 
 
 def limit(rule: str, *identifiers: str, account_id: str | None = None, address: str | None = None) -> None:
@@ -154,8 +155,66 @@ def reset_password(token: str, secret: str, remember: bool) -> None:
     start_session(reset.reset_password(collaborators(), facts(), token, secret, remember))
 
 
-def set_password(account: Account, secret: str) -> Account:
-    return reset.set_password(collaborators(), facts(), account, secret)
+def change_password(account: Account, current: str, new: str) -> Account:
+    """"Mes informations" (:func:`.signin.reset.change_password`): every other session ends."""
+    return reset.change_password(collaborators(), facts(), account, current, new)
+
+
+# -- "Mes informations": addresses and other sessions -------------------------------------
+
+def confirming() -> Flow | None:
+    """The address this browser is adding, and its code flow (kept in ``flask.session``)."""
+    return facts().confirming
+
+
+def add_address(account: Account, raw: str) -> str:
+    """Mail a code to a new address (:func:`.signin.account_addresses.add_address`); returns it normalised."""
+    return _keep_confirming(account_addresses.add_address(collaborators(), facts(), account, raw))
+
+
+def send_address_code(account: Account, address: str) -> None:
+    """"Renvoyer un code" (:func:`.signin.account_addresses.send_again`)."""
+    _keep_confirming(account_addresses.send_again(collaborators(), facts(), account, address))
+
+
+def _keep_confirming(flow: Flow) -> str:
+    session[CONFIRMING] = {"flow": flow.id, "email": flow.email}
+    return flow.email
+
+
+def pending_address(account: Account, flow: str) -> str | None:
+    return account_addresses.pending_address(collaborators(), account, flow)
+
+
+def verify_address(account: Account, flow: str, code: str) -> str:
+    """Spend the code (:func:`.signin.account_addresses.verify_address`); this browser's flow ends."""
+    address = account_addresses.verify_address(collaborators(), facts(), account, flow, code)
+    if (session.get(CONFIRMING) or {}).get("flow") == flow:
+        session.pop(CONFIRMING)
+    return address
+
+
+def remove_address(account: Account, address: str) -> None:
+    """:func:`.signin.account_addresses.remove_address`; stops confirming it in this browser."""
+    account_addresses.remove_address(collaborators(), facts(), account, address)
+    if (session.get(CONFIRMING) or {}).get("email") == address:
+        session.pop(CONFIRMING)
+
+
+def make_primary(account: Account, address: str) -> None:
+    account_addresses.make_primary(collaborators(), facts(), account, address)
+
+
+def session_ref(sid: str) -> str:
+    return account_sessions.session_ref(collaborators(), sid)
+
+
+def end_session(account: Account, ref: str) -> bool:
+    return account_sessions.end_session(collaborators(), facts(), account.id, ref)
+
+
+def end_other_sessions(account: Account) -> int:
+    return account_sessions.end_other_sessions(collaborators(), facts(), account.id)
 
 
 # -- a proven sign-in becomes a session ---------------------------------------------------

@@ -1,20 +1,19 @@
 """``/account``: "Mes informations" — details, addresses, password, active sessions.
 
-The changes are functions (first half of this module) that raise :class:`Refused`
-with the message to show; the views (second half) only parse a form, call one
-of them, and render or redirect with a confirmation in ``session["notice"]``.
-Every change writes an audit line; addresses appear there only as hashes.
+The rules of each change live in the identity core (:mod:`gateway.identity.signin.account_addresses`,
+:mod:`~gateway.identity.signin.account_sessions`, :func:`~gateway.identity.signin.reset.change_password`),
+called through the Flask glue (:mod:`gateway.identity.flask_signin`). Here: the forms, the French
+words for each refusal (:func:`refusal`), and the redirects with a confirmation in ``session["notice"]``.
+Every change writes an audit line (in the core); addresses appear there only as hashes.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -23,17 +22,10 @@ from werkzeug.wrappers import Response
 
 from .. import services
 from ..accounts.codes import InvalidCode, WrongCode
-from ..accounts.emails import normalize_email
-from ..accounts.errors import AccountNotFound, AddressTaken, InvalidEmail, LastVerifiedAddress
+from ..accounts.errors import InvalidEmail
 from ..accounts.models import Account
-from ..accounts.passwords import password_problems
 from ..identity import flask_signin as signin
-from ..identity.current import client_address, signed_in_session_id
-from ..identity.logout import end_account_sessions
 from ..identity.signin import errors
-from ..identity.signin.context import email_hash
-from ..logs import audit
-from ..mail import send_mail
 from .forms import (
     AddEmailForm,
     AddressActionForm,
@@ -46,9 +38,7 @@ from .login import policy_messages, too_many, wrong_code
 
 bp = Blueprint("account", __name__)
 
-VERIFY = "verify_email"  # session key and code purpose: the address being confirmed
 CODE_EXPIRED = _l("Ce code n'est plus valable. Demandez-en un nouveau.")
-ENDED_BY_USER = "session.ended_by_user"  # the audited reason when the person ends sessions here
 
 AFFILIATIONS = {
     "student": _l("Étudiant"), "faculty": _l("Enseignant"), "staff": _l("Personnel"),
@@ -57,181 +47,44 @@ AFFILIATIONS = {
 }
 STATUSES = {"active": _l("Actif"), "provisioned": _l("En attente d'activation"), "disabled": _l("Désactivé")}
 
+#: What a change on this page may raise (the core's errors, and the account store's it lets through).
+REFUSED = (errors.SignInError, InvalidCode, InvalidEmail)
 
-class Refused(Exception):
-    """A change was refused. ``messages`` say why; ``field`` is the form field they belong to."""
-
-    def __init__(self, *messages: str, field: str | None = None) -> None:
-        super().__init__(" ".join(str(m) for m in messages))
-        self.messages = [str(m) for m in messages]
-        self.field = field
-
-
-def _limited(field: str | None, check: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-    """Run one of signin's limit checks; its TooManyAttempts becomes a Refused on ``field``."""
-    try:
-        check(*args, **kwargs)
-    except errors.TooManyAttempts as exc:
-        raise Refused(too_many(exc), field=field) from None
+#: The words for each refused address change. Another account's address gets one answer, whatever
+#: the reason: the page never tells whether an address is known to UNESS.
+ADDRESS_REFUSALS = {
+    errors.AddressAlreadyYours: _l("Cette adresse figure déjà dans votre compte."),
+    errors.AddressUnavailable: _l("Cette adresse ne peut pas être ajoutée."),
+    errors.AddressNotYours: _l("Cette adresse ne figure pas dans votre compte."),
+    errors.NotAwaitingConfirmation: _l("Cette adresse n'est pas en attente de confirmation."),
+    errors.AddressNotConfirmed: _l("Confirmez d'abord cette adresse : "
+                                   "seule une adresse confirmée peut devenir principale."),
+}
 
 
-def _lang() -> str:
-    return str(get_locale() or "fr")
-
-
-# -- addresses -------------------------------------------------------------------------------
-
-def add_address(account: Account, raw: str) -> str:
-    """Mail a code to a new address; it joins the account only once confirmed. Returns it normalised.
-
-    Nothing is written to the directory before the code comes back, so nobody can
-    reserve (and so block) someone else's address by typing it here. Another
-    account's address is refused with the same words whatever the reason: the
-    page never tells whether an address is known to UNESS.
-    """
-    field = "new_email"
-    _limited(field, signin.limit, "address_per_client", account_id=account.id)
-    try:
-        address = normalize_email(raw)
-    except InvalidEmail:
-        raise Refused(_("Cette adresse email n'est pas valide."), field=field) from None
-    existing = account.email(address)
-    if existing and existing.verified:
-        raise Refused(_("Cette adresse figure déjà dans votre compte."), field=field)
-    owner = services.directory().owner_of(address)
-    if owner is not None and owner != account.id:
-        raise Refused(_("Cette adresse ne peut pas être ajoutée."), field=field)
-    _limited(field, signin.mail_limits, address, account.id)
-    _mail_code(account, address)
-    return address
-
-
-def send_verification(account: Account, address: str) -> None:
-    """"Renvoyer un code" for an address of the account that is not confirmed yet."""
-    email = account.email(address)
-    being_added = (session.get(VERIFY) or {}).get("email") == address and email is None
-    if not being_added and (email is None or email.verified):
-        raise Refused(_("Cette adresse n'est pas en attente de confirmation."))
-    _limited(None, signin.mail_limits, address, account.id)
-    _mail_code(account, address)
-
-
-def _mail_code(account: Account, address: str) -> None:
-    """A new code for ``address`` (voiding the account's previous one, whatever the browser), by mail."""
-    settings = services.settings().codes
-    flow, code = services.codes().start_code(
-        VERIFY, account.id, settings.email_verification_minutes * 60, settings.signin_code_attempts,
-        {"account": account.id, "email": address},
-    )
-    session[VERIFY] = {"flow": flow, "email": address}
-    send_mail(VERIFY, address, _lang(), code=code, minutes=settings.email_verification_minutes,
-              link=signin.absolute("account.verify_link", flow=flow, code=code))
-
-
-def pending_address(account: Account, flow: str) -> str | None:
-    """The address a still-open code flow of this account is for (nothing is spent)."""
-    data = services.codes().code_data(VERIFY, flow)
-    if data is None or data.get("account") != account.id:
-        return None
-    return str(data["email"])
-
-
-def verify_address(account: Account, flow: str, code: str) -> str:
-    """Spend the code: the address is confirmed. Only this account's flows are tried."""
-    _limited("code", signin.limit, "code_per_client", account_id=account.id)
-    if pending_address(account, flow) is None:
-        raise Refused(CODE_EXPIRED, field="code")
-    try:
-        data = services.codes().check_code(VERIFY, flow, code)
-    except WrongCode as exc:
-        raise Refused(wrong_code(exc), field="code") from None
-    except InvalidCode:
-        raise Refused(CODE_EXPIRED, field="code") from None
-    address = str(data["email"])
-    try:
-        services.directory().add_email(account.id, address, verified=True)
-    except AddressTaken:  # another account confirmed it first
-        raise Refused(_("Cette adresse ne peut pas être ajoutée."), field="code") from None
-    if (session.get(VERIFY) or {}).get("flow") == flow:
-        session.pop(VERIFY)
-    hashed = email_hash(address)
-    if account.email(address) is None:
-        audit("email.added", account=account.id, email_hash=hashed, ip=client_address())
-    audit("email.verified", account=account.id, email_hash=hashed, ip=client_address())
-    return address
-
-
-def remove_address(account: Account, address: str) -> None:
-    """Never the only address, never the last confirmed one; the primary moves to a confirmed one."""
-    directory = services.directory()
-    try:
-        updated = directory.remove_email(account.id, address)
-    except LastVerifiedAddress:
-        if len(account.emails) == 1:
-            raise Refused(_("Vous ne pouvez pas retirer votre seule adresse.")) from None
-        raise Refused(_("Vous ne pouvez pas retirer votre dernière adresse confirmée : "
-                        "confirmez d'abord une autre adresse.")) from None
-    except (AccountNotFound, InvalidEmail):
-        raise Refused(_("Cette adresse ne figure pas dans votre compte.")) from None
-    audit("email.removed", account=account.id, email_hash=email_hash(address), ip=client_address())
-    if (session.get(VERIFY) or {}).get("email") == address:
-        session.pop(VERIFY)
-    if updated.verified_addresses and not updated.emails[0].verified:
-        make_primary(updated, updated.verified_addresses[0])
-
-
-def make_primary(account: Account, address: str) -> None:
-    """Only a confirmed address may become the primary one (where UNESS writes to)."""
-    email = account.email(address)
-    if email is None:
-        raise Refused(_("Cette adresse ne figure pas dans votre compte."))
-    if not email.verified:
-        raise Refused(_("Confirmez d'abord cette adresse : "
-                        "seule une adresse confirmée peut devenir principale."))
-    services.directory().set_primary(account.id, address)
-    audit("email.primary", account=account.id, email_hash=email_hash(address), ip=client_address())
-
-
-# -- password --------------------------------------------------------------------------------
-
-def change_password(account: Account, current: str, new: str) -> None:
-    """The current password first (wrong tries count like at sign-in), then the policy.
-
-    signin.set_password ends every other session and mails a notification.
-    """
-    try:
-        right = signin.try_password(account, current, step="account.password")
-    except errors.TooManyAttempts as exc:
-        raise Refused(too_many(exc), field="current") from None
-    if not right:
-        raise Refused(_("Mot de passe actuel incorrect."), field="current")
-    problems = password_problems(new, account.addresses)
-    if problems:
-        raise Refused(*policy_messages(problems), field="password")
-    signin.set_password(account, new)
+def refusal(exc: Exception) -> list[str]:
+    """The French (or English) words for a refused change, one per broken rule."""
+    if isinstance(exc, errors.TooManyAttempts):
+        return [too_many(exc)]
+    if isinstance(exc, errors.PasswordRejected):
+        return [str(m) for m in policy_messages(exc.problems)]
+    if isinstance(exc, errors.WrongPassword):
+        return [_("Mot de passe actuel incorrect.")]
+    if isinstance(exc, errors.LastConfirmedAddress):
+        if exc.only:
+            return [_("Vous ne pouvez pas retirer votre seule adresse.")]
+        return [_("Vous ne pouvez pas retirer votre dernière adresse confirmée : "
+                  "confirmez d'abord une autre adresse.")]
+    if isinstance(exc, WrongCode):
+        return [wrong_code(exc)]
+    if isinstance(exc, InvalidCode):
+        return [str(CODE_EXPIRED)]
+    if isinstance(exc, InvalidEmail):
+        return [_("Cette adresse email n'est pas valide.")]
+    return [str(ADDRESS_REFUSALS[type(exc)])]
 
 
 # -- sessions --------------------------------------------------------------------------------
-
-def session_ref(sid: str) -> str:
-    """What the page names a session by: a keyed hash, never the id itself (it is the cookie)."""
-    secret = services.settings().secret_key.encode()
-    return hmac.new(secret, b"session-ref\x00" + sid.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def end_session(account: Account, ref: str) -> bool:
-    """End one other session of the account. False (nothing done) for anything else."""
-    current = signed_in_session_id()
-    for info in services.sessions().list_for(account.id):
-        if info.session_id != current and hmac.compare_digest(session_ref(info.session_id), ref):
-            return end_account_sessions(account.id, except_sid=current, only_sid=info.session_id,
-                                        reason=ENDED_BY_USER) == 1
-    return False
-
-
-def end_other_sessions(account: Account) -> int:
-    return end_account_sessions(account.id, except_sid=signed_in_session_id(), reason=ENDED_BY_USER)
-
 
 _BROWSERS = (("Edg", "Edge"), ("OPR/", "Opera"), ("Opera", "Opera"), ("SamsungBrowser/", "Samsung Internet"),
              ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"), ("CriOS/", "Chrome"), ("Chromium/", "Chromium"),
@@ -259,7 +112,7 @@ def session_rows(account: Account) -> list[dict[str, Any]]:
     current = getattr(session, "sid", "")
     rows = [{"device": device_name(s.user_agent), "ip": s.ip or "—", "signed_in": _when(s.auth_time),
              "last_seen": _when(s.last_seen), "remember": s.remember, "current": s.session_id == current,
-             "form": SessionActionForm(formdata=None, ref=session_ref(s.session_id))}
+             "form": SessionActionForm(formdata=None, ref=signin.session_ref(s.session_id))}
             for s in services.sessions().list_for(account.id)]
     return sorted(rows, key=lambda row: not row["current"])
 
@@ -283,11 +136,11 @@ def _page(error: str | None = None, **forms: Any) -> str:
 
 def _pending_addition(account: Account) -> tuple[str, AddressActionForm] | None:
     """The address this browser is adding, while its code is still open."""
-    adding = session.get(VERIFY) or {}
-    address = adding.get("email")
-    if not address or account.email(address) or pending_address(account, adding.get("flow", "")) is None:
+    adding = signin.confirming()
+    if adding is None or not adding.email or account.email(adding.email) \
+            or signin.pending_address(account, adding.id) is None:
         return None
-    return address, AddressActionForm(formdata=None, address=address)
+    return adding.email, AddressActionForm(formdata=None, address=adding.email)
 
 
 def _done(message: str, endpoint: str = "account.overview") -> Response:
@@ -295,8 +148,9 @@ def _done(message: str, endpoint: str = "account.overview") -> Response:
     return redirect(url_for(endpoint))
 
 
-def _errors(form: Any, exc: Refused) -> None:
-    getattr(form, exc.field or "").errors.extend(exc.messages)
+def _refused(field: Any, exc: Exception) -> None:
+    """Show why a change was refused under the form ``field``."""
+    field.errors.extend(refusal(exc))
 
 
 @bp.get("/account")
@@ -311,9 +165,9 @@ def add_email() -> Response | str:
     form = AddEmailForm()
     if form.validate_on_submit():
         try:
-            address = add_address(current_user.account, form.new_email.data)
-        except Refused as exc:
-            _errors(form, exc)
+            address = signin.add_address(current_user.account, form.new_email.data)
+        except REFUSED as exc:
+            _refused(form.new_email, exc)
         else:
             return _done(_("Un code de confirmation a été envoyé à %(email)s.", email=address),
                          "account.verify")
@@ -324,12 +178,13 @@ def add_email() -> Response | str:
 @login_required
 def verify() -> Response | str:
     """The code of the address being confirmed; only this POST spends it."""
-    form = VerifyEmailForm(flow=(session.get(VERIFY) or {}).get("flow"))
+    adding = signin.confirming()
+    form = VerifyEmailForm(flow=adding.id if adding else None)
     if form.validate_on_submit():
         try:
-            address = verify_address(current_user.account, form.flow.data or "", form.code.data)
-        except Refused as exc:
-            _errors(form, exc)
+            address = signin.verify_address(current_user.account, form.flow.data or "", form.code.data)
+        except REFUSED as exc:
+            _refused(form.code, exc)
         else:
             return _done(_("Adresse confirmée : %(email)s.", email=address))
     elif request.method == "GET" and not form.flow.data:
@@ -347,9 +202,10 @@ def verify_link(flow: str) -> str:
 
 def _verify_page(form: VerifyEmailForm, from_link: bool = False) -> str:
     account: Account = current_user.account
-    address = pending_address(account, form.flow.data or "")
+    address = signin.pending_address(account, form.flow.data or "")
     # "Renvoyer un code" also once the code is void: the address this browser is confirming
-    target = address or (session.get(VERIFY) or {}).get("email", "")
+    adding = signin.confirming()
+    target = address or (adding.email if adding else "")
     known = account.email(target)
     again = AddressActionForm(formdata=None, address=target) if target and not (known and known.verified) else None
     return render_template(
@@ -366,10 +222,10 @@ def send_again() -> Response:
     if not form.validate_on_submit():
         return redirect(url_for("account.overview"))
     try:
-        send_verification(current_user.account, form.address.data)
-    except Refused as exc:
-        session["notice"] = exc.messages[0]
-        return redirect(url_for("account.verify" if session.get(VERIFY) else "account.overview"))
+        signin.send_address_code(current_user.account, form.address.data)
+    except REFUSED as exc:
+        session["notice"] = refusal(exc)[0]
+        return redirect(url_for("account.verify" if signin.confirming() else "account.overview"))
     return _done(_("Un nouveau code a été envoyé à %(email)s.", email=form.address.data), "account.verify")
 
 
@@ -380,21 +236,21 @@ def _address_action(change: Callable[[Account, str], None], confirmation: str) -
         return redirect(url_for("account.overview"))
     try:
         change(current_user.account, form.address.data)
-    except Refused as exc:
-        return _page(error=exc.messages[0])
+    except REFUSED as exc:
+        return _page(error=refusal(exc)[0])
     return _done(confirmation % {"email": form.address.data})
 
 
 @bp.post("/account/emails/remove")
 @login_required
 def remove_email() -> Response | str:
-    return _address_action(remove_address, _("Adresse retirée : %(email)s."))
+    return _address_action(signin.remove_address, _("Adresse retirée : %(email)s."))
 
 
 @bp.post("/account/emails/primary")
 @login_required
 def primary_email() -> Response | str:
-    return _address_action(make_primary, _("Votre adresse principale est désormais %(email)s."))
+    return _address_action(signin.make_primary, _("Votre adresse principale est désormais %(email)s."))
 
 
 @bp.post("/account/password")
@@ -403,9 +259,11 @@ def password() -> Response | str:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            change_password(current_user.account, form.current.data, form.password.data)
-        except Refused as exc:
-            _errors(form, exc)
+            signin.change_password(current_user.account, form.current.data, form.password.data)
+        except errors.PasswordRejected as exc:
+            _refused(form.password, exc)
+        except REFUSED as exc:  # a wrong current password, or too many tries
+            _refused(form.current, exc)
         else:
             return _done(_("Mot de passe modifié. Vos autres sessions ont été fermées."))
     return _page(password_form=form)
@@ -415,7 +273,7 @@ def password() -> Response | str:
 @login_required
 def end() -> Response:
     form = SessionActionForm()
-    if form.validate_on_submit() and end_session(current_user.account, form.ref.data):
+    if form.validate_on_submit() and signin.end_session(current_user.account, form.ref.data):
         return _done(_("La session a été fermée."))
     return _done(_("Cette session n'est plus ouverte."))
 
@@ -425,6 +283,6 @@ def end() -> Response:
 def end_others() -> Response:
     if not ButtonForm().validate_on_submit():
         return redirect(url_for("account.overview"))
-    count = end_other_sessions(current_user.account)
+    count = signin.end_other_sessions(current_user.account)
     return _done(ngettext("%(num)d autre session a été fermée.",
                           "%(num)d autres sessions ont été fermées.", count))

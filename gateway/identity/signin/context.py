@@ -4,8 +4,8 @@
 (:mod:`gateway.identity.flask_signin`) from the app's services, or by a test from
 real ones over Redis; :class:`Facts` carries what the rules need to know about the
 browser (client address, user agent, known-device cookie, language, the pending
-sign-in chosen at the address step, the code flow it asked for, its signed-in
-session). The rules never read a request or a session themselves.
+sign-in chosen at the address step, the code flow it asked for, the address it is
+adding on "Mes informations", its signed-in session). The rules never read a request or a session themselves.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ...accounts.passwords import Passwords
 from ...config import CodeSettings
 from ..devices import KnownDevices
 from ..ratelimits import RateLimits
+from ..sessions import SessionStore
 from ..throttle import Throttle
 
 
@@ -53,6 +54,8 @@ class Facts:
     flow: Flow | None = None
     #: This browser's signed-in SSO session id, if any (kept when the password changes).
     session_id: str | None = None
+    #: The address this browser is adding on "Mes informations" (purpose verify_email), its code flow.
+    confirming: Flow | None = None
 
 
 class Links(Protocol):
@@ -62,13 +65,20 @@ class Links(Protocol):
 
     def reset(self, token: str) -> str: ...
 
+    def address(self, flow: str, code: str) -> str: ...
+
 
 #: ``send_mail(template, to, lang, expires_at=None, **context)``: queue one mail.
 Mailer = Callable[..., Any]
 #: ``audit(event, **fields)``: one security log line (gateway.logs.audit).
 Audit = Callable[..., None]
-#: ``end_sessions(account_id, except_sid, reason)``: end an account's other sessions; how many.
-EndSessions = Callable[[str, "str | None", str], int]
+
+
+class EndSessions(Protocol):
+    """End the account's sessions but ``except_sid`` (all, or only ``only_sid``); how many ended."""
+
+    def __call__(self, account_id: str, except_sid: str | None, reason: str,
+                 only_sid: str | None = None) -> int: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +96,10 @@ class Collaborators:
     links: Links
     audit: Audit
     end_sessions: EndSessions
+    #: Every live session of an account (read only: ending goes through ``end_sessions``).
+    sessions: SessionStore
+    #: The app's secret key, for the keyed references naming sessions on the account page.
+    secret_key: str
     clock: Callable[[], float] = time.time
 
 

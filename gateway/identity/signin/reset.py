@@ -1,4 +1,4 @@
-"""Forgotten and changed passwords: the reset link, and storing a new password.
+"""Forgotten and changed passwords: the reset link, the change on "Mes informations", storing it.
 
 A reset link is stored hashed, works once, and dies when the password changes
 (its record carries a fingerprint of the password hash it was sent for). Storing a
@@ -14,9 +14,9 @@ from ...accounts.models import Account
 from ...accounts.passwords import password_problems
 from ..models import RESET
 from .context import Collaborators, Facts, SignedIn, email_hash
-from .errors import PasswordRejected
+from .errors import PasswordRejected, WrongPassword
 from .limits import mail_limits
-from .password import signed_in
+from .password import signed_in, try_password
 
 
 def _password_fingerprint(account: Account) -> str:
@@ -63,6 +63,19 @@ def reset_password(c: Collaborators, facts: Facts, token: str, password: str, re
     proven = signed_in(c, facts, account, (RESET,), remember, data["email"])
     c.audit("reset.completed", account=account.id, ip=facts.client)
     return proven
+
+
+def change_password(c: Collaborators, facts: Facts, account: Account, current: str, new: str) -> Account:
+    """The current password first (wrong tries count like at sign-in), then the policy, then store it.
+
+    Raises TooManyAttempts, WrongPassword, PasswordRejected.
+    """
+    if not try_password(c, facts, account, current, step="account.password"):
+        raise WrongPassword()
+    problems = password_problems(new, account.addresses)
+    if problems:
+        raise PasswordRejected(problems)
+    return set_password(c, facts, account, new)
 
 
 def set_password(c: Collaborators, facts: Facts, account: Account, password: str,
