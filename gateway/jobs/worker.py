@@ -22,6 +22,7 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
+from rq.job_lifecycle import call_exception_handlers
 from rq.utils import now
 
 from . import service
@@ -75,6 +76,13 @@ class JobWorker(SimpleWorker):  # type: ignore[misc]
         for queue in self.queues:
             if count := recover_abandoned(queue):
                 log.warning("jobs: %d job(s) of a dead worker put back on %s", count, queue.name)
+
+    def handle_exception(self, job: Any, *exc_info: Any) -> None:
+        """A job that raised (SMTP or an SP away: it is retried): one line naming the job and the exception's
+        class, never a traceback nor the exception's text (it may hold an address); the job's own audit line
+        says more, and ``gateway jobs`` shows a failed job's last error."""
+        log.warning("jobs: %s raised %s", job.description or job.id, exc_info[0].__name__ if exc_info else "?")
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
 
     def subscribe(self) -> None:
         """No pubsub thread for rq's remote commands: systemd's signals stop the worker. (Its 60 s
