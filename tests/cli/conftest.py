@@ -5,6 +5,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,3 +106,10 @@ def passwords() -> Passwords:
 def audit_events(stderr: str) -> list[str]:
     """The audit event names in a command's stderr."""
     return [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith('{"time"')]
+
+
+def jsonl(tmp_path: Path, *records: dict) -> str:
+    """``records`` written as a JSON Lines file in ``tmp_path``; its path, for ``gateway users import``."""
+    path = tmp_path / "people.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return str(path)

@@ -2,20 +2,13 @@
 (``add``: one line, exit 1; ``import``: the line rejected); ``users check`` lists what old data breaks."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 from gateway.accounts.directory import Directory
 from gateway.accounts.models import Account, Email
 from gateway.store import Store
+from tests.cli.conftest import jsonl
 
 SP = "https://sp.univ-exemple.fr/shibboleth"
-
-
-def jsonl(tmp_path: Path, *records: dict) -> str:
-    path = tmp_path / "people.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return str(path)
 
 
 def test_add_refuses_a_taken_eppn_or_legacy_id_and_an_unconfigured_scope(run, accounts):

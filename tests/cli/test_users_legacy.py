@@ -3,17 +3,11 @@ import (JSON Lines and CSV), show, and an export that imports back exactly."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from tests.cli.conftest import jsonl
 
 SP = "https://moodle.univ-exemple.fr/shibboleth"
 WIKI = "https://wiki.univ.fr/sp"
 FORMER_IDP = "https://idp.univ-exemple.fr/idp/shibboleth"
-
-
-def jsonl(tmp_path: Path, *records: dict) -> str:
-    path = tmp_path / "people.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return str(path)
 
 
 def test_add_with_legacy_eppns_then_show(run, accounts):

@@ -7,28 +7,13 @@ eppn written before the rule is withheld from every Response.
 """
 from __future__ import annotations
 
-import logging
 
-import pytest
 
 from tests.saml.conftest import NS, Flow, assertion_of
 from tests.scim.conftest import EXT, Scim, assert_error, patch
+from tests.scim.conftest import audit_records  # noqa: F401  (a fixture shared with the SCIM tests)
 
 ALICE = "alice@univ-exemple.fr"
-
-
-@pytest.fixture
-def audit_records():
-    records: list[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    handler = Collect()
-    logging.getLogger("gateway.audit").addHandler(handler)
-    yield records
-    logging.getLogger("gateway.audit").removeHandler(handler)
 
 
 def asserted(client, sp, email: str = ALICE) -> dict[str, list[str]]:
