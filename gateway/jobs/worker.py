@@ -7,7 +7,11 @@ normally runs in a forked child process; here it runs in the worker's own
 process, so nothing outlives a killed worker, and Ctrl-C has one process to stop:
 the signal handlers are installed before anything else starts (a Ctrl-C that
 came while rq forked its scheduler used to leave the worker waiting forever for
-a child that never heard it). Several workers may run side by side, on one
+a child that never heard it). A stop request only raises a flag, read between
+two Redis commands, before the next wait for a job (:meth:`JobWorker.run_maintenance_tasks`,
+at least once a tick): rq's own
+handler raised ``StopRequested`` from wherever the signal landed, in the middle
+of a Redis reply or a lock shared with the heartbeat thread. Several workers may run side by side, on one
 machine or several: one scheduler lock per queue, and recovery is transactional.
 """
 from __future__ import annotations
@@ -59,10 +63,16 @@ class JobWorker(SimpleWorker):  # type: ignore[misc]
 
     @property
     def should_run_maintenance_tasks(self) -> bool:
-        return time.monotonic() - self._last_tick >= TICK
+        return self._stop_requested or time.monotonic() - self._last_tick >= TICK
 
     def run_maintenance_tasks(self) -> None:
-        """Every tick: :meth:`tick`; every ``maintenance_interval``: rq's own registry cleaning too."""
+        """Every tick: :meth:`tick`; every ``maintenance_interval``: rq's own registry cleaning too.
+
+        rq asks before every wait for a job (never between taking a job and running it): the safe point
+        where a stop request ends the loop. Raises ``StopRequested`` then (rq's loop catches it and tears down).
+        """
+        if self._stop_requested:
+            raise StopRequested()
         self.tick()
         interval = timedelta(seconds=self.maintenance_interval)
         if self.last_cleaned_at is None or now() - self.last_cleaned_at > interval:
@@ -88,6 +98,12 @@ class JobWorker(SimpleWorker):  # type: ignore[misc]
         """No pubsub thread for rq's remote commands: systemd's signals stop the worker. (Its 60 s
         wait for a subscription made a stopping worker hang that long.)"""
 
+    def _shutdown(self) -> None:
+        """SIGINT / SIGTERM (rq's handler, which then arms a second signal for a cold stop): stop at the
+        next safe point, after the job running now if any. Neither raises nor talks to Redis from inside the
+        handler: the signal may have landed while this thread held the connection pool's lock."""
+        self._stop_requested = True
+
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         self._install_signal_handlers()  # before anything can be interrupted half-way
         super().bootstrap(*args, **kwargs)
@@ -97,7 +113,7 @@ class JobWorker(SimpleWorker):  # type: ignore[misc]
         self.alive.start()
         try:
             return bool(super().work(burst=burst, **kwargs))
-        except StopRequested:  # Ctrl-C while starting: rq's loop had not begun, nothing to finish
+        except StopRequested:  # Ctrl-C while starting: the loop had not begun, nothing to finish
             self.teardown()
             return False
         finally:

@@ -49,9 +49,18 @@ class Running:
             time.sleep(0.05)
 
     def interrupt(self) -> int:
-        """Ctrl-C; returns the exit status."""
+        """Ctrl-C; returns the exit status. A process still running 15 s later fails the test with its
+        Python stacks (py-spy, when installed) and its output, so a rare hang can be understood."""
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(15)
+        try:
+            return self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            spy = Path(sys.executable).with_name("py-spy")
+            stacks = subprocess.run([str(spy), "dump", "--pid", str(self.process.pid)], capture_output=True,
+                                    text=True, timeout=30) if spy.exists() else None
+            pytest.fail(f"still running 15 s after Ctrl-C; stacks:\n"
+                        f"{stacks.stdout + stacks.stderr if stacks else '(py-spy not installed)'}\n"
+                        f"output:\n{self.output}")
 
     def close(self) -> None:
         if self.process.poll() is None:
