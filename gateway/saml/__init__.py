@@ -49,13 +49,13 @@ def init_app(app: Flask) -> None:
         # warns about on import: harmless here, and printed by every command otherwise.
         warnings.filterwarnings("ignore", message="CFB has been moved", module="saml2.cryptography.symmetric")
         from . import views
-        from .backchannel import EXTENSION as BACKCHANNEL
-        from .backchannel import BackChannel
-        from .chain import logout_hook
-        from .idp import build_identity_provider
-    from .metadata import MetadataPublisher
-    from .nameids import NameIds
-    from . import gauges
+        from .slo.backchannel import EXTENSION as BACKCHANNEL
+        from .slo.backchannel import BackChannel
+        from .slo.chain import logout_hook
+        from .idp.build import build_identity_provider
+    from .idp.metadata import MetadataPublisher
+    from .sp.nameids import NameIds
+    from .idp import gauges
 
     settings = services.settings(app)
     idp = build_identity_provider(settings)

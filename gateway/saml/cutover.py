@@ -31,11 +31,11 @@ from saml2.saml import NAMEID_FORMAT_PERSISTENT
 
 from ..accounts.directory import Directory
 from ..accounts.models import Account, eppn_scope
-from .attributes import Value, released_names
-from .idp import IdentityProvider
-from .nameids import IssuedNameId, KnownNameIds, NameIdPolicy, NameIds, format_for
-from .providers import ServiceProvider
-from .sso import attributes_for
+from .sp.attributes import Value, released_names
+from .idp.build import IdentityProvider
+from .sp.nameids import IssuedNameId, KnownNameIds, NameIdPolicy, NameIds, format_for
+from .sp.providers import ServiceProvider
+from .sso.answer import attributes_for
 
 #: Shibboleth SP 3's default REMOTE_USER, in order (shibboleth2.xml).
 REMOTE_USER = ("eduPersonPrincipalName", "subject-id", "pairwise-id", "persistent-id")

@@ -28,19 +28,20 @@ from ..identity.logout import Initiator, end_this_session, moving_on_page
 from ..identity.models import Authentication
 from ..identity.redirects import browser_url, location
 from ..logs import audit
-from . import chain as logout_chain
-from . import initiated, participants, pending
-from . import slo as single_logout
-from .authn_request import SsoRequest, receive, remember, replay_guard, replayed
-from .bindings import read_post, read_redirect
+from .slo import chain as logout_chain
+from .slo import messages as single_logout
+from .slo import participants
+from .sso import initiated, pending
+from .sso.authn_request import SsoRequest, receive, remember, replay_guard, replayed
+from .wire.bindings import read_post, read_redirect
 from .errors import NoPassive, RequestExpired, RequestRejected, StatusError
-from .idp import IdentityProvider
-from .metadata import AGGREGATE_PATH, CONTENT_TYPE, MetadataPublisher, etag
-from .nameids import NameIds
-from .providers import ServiceProvider
-from .response import SUCCESS, encode
-from .scopes import note_withheld_eppn
-from .sso import answer, answer_error, needs_sign_in, provider_of, session_digest
+from .idp.build import IdentityProvider
+from .idp.metadata import AGGREGATE_PATH, CONTENT_TYPE, MetadataPublisher, etag
+from .sp.nameids import NameIds
+from .sp.providers import ServiceProvider
+from .sso.response import SUCCESS, encode
+from .sp.scopes import note_withheld_eppn
+from .sso.answer import answer, answer_error, needs_sign_in, provider_of, session_digest
 
 bp = Blueprint("saml", __name__, static_folder=str(ROOT / "templates" / "saml" / "static"),
                static_url_path="/saml/static")

@@ -13,8 +13,8 @@ import pytest
 import xmlsec
 from lxml import etree
 
-from gateway.saml import aggregates
-from gateway.saml.aggregates import Aggregate, AggregateError
+from gateway.saml.sp import aggregates
+from gateway.saml.sp.aggregates import Aggregate, AggregateError
 from tests.conftest import make_app
 
 from .conftest import make_key

@@ -23,9 +23,9 @@ import xmlsec
 from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP
 
-from gateway.saml.crypto import add_signature_template, encryption_template
-from gateway.saml.keys import Certificate
-from gateway.saml.signatures import verify_redirect
+from gateway.saml.wire.crypto import add_signature_template, encryption_template
+from gateway.saml.wire.keys import Certificate
+from gateway.saml.wire.signatures import verify_redirect
 from tests.saml.conftest import NS, FakeSP, SpSpec, _csrf, deflate, sign_query, sp_metadata
 
 ALICE = "alice@univ-exemple.fr"
@@ -272,7 +272,7 @@ def test_slo04_sp_not_answering_gives_partial_logout(flow, parties, idp_cert):
 
 def test_slo04_timeout_does_not_block_the_chain(flow, parties, idp_cert, monkeypatch):
     """SLO04: back on the chain after the timeout without an answer, B counts as failed."""
-    from gateway.saml import chain
+    from gateway.saml.slo import chain
 
     a = parties["A"]
     form = form_of(flow.client.get(signed_redirect(logout_request_xml(a, "_logout4"), a)))

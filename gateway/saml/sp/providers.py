@@ -13,7 +13,7 @@ from typing import Any
 
 from saml2.mdstore import MetadataStore
 
-from .keys import Certificate
+from ..wire.keys import Certificate
 from .policy import DEFAULT, SpPolicy
 
 SUBJECT_ID_REQ = "urn:oasis:names:tc:SAML:profiles:subject-id:req"

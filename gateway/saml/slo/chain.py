@@ -23,12 +23,12 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..identity.logout import EndedSession, Hook, Initiator
-from ..identity.parties import Parties
-from ..store import Store, key
-from .idp import IdentityProvider
+from ...identity.logout import EndedSession, Hook, Initiator
+from ...identity.parties import Parties
+from ...store import Store, key
+from ..idp.build import IdentityProvider
 from .participants import PROTOCOL
-from .slo import slo_endpoint
+from .messages import slo_endpoint
 
 log = logging.getLogger("gateway.saml")
 

@@ -22,13 +22,13 @@ import time
 
 from lxml import etree
 
-from .attributes import Value, attribute_statement, name_id_element
-from .crypto import CIPHERS, add_signature_template
-from .errors import StatusError
-from .idp import IdentityProvider
-from .nameids import IssuedNameId
-from .providers import ServiceProvider
-from .xml import SAML, SAML_NS, SAMLP, SAMLP_NS, XS_NS, XSI_NS
+from ..sp.attributes import Value, attribute_statement, name_id_element
+from ..wire.crypto import CIPHERS, add_signature_template
+from ..errors import StatusError
+from ..idp.build import IdentityProvider
+from ..sp.nameids import IssuedNameId
+from ..sp.providers import ServiceProvider
+from ..wire.xml import SAML, SAML_NS, SAMLP, SAMLP_NS, XS_NS, XSI_NS
 
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"

@@ -11,14 +11,14 @@ import dataclasses
 import hashlib
 from collections.abc import Collection
 
-from ..accounts.models import Account
-from ..identity.models import Authentication
-from .attributes import Value, account_values, release, released_names
+from ...accounts.models import Account
+from ...identity.models import Authentication
+from ..sp.attributes import Value, account_values, release, released_names
 from .authn_request import SsoRequest
-from .errors import NoAuthnContext, RequestDenied, RequestUnsupported, StatusError, UnknownServiceProvider
-from .idp import IdentityProvider
-from .nameids import IssuedNameId, NameIdPolicy, NameIds, format_for, legacy_replaces_transient
-from .providers import ServiceProvider
+from ..errors import NoAuthnContext, RequestDenied, RequestUnsupported, StatusError, UnknownServiceProvider
+from ..idp.build import IdentityProvider
+from ..sp.nameids import IssuedNameId, NameIdPolicy, NameIds, format_for, legacy_replaces_transient
+from ..sp.providers import ServiceProvider
 from .response import Addressee, AssertionContent, build_status, build_success, new_id
 
 AC = "urn:oasis:names:tc:SAML:2.0:ac:classes:"

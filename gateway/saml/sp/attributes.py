@@ -44,12 +44,12 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping
 
 from lxml import etree
-from ..accounts.models import Account
+from ...accounts.models import Account
 from .nameids import IssuedNameId, email_address
 from .policy import RENATER_ATTRIBUTES, RESEARCH_AND_SCHOLARSHIP_BUNDLE
 from .providers import ServiceProvider
 from .scopes import eppn_is_assertable
-from .xml import SAML, XSI_NS
+from ..wire.xml import SAML, XSI_NS
 
 URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
 EDU = "urn:oid:1.3.6.1.4.1.5923.1.1.1."

@@ -25,7 +25,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from .crypto import CIPHERS
+from ..wire.crypto import CIPHERS
 
 #: The Renater set, released by default (ATT05 names).
 RENATER_ATTRIBUTES = (

@@ -20,19 +20,19 @@ from flask import current_app, request, session, url_for
 from lxml import etree
 from werkzeug.wrappers import Response
 
-from .. import services
-from ..accounts.models import Account
-from ..identity.current import current_authentication, require_login
-from ..identity.models import Authentication
-from ..identity.redirects import browser_url
-from ..logs import audit
-from . import participants
+from ... import services
+from ...accounts.models import Account
+from ...identity.current import current_authentication, require_login
+from ...identity.models import Authentication
+from ...identity.redirects import browser_url
+from ...logs import audit
+from ..slo import participants
 from .acs import default_endpoint
-from .crypto import add_signature_template
-from .errors import RequestDenied, RequestRejected, StatusError, UnknownServiceProvider
-from .idp import IdentityProvider
-from .nameids import NameIdPolicy, NameIds, format_for
-from .providers import ServiceProvider
+from ..wire.crypto import add_signature_template
+from ..errors import RequestDenied, RequestRejected, StatusError, UnknownServiceProvider
+from ..idp.build import IdentityProvider
+from ..sp.nameids import NameIdPolicy, NameIds, format_for
+from ..sp.providers import ServiceProvider
 from .response import (  # the building blocks of build_success; only InResponseTo differs
     SUCCESS,
     Addressee,
@@ -45,9 +45,9 @@ from .response import (  # the building blocks of build_success; only InResponse
     new_id,
     should_encrypt,
 )
-from .scopes import note_withheld_eppn
-from .sso import PASSWORD_PROTECTED_TRANSPORT, Participation, attributes_for
-from .xml import SAML, SAML_NS
+from ..sp.scopes import note_withheld_eppn
+from .answer import PASSWORD_PROTECTED_TRANSPORT, Participation, attributes_for
+from ..wire.xml import SAML, SAML_NS
 
 MAX_TARGET = 2048
 
@@ -130,8 +130,8 @@ def unsolicited(idp: IdentityProvider, sp: ServiceProvider, acs_url: str, accoun
 
 def initiate() -> Response | tuple[str, int]:
     """The view of ``GET /saml/sso/init`` (registered by :mod:`.views`)."""
-    from .views import idp as current_idp
-    from .views import post_form, rejected
+    from ..views import idp as current_idp
+    from ..views import post_form, rejected
 
     the_idp = current_idp()
     entity_id, target = request.args.get("sp", ""), request.args.get("target", "")
@@ -168,6 +168,6 @@ class Refused(RequestRejected):
 
 
 def _refused(exc: StatusError, sp: ServiceProvider) -> tuple[str, int]:
-    from .views import rejected
+    from ..views import rejected
 
     return rejected(Refused(exc.detail, sp.entity_id))

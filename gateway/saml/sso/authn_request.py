@@ -27,10 +27,10 @@ from typing import Any
 
 from lxml import etree
 
-from ..store import Store, key
+from ...store import Store, key
 from .acs import choose_acs
-from .bindings import InboundMessage
-from .errors import (
+from ..wire.bindings import InboundMessage
+from ..errors import (
     MalformedRequest,
     ReplayedRequest,
     SignatureRejected,
@@ -38,11 +38,11 @@ from .errors import (
     UnknownServiceProvider,
     WrongDestination,
 )
-from .idp import IdentityProvider
-from .nameids import NameIdPolicy
-from .providers import ServiceProvider, xs_boolean
-from .signatures import has_signature, verify_enveloped, verify_redirect
-from .xml import DS, SAML, SAMLP, check_safe, parse, text_of
+from ..idp.build import IdentityProvider
+from ..sp.nameids import NameIdPolicy
+from ..sp.providers import ServiceProvider, xs_boolean
+from ..wire.signatures import has_signature, verify_enveloped, verify_redirect
+from ..wire.xml import DS, SAML, SAMLP, check_safe, parse, text_of
 
 
 @dataclasses.dataclass(frozen=True)
