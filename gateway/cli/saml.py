@@ -2,7 +2,7 @@
 
 ``check-sp ENTITYID [--user ADDRESS]`` prints what the gateway read of one SP's
 metadata, the per-SP settings in force (``[saml.sp."<entityID>"]``, see
-:mod:`gateway.saml.policy`) and, with ``--user``, what that person would
+:mod:`gateway.saml.sp.policy`) and, with ``--user``, what that person would
 receive at the next SSO without a NameIDPolicy: the NameID and every released
 attribute, and what the application behind a Shibboleth SP 3 sees of them
 (REMOTE_USER, eppn, persistent-id). It reads only: a persistent identifier not yet made for this
@@ -82,7 +82,8 @@ def _endpoint(e: Any) -> str:
 def describe_sp(idp: Any, sp: Any) -> list[str]:
     """The metadata seen and the settings in force, one fact a line."""
     from ..saml.sso.acs import default_endpoint
-    from ..saml.sp.attributes import ATTRIBUTES, policy_attributes, released_names
+    from ..saml.sp.attribute_names import ATTRIBUTES
+    from ..saml.sp.attributes import policy_attributes, released_names
     from ..saml.errors import UnsupportedBinding
     from ..saml.sso.response import cipher_for, should_encrypt
 
@@ -137,7 +138,8 @@ def describe_user(idp: Any, sp: Any, account: Any, name_ids: Any) -> list[str]:
     """
     from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT
 
-    from ..saml.sp.attributes import ATTRIBUTES, released_names
+    from ..saml.sp.attribute_names import ATTRIBUTES
+    from ..saml.sp.attributes import released_names
     from ..saml.cutover import application_view
     from ..saml.sp.nameids import IssuedNameId, NameIdPolicy, email_address, format_for
     from ..saml.sso.answer import attributes_for
