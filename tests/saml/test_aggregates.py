@@ -1,4 +1,4 @@
-"""Remote SP metadata aggregates (gateway/saml/aggregates.py), served from a local http.server thread."""
+"""Remote SP metadata aggregates (gateway/saml/sp/aggregates.py), served from a local http.server thread."""
 from __future__ import annotations
 
 import datetime

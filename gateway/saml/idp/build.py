@@ -19,12 +19,12 @@ from saml2.config import IdPConfig
 from saml2.server import Server
 
 from ...config import ROOT, ConfigError, SamlSettings, Settings
-from ..sp.aggregates import Aggregate, Aggregates
-from ..wire.crypto import SHA256, SIGNATURE_URIS, InProcessSigner, ProgramSigner, Signer, XmlSecBindingBackend
 from ..errors import MalformedRequest
-from ..wire.keys import DEV_DIR, IdpKeys, KeyFiles, KeyProblem, load_idp_keys
+from ..sp.aggregates import Aggregate, Aggregates
 from ..sp.policy import SpPolicy, parse_policies
 from ..sp.providers import ServiceProvider, load_service_providers
+from ..wire.crypto import SHA256, SIGNATURE_URIS, InProcessSigner, ProgramSigner, Signer, XmlSecBindingBackend
+from ..wire.keys import DEV_DIR, IdpKeys, KeyFiles, KeyProblem, load_idp_keys
 from ..wire.xml import check_safe
 
 log = logging.getLogger("gateway.saml")

@@ -1,7 +1,7 @@
 """The SPs the gateway answers, read once from pysaml2's metadata store into typed values.
 
 pysaml2 parses the metadata files (defusedxml underneath, after our own
-:func:`~.xml.check_safe`); this module copies what the IdP needs out of its
+:func:`~gateway.saml.wire.xml.check_safe`); this module copies what the IdP needs out of its
 nested dicts, so the rest of the package never digs into them.
 """
 from __future__ import annotations
