@@ -7,17 +7,14 @@
   SOAP SLO only is told over the back channel (:mod:`.backchannel`). A session
   ended with no browser to carry the chain (password reset, "Mes informations",
   disabled account) has every participant told over SOAP instead.
-* The chain decides its own next step (:func:`next_step`, a small state
-  machine over the stored :class:`Chain`), and the pages (``/saml/slo/chain``, in
-  :mod:`gateway.saml.views`) only render the :data:`Step` it returns: send the
-  browser to the next SP with its LogoutRequest (:class:`SendRequest`, from
-  :mod:`.messages`); wait for the SP being logged out (:class:`Wait`), which is
-  marked failed when it does not answer within :data:`STEP_TIMEOUT` seconds or the
-  person skips it; and at the end, the LogoutResponse to the SP that asked
-  (:class:`AnswerInitiator`), else where the logout was asked to return (an OIDC
-  relying party's ``post_logout_redirect_uri``: :class:`ReturnTo`), else the
-  gateway's "déconnecté" page (:class:`ShowResults`). Each participant's
-  LogoutResponse is recorded by :func:`take_answer`.
+* The chain decides each step itself (:func:`next_step`, :func:`take_answer`: a
+  :data:`Step` that the pages, ``/saml/slo/chain`` in :mod:`gateway.saml.views`,
+  only render). It sends the browser to
+  each SP in turn with the LogoutRequest of :mod:`.messages`; an SP that does not
+  answer within :data:`STEP_TIMEOUT` seconds (or that the person skips) is
+  marked failed and the chain goes on. At the end, the SP that asked gets its
+  LogoutResponse, the browser goes where the logout was asked to return (an
+  OIDC relying party's ``post_logout_redirect_uri``), or sees the "déconnecté" page.
 """
 from __future__ import annotations
 
@@ -150,7 +147,7 @@ def chain_initiator(initiator: Initiator | None) -> dict[str, Any] | None:
 
 @dataclasses.dataclass(frozen=True)
 class SendRequest:
-    """Send the browser to ``sp`` with its LogoutRequest (``message``); the chain waits for the answer."""
+    """The next LogoutRequest (``message``) to ``sp``, through the browser."""
 
     sp: ServiceProvider
     message: Outgoing
@@ -158,7 +155,7 @@ class SendRequest:
 
 @dataclasses.dataclass(frozen=True)
 class Wait:
-    """The SP being logged out has not answered yet: ask again in ``seconds`` (or skip it)."""
+    """The SP being logged out has not answered yet: ask again in ``seconds``."""
 
     sp_entity_id: str
     seconds: int
@@ -166,7 +163,7 @@ class Wait:
 
 @dataclasses.dataclass(frozen=True)
 class AnswerInitiator:
-    """The end: the LogoutResponse (``message``) to the SP that asked for the logout (SLO04)."""
+    """The end: the LogoutResponse (``message``) to the SP that asked."""
 
     sp: ServiceProvider
     message: Outgoing
@@ -174,14 +171,14 @@ class AnswerInitiator:
 
 @dataclasses.dataclass(frozen=True)
 class ReturnTo:
-    """The end: on to where the logout was asked to return (an OIDC RP's post_logout_redirect_uri)."""
+    """The end: on to where the logout was asked to return."""
 
     url: str
 
 
 @dataclasses.dataclass(frozen=True)
 class ShowResults:
-    """The end, on the gateway's "déconnecté" page: entityID -> "ok", "failed" or "queued"."""
+    """The end, on the "déconnecté" page (:attr:`Chain.results`)."""
 
     results: dict[str, str]
 
@@ -190,12 +187,7 @@ Step = SendRequest | Wait | AnswerInitiator | ReturnTo | ShowResults
 
 
 def next_step(idp: IdentityProvider, store: Store, token: str, now: float, skip: bool = False) -> Step | None:
-    """What the browser carrying the chain ``token`` does now (SLO04); None when there is no such chain.
-
-    The SP being logged out is waited for until :data:`STEP_TIMEOUT`, then (or at once when ``skip``)
-    marked failed; the next participant with a front-channel endpoint gets its LogoutRequest; when none
-    is left, the chain ends (:func:`finish`).
-    """
+    """What the browser carrying the chain ``token`` does now (SLO04); None when there is no such chain."""
     chain = load_chain(store, token)
     if chain is None:
         return None
@@ -222,9 +214,8 @@ def next_step(idp: IdentityProvider, store: Store, token: str, now: float, skip:
 
 
 def finish(idp: IdentityProvider, store: Store, token: str, chain: Chain, now: float) -> Step:
-    """The chain's end: dropped, audited, and the LogoutResponse to a synchronous initiator (Success, or
-    Responder/PartialLogout when a participant did not confirm: Core §3.2.2.2), else the return URL,
-    else the results page."""
+    """The chain's end: the initiator's LogoutResponse (Responder/PartialLogout when a participant did
+    not confirm, Core §3.2.2.2) unless asynchronous, else the return URL, else the results page."""
     drop_chain(store, token)
     failed = sorted(sp for sp, result in chain.results.items() if result != "ok")
     initiator = chain.initiator
@@ -245,11 +236,9 @@ def finish(idp: IdentityProvider, store: Store, token: str, chain: Chain, now: f
 
 def take_answer(idp: IdentityProvider, store: Store, token: str, message: InboundMessage,
                 now: float) -> dict[str, Any] | None:
-    """Record a participant's LogoutResponse in the chain its RelayState names (``token``).
+    """Record a participant's LogoutResponse ("ok" or "failed") in the chain ``token`` (its RelayState).
 
-    "ok" for a Success answering the request sent, else "failed" (an answer that cannot be trusted is
-    audited as rejected). The participant answered (:attr:`Chain.current`), or None when no logout of
-    that token waits for an answer.
+    The participant that answered (:attr:`Chain.current`), or None when that chain waits for no answer.
     """
     chain = load_chain(store, token)
     if chain is None or chain.current is None:
