@@ -37,12 +37,12 @@ from urllib.parse import quote
 import xmlsec
 from lxml import etree
 
-from bench.signing import sample_assertion
 from gateway.saml.wire.crypto import InProcessSigner, add_signature_template
 from gateway.saml.wire.keys import DEV_CERT, DEV_KEY, Certificate, KeyPair
 
 from . import load, oidc, stack
 from .meter import CORES, Meter, Usage
+from .signing import sample_assertion
 
 SP_ID = "https://bench-sp.example.org/shibboleth"
 ACS = "https://bench-sp.example.org/Shibboleth.sso/SAML2/POST"
