@@ -15,6 +15,7 @@
 ``cutover`` -- ``gateway saml cutover-check`` on 100,000 identifiers, goal under 10 s (bench/cutover.py).
 
 ``python -m bench`` runs all; ``python -m bench signin`` or ``python -m bench oidc`` one of them.
+``python -m bench.signing [seconds]``: signatures/s, the xmlsec1 program against the in-process binding.
 
 ``GATEWAY_WORKERS`` / ``GATEWAY_THREADS`` in the environment reach gunicorn, to compare settings.
 """

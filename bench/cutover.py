@@ -21,8 +21,8 @@ from gateway.accounts.directory import Directory
 from gateway.accounts.models import Account, Email, NameQualifiers
 from gateway.config import RedisSettings, load_settings
 from gateway.saml.cutover import check, unmentioned
-from gateway.saml.idp import build_identity_provider
-from gateway.saml.nameids import NameIds
+from gateway.saml.idp.build import build_identity_provider
+from gateway.saml.sp.nameids import NameIds
 from gateway.store import Store
 
 from . import stack

@@ -1,6 +1,6 @@
 """``python -m bench saml``: SAML SSO responses/s, and the cost of federation-sized SP metadata.
 
-(g) raw in-process response crypto (gateway/saml/benchmark.py pieces: sign the
+(g) raw in-process response crypto (bench/signing.py pieces: sign the
     Assertion, encrypt it, sign the Response), one process per core: the ceiling;
 (h), (i) SAML SSO for an already signed-in person through gunicorn + Redis, from
     1 and 16 connections: each request is a fresh AuthnRequest (HTTP-Redirect,
@@ -37,12 +37,12 @@ from urllib.parse import quote
 import xmlsec
 from lxml import etree
 
-from gateway.saml.benchmark import sample_assertion
-from gateway.saml.crypto import InProcessSigner, add_signature_template
-from gateway.saml.keys import DEV_CERT, DEV_KEY, Certificate, KeyPair
+from gateway.saml.wire.crypto import InProcessSigner, add_signature_template
+from gateway.saml.wire.keys import DEV_CERT, DEV_KEY, Certificate, KeyPair
 
 from . import load, oidc, stack
 from .meter import CORES, Meter, Usage
+from .signing import sample_assertion
 
 SP_ID = "https://bench-sp.example.org/shibboleth"
 ACS = "https://bench-sp.example.org/Shibboleth.sso/SAML2/POST"

@@ -255,7 +255,7 @@ class SamlSettings:
     #: Folder of SP metadata files (*.xml) loaded at start (relative: to the repository root).
     sp_metadata_dir: str = "config/saml/sp"
     #: Per-SP overrides, keyed by entityID (release policy, signing, encryption, NameID format):
-    #: see gateway/saml/policy.py for the keys.
+    #: see gateway/saml/sp/policy.py for the keys.
     sp: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: SECRET. PEM private key signing responses (RSA >= 2048 bits or EC >= 256), and its certificate
     #: (not secret, but it may come from a file too, and never a dev-only one in production).
@@ -325,7 +325,7 @@ class SamlSettings:
     #: Remote SP metadata aggregates (the Renater SP aggregate is the model), each a table
     #: {url (http/https), cert (path of the PEM certificate that must have signed it),
     #: refresh_seconds (default 3600), cache_dir (disk cache, relative: to the repository root)}.
-    #: Only SPSSODescriptor entities are used; see gateway/saml/aggregates.py.
+    #: Only SPSSODescriptor entities are used; see gateway/saml/sp/aggregates.py.
     aggregates: tuple[dict, ...] = ()
     #: How often each worker checks (one stat) whether an aggregate's cache file changed.
     aggregate_check_seconds: int = 30

@@ -230,7 +230,7 @@ class Store:
 
     @staticmethod
     def persistent_ids_key(account_id: str) -> str:
-        """The persistent identifiers made for an account, by SP entityID: made by saml.nameids,
+        """The persistent identifiers made for an account, by SP entityID: made by saml.sp.nameids,
         exported and restored with the account by accounts.directory. Durable, like the account.
         """
         return key("saml", "persistent-id", account_id)

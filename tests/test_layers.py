@@ -5,7 +5,9 @@ imports inside functions and under ``TYPE_CHECKING`` included: ``saml``,
 ``oidc`` and ``scim`` never import each other (directly or through another
 module), ``accounts`` and ``store`` import neither Flask nor its companions, and
 neither does the identity core (every module of ``identity/`` but its Flask glue).
-The second half runs the same contracts on a throwaway package that breaks one
+Inside ``saml``, each sub-package imports only those below it (views, slo and
+cutover, sso, idp, sp, wire, errors) and no modules import each other in a
+circle, at any depth. The second half runs the same contracts on a throwaway package that breaks one
 of them, so a contract that could never fail would show here.
 """
 from __future__ import annotations
@@ -23,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 INDEPENDENT = "saml, oidc and scim do not import each other"
 NO_FLASK = "accounts and store do not import Flask"
 CORE_NO_FLASK = "the identity core does not import Flask"
+SAML_LAYERS = "the saml sub-packages import only those below them"
+SAML_ACYCLIC = "no import circles inside gateway.saml"
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -41,6 +45,8 @@ def test_the_gateway_keeps_its_layering_contracts() -> None:
     assert f"{INDEPENDENT} KEPT" in result.stdout
     assert f"{NO_FLASK} KEPT" in result.stdout
     assert f"{CORE_NO_FLASK} KEPT" in result.stdout
+    assert f"{SAML_LAYERS} KEPT" in result.stdout
+    assert f"{SAML_ACYCLIC} KEPT" in result.stdout
 
 
 def core_module_paths() -> list[str]:
@@ -49,6 +55,20 @@ def core_module_paths() -> list[str]:
     config.read(ROOT / "setup.cfg")
     names = config["importlinter:contract:identity-core-without-flask"]["source_modules"].split()
     return [name.replace(".", "/") + ".py" for name in names if name != "gateway.identity.signin"]  # a package
+
+
+def saml_layer_modules() -> dict[str, str]:
+    """One package per layer setup.cfg names inside ``gateway.saml``, each importing every layer of the line
+    below it (the shape the contract allows, and the longest chain of imports it can have)."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(ROOT / "setup.cfg")
+    lines = [[name.strip() for name in line.split("|")]
+             for line in config["importlinter:contract:saml-layers"]["layers"].split("\n") if line.strip()]
+    modules = {}
+    for above, below in zip(lines, lines[1:] + [[]]):
+        source = "".join(f"import gateway.saml.{name}\n" for name in below)
+        modules.update({f"gateway/saml/{name}/__init__.py": source for name in above})
+    return modules
 
 
 def fake_gateway(tmp_path: Path, breach: dict[str, str]) -> Path:
@@ -62,7 +82,10 @@ def fake_gateway(tmp_path: Path, breach: dict[str, str]) -> Path:
         "gateway/identity/__init__.py": "import flask\nfrom ..accounts import models\n",
         **{path: "" for path in core_module_paths()},
         "gateway/identity/signin/__init__.py": "from .. import sessions\n",
-        "gateway/saml/__init__.py": "from ..identity import flask\n",
+        "gateway/saml/__init__.py": "from ..identity import flask\nfrom . import views\n",
+        **saml_layer_modules(),
+        "gateway/saml/sp/attributes.py": "from . import policy\n",
+        "gateway/saml/sp/policy.py": "",
         "gateway/oidc/__init__.py": "from .. import identity\n",
         "gateway/scim/__init__.py": "from ..accounts import models\n",
         **breach,
@@ -96,8 +119,20 @@ def test_the_fake_tree_keeps_the_contracts_when_nothing_breaks_them(tmp_path: Pa
     # indirectly: a core module reaching Flask through a module that imports it
     ({"gateway/identity/throttle.py": "from ..logs import audit\n", "gateway/logs.py": "import flask\n"},
      CORE_NO_FLASK, INDEPENDENT),
+    # inside saml: two modules in a circle, one side hidden in a function (policy <-> attributes, once)
+    ({"gateway/saml/sp/policy.py": "def names():\n    from .attributes import ATTRIBUTES\n"}, SAML_ACYCLIC,
+     SAML_LAYERS),
+    # a wrong-direction import, in a function (initiated.py <-> views.py, once): a circle too
+    ({"gateway/saml/sso/initiated.py": "def initiate():\n    from ..views import post_form\n"}, SAML_LAYERS,
+     INDEPENDENT),
+    ({"gateway/saml/sp/nameids.py": "from ..idp import build\n"}, SAML_LAYERS, NO_FLASK),
+    # two sub-packages of one floor that must stay independent, without a circle
+    ({"gateway/saml/cutover/__init__.py": "import gateway.saml.sso\nfrom ..slo import chain\n",
+      "gateway/saml/slo/chain.py": ""}, SAML_LAYERS, SAML_ACYCLIC),
 ], ids=["accounts-imports-flask", "store-imports-werkzeug-in-a-function", "saml-imports-oidc",
-        "oidc-reaches-saml-through-identity", "signin-imports-flask", "throttle-reaches-flask-through-logs"])
+        "oidc-reaches-saml-through-identity", "signin-imports-flask", "throttle-reaches-flask-through-logs",
+        "saml-policy-attributes-circle", "saml-sso-imports-views", "saml-sp-imports-idp",
+        "saml-cutover-imports-slo"])
 def test_a_broken_contract_fails_the_check_and_is_named(tmp_path: Path, breach: dict[str, str], broken: str,
                                                         kept: str) -> None:
     result = lint_imports(fake_gateway(tmp_path, breach))

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from gateway.accounts.models import Account, Email
-from gateway.saml.nameids import NameIds
+from gateway.saml.sp.nameids import NameIds
 from gateway.store import NotReplicated
 from tests.cli.conftest import cli_environ
 from tests.conftest import RedisServer, make_app

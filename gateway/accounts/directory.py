@@ -210,7 +210,7 @@ class Directory:
             start += batch
 
     def persistent_ids(self, account_id: str) -> dict[str, str]:
-        """SP entityID -> the SAML persistent identifier made for the account (saml.nameids makes them)."""
+        """SP entityID -> the SAML persistent identifier made for the account (saml.sp.nameids makes them)."""
         return dict(self.store.redis.hgetall(Store.persistent_ids_key(account_id)))
 
     # -- writing ----------------------------------------------------------------

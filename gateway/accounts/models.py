@@ -310,7 +310,7 @@ ACCOUNT_FIELDS = (
     "establishment", "eppn", "legacy_ids", "legacy_eppns", "liste_rouge", "status", "password_hash",
     "created_at", "updated_at",
 )
-#: SP entityID -> the persistent identifier made for it (saml.nameids), kept beside the account.
+#: SP entityID -> the persistent identifier made for it (saml.sp.nameids), kept beside the account.
 PERSISTENT_IDS = "saml_persistent_ids"
 #: Every field of a record (the CSV columns), in export order.
 RECORD_FIELDS = (*ACCOUNT_FIELDS, PERSISTENT_IDS)

@@ -2,7 +2,7 @@
 
 ``check-sp ENTITYID [--user ADDRESS]`` prints what the gateway read of one SP's
 metadata, the per-SP settings in force (``[saml.sp."<entityID>"]``, see
-:mod:`gateway.saml.policy`) and, with ``--user``, what that person would
+:mod:`gateway.saml.sp.policy`) and, with ``--user``, what that person would
 receive at the next SSO without a NameIDPolicy: the NameID and every released
 attribute, and what the application behind a Shibboleth SP 3 sees of them
 (REMOTE_USER, eppn, persistent-id). It reads only: a persistent identifier not yet made for this
@@ -52,7 +52,7 @@ def _idp(ctx: Context) -> Any:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="CFB has been moved")
-        from ..saml.idp import build_identity_provider
+        from ..saml.idp.build import build_identity_provider
     try:
         idp = build_identity_provider(ctx.settings)
     except ConfigError as exc:
@@ -81,10 +81,11 @@ def _endpoint(e: Any) -> str:
 
 def describe_sp(idp: Any, sp: Any) -> list[str]:
     """The metadata seen and the settings in force, one fact a line."""
-    from ..saml.acs import default_endpoint
-    from ..saml.attributes import ATTRIBUTES, policy_attributes, released_names
+    from ..saml.sso.acs import default_endpoint
+    from ..saml.sp.attribute_names import ATTRIBUTES
+    from ..saml.sp.attributes import policy_attributes, released_names
     from ..saml.errors import UnsupportedBinding
-    from ..saml.response import cipher_for, should_encrypt
+    from ..saml.sso.response import cipher_for, should_encrypt
 
     lines = [f"entityID: {sp.entity_id}", "AssertionConsumerService:"]
     lines += [_endpoint(e) for e in sp.acs] or ["  (none)"]
@@ -137,10 +138,11 @@ def describe_user(idp: Any, sp: Any, account: Any, name_ids: Any) -> list[str]:
     """
     from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT
 
-    from ..saml.attributes import ATTRIBUTES, released_names
+    from ..saml.sp.attribute_names import ATTRIBUTES
+    from ..saml.sp.attributes import released_names
     from ..saml.cutover import application_view
-    from ..saml.nameids import IssuedNameId, NameIdPolicy, email_address, format_for
-    from ..saml.sso import attributes_for
+    from ..saml.sp.nameids import IssuedNameId, NameIdPolicy, email_address, format_for
+    from ..saml.sso.answer import attributes_for
 
     lines = [f"account: {account.id} ({account.status})"]
     if not account.is_active:
@@ -193,7 +195,7 @@ def _qualified(name_id: Any) -> str:
 def check_sp(ctx: Context, entity_id: str, address: str | None) -> None:
     """Print the metadata and settings of the SP ENTITYID (and, with --user, what a person gets)."""
     from ..accounts.errors import InvalidEmail
-    from ..saml.nameids import NameIds
+    from ..saml.sp.nameids import NameIds
 
     idp = _idp(ctx)
     sp = idp.provider(entity_id)
@@ -276,7 +278,7 @@ def cutover_check(ctx: Context, entity_id: str, path: str) -> None:
     (unknown SP, unreadable file).
     """
     from ..saml.cutover import attribute_policy_rule, check, unmentioned
-    from ..saml.nameids import NameIds
+    from ..saml.sp.nameids import NameIds
 
     idp = _idp(ctx)
     sp = idp.provider(entity_id)
@@ -356,7 +358,7 @@ def metadata(ctx: Context, unsigned: bool, aggregate_name: str | None, cert: boo
 def _metadata_document(ctx: Context, idp: Any, unsigned: bool,
                        aggregate_name: str | None) -> tuple[bytes, str]:
     """The document and what it is, in words. The scopes are the configured ones (A03)."""
-    from ..saml.metadata import MetadataPublisher
+    from ..saml.idp.metadata import MetadataPublisher
 
     scopes = ctx.settings.saml.scopes
     publisher = MetadataPublisher(idp)

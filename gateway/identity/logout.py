@@ -19,7 +19,7 @@ LOGOUT04, SEC08). A front-channel logout started here moves on through
 :func:`moving_on_page`.
 
 The hooks implement the protocols' side: SAML single logout (Profiles §4.4, front
-channel or SOAP) in ``saml.chain``, OpenID Connect Back-Channel Logout 1.0 (§2.5)
+channel or SOAP) in ``saml.slo.chain``, OpenID Connect Back-Channel Logout 1.0 (§2.5)
 in ``oidc.backchannel``; the OIDC end-session endpoint (RP-Initiated Logout 1.0
 §2-3) passes its validated ``post_logout_redirect_uri`` as ``return_to``.
 """

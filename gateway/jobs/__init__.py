@@ -1,6 +1,6 @@
 """The one job queue: work done after a request, by ``gateway mail-worker``, retried while it fails.
 
-Mail delivery (:mod:`gateway.mail`), SAML SOAP logout (:mod:`gateway.saml.backchannel`)
+Mail delivery (:mod:`gateway.mail`), SAML SOAP logout (:mod:`gateway.saml.slo.backchannel`)
 and OIDC back-channel logout (:mod:`gateway.oidc.backchannel`) put their jobs here
 with :func:`enqueue`: one bytes-reply Redis client (rq needs it) built from the
 store's settings, so it follows Sentinel as the store does, and rq queues named

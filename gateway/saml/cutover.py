@@ -10,8 +10,8 @@ SP) and ``REMOTE_USER`` (the first of eppn, subject-id, pairwise-id,
 persistent-id). SimpleSAMLphp keeps the NameID (its ``saml:NameIDAttribute``
 filter renders it ``%I!%S!%V``, the same string) or its bare value.
 :func:`application_view` renders these from what the SSO code builds
-(:func:`gateway.saml.nameids.format_for`, :meth:`~gateway.saml.nameids.NameIds.persistent_name_id`,
-:func:`gateway.saml.sso.attributes_for`): nothing is derived twice.
+(:func:`gateway.saml.sp.nameids.format_for`, :meth:`~gateway.saml.sp.nameids.NameIds.persistent_name_id`,
+:func:`gateway.saml.sso.answer.attributes_for`): nothing is derived twice.
 
 :func:`check` takes the identifiers an application stores, finds the account that
 should produce each (through the directory's uniqueness index, one HMGET per
@@ -31,11 +31,11 @@ from saml2.saml import NAMEID_FORMAT_PERSISTENT
 
 from ..accounts.directory import Directory
 from ..accounts.models import Account, eppn_scope
-from .attributes import Value, released_names
-from .idp import IdentityProvider
-from .nameids import IssuedNameId, KnownNameIds, NameIdPolicy, NameIds, format_for
-from .providers import ServiceProvider
-from .sso import attributes_for
+from .idp.build import IdentityProvider
+from .sp.attributes import Value, released_names
+from .sp.nameids import IssuedNameId, KnownNameIds, NameIdPolicy, NameIds, format_for
+from .sp.providers import ServiceProvider
+from .sso.answer import attributes_for
 
 #: Shibboleth SP 3's default REMOTE_USER, in order (shibboleth2.xml).
 REMOTE_USER = ("eduPersonPrincipalName", "subject-id", "pairwise-id", "persistent-id")

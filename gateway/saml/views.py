@@ -1,9 +1,11 @@
-"""``/saml/*``: metadata, SSO (Redirect and POST), the way back from sign-in, and the error page.
+"""``/saml/*``: metadata, SSO (Redirect and POST, IdP-initiated), the way back from sign-in, SLO and its
+chain, and the error page.
 
 The only module here that reads ``request`` and ``session``. It parses, calls
 one function below, and renders: a French error page (400, never a redirect)
 for a request that cannot be trusted, or the auto-submitting POST form, with its
-own Content-Security-Policy, for a Response (success or error status).
+own Content-Security-Policy, for a Response (success or error status); for
+logout, the step the chain decided (:func:`gateway.saml.slo.chain.next_step`).
 """
 from __future__ import annotations
 
@@ -28,19 +30,22 @@ from ..identity.logout import Initiator, end_this_session, moving_on_page
 from ..identity.models import Authentication
 from ..identity.redirects import browser_url, location
 from ..logs import audit
-from . import chain as logout_chain
-from . import initiated, participants, pending
-from . import slo as single_logout
-from .authn_request import SsoRequest, receive, remember, replay_guard, replayed
-from .bindings import read_post, read_redirect
 from .errors import NoPassive, RequestExpired, RequestRejected, StatusError
-from .idp import IdentityProvider
-from .metadata import AGGREGATE_PATH, CONTENT_TYPE, MetadataPublisher, etag
-from .nameids import NameIds
-from .providers import ServiceProvider
-from .response import SUCCESS, encode
-from .scopes import note_withheld_eppn
-from .sso import answer, answer_error, needs_sign_in, provider_of, session_digest
+from .idp.build import IdentityProvider
+from .idp.metadata import AGGREGATE_PATH, CONTENT_TYPE, MetadataPublisher, etag
+from .slo import chain as logout_chain
+from .slo import messages as single_logout
+from .slo import participants
+from .sp.nameids import NameIds
+from .sp.providers import ServiceProvider
+from .sp.scopes import note_withheld_eppn
+from .sso import pending
+from .sso.acs import default_endpoint
+from .sso.answer import answer, answer_error, answer_unsolicited, needs_sign_in, provider_of, session_digest
+from .sso.authn_request import SsoRequest, receive, remember, replay_guard, replayed
+from .sso.initiated import Refused, check_target, find_sp
+from .sso.response import encode
+from .wire.bindings import read_post, read_redirect
 
 bp = Blueprint("saml", __name__, static_folder=str(ROOT / "templates" / "saml" / "static"),
                static_url_path="/saml/static")
@@ -81,7 +86,38 @@ def sso() -> Response | tuple[str, int]:
     return proceed(sso_request, resuming=None)
 
 
-bp.add_url_rule("/saml/sso/init", "initiate", initiated.initiate)  # IdP-initiated SSO (portal links)
+@bp.get("/saml/sso/init")
+def initiate() -> Response | tuple[str, int]:
+    """IdP-initiated SSO for portal links (checks: :mod:`gateway.saml.sso.initiated`): an unsolicited
+    Response to the SP's default ACS, RelayState ``target``; sign in first when nobody is."""
+    the_idp = idp()
+    entity_id, target = request.args.get("sp", ""), request.args.get("target", "")
+    try:
+        sp = find_sp(the_idp, entity_id)
+        target = check_target(sp, target)
+        acs = default_endpoint(sp.acs)
+    except RequestRejected as exc:
+        return rejected(exc)
+    auth = current_authentication()
+    if auth is None:
+        return require_login(url_for("saml.initiate", sp=entity_id, target=target))
+    parties = services.parties()
+    previous = participants.previous(parties, auth.session_id, sp.entity_id)
+    account = services.directory().get(auth.account_id)
+    if account is not None:
+        note_withheld_eppn(account, sp.entity_id, the_idp.settings.scopes)
+    name_ids = cast(NameIds, current_app.extensions["gateway.saml.nameids"])
+    try:
+        document, participation = answer_unsolicited(the_idp, sp, acs.location, account, auth, name_ids, previous,
+                                                     time.time())
+    except StatusError as exc:
+        audit("saml.sso.initiated.refused", sp=sp.entity_id, status=exc.second, reason=exc.detail)
+        return rejected(Refused(exc.detail, sp.entity_id))
+    ttl = max(60, services.sessions().ttl_for(session))
+    participants.record(parties, auth.session_id, sp.entity_id, participation, ttl)
+    audit("saml.sso.issued", sp=sp.entity_id, account=auth.account_id,
+          name_id_format=participation.name_id.format, initiated="idp")
+    return post_form(sp, acs.location, document, target)
 
 
 @bp.get("/saml/sso/resume")
@@ -142,23 +178,9 @@ def slo_response() -> Response | tuple[str, int]:
     except RequestRejected as exc:
         return slo_rejected(exc)
     token = message.relay_state or ""
-    store = services.store()
-    chain = logout_chain.load_chain(store, token)
-    if chain is None or chain.current is None:
+    current = logout_chain.take_answer(idp(), services.store(), token, message, time.time())
+    if current is None:
         return slo_rejected(RequestExpired("LogoutResponse for no logout in progress"))
-    current = chain.current
-    try:
-        answer_in = single_logout.receive_response(idp(), message, store, time.time())
-        if answer_in.sp_entity_id != current["sp"] or answer_in.in_response_to != current["request_id"]:
-            raise RequestRejected("LogoutResponse does not answer the request sent", answer_in.sp_entity_id)
-        result = "ok" if answer_in.success else "failed"
-    except RequestRejected as exc:
-        audit("saml.slo.rejected", reason=type(exc).__name__, sp=exc.sp_entity_id, detail=exc.detail[:300])
-        result = "failed"
-    chain.results[current["sp"]] = result
-    chain.current = None
-    logout_chain.save_chain(store, token, chain)
-    audit("saml.slo.answered" if result == "ok" else "saml.slo.failed", sp=current["sp"])
     step = chain_step(token, skip=False)
     after_a_form = request.method == "POST" or current.get("binding") == BINDING_HTTP_POST
     return off_the_form(step) if after_a_form else step
@@ -171,45 +193,17 @@ def slo_chain() -> Response | tuple[str, int]:
 
 
 def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:
-    store, the_idp, now = services.store(), idp(), time.time()
-    chain = logout_chain.load_chain(store, token)
-    if chain is None:
+    """The page of the step the chain decided (:func:`gateway.saml.slo.chain.next_step`)."""
+    step = logout_chain.next_step(idp(), services.store(), token, time.time(), skip)
+    if step is None:
         return slo_rejected(RequestExpired("no such logout in progress"))
-    if chain.current is not None:
-        waited = now - chain.current["sent_at"]
-        if not skip and waited < logout_chain.STEP_TIMEOUT:
-            return waiting_page(token, chain.current["sp"], int(logout_chain.STEP_TIMEOUT - waited) + 1)
-        audit("saml.slo.failed", sp=chain.current["sp"], reason="no answer" if not skip else "skipped")
-        chain.results[chain.current["sp"]] = "failed"
-        chain.current = None
-    while chain.remaining:
-        record = chain.remaining.pop(0)
-        sp = the_idp.provider(record["sp"])
-        if sp is None or single_logout.slo_endpoint(sp) is None:
-            chain.results[record["sp"]] = "failed"
-            continue
-        request_id, outgoing = single_logout.logout_request(the_idp, sp, record, token, now)
-        chain.current = {"sp": sp.entity_id, "request_id": request_id, "sent_at": now,
-                         "binding": outgoing.binding}
-        logout_chain.save_chain(store, token, chain)
-        audit("saml.slo.sent", sp=sp.entity_id, binding=outgoing.binding.rsplit(":", 1)[-1])
-        return send(outgoing, sp)
-    logout_chain.drop_chain(store, token)
-    failed = sorted(sp for sp, result in chain.results.items() if result != "ok")
-    initiator = chain.initiator
-    audit("saml.slo.completed", initiator=initiator["sp"] if initiator else None, failed=len(failed),
-          notified=len(chain.results))
-    if initiator and not initiator["asynchronous"]:
-        sp = the_idp.provider(initiator["sp"])
-        status, second = (single_logout.RESPONDER, single_logout.PARTIAL_LOGOUT) if failed else (SUCCESS, "")
-        if sp is not None:
-            final = single_logout.logout_response(the_idp, sp, initiator["request_id"], status, second,
-                                                  initiator["relay_state"], now)
-            if final is not None:
-                return send(final, sp)
-    if chain.return_to:  # an OIDC RP-Initiated Logout: on to the RP's post_logout_redirect_uri
-        return no_store_redirect(chain.return_to)
-    return logged_out_page(chain.results, denied=False)
+    if isinstance(step, logout_chain.Wait):
+        return waiting_page(token, step.sp_entity_id, step.seconds)
+    if isinstance(step, (logout_chain.SendRequest, logout_chain.AnswerInitiator)):
+        return send(step.message, step.sp)
+    if isinstance(step, logout_chain.ReturnTo):  # an OIDC RP-Initiated Logout: the RP's post_logout_redirect_uri
+        return no_store_redirect(step.url)
+    return logged_out_page(step.results, denied=False)
 
 
 def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:

@@ -6,7 +6,7 @@ import os
 import stat
 
 from gateway.accounts.models import RECORD_FIELDS, Account, Email, to_record
-from gateway.saml.nameids import NameIds
+from gateway.saml.sp.nameids import NameIds
 
 from .test_users_import import jsonl
 

@@ -8,7 +8,7 @@ import redis
 
 from gateway.accounts.directory import Directory
 from gateway.accounts.models import Account, Email
-from gateway.saml.nameids import NameIds
+from gateway.saml.sp.nameids import NameIds
 from gateway.store import Store
 
 from .conftest import audit_events

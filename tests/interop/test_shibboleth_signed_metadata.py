@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway.saml.keys import DEV_CERT, pem_block
+from gateway.saml.wire.keys import DEV_CERT, pem_block
 
 from .conftest import ETC, Interop, render
 from .test_shibboleth_sp import TIMEOUT, check_attributes, sign_in

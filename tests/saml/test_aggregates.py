@@ -1,4 +1,4 @@
-"""Remote SP metadata aggregates (gateway/saml/aggregates.py), served from a local http.server thread."""
+"""Remote SP metadata aggregates (gateway/saml/sp/aggregates.py), served from a local http.server thread."""
 from __future__ import annotations
 
 import datetime
@@ -13,8 +13,8 @@ import pytest
 import xmlsec
 from lxml import etree
 
-from gateway.saml import aggregates
-from gateway.saml.aggregates import Aggregate, AggregateError
+from gateway.saml.sp import aggregates
+from gateway.saml.sp.aggregates import Aggregate, AggregateError
 from tests.conftest import make_app
 
 from .conftest import make_key

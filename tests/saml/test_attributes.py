@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from gateway.saml.attributes import ATTRIBUTES, released_names
-from gateway.saml.policy import RENATER_ATTRIBUTES, SpPolicy
-from gateway.saml.providers import ServiceProvider
+from gateway.saml.sp.attribute_names import ATTRIBUTES
+from gateway.saml.sp.attributes import released_names
+from gateway.saml.sp.policy import RENATER_ATTRIBUTES, SpPolicy
+from gateway.saml.sp.providers import ServiceProvider
 from tests.saml.conftest import NS, assertion_of
 
 ALICE = "alice@univ-exemple.fr"

@@ -86,7 +86,7 @@ def test_user_without_persistent_id_nothing_is_created(run, sps, camille, redis_
 
 
 def test_user_with_a_stored_persistent_id(run, sps, camille, redis_client):
-    from gateway.saml.nameids import NameIds
+    from gateway.saml.sp.nameids import NameIds
 
     stored = NameIds(Store(redis_client), "http://127.0.0.1:8000/saml/metadata").persistent_value(
         camille, sps["MAIN"].entity_id)

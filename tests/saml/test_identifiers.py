@@ -7,9 +7,9 @@ import pytest
 from saml2.samlp import NameIDPolicy
 
 from gateway.saml.errors import InvalidNameIDPolicy
-from gateway.saml.nameids import FORMATS, NameIdPolicy, choose_format
-from gateway.saml.policy import SpPolicy
-from gateway.saml.providers import ServiceProvider
+from gateway.saml.sp.nameids import FORMATS, NameIdPolicy, choose_format
+from gateway.saml.sp.policy import SpPolicy
+from gateway.saml.sp.providers import ServiceProvider
 from tests.conftest import make_app
 from tests.saml.conftest import NS, Flow, assertion_of, status_codes
 

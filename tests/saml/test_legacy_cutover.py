@@ -13,8 +13,8 @@ import pytest
 from saml2.samlp import NameIDPolicy
 
 from gateway.accounts.models import NameQualifiers
-from gateway.saml.nameids import FORMATS, IssuedNameId
-from gateway.saml.slo import LogoutRequestIn, matches
+from gateway.saml.sp.nameids import FORMATS, IssuedNameId
+from gateway.saml.slo.messages import LogoutRequestIn, matches
 from gateway.identity.parties import Parties
 from tests.conftest import make_app
 from tests.saml.conftest import NS, Flow, assertion_of

@@ -11,10 +11,10 @@ import pytest
 
 from saml2.samlp import NameIDPolicy
 
-from gateway.saml.attributes import LISTE_ROUGE_HIDDEN, account_values, release, released_names
-from gateway.saml.nameids import FORMATS, IssuedNameId
-from gateway.saml.policy import SpPolicy, parse_policies
-from gateway.saml.providers import RESEARCH_AND_SCHOLARSHIP, ServiceProvider
+from gateway.saml.sp.attributes import LISTE_ROUGE_HIDDEN, account_values, release, released_names
+from gateway.saml.sp.nameids import FORMATS, IssuedNameId
+from gateway.saml.sp.policy import SpPolicy, parse_policies
+from gateway.saml.sp.providers import RESEARCH_AND_SCHOLARSHIP, ServiceProvider
 from tests.saml.conftest import FakeSP, status_codes
 
 ALICE = "alice@univ-exemple.fr"

@@ -16,7 +16,7 @@ import pytest
 import xmlsec
 from lxml import etree
 
-from gateway.saml.keys import DEV_KEY, pem_block
+from gateway.saml.wire.keys import DEV_KEY, pem_block
 from tests.oracles.saml import IdpMetadata, Refused
 from tests.oracles.shibsp3 import Rule, ShibbolethSP
 from tests.oracles.ssp2 import SimpleSamlSP

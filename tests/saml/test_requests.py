@@ -390,8 +390,8 @@ def test_req14_subject_in_the_request_is_not_answered_for_someone_else(flow, sp,
 
 def signed_by(key_pair, xml: str) -> str:
     """``xml`` signed (enveloped, with its certificate in KeyInfo) by ``key_pair``, as an attacker could."""
-    from gateway.saml.crypto import InProcessSigner, add_signature_template
-    from gateway.saml.keys import KeyPair
+    from gateway.saml.wire.crypto import InProcessSigner, add_signature_template
+    from gateway.saml.wire.keys import KeyPair
 
     pair = KeyPair.load(key_pair.key_pem.decode(), Path(key_pair.cert_file).read_text(), "test")
     root = etree.fromstring(xml.encode())

@@ -12,9 +12,9 @@ import shutil
 import pytest
 from saml2 import BINDING_HTTP_POST
 
-from gateway.saml.attributes import policy_attributes, released_names
-from gateway.saml.policy import RESEARCH_AND_SCHOLARSHIP_BUNDLE, SpPolicy
-from gateway.saml.providers import ENTITY_CATEGORY, RESEARCH_AND_SCHOLARSHIP, ServiceProvider
+from gateway.saml.sp.attributes import policy_attributes, released_names
+from gateway.saml.sp.policy import RESEARCH_AND_SCHOLARSHIP_BUNDLE, SpPolicy
+from gateway.saml.sp.providers import ENTITY_CATEGORY, RESEARCH_AND_SCHOLARSHIP, ServiceProvider
 from tests.saml.conftest import FakeSP, SpSpec, make_key, sp_metadata
 
 ALICE = "alice@univ-exemple.fr"

@@ -10,7 +10,7 @@ import xmlsec
 from lxml import etree
 from saml2 import BINDING_HTTP_REDIRECT
 
-from gateway.saml.keys import DEV_CERT, pem_block
+from gateway.saml.wire.keys import DEV_CERT, pem_block
 from tests.conftest import make_app
 from tests.saml.conftest import NS, FakeSP, Flow, assertion_of, response_root
 
@@ -300,9 +300,9 @@ def test_want_assertions_signed_in_metadata_wins_over_the_policy(app, sps):
     """CRY01, SDP-MD01: WantAssertionsSigned="true" keeps the assertion signed whatever the policy says."""
     import dataclasses
 
-    from gateway.saml.nameids import IssuedNameId
-    from gateway.saml.policy import SpPolicy
-    from gateway.saml.response import Addressee, AssertionContent, build_success
+    from gateway.saml.sp.nameids import IssuedNameId
+    from gateway.saml.sp.policy import SpPolicy
+    from gateway.saml.sso.response import Addressee, AssertionContent, build_success
 
     idp = app.extensions["gateway.saml"]
     sp = dataclasses.replace(idp.providers[MAIN], want_assertions_signed=True, encryption_certs=(),

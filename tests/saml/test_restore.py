@@ -6,7 +6,7 @@ import json
 
 from saml2.samlp import NameIDPolicy
 
-from gateway.saml.nameids import FORMATS
+from gateway.saml.sp.nameids import FORMATS
 from tests.cli.conftest import cli_environ, invoke, restore_logging, set_environ  # noqa: F401 (fixture)
 from tests.conftest import make_app
 from tests.saml.conftest import Flow

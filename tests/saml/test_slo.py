@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime
 import re
+import time
 import zlib
 from html import unescape
 from pathlib import Path
@@ -23,9 +24,11 @@ import xmlsec
 from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP
 
-from gateway.saml.crypto import add_signature_template, encryption_template
-from gateway.saml.keys import Certificate
-from gateway.saml.signatures import verify_redirect
+from gateway import services
+from gateway.saml.slo import chain
+from gateway.saml.wire.crypto import add_signature_template, encryption_template
+from gateway.saml.wire.keys import Certificate
+from gateway.saml.wire.signatures import verify_redirect
 from tests.saml.conftest import NS, FakeSP, SpSpec, _csrf, deflate, sign_query, sp_metadata
 
 ALICE = "alice@univ-exemple.fr"
@@ -272,13 +275,51 @@ def test_slo04_sp_not_answering_gives_partial_logout(flow, parties, idp_cert):
 
 def test_slo04_timeout_does_not_block_the_chain(flow, parties, idp_cert, monkeypatch):
     """SLO04: back on the chain after the timeout without an answer, B counts as failed."""
-    from gateway.saml import chain
-
     a = parties["A"]
     form = form_of(flow.client.get(signed_redirect(logout_request_xml(a, "_logout4"), a)))
     monkeypatch.setattr(chain, "STEP_TIMEOUT", 0)
     back = flow.client.get(f"/saml/slo/chain?token={form['RelayState']}")
     assert logout_response_at_a(back, idp_cert, "_logout4")[-1] == STATUS + "PartialLogout"
+
+
+RECORD = {"name_id": "_n1", "name_id_format": "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+          "name_qualifier": None, "sp_name_qualifier": None, "session_index": "_s1"}
+
+
+def no_soap(entity_id: str, record: dict) -> bool:
+    return False
+
+
+def test_slo04_the_chain_decides_each_step_itself(app, slo_specs):
+    """SLO04, the chain's state machine alone (no request): B's LogoutRequest, a wait for B's answer, B
+    skipped, then the LogoutResponse to the initiator A (Responder/PartialLogout); then the chain is gone."""
+    a, b = slo_specs["A"].entity_id, slo_specs["B"].entity_id
+    idp, store, now = app.extensions["gateway.saml"], services.store(app), time.time()
+    initiator = {"sp": a, "request_id": "_req1", "relay_state": "rs-1", "asynchronous": False}
+    token = chain.start_chain(idp, store, {a: RECORD, b: RECORD}, initiator, no_soap)
+    first = chain.next_step(idp, store, token, now)
+    assert isinstance(first, chain.SendRequest) and first.sp.entity_id == b
+    assert (first.message.binding, first.message.url) == (BINDING_HTTP_POST, B_SLO)
+    assert chain.next_step(idp, store, token, now + 1) == chain.Wait(b, chain.STEP_TIMEOUT)
+    end = chain.next_step(idp, store, token, now + 1, skip=True)
+    assert isinstance(end, chain.AnswerInitiator) and end.sp.entity_id == a
+    answer = etree.fromstring(inflate(parse_qs(urlsplit(end.message.url).query)["SAMLResponse"][0]))
+    assert answer.get("InResponseTo") == "_req1"
+    codes = [c.get("Value") for c in answer.iter("{*}StatusCode")]
+    assert codes == [STATUS + "Responder", STATUS + "PartialLogout"]
+    assert chain.next_step(idp, store, token, now + 2) is None
+
+
+@pytest.mark.parametrize("return_to", ["https://rp.example.org/bye?state=1", None])
+def test_slo04_the_chain_ends_where_it_was_asked_to_return_else_on_its_page(app, slo_specs, return_to):
+    """SLO04: no SP asked; B does not answer in time: the chain ends at the return URL (an OIDC RP's), else
+    on the "déconnecté" page with B unconfirmed."""
+    b = slo_specs["B"].entity_id
+    idp, store, now = app.extensions["gateway.saml"], services.store(app), time.time()
+    token = chain.start_chain(idp, store, {b: RECORD}, None, no_soap, return_to)
+    assert isinstance(chain.next_step(idp, store, token, now), chain.SendRequest)
+    end = chain.next_step(idp, store, token, now + chain.STEP_TIMEOUT)
+    assert end == (chain.ReturnTo(return_to) if return_to else chain.ShowResults({b: "failed"}))
 
 
 def test_slo06_asynchronous_request_gets_no_response(flow, parties):

@@ -420,8 +420,8 @@ def test_slo04_soap_locations_the_worker_may_call(location, production, usable):
     """SLO04, SEC: a SOAP location comes from SP metadata (federation aggregates too): in production https
     to a public host (gateway.outbound, as OIDC back-channel logout URIs); http and loopback in development;
     never file:, ftp:, data: (the worker would read or reach them)."""
-    from gateway.saml.backchannel import soap_endpoint
-    from gateway.saml.providers import Endpoint, ServiceProvider
+    from gateway.saml.slo.backchannel import soap_endpoint
+    from gateway.saml.sp.providers import Endpoint, ServiceProvider
 
     sp = ServiceProvider("https://sp.example.org/shibboleth", (), slo=(Endpoint(BINDING_SOAP, location),))
     assert (soap_endpoint(sp, production) is not None) is usable

@@ -25,7 +25,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from .crypto import CIPHERS
+from ..wire.crypto import CIPHERS
+from .attribute_names import ATTRIBUTES
 
 #: The Renater set, released by default (ATT05 names).
 RENATER_ATTRIBUTES = (
@@ -59,7 +60,7 @@ class SpPolicy:
     encryption_method: str | None = None
     name_id_format: str = "transient"
     email_name_id: bool = False
-    #: a legacy persistent id for this SP replaces a transient NameID (see saml.nameids.format_for)
+    #: a legacy persistent id for this SP replaces a transient NameID (see saml.sp.nameids.format_for)
     legacy_name_id: bool = True
     form_action: tuple[str, ...] = ()
 
@@ -121,8 +122,6 @@ def _auto_or_cipher(value: Any) -> Any:
 
 
 def _names(value: Any) -> Any:
-    from .attributes import ATTRIBUTES  # the table of names lives with the values
-
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         return _Bad("a list of attribute names")
     unknown = [v for v in value if v not in ATTRIBUTES]

@@ -1,6 +1,6 @@
 """Signing throughput: the xmlsec1 program (one process per signature) against the in-process binding.
 
-``python -m gateway.saml.benchmark [seconds]`` signs a typical Assertion with the
+``python -m bench.signing [seconds]`` signs a typical Assertion with the
 development key (RSA 3072) both ways, then builds whole encrypted Responses
 (sign assertion, encrypt, sign response) both ways, and prints the rates.
 """
@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from .crypto import InProcessSigner, ProgramSigner, Signer, add_signature_template
-from .keys import DEV_CERT, DEV_KEY, Certificate, KeyFiles, KeyPair
-from .xml import SAML, SAML_NS
+from gateway.saml.wire.crypto import InProcessSigner, ProgramSigner, Signer, add_signature_template
+from gateway.saml.wire.keys import DEV_CERT, DEV_KEY, Certificate, KeyFiles, KeyPair
+from gateway.saml.wire.xml import SAML, SAML_NS
 
 
 def sample_assertion(key_pair: KeyPair) -> etree._Element:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from lxml import etree
 
-from .errors import SignatureRejected
+from ..errors import SignatureRejected
 from .xml import DS
 
 C = xmlsec.constants

@@ -1,9 +1,11 @@
-"""Answering a validated AuthnRequest for a signed-in person (REQ08-REQ11, REQ14; C; E).
+"""Answering a signed-in person: a validated AuthnRequest (REQ08-REQ11, REQ14; C; E), or a portal link.
 
 Values in, values out (no Flask): the view passes the request, the account and
 its :class:`~gateway.identity.models.Authentication`, and what the SP already got
 in this session (:class:`Participation`); it gets back the Response document and
-the new participation to record for SLO.
+the new participation to record for SLO. IdP-initiated SSO
+(:func:`answer_unsolicited`, checks in :mod:`.initiated`) is answered by the same
+:func:`respond`, with no InResponseTo.
 """
 from __future__ import annotations
 
@@ -11,14 +13,14 @@ import dataclasses
 import hashlib
 from collections.abc import Collection
 
-from ..accounts.models import Account
-from ..identity.models import Authentication
-from .attributes import Value, account_values, release, released_names
+from ...accounts.models import Account
+from ...identity.models import Authentication
+from ..errors import NoAuthnContext, RequestDenied, RequestUnsupported, StatusError, UnknownServiceProvider
+from ..idp.build import IdentityProvider
+from ..sp.attributes import Value, account_values, release, released_names
+from ..sp.nameids import IssuedNameId, NameIdPolicy, NameIds, format_for, legacy_replaces_transient
+from ..sp.providers import ServiceProvider
 from .authn_request import SsoRequest
-from .errors import NoAuthnContext, RequestDenied, RequestUnsupported, StatusError, UnknownServiceProvider
-from .idp import IdentityProvider
-from .nameids import IssuedNameId, NameIdPolicy, NameIds, format_for, legacy_replaces_transient
-from .providers import ServiceProvider
 from .response import Addressee, AssertionContent, build_status, build_success, new_id
 
 AC = "urn:oasis:names:tc:SAML:2.0:ac:classes:"
@@ -89,16 +91,40 @@ def answer(idp: IdentityProvider, request: SsoRequest, account: Account | None, 
     sp = provider_of(idp, request)
     if request.has_subject:
         raise RequestUnsupported("a Subject in the AuthnRequest is not supported")
+    account = usable(account)
+    context = authn_context_for(request)
+    return respond(idp, Addressee(sp, request.acs_url, request.id), account, auth, name_ids, previous,
+                   request.name_id_policy, context, now)
+
+
+def answer_unsolicited(idp: IdentityProvider, sp: ServiceProvider, acs_url: str, account: Account | None,
+                       auth: Authentication, name_ids: NameIds, previous: Participation | None,
+                       now: float) -> tuple[bytes, Participation]:
+    """IdP-initiated SSO (Prof §4.1.5): the Response to ``acs_url`` as :func:`answer` gives for a request
+    with no NameIDPolicy and no RequestedAuthnContext, without InResponseTo. Raises StatusError."""
+    return respond(idp, Addressee(sp, acs_url, None), usable(account), auth, name_ids, previous, NameIdPolicy(),
+                   PASSWORD_PROTECTED_TRANSPORT, now)
+
+
+def usable(account: Account | None) -> Account:
+    """The signed-in person's account, still there and active. Raises RequestDenied."""
     if account is None or not account.is_active:
         raise RequestDenied("account unavailable")
-    context = authn_context_for(request)
-    name_format = format_for(account, sp, request.name_id_policy)
-    name_id = name_ids.issue(account, sp, name_format, request.name_id_policy,
+    return account
+
+
+def respond(idp: IdentityProvider, to: Addressee, account: Account, auth: Authentication, name_ids: NameIds,
+            previous: Participation | None, policy: NameIdPolicy, context: str,
+            now: float) -> tuple[bytes, Participation]:
+    """The NameID (the one the SP already got in this session, if any), the attributes, the signed
+    Response (:func:`~.response.build_success`), and the participation to record for SLO."""
+    sp = to.sp
+    name_id = name_ids.issue(account, sp, format_for(account, sp, policy), policy,
                              previous.name_id if previous else None)
     participation = Participation(name_id, previous.session_index if previous else new_id())
     content = AssertionContent(name_id, participation.session_index, auth.auth_time, context,
-                               attributes_for(idp, sp, account, name_ids, request.name_id_policy))
-    return build_success(idp, Addressee(sp, request.acs_url, request.id), content, now), participation
+                               attributes_for(idp, sp, account, name_ids, policy))
+    return build_success(idp, to, content, now), participation
 
 
 def answer_error(idp: IdentityProvider, request: SsoRequest, error: StatusError, now: float) -> bytes:
@@ -115,7 +141,7 @@ def attributes_for(idp: IdentityProvider, sp: ServiceProvider, account: Account,
     ``create=False``: a persistent identifier not yet made is not made, and eduPersonTargetedID and
     pairwise-id are then left out; ``only``: those of these names that are released. No
     eduPersonTargetedID when the legacy persistent id goes as the NameID in place of a transient one
-    (:func:`.nameids.legacy_replaces_transient`: Shibboleth SP would see it twice).
+    (:func:`gateway.saml.sp.nameids.legacy_replaces_transient`: Shibboleth SP would see it twice).
     """
     names = [n for n in released_names(sp) if only is None or n in only]
     if legacy_replaces_transient(account, sp, policy):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from ..store import Store
+from ...store import Store
 from .authn_request import SsoRequest
 
 _NAMESPACE = ("saml", "pending")

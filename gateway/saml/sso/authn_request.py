@@ -1,7 +1,7 @@
 """Receiving a samlp:AuthnRequest: every check of checklist B before anyone is asked to sign in.
 
-:func:`receive` turns an :class:`~.bindings.InboundMessage` into an
-:class:`SsoRequest`, in this order (each step raises one of :mod:`.errors`):
+:func:`receive` turns an :class:`~gateway.saml.wire.bindings.InboundMessage` into an
+:class:`SsoRequest`, in this order (each step raises one of :mod:`gateway.saml.errors`):
 
 1. defusedxml gate, then lxml: the structure the schema requires, the fields (REQ01, SEC02);
 2. Version 2.0, a known Issuer with an SPSSODescriptor (REQ07);
@@ -27,10 +27,8 @@ from typing import Any
 
 from lxml import etree
 
-from ..store import Store, key
-from .acs import choose_acs
-from .bindings import InboundMessage
-from .errors import (
+from ...store import Store, key
+from ..errors import (
     MalformedRequest,
     ReplayedRequest,
     SignatureRejected,
@@ -38,11 +36,13 @@ from .errors import (
     UnknownServiceProvider,
     WrongDestination,
 )
-from .idp import IdentityProvider
-from .nameids import NameIdPolicy
-from .providers import ServiceProvider, xs_boolean
-from .signatures import has_signature, verify_enveloped, verify_redirect
-from .xml import DS, SAML, SAMLP, check_safe, parse, text_of
+from ..idp.build import IdentityProvider
+from ..sp.nameids import NameIdPolicy
+from ..sp.providers import ServiceProvider, xs_boolean
+from ..wire.bindings import InboundMessage
+from ..wire.signatures import has_signature, verify_enveloped, verify_redirect
+from ..wire.xml import DS, SAML, SAMLP, check_safe, parse, text_of
+from .acs import choose_acs
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
-from .errors import MalformedRequest
+from ..errors import MalformedRequest
 from .xml import MAX_MESSAGE_BYTES
 
 #: Bind §3.4.3 asks *senders* for 80 bytes; SimpleSAMLphp SPs send whole URLs (REQ12).

@@ -38,11 +38,11 @@ from datetime import datetime, timedelta, timezone
 from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
-from .crypto import CIPHERS, RSA_OAEP, SHA256, InProcessSigner, add_signature_template
-from .idp import IdentityProvider
-from .keys import Certificate, KeyPair
-from .nameids import FORMATS
-from .xml import DS, DS_NS, MD, MD_NS, parse
+from ..sp.nameids import FORMATS
+from ..wire.crypto import CIPHERS, RSA_OAEP, SHA256, InProcessSigner, add_signature_template
+from ..wire.keys import Certificate, KeyPair
+from ..wire.xml import DS, DS_NS, MD, MD_NS, parse
+from .build import IdentityProvider
 
 SHIBMD_NS = "urn:mace:shibboleth:metadata:1.0"
 MDATTR_NS = "urn:oasis:names:tc:SAML:metadata:attribute"

@@ -11,7 +11,7 @@ from cryptography import x509
 from flask import Flask
 from prometheus_client.core import GaugeMetricFamily
 
-from .aggregates import cache_state
+from ..sp.aggregates import cache_state
 
 
 def gauges(app: Flask) -> Iterator[GaugeMetricFamily]:

@@ -53,8 +53,8 @@ from defusedxml.ElementTree import fromstring as defused_fromstring
 from lxml import etree
 from saml2.mdstore import InMemoryMetaData, MetadataStore
 
-from ..config import ROOT
-from .xml import DS, MD, MD_NS
+from ...config import ROOT
+from ..wire.xml import DS, MD, MD_NS
 
 log = logging.getLogger("gateway.saml.aggregates")
 

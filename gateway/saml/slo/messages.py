@@ -8,7 +8,7 @@
   ``aslo:Asynchronous`` extension (SLO06).
 * :func:`matches` compares the NameID and SessionIndex with what *that* SP got
   in this session (SLO03): never log out someone else.
-* The front-channel chain (:mod:`.chain`, its pages in :mod:`.views`) sends
+* The front-channel chain (:mod:`.chain`, its pages in :mod:`gateway.saml.views`) sends
   the browser to each SP in turn with an IdP-signed LogoutRequest carrying the
   exact NameID and SessionIndex it got (:func:`logout_request`; SLO04, SLO07),
   Redirect by preference, else POST, SOAP skipped (:func:`slo_endpoint`, SLO08).
@@ -36,12 +36,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
-from ..identity.parties import Parties
-from ..store import Store, key
-from .attributes import name_id_element
-from .bindings import InboundMessage
-from .crypto import add_signature_template
-from .errors import (
+from ...identity.parties import Parties
+from ...store import Store, key
+from ..errors import (
     MalformedRequest,
     ReplayedRequest,
     SignatureRejected,
@@ -49,14 +46,17 @@ from .errors import (
     UnknownServiceProvider,
     WrongDestination,
 )
-from .idp import IdentityProvider
-from .keys import private_key
-from .nameids import IssuedNameId
+from ..idp.build import IdentityProvider
+from ..sp.attributes import name_id_element
+from ..sp.nameids import IssuedNameId
+from ..sp.providers import Endpoint, ServiceProvider
+from ..sso.response import SUCCESS, cipher_for, instant, new_id
+from ..wire.bindings import InboundMessage
+from ..wire.crypto import add_signature_template
+from ..wire.keys import private_key
+from ..wire.signatures import has_signature, verify_enveloped, verify_redirect
+from ..wire.xml import SAML, SAML_NS, SAMLP, SAMLP_NS, check_safe, parse, text_of
 from .participants import PROTOCOL, participation_of
-from .providers import Endpoint, ServiceProvider
-from .response import SUCCESS, cipher_for, instant, new_id
-from .signatures import has_signature, verify_enveloped, verify_redirect
-from .xml import SAML, SAML_NS, SAMLP, SAMLP_NS, check_safe, parse, text_of
 
 log = logging.getLogger("gateway.saml")
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from saml2 import BINDING_HTTP_POST
 
-from .errors import AcsNotAllowed, MalformedRequest, UnsupportedBinding
-from .providers import Endpoint, ServiceProvider
+from ..errors import AcsNotAllowed, MalformedRequest, UnsupportedBinding
+from ..sp.providers import Endpoint, ServiceProvider
 
 #: Response bindings the gateway can deliver (RSP01).
 RESPONSE_BINDINGS = (BINDING_HTTP_POST,)

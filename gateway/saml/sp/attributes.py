@@ -44,32 +44,14 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping
 
 from lxml import etree
-from ..accounts.models import Account
+from ...accounts.models import Account
+from ..wire.xml import SAML, XSI_NS
+from .attribute_names import ATTRIBUTES, URI
 from .nameids import IssuedNameId, email_address
 from .policy import RENATER_ATTRIBUTES, RESEARCH_AND_SCHOLARSHIP_BUNDLE
 from .providers import ServiceProvider
 from .scopes import eppn_is_assertable
-from .xml import SAML, XSI_NS
 
-URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
-EDU = "urn:oid:1.3.6.1.4.1.5923.1.1.1."
-#: FriendlyName -> Name (ATT05).
-ATTRIBUTES = {
-    "eduPersonPrincipalName": EDU + "6",
-    "mail": "urn:oid:0.9.2342.19200300.100.1.3",
-    "displayName": "urn:oid:2.16.840.1.113730.3.1.241",
-    "givenName": "urn:oid:2.5.4.42",
-    "sn": "urn:oid:2.5.4.4",
-    "cn": "urn:oid:2.5.4.3",
-    "eduPersonAffiliation": EDU + "1",
-    "eduPersonScopedAffiliation": EDU + "9",
-    "eduPersonPrimaryAffiliation": EDU + "5",
-    "supannEtablissement": "urn:oid:1.3.6.1.4.1.7135.1.2.1.14",
-    "supannListeRouge": "urn:oid:1.3.6.1.4.1.7135.1.2.1.1",
-    "eduPersonTargetedID": EDU + "10",
-    "subject-id": "urn:oasis:names:tc:SAML:attribute:subject-id",
-    "pairwise-id": "urn:oasis:names:tc:SAML:attribute:pairwise-id",
-}
 #: What a liste-rouge person's contact data is, in SupAnn's sense: withheld from SPs not authorised.
 #: givenName and sn go too: together they are the displayName.
 LISTE_ROUGE_HIDDEN = frozenset({"displayName", "cn", "givenName", "sn", "mail"})

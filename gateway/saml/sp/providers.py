@@ -1,7 +1,7 @@
 """The SPs the gateway answers, read once from pysaml2's metadata store into typed values.
 
 pysaml2 parses the metadata files (defusedxml underneath, after our own
-:func:`~.xml.check_safe`); this module copies what the IdP needs out of its
+:func:`~gateway.saml.wire.xml.check_safe`); this module copies what the IdP needs out of its
 nested dicts, so the rest of the package never digs into them.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from saml2.mdstore import MetadataStore
 
-from .keys import Certificate
+from ..wire.keys import Certificate
 from .policy import DEFAULT, SpPolicy
 
 SUBJECT_ID_REQ = "urn:oasis:names:tc:SAML:profiles:subject-id:req"

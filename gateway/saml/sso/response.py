@@ -4,7 +4,7 @@ Built with lxml so that every namespace the Assertion uses is declared on the
 Assertion itself: an encrypted assertion is decrypted on its own by Shibboleth SP,
 and must parse there. Order of operations: sign the Assertion, encrypt it
 (xenc:EncryptedData inside saml:EncryptedAssertion, nothing encrypted inside),
-then sign the Response. By default both are signed (per SP: :mod:`.policy`).
+then sign the Response. By default both are signed (per SP: :mod:`gateway.saml.sp.policy`).
 
 Times are UTC ``Z`` without fractions (RSP09). ``Destination`` and ``Recipient``
 are the validated ACS exactly (RSP02, RSP05); the bearer SubjectConfirmationData
@@ -22,13 +22,13 @@ import time
 
 from lxml import etree
 
-from .attributes import Value, attribute_statement, name_id_element
-from .crypto import CIPHERS, add_signature_template
-from .errors import StatusError
-from .idp import IdentityProvider
-from .nameids import IssuedNameId
-from .providers import ServiceProvider
-from .xml import SAML, SAML_NS, SAMLP, SAMLP_NS, XS_NS, XSI_NS
+from ..errors import StatusError
+from ..idp.build import IdentityProvider
+from ..sp.attributes import Value, attribute_statement, name_id_element
+from ..sp.nameids import IssuedNameId
+from ..sp.providers import ServiceProvider
+from ..wire.crypto import CIPHERS, add_signature_template
+from ..wire.xml import SAML, SAML_NS, SAMLP, SAMLP_NS, XS_NS, XSI_NS
 
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
@@ -37,11 +37,12 @@ GCM = ("http://www.w3.org/2009/xmlenc11#aes256-gcm", "http://www.w3.org/2009/xml
 
 @dataclasses.dataclass(frozen=True)
 class Addressee:
-    """Who the Response answers: the SP, its validated ACS, the request ID."""
+    """Who the Response answers: the SP, its validated ACS, the request ID (None: unsolicited, IdP-initiated
+    SSO, and no InResponseTo anywhere, Prof §4.1.5)."""
 
     sp: ServiceProvider
     acs_url: str
-    in_response_to: str
+    in_response_to: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +77,8 @@ def encode(document: bytes) -> str:
 
 
 def build_success(idp: IdentityProvider, to: Addressee, content: AssertionContent, now: float) -> bytes:
-    """A signed Response carrying one (signed, maybe encrypted) Assertion (RSP04)."""
+    """A signed Response carrying one (signed, maybe encrypted) Assertion (RSP04), answering a request or
+    unsolicited (``to.in_response_to`` None, IdP-initiated SSO: Prof §4.1.5)."""
     assertion = _assertion(idp, to, content, now)
     if to.sp.policy.sign_assertion or to.sp.want_assertions_signed:
         add_signature_template(assertion, idp.keys.signing.cert, idp.keys.signing.algorithm)
@@ -121,10 +123,15 @@ def _finish(idp: IdentityProvider, sp: ServiceProvider, response: etree._Element
 def _response(idp: IdentityProvider, to: Addressee, now: float, status: etree._Element) -> etree._Element:
     response = etree.Element(SAMLP + "Response", nsmap={"samlp": SAMLP_NS, "saml": SAML_NS}, ID=new_id(),
                              Version="2.0", IssueInstant=instant(now), Destination=to.acs_url,
-                             InResponseTo=to.in_response_to)
+                             **_answering(to))
     etree.SubElement(response, SAML + "Issuer").text = idp.entity_id
     response.append(status)
     return response
+
+
+def _answering(to: Addressee) -> dict[str, str]:
+    """The InResponseTo attribute, or none for an unsolicited Response (Prof §4.1.5)."""
+    return {} if to.in_response_to is None else {"InResponseTo": to.in_response_to}
 
 
 def _status(top: str, second: str = "", message: str = "") -> etree._Element:
@@ -145,8 +152,8 @@ def _assertion(idp: IdentityProvider, to: Addressee, content: AssertionContent, 
     subject = etree.SubElement(assertion, SAML + "Subject")
     subject.append(name_id_element(content.name_id))
     confirmation = etree.SubElement(subject, SAML + "SubjectConfirmation", Method=BEARER)
-    etree.SubElement(confirmation, SAML + "SubjectConfirmationData", InResponseTo=to.in_response_to,
-                     NotOnOrAfter=until, Recipient=to.acs_url)
+    etree.SubElement(confirmation, SAML + "SubjectConfirmationData", **_answering(to), NotOnOrAfter=until,
+                     Recipient=to.acs_url)
     conditions = etree.SubElement(assertion, SAML + "Conditions", NotBefore=instant(now), NotOnOrAfter=until)
     audience = etree.SubElement(conditions, SAML + "AudienceRestriction")
     etree.SubElement(audience, SAML + "Audience").text = to.sp.entity_id

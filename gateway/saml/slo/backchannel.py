@@ -1,6 +1,6 @@
 """SOAP back-channel single logout: telling SPs a session ended when no browser can (G, SLO04).
 
-The front-channel chain (:mod:`.slo`) needs the browser whose session ended.
+The front-channel chain (:mod:`.chain`) needs the browser whose session ended.
 When a session ends from elsewhere (a password reset or change ends the
 person's other sessions, "Mes informations" ends one or all of them, SCIM or
 ``gateway users disable`` disables the account), and for a participant whose
@@ -38,16 +38,16 @@ from lxml import etree
 from rq import get_current_job
 from saml2 import BINDING_SOAP
 
-from .. import jobs, outbound
-from ..config import SamlSettings, Settings
-from ..logs import audit
-from .errors import RequestRejected, SamlError, SignatureRejected
-from .idp import IdentityProvider
-from .providers import Endpoint, ServiceProvider
-from .response import SUCCESS, should_encrypt
-from .signatures import has_signature, verify_enveloped
-from .slo import logout_request_element, sign_enveloped
-from .xml import SAML, SAMLP, check_safe, parse, text_of
+from ... import jobs, outbound
+from ...config import SamlSettings, Settings
+from ...logs import audit
+from ..errors import RequestRejected, SamlError, SignatureRejected
+from ..idp.build import IdentityProvider
+from ..sp.providers import Endpoint, ServiceProvider
+from ..sso.response import SUCCESS, should_encrypt
+from ..wire.signatures import has_signature, verify_enveloped
+from ..wire.xml import SAML, SAMLP, check_safe, parse, text_of
+from .messages import logout_request_element, sign_enveloped
 
 EXTENSION = "gateway.saml.backchannel"
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"

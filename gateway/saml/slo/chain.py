@@ -7,8 +7,10 @@
   SOAP SLO only is told over the back channel (:mod:`.backchannel`). A session
   ended with no browser to carry the chain (password reset, "Mes informations",
   disabled account) has every participant told over SOAP instead.
-* The chain's pages (``/saml/slo/chain``, in :mod:`.views`) send the browser to
-  each SP in turn with the LogoutRequest of :mod:`.slo`; an SP that does not
+* The chain decides each step itself (:func:`next_step`, :func:`take_answer`: a
+  :data:`Step` that the pages, ``/saml/slo/chain`` in :mod:`gateway.saml.views`,
+  only render). It sends the browser to
+  each SP in turn with the LogoutRequest of :mod:`.messages`; an SP that does not
   answer within :data:`STEP_TIMEOUT` seconds (or that the person skips) is
   marked failed and the chain goes on. At the end, the SP that asked gets its
   LogoutResponse, the browser goes where the logout was asked to return (an
@@ -23,12 +25,18 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..identity.logout import EndedSession, Hook, Initiator
-from ..identity.parties import Parties
-from ..store import Store, key
-from .idp import IdentityProvider
+from ...identity.logout import EndedSession, Hook, Initiator
+from ...identity.parties import Parties
+from ...logs import audit
+from ...store import Store, key
+from ..errors import RequestRejected
+from ..idp.build import IdentityProvider
+from ..sp.providers import ServiceProvider
+from ..sso.response import SUCCESS
+from ..wire.bindings import InboundMessage
+from .messages import (PARTIAL_LOGOUT, RESPONDER, Outgoing, logout_request, logout_response, receive_response,
+                       slo_endpoint)
 from .participants import PROTOCOL
-from .slo import slo_endpoint
 
 log = logging.getLogger("gateway.saml")
 
@@ -135,3 +143,117 @@ def chain_initiator(initiator: Initiator | None) -> dict[str, Any] | None:
         return None
     return {"sp": initiator.party, "request_id": initiator.request_id, "relay_state": initiator.relay_state,
             "asynchronous": initiator.asynchronous}
+
+
+@dataclasses.dataclass(frozen=True)
+class SendRequest:
+    """The next LogoutRequest (``message``) to ``sp``, through the browser."""
+
+    sp: ServiceProvider
+    message: Outgoing
+
+
+@dataclasses.dataclass(frozen=True)
+class Wait:
+    """The SP being logged out has not answered yet: ask again in ``seconds``."""
+
+    sp_entity_id: str
+    seconds: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AnswerInitiator:
+    """The end: the LogoutResponse (``message``) to the SP that asked."""
+
+    sp: ServiceProvider
+    message: Outgoing
+
+
+@dataclasses.dataclass(frozen=True)
+class ReturnTo:
+    """The end: on to where the logout was asked to return."""
+
+    url: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ShowResults:
+    """The end, on the "déconnecté" page (:attr:`Chain.results`)."""
+
+    results: dict[str, str]
+
+
+Step = SendRequest | Wait | AnswerInitiator | ReturnTo | ShowResults
+
+
+def next_step(idp: IdentityProvider, store: Store, token: str, now: float, skip: bool = False) -> Step | None:
+    """What the browser carrying the chain ``token`` does now (SLO04); None when there is no such chain."""
+    chain = load_chain(store, token)
+    if chain is None:
+        return None
+    if chain.current is not None:
+        waited = now - chain.current["sent_at"]
+        if not skip and waited < STEP_TIMEOUT:
+            return Wait(chain.current["sp"], int(STEP_TIMEOUT - waited) + 1)
+        audit("saml.slo.failed", sp=chain.current["sp"], reason="no answer" if not skip else "skipped")
+        chain.results[chain.current["sp"]] = "failed"
+        chain.current = None
+    while chain.remaining:
+        record = chain.remaining.pop(0)
+        sp = idp.provider(record["sp"])
+        if sp is None or slo_endpoint(sp) is None:
+            chain.results[record["sp"]] = "failed"
+            continue
+        request_id, outgoing = logout_request(idp, sp, record, token, now)
+        chain.current = {"sp": sp.entity_id, "request_id": request_id, "sent_at": now,
+                         "binding": outgoing.binding}
+        save_chain(store, token, chain)
+        audit("saml.slo.sent", sp=sp.entity_id, binding=outgoing.binding.rsplit(":", 1)[-1])
+        return SendRequest(sp, outgoing)
+    return finish(idp, store, token, chain, now)
+
+
+def finish(idp: IdentityProvider, store: Store, token: str, chain: Chain, now: float) -> Step:
+    """The chain's end: the initiator's LogoutResponse (Responder/PartialLogout when a participant did
+    not confirm, Core §3.2.2.2) unless asynchronous, else the return URL, else the results page."""
+    drop_chain(store, token)
+    failed = sorted(sp for sp, result in chain.results.items() if result != "ok")
+    initiator = chain.initiator
+    audit("saml.slo.completed", initiator=initiator["sp"] if initiator else None, failed=len(failed),
+          notified=len(chain.results))
+    if initiator and not initiator["asynchronous"]:
+        sp = idp.provider(initiator["sp"])
+        status, second = (RESPONDER, PARTIAL_LOGOUT) if failed else (SUCCESS, "")
+        if sp is not None:
+            final = logout_response(idp, sp, initiator["request_id"], status, second,
+                                    initiator["relay_state"], now)
+            if final is not None:
+                return AnswerInitiator(sp, final)
+    if chain.return_to:
+        return ReturnTo(chain.return_to)
+    return ShowResults(chain.results)
+
+
+def take_answer(idp: IdentityProvider, store: Store, token: str, message: InboundMessage,
+                now: float) -> dict[str, Any] | None:
+    """Record a participant's LogoutResponse ("ok" or "failed") in the chain ``token`` (its RelayState).
+
+    The participant that answered (:attr:`Chain.current`), or None when that chain waits for no answer.
+    """
+    chain = load_chain(store, token)
+    if chain is None or chain.current is None:
+        return None
+    current = chain.current
+    try:
+        answer = receive_response(idp, message, store, now)
+        if answer.sp_entity_id != current["sp"] or answer.in_response_to != current["request_id"]:
+            raise RequestRejected("LogoutResponse does not answer the request sent", answer.sp_entity_id)
+        result = "ok" if answer.success else "failed"
+    except RequestRejected as exc:
+        audit("saml.slo.rejected", reason=type(exc).__name__, sp=exc.sp_entity_id, detail=exc.detail[:300])
+        result = "failed"
+    chain.results[current["sp"]] = result
+    chain.current = None
+    save_chain(store, token, chain)
+    audit("saml.slo.answered" if result == "ok" else "saml.slo.failed", sp=current["sp"])
+    return current

@@ -39,10 +39,10 @@ from typing import cast
 
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
 
-from ..accounts.models import Account
-from ..logs import audit
-from ..store import Store
-from .errors import InvalidNameIDPolicy
+from ...accounts.models import Account
+from ...logs import audit
+from ...store import Store
+from ..errors import InvalidNameIDPolicy
 from .providers import ServiceProvider
 
 UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"

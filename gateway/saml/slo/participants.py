@@ -15,11 +15,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..accounts.models import Account, from_hash
-from ..identity.parties import Parties
-from ..store import Store
-from .nameids import IssuedNameId, KnownNameIds, NameIds
-from .sso import Participation
+from ...accounts.models import Account, from_hash
+from ...identity.parties import Parties
+from ...store import Store
+from ..sp.nameids import IssuedNameId, KnownNameIds, NameIds
+from ..sso.answer import Participation
 
 PROTOCOL = "saml"
 log = logging.getLogger("gateway.saml")

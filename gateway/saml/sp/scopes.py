@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ..accounts.models import Account, eppn_scope
-from ..logs import audit
+from ...accounts.models import Account, eppn_scope
+from ...logs import audit
 
 
 def eppn_is_assertable(account: Account, scopes: Collection[str], sp_entity_id: str = "") -> bool:

@@ -1,0 +1,8 @@
+"""The SAML wire format and its cryptography: what any message is made of, whoever it is for.
+
+``xml`` (safe parsing, namespaces), ``bindings`` (HTTP-Redirect and HTTP-POST
+decoding, size caps), ``keys`` (the IdP's keys and certificates), ``crypto``
+(signing and encrypting, in-process or with the xmlsec1 program) and
+``signatures`` (checking the signatures of incoming messages). Nothing here knows
+an SP, a session or Flask.
+"""
