@@ -10,6 +10,7 @@ from ..identity import flask_signin as signin
 from ..identity.signin import errors
 from .forms import ButtonForm, NewPasswordForm
 from .login import finish, policy_messages, too_many
+from .mail_status import mail_status
 
 bp = Blueprint("reset", __name__)
 
@@ -27,6 +28,15 @@ def send() -> Response | str:
     except errors.TooManyAttempts as exc:
         notice = too_many(exc)
     return render_template("reset/sent.html", email=email, notice=notice, actions=ButtonForm())
+
+
+@bp.get("/login/reset")
+def sent() -> Response | str:
+    """The "link sent" page again (its "Actualiser"): what became of the last reset mail to the address."""
+    chosen = signin.pending()
+    if chosen is None or mail_status(chosen[1], "reset") is None:
+        return redirect(url_for("login.address"))
+    return render_template("reset/sent.html", email=chosen[1], notice=None, actions=ButtonForm())
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
