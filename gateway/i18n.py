@@ -43,6 +43,6 @@ def init_app(app: Flask) -> None:
 
 
 def time_of_day(stamp: float) -> str:
-    """A Unix time as the person reads a time of day, in Europe/Paris: "10 h 42" (English: "10:42")."""
+    """A Unix time as the person reads a time of day, in Europe/Paris: "9 h 05" (English: "9:05")."""
     local = to_user_timezone(datetime.fromtimestamp(stamp, timezone.utc))
-    return gettext("%(hour)d h %(minute)02d", hour=local.hour, minute=local.minute)
+    return gettext("%(hour)s h %(minute)s", hour=str(local.hour), minute=f"{local.minute:02d}")

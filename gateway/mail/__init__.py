@@ -81,8 +81,8 @@ def send_mail(template: str, to: str, lang: str, *, expires_at: float | None = N
     domain = recipient_domain(to)
     message_id = str(message["headers"]["Message-ID"])
     # recorded before the job exists, so that a fast worker's "accepted" is never overwritten by "queued"
-    fates.track(services.store(), to, fates.MailFate(message_id, template, fates.masked(to), fates.QUEUED, now, now),
-                settings.fate_days)
+    queued = fates.MailFate(message_id, template, fates.masked(to), fates.QUEUED, now, now)
+    fates.track(services.store(), to, queued, settings.fate_days)
     jobs.enqueue(
         jobs.MAIL, deliver, message,
         retry_intervals=settings.retry_intervals,

@@ -110,7 +110,7 @@ def smtp_reply(exc: BaseException) -> tuple[int | None, str]:
 
 
 def next_attempt() -> float | None:
-    """When rq will try the running job again (rq's ``Job.get_retry_interval``), or None after the last try."""
+    """When rq will try the running job again (as rq's ``Job.get_retry_interval``); None after the last try."""
     job = get_current_job()
     if job is None or not job.retries_left:
         return None
@@ -121,7 +121,8 @@ def next_attempt() -> float | None:
 def envelope_address(address: str, smtputf8: bool) -> str:
     """``address`` as it can travel: as is when ASCII or with SMTPUTF8; else with an IDNA domain.
 
-    Raises Undeliverable for a non-ASCII local part without SMTPUTF8 (RFC 6531 §3.2), or a domain IDNA refuses.
+    Raises Undeliverable for a non-ASCII local part without SMTPUTF8 (RFC 6531 §3.2), or a domain
+    IDNA refuses.
     """
     if address.isascii() or smtputf8:
         return address

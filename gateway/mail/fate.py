@@ -38,7 +38,8 @@ from ..store import Store, key
 __all__ = ["ACCEPTED", "EXPIRED", "FAILED", "MailFate", "PER_ADDRESS", "QUEUED", "REFUSED", "RETRYING",
            "STATES", "fate", "latest", "recent", "record", "track"]
 
-QUEUED, ACCEPTED, RETRYING, REFUSED, FAILED, EXPIRED = "queued", "accepted", "retrying", "refused", "failed", "expired"
+QUEUED, ACCEPTED, RETRYING = "queued", "accepted", "retrying"
+REFUSED, FAILED, EXPIRED = "refused", "failed", "expired"
 STATES = (QUEUED, ACCEPTED, RETRYING, REFUSED, FAILED, EXPIRED)
 #: How many mails per address are remembered (the newest).
 PER_ADDRESS = 20

@@ -39,7 +39,10 @@ class MailStatus:
 
 def mail_status(address: str | None, kind: str, now: float | None = None) -> MailStatus | None:
     """The status of the newest ``kind`` mail (a key of :data:`KINDS`) to ``address``; None if there is
-    none, or Redis cannot say (the page then shows only what it always did). Raises KeyError for another kind."""
+    none, or Redis cannot say (the page then shows only what it always did).
+
+    Raises KeyError for another kind.
+    """
     templates = KINDS[kind]
     if not address:
         return None

@@ -93,7 +93,8 @@ def test_a_mail_still_not_sent_after_its_last_try_has_failed(make_mail_app, mail
 
 def test_the_last_mails_to_an_address_newest_first_and_bounded(make_mail_app, mail_config, redis_client):
     app = make_mail_app({**mail_config, "mail": {**mail_config["mail"], "fate_days": 2}})
-    ids = [queue(app, "Hugo@Example.org", "reset" if n % 2 else "signin_code") for n in range(fates.PER_ADDRESS + 5)]
+    ids = [queue(app, "Hugo@Example.org", "reset" if n % 2 else "signin_code")
+           for n in range(fates.PER_ADDRESS + 5)]
     queue(app, "other@example.org")
     store = app.extensions["gateway.store"]
     found = fates.recent(store, "hugo@example.org")
