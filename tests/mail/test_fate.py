@@ -82,6 +82,21 @@ def test_smtp_away_says_when_the_next_try_is_then_accepted(mail_app, smtp):
     assert fate_of(mail_app, message_id).state == "accepted"
 
 
+def test_greylisting_4xx_is_tried_again_with_the_servers_words(mail_app, smtp):
+    smtp.refuse["grey@chu-x.fr"] = "451 4.7.1 <grey@chu-x.fr>: Greylisted, try again later"
+    message_id = queue(mail_app, "grey@chu-x.fr")
+    run_mail_worker(mail_app)
+    retrying = fate_of(mail_app, message_id)
+    assert (retrying.state, retrying.smtp_code) == ("retrying", 451)
+    assert retrying.reason == "4.7.1 <g***y@chu-x.fr>: Greylisted, try again later"
+    del smtp.refuse["grey@chu-x.fr"]
+    deadline = time.monotonic() + 10  # a polling bound: the retry is due one second later
+    while fate_of(mail_app, message_id).state != "accepted" and time.monotonic() < deadline:
+        run_mail_worker(mail_app)
+        time.sleep(0.2)
+    assert fate_of(mail_app, message_id).state == "accepted" and len(smtp.messages) == 1
+
+
 def test_a_mail_still_not_sent_after_its_last_try_has_failed(make_mail_app, mail_config, smtp):
     app = make_mail_app({**mail_config, "mail": {**mail_config["mail"], "retry_intervals": []}})
     smtp.stop()

@@ -128,6 +128,20 @@ def test_the_reset_refresh_without_a_reset_mail_leads_back(browser, make_user, c
     assert client.get("/login/reset").headers["Location"].endswith("/login")
 
 
+def test_typing_someones_address_does_not_show_their_reset_mail(browser, make_user, app, smtp):
+    make_user("dora@example.org")
+    browser.submit("/login", {"email": "dora@example.org"})
+    browser.submit("/login/reset", form_page="/login/password")
+    run_mail_worker(app)
+    assert ACCEPTED in page(browser.client.get("/login/reset"))  # the browser that asked sees it
+
+    snoop = Browser(app.test_client())
+    snoop.submit("/login", {"email": "dora@example.org"})
+    looked = snoop.client.get("/login/reset")
+    assert looked.status_code == 302 and looked.headers["Location"].endswith("/login")
+    assert "d***a@example.org" not in page(snoop.client.get("/login/password"))
+
+
 def test_in_english(browser, make_user, app, smtp):
     make_user("camille.martin@chu-x.fr")
     ask_signin_code(browser, "camille.martin@chu-x.fr")
@@ -137,6 +151,15 @@ def test_in_english(browser, make_user, app, smtp):
     shown = page(browser.client.get("/login/code", headers={"Accept-Language": "en"}))
     sent_at = f"{local.hour}:{local.minute:02d}"
     assert f"Sent to c***n@chu-x.fr at {sent_at}, accepted by your mail server." in shown
+
+
+def test_an_accented_address_is_sent_and_accepted(browser, make_user, app, smtp):
+    make_user("élodie.bernard@ars.sante.fr", status="provisioned", verified=False, account_id="elodie-bernard")
+    ask_activation_code(browser, "élodie.bernard@ars.sante.fr")
+    run_mail_worker(app)
+    assert smtp.recipients == [["élodie.bernard@ars.sante.fr"]]
+    shown = page(browser.client.get("/login/activate"))
+    assert "Envoyé à é***d@ars.sante.fr à " in shown and ACCEPTED in shown
 
 
 def test_an_accented_address_the_server_cannot_take(build, make_user, all_page_logs):
