@@ -29,7 +29,7 @@ class MailStatus:
     to: str
     at: str
     next_try: str | None
-    smtp_reply: str
+    #: Why it was refused or failed: the server's reply code and words, or ours.
     reason: str
     #: Accepted a while ago and its code still unused: explain challenge-response filters (Mailinblack).
     filter_hint: bool
@@ -59,7 +59,6 @@ def present(fate: fates.MailFate, now: float) -> MailStatus:
     return MailStatus(
         state=fate.state, to=fate.to, at=time_of_day(fate.at),
         next_try=time_of_day(fate.next_try) if fate.next_try is not None else None,
-        smtp_reply=" ".join(filter(None, (str(fate.smtp_code or ""), fate.smtp_reply))),
         reason=" ".join(filter(None, (str(fate.smtp_code or ""), fate.reason))),
         filter_hint=fate.state == fates.ACCEPTED and now - fate.at >= hint_after,
         sender=parseaddr(services.settings().mail.sender)[1],

@@ -108,6 +108,18 @@ def test_smtp_down_then_back(browser, make_user, app, smtp):
     assert ACCEPTED in shown and "nouvel essai" not in shown
 
 
+def test_still_not_sent_after_the_last_try(build, make_user, smtp):
+    app = build({"mail": {"retry_intervals": []}})
+    browser = Browser(app.test_client())
+    make_user("gina@example.org")
+    smtp.stop()
+    ask_signin_code(browser, "gina@example.org")
+    run_mail_worker(app)
+    shown = page(browser.client.get("/login/code"))
+    assert "Pas envoyé à g***a@example.org : l'envoi a échoué malgré plusieurs essais." in shown
+    assert "nouvel essai" not in shown and ACCEPTED not in shown
+
+
 def test_the_reset_page_and_its_refresh(browser, make_user, app, smtp):
     make_user("dora@example.org")
     browser.submit("/login", {"email": "dora@example.org"})
