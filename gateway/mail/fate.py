@@ -36,7 +36,7 @@ from ..accounts.emails import mask_email
 from ..store import Store, key
 
 __all__ = ["ACCEPTED", "EXPIRED", "FAILED", "MailFate", "PER_ADDRESS", "QUEUED", "REFUSED", "RETRYING",
-           "STATES", "fate", "latest", "recent", "record", "track"]
+           "STATES", "clean_text", "fate", "latest", "masked", "recent", "record", "track"]
 
 QUEUED, ACCEPTED, RETRYING = "queued", "accepted", "retrying"
 REFUSED, FAILED, EXPIRED = "refused", "failed", "expired"
@@ -143,7 +143,9 @@ def recent(store: Store, address: str, limit: int = PER_ADDRESS) -> list[MailFat
     """The last ``limit`` mails to ``address`` (at most :data:`PER_ADDRESS`), newest first.
 
     Raises ``redis.RedisError``."""
-    ids = store.redis.lrange(_address_key(address), 0, max(0, min(limit, PER_ADDRESS) - 1))
+    if limit <= 0:
+        return []
+    ids = store.redis.lrange(_address_key(address), 0, min(limit, PER_ADDRESS) - 1)
     if not ids:
         return []
     values = store.redis.mget([key(*_fate_key(message_id)) for message_id in ids])

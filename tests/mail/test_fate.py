@@ -115,6 +115,7 @@ def test_the_last_mails_to_an_address_newest_first_and_bounded(make_mail_app, ma
     found = fates.recent(store, "hugo@example.org")
     assert [f.message_id for f in found] == ids[::-1][:fates.PER_ADDRESS]
     assert [f.message_id for f in fates.recent(store, "hugo@example.org", limit=3)] == ids[::-1][:3]
+    assert fates.recent(store, "hugo@example.org", limit=0) == []
     assert fates.latest(store, "hugo@example.org", ("reset",)).message_id == ids[-2]
     assert fates.latest(store, "hugo@example.org", ("signin_code",)).message_id == ids[-1]
     assert fates.latest(store, "nobody@example.org", ("reset",)) is None
