@@ -157,6 +157,11 @@ class MailSettings:
     timeout: float = 10.0
     #: Seconds between delivery attempts while SMTP fails; the job is kept (failed registry) after the last.
     retry_intervals: tuple[int, ...] = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 3600, 3600, 3600)
+    #: Days each mail's fate (accepted, retrying, refused...) is kept for the pages and support (1 to 30).
+    fate_days: int = 7
+    #: Minutes after a mail was accepted before the pages explain challenge-response anti-spam
+    #: filters such as Mailinblack (0 to 1440).
+    filter_hint_minutes: int = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -527,6 +532,10 @@ def check_settings(settings: Settings, secret_files: Mapping[str, str] | None = 
             problems.append(f"passwords.{name}: must be at least 1")
     if settings.mail.security not in ("none", "starttls", "tls"):
         problems.append(f"mail.security: must be none, starttls or tls, not {settings.mail.security!r}")
+    if not 1 <= settings.mail.fate_days <= 30:
+        problems.append(f"mail.fate_days: from 1 to 30, not {settings.mail.fate_days}")
+    if not 0 <= settings.mail.filter_hint_minutes <= 1440:
+        problems.append(f"mail.filter_hint_minutes: from 0 to 1440, not {settings.mail.filter_hint_minutes}")
     if not settings.languages or any(lang not in ("fr", "en") for lang in settings.languages):
         problems.append("languages: a list drawn from fr, en")
     if settings.redis.wait_replicas < 0 or settings.redis.wait_timeout_ms < 1:

@@ -7,10 +7,11 @@ shows even without a compiled catalogue; ``translations/en`` holds English.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Flask, Response, request
-from flask_babel import Babel
+from flask_babel import Babel, gettext, to_user_timezone
 
 from . import services
 
@@ -39,3 +40,9 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Paris"  # UNESS people are in France (and its overseas regions)
     Babel(app, locale_selector=select_locale)
     app.after_request(_remember_choice)
+
+
+def time_of_day(stamp: float) -> str:
+    """A Unix time as the person reads a time of day, in Europe/Paris: "9 h 05" (English: "9:05")."""
+    local = to_user_timezone(datetime.fromtimestamp(stamp, timezone.utc))
+    return gettext("%(hour)s h %(minute)s", hour=str(local.hour), minute=f"{local.minute:02d}")

@@ -25,7 +25,7 @@ AUDIT = "gateway.audit"
 EVENTS = frozenset({
     "account.created", "account.updated", "account.disabled", "account.password_set",
     "scim.denied", "scim.throttled", "scim.out_of_reach",
-    "mail.queued", "mail.sent", "mail.failed", "mail.expired", "jobs.recovered",
+    "mail.queued", "mail.sent", "mail.failed", "mail.refused", "mail.expired", "jobs.recovered",
     # sign-in pages
     "login.succeeded", "login.failed", "login.unknown_address", "login.disabled", "logout",
     "limit.refused",

@@ -11,7 +11,8 @@ key                             holds                                       TTL
 ``gw:user-unique-built``        "1" once every account's entries are in it  none
 ``gw:users``                    sorted set of account ids by creation time  none
 ``gw:saml:persistent-id:<id>``  hash: SP entityID -> persistent identifier  none
-``gw:mail:fate:<message-id>``   what became of a mail (sent, expired...)    1 day
+``gw:mail:fate:<message-id>``   what became of a mail (gateway.mail.fate)   mail.fate_days
+``gw:mail:to:<address hash>``   list: last 20 Message-IDs to an address     mail.fate_days
 ``gw:jobs:alive:<worker>``      a job worker's heartbeat (gateway.jobs)     10 s
 ``gw:<namespace>:<parts…>``     short-lived values written with put()       always
 ==============================  ==========================================  =========

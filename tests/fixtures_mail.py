@@ -1,8 +1,11 @@
 """Mail fixtures (a real SMTP server capturing mail, the mail worker).
 
-* ``smtp``: an aiosmtpd server on a free loopback port; ``smtp.messages`` holds
-  what it received as :class:`email.message.EmailMessage`; ``smtp.stop()`` /
-  ``smtp.start()`` simulate SMTP down and back on the same port.
+* ``smtp``: an aiosmtpd server on a free loopback port (offering SMTPUTF8);
+  ``smtp.messages`` holds what it received as :class:`email.message.EmailMessage`,
+  ``smtp.recipients`` the envelope recipients (RCPT TO) of each; ``smtp.stop()`` /
+  ``smtp.start()`` simulate SMTP down and back on the same port;
+  ``smtp.refuse[address] = "550 5.1.1 …"`` makes it answer RCPT TO that way.
+  ``SmtpCapture(port, smtputf8=False)`` is a server that does not offer SMTPUTF8.
 * ``mail_config``: ``base_config`` with mail pointed at ``smtp`` (retries after 1 s).
 * ``mail_app``: an app built from ``mail_config`` with mail configured;
   ``make_mail_app(config)`` builds more (all closed at teardown).
@@ -22,8 +25,27 @@ from flask import Flask
 
 from gateway import jobs
 from gateway.jobs.worker import run_worker
-from gateway.mail.sink import SmtpServer
+from gateway.mail.sink import Handler, SmtpServer
 from tests.conftest import free_port, make_app
+
+
+class CaptureHandler(Handler):
+    """The sink's handler, which also answers RCPT TO as told and keeps the envelope recipients."""
+
+    def __init__(self, capture: SmtpCapture) -> None:
+        super().__init__(capture.messages.append)
+        self.capture = capture
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          rcpt_options: list[str]) -> str:
+        if address in self.capture.refuse:
+            return self.capture.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.capture.recipients.append(list(envelope.rcpt_tos))
+        return await super().handle_DATA(server, session, envelope)
 
 
 class SmtpCapture:
@@ -31,10 +53,14 @@ class SmtpCapture:
 
     host = "127.0.0.1"
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, smtputf8: bool = True) -> None:
         self.port = port
         self.messages: list[EmailMessage] = []
-        self._server = SmtpServer(self.messages.append, self.host, port)
+        self.recipients: list[list[str]] = []
+        #: address -> the reply to its RCPT TO ("550 5.1.1 No such user")
+        self.refuse: dict[str, str] = {}
+        self._server = SmtpServer(self.messages.append, self.host, port, smtputf8=smtputf8,
+                                  handler=CaptureHandler(self))
 
     def start(self) -> None:
         self._server.start()

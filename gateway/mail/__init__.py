@@ -9,14 +9,19 @@ the failed registry for 30 days, until ``gateway jobs retry`` puts it back. A
 worker that dies loses nothing: the next one takes over within seconds.
 
 A mail can carry an end (``expires_at``: a sign-in code's own end): past it,
-it is not sent late but dropped, and its fate is recorded for the person
-(:func:`gateway.mail.delivery.fate`).
+it is not sent late but dropped.
+
+Each mail's fate (queued, accepted, retrying, refused, failed, expired) is
+recorded from the moment it is queued, and found by Message-ID or by address
+(:mod:`gateway.mail.fate`: :func:`~gateway.mail.fate.recent`,
+:func:`~gateway.mail.fate.latest`), so that pages and support can tell the person.
 
 Bodies carry codes and links: they are never logged, a delivered job is
 deleted from Redis at once, and jobs are stored as JSON (never pickle).
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Flask
@@ -25,6 +30,7 @@ from flask_mail import Mail
 from .. import jobs, services
 from ..config import ConfigError, MailSettings
 from ..logs import audit
+from . import fate as fates
 from .delivery import deliver
 from .render import build_message, recipient_domain
 
@@ -63,15 +69,20 @@ def send_mail(template: str, to: str, lang: str, *, expires_at: float | None = N
     """Render ``templates/mail/<template>.{txt,html}`` in ``lang`` and queue it for ``to``.
 
     ``expires_at`` (Unix time): not worth sending after it (a code's end). Returns
-    the Message-ID at once; the worker delivers. Raises ``redis.RedisError`` when
-    the queue cannot be reached (nothing was queued).
+    the Message-ID at once; the worker delivers. Its fate (:mod:`gateway.mail.fate`) says
+    ``queued`` from now on. Raises ``redis.RedisError`` when Redis cannot be reached
+    (nothing was queued).
     """
     settings = services.settings().mail
     message = build_message(template, to, lang, **context)
+    message["queued_at"] = now = time.time()
     if expires_at is not None:
         message["expires_at"] = expires_at
     domain = recipient_domain(to)
     message_id = str(message["headers"]["Message-ID"])
+    # recorded before the job exists, so that a fast worker's "accepted" is never overwritten by "queued"
+    queued = fates.MailFate(message_id, template, fates.masked(to), fates.QUEUED, now, now)
+    fates.track(services.store(), to, queued, settings.fate_days)
     jobs.enqueue(
         jobs.MAIL, deliver, message,
         retry_intervals=settings.retry_intervals,

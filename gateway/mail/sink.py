@@ -49,14 +49,20 @@ class Handler:
 
 
 class SmtpServer:
-    """An aiosmtpd server in a thread, which can be stopped and started again on the same port."""
+    """An aiosmtpd server in a thread, which can be stopped and started again on the same port.
+
+    It offers SMTPUTF8 (RFC 6531), as production servers do, unless ``smtputf8`` is false;
+    ``handler`` replaces the one that hands each mail to ``receive``.
+    """
 
     def __init__(
-        self, receive: Callable[[EmailMessage], None], host: str = "127.0.0.1", port: int = 8025
+        self, receive: Callable[[EmailMessage], None], host: str = "127.0.0.1", port: int = 8025, *,
+        smtputf8: bool = True, handler: Handler | None = None,
     ) -> None:
-        self.handler = Handler(receive)
+        self.handler = handler or Handler(receive)
         self.host = host
         self.port = port
+        self.smtputf8 = smtputf8
         self._controller: Controller | None = None
 
     def start(self) -> None:
@@ -67,7 +73,7 @@ class SmtpServer:
         # aiosmtpd logs every command (recipients) and DATA line (codes, links) on "mail.log": keep them out
         logging.getLogger("mail.log").setLevel(logging.WARNING)
         controller = Controller(self.handler, hostname=self.host, port=self.port,
-                                server_hostname="mail-sink.invalid")
+                                server_hostname="mail-sink.invalid", enable_SMTPUTF8=self.smtputf8)
         controller.start()
         self._controller = controller
 

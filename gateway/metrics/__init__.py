@@ -44,7 +44,7 @@ EVENTS = Counter("gateway_events_total", "Audit events, by name (gateway.logs.EV
 SIGNINS = Counter("gateway_signins_total", "Sign-in steps by method (pwd, code) and result.", ["method", "result"])
 REFUSALS = Counter("gateway_limit_refusals_total", "Requests refused by a limit or a delay, by rule.", ["rule"])
 CODES = Counter("gateway_codes_total", "One-time codes and links by purpose and fate.", ["purpose", "fate"])
-MAILS = Counter("gateway_mails_total", "Mails by template and fate (queued, sent, failed, expired).",
+MAILS = Counter("gateway_mails_total", "Mails by template and fate (queued, sent, retrying, failed, refused, expired).",
                 ["template", "fate"])
 SSO = Counter("gateway_saml_sso_total", "SAML SSO answers by SP and result (issued, status, rejected).",
               ["sp", "result"])
@@ -97,6 +97,7 @@ _DERIVED: dict[str, Callable[[Mapping[str, Any]], Labels]] = {
     "mail.sent": lambda f: (MAILS, (str(f.get("template", "")), "sent")),
     "mail.failed": lambda f: (MAILS, (str(f.get("template", "")),
                                       "retrying" if f.get("will_retry") else "failed")),
+    "mail.refused": lambda f: (MAILS, (str(f.get("template", "")), "refused")),
     "mail.expired": lambda f: (MAILS, (str(f.get("template", "")), "expired")),
     "saml.sso.issued": _sp("issued"),
     "saml.sso.status": _sp("status"),

@@ -14,7 +14,7 @@ from flask_babel import get_locale
 from flask_login import LoginManager
 
 from ..identity.sessions import AUTH
-from . import account, login, logout, reset
+from . import account, login, logout, mail_status, reset
 from ..identity.flask_user import load_user
 
 
@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     for module in (login, reset, logout, account):
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
+    mail_status.init_app(app)
 
 
 def _template_globals() -> dict[str, Any]:

@@ -10,8 +10,11 @@ from ..identity import flask_signin as signin
 from ..identity.signin import errors
 from .forms import ButtonForm, NewPasswordForm
 from .login import finish, policy_messages, too_many
+from .mail_status import mail_status
 
 bp = Blueprint("reset", __name__)
+#: The address this browser last mailed a reset link to (its "Actualiser" shows that mail's fate, no other).
+RESET_SENT = "reset_sent"
 
 
 @bp.post("/login/reset")
@@ -24,9 +27,20 @@ def send() -> Response | str:
     notice = None
     try:
         signin.send_reset(account, email)
+        session[RESET_SENT] = email
     except errors.TooManyAttempts as exc:
         notice = too_many(exc)
     return render_template("reset/sent.html", email=email, notice=notice, actions=ButtonForm())
+
+
+@bp.get("/login/reset")
+def sent() -> Response | str:
+    """The "link sent" page again (its "Actualiser"): what became of the last reset mail to the address,
+    once this browser asked for one (typing someone's address does not show their mails)."""
+    chosen = signin.pending()
+    if chosen is None or session.get(RESET_SENT) != chosen[1] or mail_status(chosen[1], "reset") is None:
+        return redirect(url_for("login.address"))
+    return render_template("reset/sent.html", email=chosen[1], notice=None, actions=ButtonForm())
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])

@@ -9,7 +9,7 @@ import time
 from gateway import ROOT
 from gateway.logs import AUDIT
 from gateway.mail import send_mail
-from gateway.mail.delivery import fate
+from gateway.mail.fate import fate
 from tests.conftest import free_port
 from tests.fixtures_mail import run_mail_worker
 from tests.mail.test_cli import worker_env
@@ -27,10 +27,11 @@ def test_a_code_mail_that_would_arrive_after_the_code_ended_is_dropped(mail_app,
     smtp.start()
     deadline = time.monotonic() + 10
     with mail_app.app_context():
-        while fate(mail_app.extensions["gateway.store"], message_id) is None and time.monotonic() < deadline:
+        while fate(mail_app.extensions["gateway.store"], message_id).state != "expired" \
+                and time.monotonic() < deadline:
             run_mail_worker(mail_app)
             time.sleep(0.2)
-        assert fate(mail_app.extensions["gateway.store"], message_id) == "expired"
+        assert fate(mail_app.extensions["gateway.store"], message_id).state == "expired"
     assert smtp.messages == []
     [expired] = [r for r in caplog.records if r.name == AUDIT and r.getMessage() == "mail.expired"]
     assert (expired.domain, expired.message_id) == ("example.org", message_id)
@@ -41,7 +42,7 @@ def test_a_delivered_mail_records_its_fate(mail_app, smtp):
     with mail_app.app_context():
         message_id = send_mail("password_changed", "omar@example.org", "fr")
     run_mail_worker(mail_app)
-    assert fate(mail_app.extensions["gateway.store"], message_id) == "sent"
+    assert fate(mail_app.extensions["gateway.store"], message_id).state == "accepted"
 
 
 def jobs_command(redis_url: str, smtp_port: int, *args: str) -> subprocess.CompletedProcess[str]:
