@@ -257,6 +257,7 @@ def test_show_password_without_javascript(site, people, tmp_path):
         page.get_by_label("Mot de passe actuel").fill("pas le bon")
         page.get_by_role("button", name="Changer mon mot de passe").click()
         page.wait_for_function("document.activeElement.id === 'erreurs-mot-de-passe'")  # autofocus, no script
+        assert page.evaluate("scrollY") > 0
         assert page.locator("#erreurs-mot-de-passe").evaluate(
             "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }")
 
