@@ -180,11 +180,13 @@ def test_every_page_state_passes_axe_and_errors_take_the_focus(site, people, pag
     assert_accessible(page, "logged out")
     assert page.get_by_label("Adresse email").input_value() == ""
 
-    page.goto(site.url + "/saml/sso")
+    response = page.goto(site.url + "/saml/sso")
+    assert response is not None and response.status == 400
     page.get_by_role("heading", name="Connexion impossible").wait_for()
     assert_accessible(page, "SAML error page")
-    page.goto(site.url + "/oidc/authorize?client_id=inconnu&response_type=code&scope=openid"
-              "&redirect_uri=https%3A%2F%2Fapp.example%2Fcb")
+    response = page.goto(site.url + "/oidc/authorize?client_id=inconnu&response_type=code&scope=openid"
+                         "&redirect_uri=https%3A%2F%2Fapp.example%2Fcb")
+    assert response is not None and response.status == 400 and "/oidc/" in page.url  # the error page itself
     assert_accessible(page, "OIDC error page")
     footer = page.locator("footer")
     assert footer.get_by_role("link", name="Accessibilité : partiellement conforme").count() == 1
