@@ -192,6 +192,11 @@ def test_every_page_state_passes_axe_and_errors_take_the_focus(site, people, pag
     assert footer.get_by_role("link", name="Accessibilité : partiellement conforme").count() == 1
     assert footer.get_by_role("link", name="Mentions légales").count() == 1
 
+    page.goto(site.url + "/login?lang=en")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("footer").get_by_role("link", name="Accessibility: partially compliant").count() == 1
+    assert_accessible(page, "address step in English")
+
 
 def test_activation_and_code_pages_pass_axe(site, people, page):
     page.goto(site.url + "/login")
