@@ -451,6 +451,48 @@ class OidcSettings:
     backchannel_retry_intervals: tuple[int, ...] = (10, 60, 300, 1800)
 
 
+#: What the footer's accessibility mention may declare (RGAA: "Accessibilité : partiellement conforme").
+ACCESSIBILITY = ("non", "partiellement", "totalement")
+_FOOTER_SCHEMES = ("https://", "http://", "mailto:")
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteSettings:
+    """What every page shows around its form (gateway/web/site.py): establishments by name, the footer.
+
+    Footer addresses and texts are by language ("fr", "en"); a language not given uses French, then
+    any other. A link without an address is left out; the accessibility mention always shows.
+    """
+
+    #: supannEtablissement code -> name shown on "Mes informations" ("{UAI}0751717J" = "Université
+    #: Paris Cité"); a code not listed shows as it is.
+    establishments: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Conformity declared by the accessibility statement: "non", "partiellement" or "totalement".
+    accessibility: str = "non"
+    accessibility_url: dict[str, str] = dataclasses.field(default_factory=dict)
+    legal_notice_url: dict[str, str] = dataclasses.field(default_factory=dict)
+    personal_data_url: dict[str, str] = dataclasses.field(default_factory=dict)
+    help_url: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: https: or mailto: address of the help desk.
+    contact_url: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: A sentence above the footer's links (who helps with signing in).
+    help_text: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """An unknown conformity, a language other than fr/en, an address that is not a link."""
+        found = []
+        if self.accessibility not in ACCESSIBILITY:
+            found.append(f"site.accessibility: one of {', '.join(ACCESSIBILITY)}, not {self.accessibility!r}")
+        for name in ("accessibility_url", "legal_notice_url", "personal_data_url", "help_url", "contact_url",
+                     "help_text"):
+            for lang, value in sorted(getattr(self, name).items()):
+                if lang not in ("fr", "en"):
+                    found.append(f"site.{name}: languages are fr and en, not {lang!r}")
+                elif name.endswith("_url") and value and not value.startswith(_FOOTER_SCHEMES):
+                    found.append(f"site.{name}.{lang}: an https:, http: or mailto: address, not {value!r}")
+        return found
+
+
 @dataclasses.dataclass(frozen=True)
 class MetricsSettings:
     """``/metrics`` (Prometheus), served apart from the public site (README "Metrics")."""
@@ -479,6 +521,7 @@ class Settings:
     saml: SamlSettings = dataclasses.field(default_factory=SamlSettings)
     oidc: OidcSettings = dataclasses.field(default_factory=OidcSettings)
     metrics: MetricsSettings = dataclasses.field(default_factory=MetricsSettings)
+    site: SiteSettings = dataclasses.field(default_factory=SiteSettings)
     #: Languages of the interface, the first is the default.
     languages: tuple[str, ...] = ("fr", "en")
     #: The file the settings came from, if any (not a key).
@@ -541,6 +584,7 @@ def check_settings(settings: Settings, secret_files: Mapping[str, str] | None = 
     if settings.redis.wait_replicas < 0 or settings.redis.wait_timeout_ms < 1:
         problems.append("redis.wait_replicas: 0 or more; redis.wait_timeout_ms: at least 1")
     problems.extend(settings.limits.problems())
+    problems.extend(settings.site.problems())
     problems.extend(settings.saml.problems(settings.is_production))
     problems.extend(settings.scim.problems(settings.is_production, settings.saml.scopes))
     if settings.is_production:

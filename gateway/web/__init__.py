@@ -13,8 +13,9 @@ from flask import Flask, session
 from flask_babel import get_locale
 from flask_login import LoginManager
 
+from ..identity.logout import on_session_end
 from ..identity.sessions import AUTH
-from . import account, login, logout, mail_status, reset
+from . import account, login, logout, mail_status, reset, site
 from ..identity.flask_user import load_user
 
 
@@ -29,7 +30,11 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
     mail_status.init_app(app)
+    on_session_end(app, login.forget_last_email)
 
 
 def _template_globals() -> dict[str, Any]:
-    return {"signed_in": bool(session.get(AUTH)), "lang": str(get_locale() or "fr")}
+    lang = str(get_locale() or "fr")
+    signed_in = bool(session.get(AUTH))
+    return {"signed_in": signed_in, "lang": lang, "footer": site.footer(lang),
+            "signed_in_name": site.signed_in_name() if signed_in else ""}

@@ -35,6 +35,7 @@ from .forms import (
     VerifyEmailForm,
 )
 from .login import policy_messages, too_many, wrong_code
+from .site import establishment_name
 
 bp = Blueprint("account", __name__)
 
@@ -126,6 +127,7 @@ def _page(error: str | None = None, **forms: Any) -> str:
         "account/overview.html", account=account, error=error, notice=session.pop("notice", None),
         affiliations=[str(AFFILIATIONS.get(a, a)) for a in account.affiliations],
         status=STATUSES.get(account.status, account.status),
+        establishment=establishment_name(account.establishment) if account.establishment else "",
         addresses=[(e, AddressActionForm(formdata=None, address=e.address)) for e in account.emails],
         pending=_pending_addition(account),
         sessions=session_rows(account), actions=ButtonForm(formdata=None),

@@ -1,10 +1,38 @@
 """The sign-in and account forms (Flask-WTF: CSRF on every form)."""
 from __future__ import annotations
 
+from typing import Any
+
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+from wtforms.widgets import PasswordInput
+
+#: The name of the "Afficher" button of a password field (templates/_forms.html, password_input).
+REVEAL = "reveal"
+
+
+class RevealableForm(FlaskForm):
+    """A form with password fields that can be shown in clear, without JavaScript too.
+
+    Without JavaScript, a field's "Afficher" button posts the form with ``reveal=<field name>``:
+    the form then never validates (nothing is done, nothing is counted) and comes back as typed,
+    that field in clear (``shown``). With JavaScript the button switches the field in place.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.revealing: str | None = request.form.get(REVEAL) if request.method == "POST" else None
+        if self.revealing is not None:
+            for field in self:
+                if isinstance(field, PasswordField):
+                    field.widget = PasswordInput(hide_value=False)  # keep what was typed
+                    field.shown = field.name == self.revealing  # type: ignore[attr-defined]
+
+    def validate_on_submit(self, extra_validators: Any = None) -> bool:
+        return self.revealing is None and super().validate_on_submit(extra_validators)
 
 
 class AddressForm(FlaskForm):
@@ -12,7 +40,7 @@ class AddressForm(FlaskForm):
                        render_kw={"autocomplete": "username", "autofocus": True, "spellcheck": "false"})
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(RevealableForm):
     password = PasswordField(_l("Mot de passe"), validators=[DataRequired(_l("Indiquez votre mot de passe."))],
                              render_kw={"autocomplete": "current-password", "autofocus": True})
     remember = BooleanField(_l("Se souvenir de moi"))
@@ -31,7 +59,7 @@ class CodeForm(FlaskForm):
     remember = BooleanField(_l("Se souvenir de moi"))
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(RevealableForm):
     password = PasswordField(
         _l("Nouveau mot de passe"),
         validators=[DataRequired(_l("Choisissez un mot de passe.")),

@@ -1,7 +1,7 @@
 """``/login``: the address, then the password; first-login activation; sign-in by code."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, after_this_request, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
@@ -10,7 +10,9 @@ from .. import services
 from ..accounts.codes import InvalidCode, WrongCode
 from ..accounts.errors import InvalidEmail
 from ..identity.current import current_authentication
+from ..identity.logout import EndedSession
 from ..identity.redirects import is_local_url
+from ..identity.sessions import AUTH
 from ..identity import flask_signin as signin
 from ..identity.signin import errors
 from ..identity.signin.address import Identified
@@ -32,13 +34,33 @@ def last_email() -> str:
 
 
 def finish() -> Response:
-    """After sign-in: back to where the person came from, remembering the address used."""
+    """After sign-in: back to where the person came from.
+
+    The address used is remembered for the address step only with "Se souvenir de moi" (a shared
+    computer must not keep it), as long as the session may last; without it, any earlier one is forgotten.
+    """
     target = session.pop("next", None)
     response = redirect(target if is_local_url(target) else url_for("account.overview"))
     used = session.pop("last_email", None)
-    if used:
-        response.set_cookie(LAST_EMAIL_COOKIE, _signer().dumps(used), max_age=400 * 86400,
-                            httponly=True, samesite="Lax", secure=not services.settings().insecure_http)
+    if used and (session.get(AUTH) or {}).get("remember"):
+        settings = services.settings()
+        response.set_cookie(LAST_EMAIL_COOKIE, _signer().dumps(used), max_age=settings.sessions.remember_days * 86400,
+                            httponly=True, samesite="Lax", secure=not settings.insecure_http)
+    elif used and request.cookies.get(LAST_EMAIL_COOKIE):
+        _forget(response)
+    return response
+
+
+def forget_last_email(ended: EndedSession) -> None:
+    """Logout hook: the browser that logs out forgets the last address (any logout: button, SLO, OIDC)."""
+    if ended.browser and request.cookies.get(LAST_EMAIL_COOKIE):
+        after_this_request(_forget)
+    return None
+
+
+def _forget(response: Response) -> Response:
+    response.delete_cookie(LAST_EMAIL_COOKIE, httponly=True, samesite="Lax",
+                           secure=not services.settings().insecure_http)
     return response
 
 

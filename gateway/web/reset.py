@@ -46,7 +46,8 @@ def sent() -> Response | str:
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def form(token: str) -> Response | str:
     """The mailed link. GET only shows the form (mail scanners open links); POST spends it."""
-    if signin.reset_target(token) is None:
+    target = signin.reset_target(token)
+    if target is None:
         return render_template("reset/invalid.html"), 410  # type: ignore[return-value]
     form = NewPasswordForm()
     if form.validate_on_submit():
@@ -59,4 +60,4 @@ def form(token: str) -> Response | str:
         else:
             session["notice"] = _("Votre mot de passe a été modifié. Vos autres sessions ont été fermées.")
             return finish()
-    return render_template("reset/form.html", form=form)
+    return render_template("reset/form.html", form=form, email=target.primary_email)

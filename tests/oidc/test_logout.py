@@ -14,8 +14,9 @@ from urllib.parse import urlencode
 import requests
 from joserfc import jwt
 
+from gateway.web.login import LAST_EMAIL_COOKIE
 from tests.fixtures_mail import run_mail_worker
-from tests.oidc.conftest import RP, query, sign_in_and_get_tokens
+from tests.oidc.conftest import PASSWORD, RP, query, sign_in_and_get_tokens
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGGED_OUT = f"{RP}/logged-out"
@@ -233,3 +234,19 @@ def test_signing_in_again_keeps_the_rp_for_logout(browser, rp, live, account, rp
     assert tokens, "no back-channel logout after signing in again"
     _check_logout_token(party, tokens[-1], id_claims)
     assert party.userinfo(first).status_code == 401 and party.userinfo(again).status_code == 401
+
+
+def test_rp_initiated_logout_forgets_the_remembered_address(browser, rp, live, account):
+    """A shared computer: an application's logout forgets the last address, as the logout button does."""
+    step = browser.submit(browser.get("/login"), "/login", {"email": account.primary_email})
+    assert step.status_code == 302
+    signed_in = browser.submit(browser.get("/login/password"), "/login/password",
+                               {"password": PASSWORD, "remember": "y"})
+    assert signed_in.status_code == 302 and browser.http.cookies.get(LAST_EMAIL_COOKIE)
+    assert f'value="{account.primary_email}"' in browser.get("/login?force=1").text
+    party = rp("rp-basic")
+    _, token = sign_in_and_get_tokens(browser, party)
+    url = _logout_url(live, id_token_hint=token["id_token"], post_logout_redirect_uri=LOGGED_OUT, state="bye")
+    assert browser.go(url, email=None) == f"{LOGGED_OUT}?state=bye"
+    assert browser.http.cookies.get(LAST_EMAIL_COOKIE) is None
+    assert f'value="{account.primary_email}"' not in browser.get("/login").text

@@ -68,14 +68,6 @@ def test_next_resumes_only_local_pages(browser, make_user, client):
         browser.submit("/logout", form_page="/logout")
 
 
-def test_last_address_offered_again(browser, make_user, client):
-    make_user("camille@univ-exemple.fr")
-    browser.login("camille@univ-exemple.fr")
-    browser.submit("/logout", form_page="/logout")
-    page = client.get("/login").get_data(as_text=True)
-    assert 'value="camille@univ-exemple.fr"' in page
-
-
 def test_english_when_the_browser_asks(client):
     page = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
     assert '<html lang="en">' in page
