@@ -26,7 +26,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP
 from gateway.saml.crypto import add_signature_template, encryption_template
 from gateway.saml.keys import Certificate
 from gateway.saml.signatures import verify_redirect
-from tests.saml.conftest import NS, FakeSP, SpSpec, _csrf, deflate, sign_query, sp_metadata
+from tests.saml.conftest import NS, FakeSP, SpSpec, deflate, sign_query, sp_metadata
 
 ALICE = "alice@univ-exemple.fr"
 SLO = "http://127.0.0.1:8000/saml/slo"
@@ -297,8 +297,7 @@ def test_slo06_asynchronous_request_gets_no_response(flow, parties):
 def test_slo04_slo08_logout_button_logs_out_every_sp(flow, parties, idp_cert):
     """The button: A (Redirect chosen over SOAP, SLO08) then B (POST) get LogoutRequests; both listed."""
     a = parties["A"]
-    token = _csrf(flow.client.get("/logout").get_data(as_text=True))
-    started = flow.client.post("/logout", data={"csrf_token": token})
+    started = flow.submit("/logout")
     # A page of its own, not a 302: CSP form-action would refuse the chain's redirect to A (tests/e2e).
     assert started.status_code == 200
     refresh, chain_url = started.headers["Refresh"].split(";url=")
@@ -326,9 +325,8 @@ def test_slo04_slo08_logout_button_logs_out_every_sp(flow, parties, idp_cert):
 
 def test_logout_button_without_saml_parties_goes_to_login(flow, alice):
     """No SAML participant: the button lands on /login?logged_out=1 as before."""
-    flow.login(ALICE)
-    token = _csrf(flow.client.get("/logout").get_data(as_text=True))
-    done = flow.client.post("/logout", data={"csrf_token": token})
+    flow.sign_in(ALICE)
+    done = flow.submit("/logout")
     assert done.status_code == 302 and done.headers["Location"].startswith("/login")
     assert "logged_out=1" in done.headers["Location"]
 
