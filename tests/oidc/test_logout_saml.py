@@ -136,8 +136,8 @@ def test_confirmed_logout_without_hint_goes_through_the_saml_sps(browser, rp, li
     url = _logout_url(live, client_id="rp-basic", post_logout_redirect_uri=LOGGED_OUT, state="s2")
     page = browser.go(url, email=None)
     assert page.status_code == 200 and "Se déconnecter ?" in page.text
-    done = browser.submit(page, "/oidc/logout", {"confirm": "1", "client_id": "rp-basic",
-                                                 "post_logout_redirect_uri": LOGGED_OUT, "state": "s2"})
+    done = browser.submit("/oidc/logout", {"confirm": "1", "client_id": "rp-basic",
+                                           "post_logout_redirect_uri": LOGGED_OUT, "state": "s2"}, page=page)
     assert done.status_code == 200 and done.headers["Refresh"].startswith("0;url=/saml/slo/chain?token=")
     message, relay_state = saml_party.receive_logout(
         browser.go(done.headers["Refresh"].split("url=", 1)[1], stop=SP_SLO, email=None))
