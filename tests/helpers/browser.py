@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from tests.helpers.accounts import PASSWORD
-from tests.helpers.forms import csrf_token, text_of
+from tests.helpers.forms import csrf_token, page_form, text_of
 
 #: How long a request to a live server may take.
 TIMEOUT = 10
@@ -64,6 +64,14 @@ class Browser:
             page = self.get(form_page or path)
         return self.post(path, {"csrf_token": csrf_token(page), **(data or {})}, **kw)
 
+    def post_form(self, page: Any, fields: dict[str, Any] | None = None, *, action: str | None = None,
+                  field: str | None = None, **kw: Any) -> Any:
+        """POST a form of ``page`` (a response) as a browser does: the form posting to ``action`` or
+        holding ``field`` (else the first one), with its own fields (hidden ones, the CSRF token) and
+        ``fields`` typed over them, to the form's action."""
+        form = page_form(page, action=action, field=field)
+        return self.post(form.action or _url_of(page), {**form.fields, **(fields or {})}, **kw)
+
     # -- signing in ----------------------------------------------------------------------------------
 
     def sign_in(self, address: str, password: str = PASSWORD, *, start: Any = None,
@@ -76,12 +84,12 @@ class Browser:
         does not lead to the password page.
         """
         page = start if start is not None and not isinstance(start, str) else self.get(start or "/login")
-        step = self.submit("/login", {"email": address}, page=page)
+        step = self.post_form(page, {"email": address}, field="email")
         location = step.headers.get("Location", "")
         assert step.status_code == 302 and urlsplit(location).path == "/login/password", \
             f"the address step answered {step.status_code} {location}: {self.text(step)[:500]}"
         data = {"password": password, **({"remember": "y"} if remember else {})}
-        return self.submit("/login/password", data)
+        return self.post_form(self.get("/login/password"), data, field="password")
 
     def signed_in(self) -> bool:
         """Whether /account shows the account (and not the way to sign in)."""
@@ -90,3 +98,9 @@ class Browser:
     def close(self) -> None:
         if self.http is not None:
             self.http.close()
+
+
+def _url_of(page: Any) -> str:
+    """The URL ``page`` was answered from (where a form without an action posts)."""
+    request = getattr(page, "request", None)
+    return page.url if isinstance(page, requests.Response) else (request.url if request is not None else "/")
