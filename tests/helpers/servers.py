@@ -56,8 +56,8 @@ class Gunicorn:
             GATEWAY_WORKERS="1", GATEWAY_PASSWORDS_MEMORY_COST=str(FAST_ARGON2.memory_cost),
             GATEWAY_PASSWORDS_TIME_COST=str(FAST_ARGON2.time_cost),
             GATEWAY_SAML_EXTRA_SCOPES=",".join(TEST_SCOPES),
-            **(env or {}),
         )
+        self.env.update(env or {})  # may replace the above (another node's public URL)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Gunicorn:
