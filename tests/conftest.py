@@ -213,8 +213,7 @@ def gunicorn(redis_server: RedisServer, redis_client, tmp_path: Path):
     def start(env: dict[str, str] | None = None) -> Gunicorn:
         server = Gunicorn(redis_server.url, tmp_path / f"gunicorn-{len(started) + 1}.log", env)
         started.append(server)
-        server.start().wait_ready()
-        return server
+        return server.start()
 
     yield start
     for server in started:

@@ -41,8 +41,9 @@ class Gunicorn:
     The gateway gets the test settings (development mode over plain HTTP, the test secret key, its
     own address as public URL, fast argon2, the test eppn scopes, one worker) with ``env`` added
     or replacing them (another node's public URL, two workers, a metrics listener...); its output
-    goes to ``log``. ``with Gunicorn(...) as server:`` starts it, waits until /healthz answers 200
-    (else fails the test showing the log) and stops it on the way out. ``output()`` is the log.
+    goes to ``log``. ``start()`` (or ``with Gunicorn(...) as server:``) starts it and waits until
+    /healthz answers 200, else stops it and fails the test showing the log; ``stop()`` (or the end of
+    the ``with``) stops it. ``output()`` is the log.
     """
 
     def __init__(self, redis_url: str, log: Path, env: dict[str, str] | None = None,
@@ -60,12 +61,18 @@ class Gunicorn:
         self.env.update(env or {})  # may replace the above (another node's public URL)
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Gunicorn:
+    def start(self, timeout: float = 20) -> Gunicorn:
+        """Start gunicorn and wait until it serves (see :meth:`wait_ready`); stopped again if it does not."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "gateway.wsgi:app"],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def wait_ready(self, timeout: float = 20) -> None:
@@ -104,13 +111,7 @@ class Gunicorn:
             pass
 
     def __enter__(self) -> Gunicorn:
-        self.start()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        return self.start()
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
