@@ -61,7 +61,8 @@ def stop_keeping_data(server: RedisServer) -> None:
     server.stop()
 
 
-def sign_in(app) -> Browser:
+def signed_in_browser(app) -> Browser:
+    """A browser signed in to ``app`` with a new account."""
     create_account(app.extensions["gateway.directory"], "alex@univ-exemple.fr")
     browser = Browser(app.test_client())
     browser.sign_in("alex@univ-exemple.fr")
@@ -99,7 +100,7 @@ def refusals(caplog) -> list[logging.LogRecord]:
 
 
 def test_redis_stopped_under_a_signed_in_browser(away_app, server, caplog):
-    browser = sign_in(away_app)
+    browser = signed_in_browser(away_app)
     client = browser.client
     stop_keeping_data(server)
     caplog.clear()

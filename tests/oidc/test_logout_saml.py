@@ -7,15 +7,14 @@ the person to ``end_session_endpoint``.
 from __future__ import annotations
 
 import datetime
-import re
 import secrets
-from html import unescape
 from urllib.parse import quote_plus, urlencode
 
 import pytest
 import requests
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
+from tests.helpers.forms import page_form
 from tests.oidc.conftest import EMAIL, RP, query
 from tests.oidc.test_logout import LOGGED_OUT, _check_logout_token, _deliver, _logout_url, _signed_in
 from tests.saml.conftest import NS, FakeSP, SpSpec, deflate, make_key, sign_query, sp_metadata
@@ -57,9 +56,8 @@ class SamlParty:
     def sign_in(self, browser) -> None:
         request_id, how = self.sp.request()
         page = browser.go(how["url"], email=EMAIL)
-        saml_response = re.search(r'name="SAMLResponse" value="([^"]*)"', page.text)
-        assert page.status_code == 200 and saml_response, page.text[:500]
-        result = self.sp.parse(unescape(saml_response.group(1)), request_id)
+        assert page.status_code == 200, page.text[:500]
+        result = self.sp.parse(page_form(page, field="SAMLResponse").fields["SAMLResponse"], request_id)
         self.name_id, self.session_index = result.name_id, result.session_info()["session_index"]
 
     def receive_logout(self, url: str):

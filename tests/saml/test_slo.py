@@ -26,6 +26,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP
 from gateway.saml.crypto import add_signature_template, encryption_template
 from gateway.saml.keys import Certificate
 from gateway.saml.signatures import verify_redirect
+from tests.helpers.forms import forms
 from tests.saml.conftest import NS, FakeSP, SpSpec, deflate, sign_query, sp_metadata
 
 ALICE = "alice@univ-exemple.fr"
@@ -177,11 +178,9 @@ def signed_post(xml: str, party: Party) -> str:
 def form_of(response) -> dict[str, str]:
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html[:600]
-    action = re.search(r'<form method="post" action="([^"]*)"', html)
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
-    assert action, html[:600]
-    return {"action": unescape(action.group(1)), **{k: unescape(v) for k, v in fields.items()},
-            "csp": response.headers.get("Content-Security-Policy", "")}
+    form = next((f for f in forms(html) if {"SAMLRequest", "SAMLResponse"} & set(f.fields)), None)
+    assert form is not None and form.method == "post", html[:600]
+    return {"action": form.action, **form.fields, "csp": response.headers.get("Content-Security-Policy", "")}
 
 
 def redirect_of(response, after_form: bool = False) -> tuple[str, dict[str, str], str]:

@@ -15,6 +15,7 @@ from gateway.identity.logout import on_session_end
 from gateway.store import key
 from gateway.web import account as account_pages
 from tests.conftest import PASSWORD, Browser
+from tests.helpers.forms import page_form
 
 CAMILLE = "camille@univ-exemple.fr"
 NEW = "camille.m@chu-exemple.fr"
@@ -147,7 +148,7 @@ def test_mail_link_only_fills_in_the_form(signed_in, directory, mailbox):
         text = page(signed_in.client.get(link))
         assert f'value="{code}"' in text and "Le code de votre message est déjà rempli" in text
     assert verified(directory, NEW) is None
-    flow = re.search(r'name="flow" type="hidden" value="([^"]+)"', text).group(1)
+    flow = page_form(text, field="flow").fields["flow"]
     done = post(signed_in, "/account/emails/verify", {"flow": flow, "code": code}, form_page=link)
     assert done.status_code == 302
     assert verified(directory, NEW) is True
@@ -342,7 +343,7 @@ def test_sessions_listed_and_one_ended(app, browser, camille, audit_events):
     assert "Oui" in text and "Non" in text and "127.0.0.1" in text
     assert phone_sid not in text and session_cookie(browser) not in text  # ids are cookies: never shown
 
-    ref = re.search(r'name="ref" type="hidden" value="([^"]+)"', text).group(1)
+    ref = page_form(text, field="ref").fields["ref"]
     response = post(browser, "/account/sessions/end", {"ref": ref})
     assert "La session a été fermée." in page(browser.client.get(response.headers["Location"]))
     assert not phone.signed_in()

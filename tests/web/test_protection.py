@@ -19,7 +19,7 @@ from gateway.identity.sessions import AUTH, TOUCH_INTERVAL
 from gateway.store import key
 from tests.identity.conftest import Clock
 from tests.conftest import PASSWORD, Browser
-from tests.helpers.forms import csrf_token
+from tests.helpers.forms import csrf_token, page_form
 
 EMAIL = "camille@univ-exemple.fr"
 COOKIE = "uness_session"
@@ -379,8 +379,7 @@ def test_code_step_without_or_with_a_wrong_token(browser, client, camille, mailb
     browser.submit("/login", {"email": EMAIL})
     browser.submit("/login/code/send", form_page="/login/password")
     code = mailbox.code(EMAIL)
-    flow = re.search(r'name="flow" type="hidden" value="([^"]+)"', client.get("/login/code").get_data(
-        as_text=True)).group(1)
+    flow = page_form(client.get("/login/code"), field="flow").fields["flow"]
     assert_expired(client.post("/login/code", data={"code": code, "flow": flow}))
     assert_expired(client.post("/login/code", data={"code": code, "flow": flow, "csrf_token": "forged"}))
     assert not browser.signed_in()
