@@ -3,8 +3,10 @@ every test directory uses (in tests/helpers/, imported here):
 
 * ``browser`` (:class:`tests.helpers.browser.Browser` over ``client``; ``Browser(url=...)`` for a
   live server): ``browser.sign_in(address, password=PASSWORD, start=None, remember=False)`` fills
-  the address and password pages; ``browser.submit(path, data, form_page=..., page=...)`` POSTs a
-  form with the CSRF token read from its page; ``get``/``post``; ``signed_in()``.
+  the address and password pages; ``browser.submit(path, data, form_page=..., page=...)`` POSTs
+  ``data`` with the CSRF token read from the form's page; ``browser.post_form(page, fields, action=...,
+  field=...)`` POSTs a form of ``page`` with its own fields and ``fields`` over them, to its action;
+  ``get``/``post`` (``history`` keeps every response); ``signed_in()``.
 * Forms (:mod:`tests.helpers.forms`, html.parser): ``csrf_token(page)``, ``page_form(page,
   action=..., field=...)`` -> ``Form(action, method, fields)``, ``forms(page)``; ``page`` is HTML,
   a Flask test response or a ``requests`` response.
