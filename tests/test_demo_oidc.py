@@ -67,7 +67,8 @@ scopes = ["openid", "profile", "email", "eduperson", "supann"]
                     "oidc": {"keys_dir": str(keys), "clients_file": str(clients),
                              "backchannel_retry_intervals": [1], "backchannel_timeout": 2.0}})
     make_account(EMAIL, given_name="Camille", family_name="Martin", display_name="Camille Martin",
-                 affiliations=("student", "member"), establishment="{UAI}0751717J", eppn="cmartin@univ-exemple.fr")
+                 affiliations=("student", "member"), establishment="{UAI}0751717J",
+                 eppn="cmartin@univ-exemple.fr")
     demo = oidc_rp.create_app({"url": demo_url, "client_id": "demo-test", "client_secret": SECRET,
                                "discovery_url": f"{gateway_url}/.well-known/openid-configuration"})
     servers = [WsgiServer(app, gateway_port), WsgiServer(demo, demo_port)]

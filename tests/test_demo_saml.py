@@ -39,8 +39,8 @@ def live(base_config: dict, redis_client, make_account, tmp_path: Path) -> Itera
     gateway = make_app({**base_config, "public_url": gateway_url, "saml": saml})
     entity_id = demo_url + "/saml/metadata"
     make_account(EMAIL, account_id="camille", given_name="Camille", family_name="Martin",
-                 affiliations=("student", "member"), establishment="{UAI}0751717J", eppn="cmartin@univ-exemple.fr",
-                 legacy_ids={entity_id: "legacy-camille-0001"})
+                 affiliations=("student", "member"), establishment="{UAI}0751717J",
+                 eppn="cmartin@univ-exemple.fr", legacy_ids={entity_id: "legacy-camille-0001"})
     servers = [WsgiServer(gateway, gateway_port), WsgiServer(saml_sp.create_app(settings), demo_port)]
     yield {"gateway": gateway_url, "demo": demo_url, "entity_id": entity_id}
     for server in servers:
@@ -86,7 +86,8 @@ def browser(live) -> Iterator[Browser]:
 def test_click_through_the_bridge(live, browser):
     home = browser.get(live["demo"] + "/")
     assert "application de démonstration" in home.text.lower() and "Se connecter via UNESS" in home.text
-    login_page = browser.get(live["demo"] + "/login", allow_redirects=True)  # SP-initiated: to /saml/sso, /login
+    # SP-initiated: HTTP-Redirect to /saml/sso, then /login
+    login_page = browser.get(live["demo"] + "/login", allow_redirects=True)
     assert login_page.url.startswith(live["gateway"] + "/login"), login_page.url
     form = after_sign_in(browser, login_page)
     assert form.url.startswith(live["gateway"] + "/saml/sso/resume"), form.url

@@ -10,9 +10,11 @@ from tests.helpers.servers import Gunicorn
 
 def test_forms_are_read_as_a_browser_sends_them():
     """Entities unescaped, unchecked boxes and buttons left out, textareas and selected options in."""
-    html = ('<form method="POST" action="/a?x=1&amp;y=2"><input type="hidden" name="csrf_token" value="t&#34;k">'
+    html = ('<form method="POST" action="/a?x=1&amp;y=2">'
+            '<input type="hidden" name="csrf_token" value="t&#34;k">'
             '<input name="c" type="checkbox"><input name="d" type="checkbox" checked value="v">'
-            '<textarea name="t">hi &amp; bye</textarea><select name="s"><option value="1">1<option value="2" selected>2</select>'
+            '<textarea name="t">hi &amp; bye</textarea>'
+            '<select name="s"><option value="1">1<option value="2" selected>2</select>'
             '<button type="submit" name="b">x</button></form>')
     [f] = forms(html)
     assert f.action == "/a?x=1&y=2" and f.method == "post"

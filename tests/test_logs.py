@@ -90,7 +90,7 @@ class RecordingClient(FlaskClient):
                 self.secrets.add(value)
         if response.mimetype == "text/html":
             page = response.get_data(as_text=True)
-            self.secrets.update(form.fields["csrf_token"] for form in forms(page) if "csrf_token" in form.fields)
+            self.secrets.update(f.fields["csrf_token"] for f in forms(page) if "csrf_token" in f.fields)
         return response
 
 

@@ -174,7 +174,8 @@ def test_sso_request_at_one_node_sign_in_at_the_other_response_from_the_first(
     assert parsed.ava["mail"] == [account.emails[0].address]
     # the request IDs seen are shared too: the same AuthnRequest at node B is refused (SEC05)
     again = browser.get(B, how["url"])
-    assert "déjà été utilisée" in again.text and not any("SAMLResponse" in f.fields for f in forms(again))
+    assert "déjà été utilisée" in again.text
+    assert not any("SAMLResponse" in form.fields for form in forms(again))
 
 
 def test_oidc_code_flow_with_a_key_rotation_between_authorize_and_token(

@@ -16,7 +16,8 @@ the test is skipped with that reason.
 Order, so that each side has the other's metadata:
 
 1. shibd + Apache start without IdP metadata; ``/Shibboleth.sso/Metadata`` gives the SP's;
-2. it goes in the gateway's SP metadata folder, then gunicorn starts (tests/conftest.py's launcher) (the gateway reads
+2. it goes in the gateway's SP metadata folder, then gunicorn starts (tests/conftest.py's launcher;
+   the gateway reads
    SP metadata once, at start) and ``/saml/metadata`` is saved for shibd;
 3. shibd restarts with it (Apache and mod_shib reconnect to the new shibd on their own).
 """
@@ -260,8 +261,9 @@ def interop(shibboleth_packages, redis_server: RedisServer, redis_client, make_a
         sp_dir.mkdir()
         (sp_dir / "shibboleth-sp.xml").write_bytes(metadata.content)
         account = make_account("jean.dupont@univ-exemple.fr", account_id="jdupont", given_name="Jean",
-                               family_name="Dupont", display_name="Jean Dupont", affiliations=("staff", "member"),
-                               establishment="{UAI}0751717J", eppn=EPPN, legacy_ids={sp.entity_id: LEGACY_ID})
+                               family_name="Dupont", display_name="Jean Dupont",
+                               affiliations=("staff", "member"), establishment="{UAI}0751717J", eppn=EPPN,
+                               legacy_ids={sp.entity_id: LEGACY_ID})
         gateway = live_gateway(redis_server.url, tmp_path / "gunicorn.log", gateway_port, sp_dir)
 
         idp_metadata = requests.get(gateway.url + "/saml/metadata", timeout=10)

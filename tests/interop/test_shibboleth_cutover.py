@@ -91,7 +91,8 @@ def moved(shibboleth_packages, redis_server: RedisServer, redis_client, tmp_path
         a, b = sps
         account = create_account(
             Directory(store, ("uness.fr", *TEST_SCOPES)), "jean.dupont@univ-exemple.fr", account_id="jdupont",
-            given_name="Jean", family_name="Dupont", display_name="Jean Dupont", affiliations=("staff", "member"),
+            given_name="Jean", family_name="Dupont", display_name="Jean Dupont",
+            affiliations=("staff", "member"),
             eppn="jean@univ-exemple.fr", legacy_eppns={a.entity_id: EPPN_A, b.entity_id: EPPN_B},
             legacy_ids={a.entity_id: LEGACY_ID}, legacy_qualifiers={a.entity_id: NameQualifiers(FORMER_IDP)})
         gateway = live_gateway(redis_server.url, tmp_path / "gunicorn.log", gateway_port, sp_dir)

@@ -38,9 +38,10 @@ def wait_until_up(url: str, server: Gunicorn) -> None:
 def served(redis_server: RedisServer, redis_client, tmp_path):
     """gunicorn with two workers and the metrics listener: (site URL, metrics URL, multiprocess folder)."""
     metrics_port = free_port()
-    env = {"GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "2", "GATEWAY_METRICS_BIND": f"127.0.0.1:{metrics_port}",
-           "GATEWAY_LIMITS_UNKNOWN_PER_CLIENT": "12/minute", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-           "XDG_RUNTIME_DIR": str(tmp_path)}
+    env = {"GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "2",
+           "GATEWAY_METRICS_BIND": f"127.0.0.1:{metrics_port}",
+           "GATEWAY_LIMITS_UNKNOWN_PER_CLIENT": "12/minute",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "XDG_RUNTIME_DIR": str(tmp_path)}
     metrics = f"http://127.0.0.1:{metrics_port}/metrics"
     with Gunicorn(redis_server.url, tmp_path / "gunicorn.log", env) as server:
         wait_until_up(metrics, server)

@@ -111,7 +111,8 @@ def test_post_logout_redirect_uri_must_be_the_registered_string(live, browser, a
     assert "evil.example" not in response.headers.get("Refresh", "")
     if response.status_code == 200 and "csrf_token" in response.text:
         confirmed = browser.submit("/oidc/logout", {
-            "confirm": "1", "client_id": "rp-basic", "post_logout_redirect_uri": uri, "state": "s"}, page=response)
+            "confirm": "1", "client_id": "rp-basic", "post_logout_redirect_uri": uri, "state": "s",
+        }, page=response)
         assert "evil.example" not in confirmed.headers.get("Location", "")
         assert "evil.example" not in confirmed.headers.get("Refresh", "")
 

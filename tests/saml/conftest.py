@@ -257,7 +257,8 @@ def sp_oracles() -> Iterator[SpOracles]:
 
 
 class Flow(Browser):
-    """A browser (tests.conftest.Browser): sends the SP's request, signs in when asked, returns the POST form."""
+    """A browser (tests.conftest.Browser): sends the SP's request, signs in when asked, returns the POST
+    form."""
 
     def send(self, how: dict):
         if "url" in how:

@@ -22,8 +22,8 @@ def run(saml_cli, redis_client, sps):
 @pytest.fixture
 def camille(make_account, sps) -> Account:
     return make_account("camille@univ-exemple.fr", password=None, given_name="Camille", family_name="Martin",
-                        affiliations=("student",), establishment="{UAI}0751717J", eppn="cmartin@univ-exemple.fr",
-                        legacy_ids={sps["CBC"].entity_id: "legacy-0001"})
+                        affiliations=("student",), establishment="{UAI}0751717J",
+                        eppn="cmartin@univ-exemple.fr", legacy_ids={sps["CBC"].entity_id: "legacy-0001"})
 
 
 def test_prints_the_metadata_seen(run, sps, keys):

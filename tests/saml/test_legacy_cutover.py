@@ -32,8 +32,10 @@ def moved(make_account, sps, sp_oracles):
     main, ssp = sps["MAIN"].entity_id, sps["CBC"].entity_id
     sp_oracles.accept_name_qualifiers(FORMER_IDP)  # the SP configured as the runbook says
     return make_account(ALICE, **re_person(
-        eppn="alice@univ-exemple.fr", legacy_eppns={main: "jdupont@Univ-Exemple.fr", ssp: "alice.martin@univ.fr"},
-        legacy_ids={main: "Kx3/legacy=", ssp: "ssp-0042"}, legacy_qualifiers={main: NameQualifiers(FORMER_IDP)}))
+        eppn="alice@univ-exemple.fr",
+        legacy_eppns={main: "jdupont@Univ-Exemple.fr", ssp: "alice.martin@univ.fr"},
+        legacy_ids={main: "Kx3/legacy=", ssp: "ssp-0042"},
+        legacy_qualifiers={main: NameQualifiers(FORMER_IDP)}))
 
 
 def sso(flow, sp, email=ALICE, **kwargs):

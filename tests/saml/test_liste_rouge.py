@@ -110,7 +110,8 @@ def test_att07_liste_rouge_wins_over_research_and_scholarship(make_account):
     rs = frozenset({RESEARCH_AND_SCHOLARSHIP})
     sp = ServiceProvider("https://rs.example.org/sp", (), entity_categories=rs)
     persistent = IssuedNameId("p", FORMATS["persistent"], "https://idp.example.org", sp.entity_id)
-    values = account_values(make_account(ALICE, **re_person(liste_rouge=True)), sp, "uness.fr", persistent, scopes=("uness.fr",))
+    rouge = make_account(ALICE, **re_person(liste_rouge=True))
+    values = account_values(rouge, sp, "uness.fr", persistent, scopes=("uness.fr",))
     assert set(release(sp, values)) == {"eduPersonPrincipalName", "eduPersonScopedAffiliation"}
     assert LISTE_ROUGE_HIDDEN == CONTACT
 

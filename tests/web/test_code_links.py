@@ -35,7 +35,8 @@ def mailed_sign_in_link(app, mailbox, address: str) -> str:
 
 # -- login CSRF by link ------------------------------------------------------------------------------
 
-def test_someone_elses_sign_in_link_shows_whose_account_and_signs_in_no_one(app, make_account, mailbox, browser):
+def test_someone_elses_sign_in_link_shows_whose_account_and_signs_in_no_one(app, make_account, mailbox,
+                                                                            browser):
     """The attacker mails the victim the link of a code for HIS account: opening it signs the victim in
     nowhere; the page names the attacker's (masked) address; posting its code without that page's
     confirmation is refused and spends nothing."""
@@ -156,8 +157,8 @@ def test_wrong_codes_are_audited_naming_the_account(app, make_account, mailbox, 
     ("provisioned", False, "/login/activate", "Recevoir mon code d'activation par email"),
     ("active", False, "/login/code", "Recevoir un code de connexion par email"),
 ])
-def test_address_step_mails_nothing_until_the_button(app, make_account, mailbox, browser, status, verified, page,
-                                                     button):
+def test_address_step_mails_nothing_until_the_button(app, make_account, mailbox, browser, status, verified,
+                                                     page, button):
     """Typing a provisioned or unconfirmed address, again and again, sends no mail; the one button does."""
     make_account(VICTIM, status=status, verified=verified)
     for _ in range(3):

@@ -217,7 +217,8 @@ def test_logout_ends_the_session_server_side(browser, make_account, client, app,
     assert replay.get("/account").status_code == 302
 
 
-def test_sec10_reset_link_from_configured_url_token_stored_hashed(browser, make_account, mailbox, redis_client, app):
+def test_sec10_reset_link_from_configured_url_token_stored_hashed(browser, make_account, mailbox,
+                                                                  redis_client, app):
     """SEC10: mailed links come from the configured public URL, never the Host header; Redis holds only
     a keyed hash of the 256-bit token; the reset page sends no referrer."""
     from gateway.identity import flask_signin as signin

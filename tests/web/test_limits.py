@@ -105,7 +105,8 @@ def test_a_known_device_is_slowed_by_its_own_failures(app, camille, guessed):
     assert TOO_MANY.search(guessed.sign_in(EMAIL, PASSWORD).get_data(as_text=True))
 
 
-def test_forged_or_other_account_device_cookie_gives_nothing(app, camille, guessed, make_account, audit_events):
+def test_forged_or_other_account_device_cookie_gives_nothing(app, camille, guessed, make_account,
+                                                             audit_events):
     real = guessed.client.get_cookie(DEVICE).value
     forged = [real[:-4] + ("AAAA" if not real.endswith("AAAA") else "BBBB"), "camille", real.split(".")[0]]
     for value in forged:
@@ -215,7 +216,8 @@ def test_one_machine_still_cannot_farm_addresses_or_guess_passwords(hospital, au
 
     sprayer = browser_from(hospital, "203.0.113.8")
     for n in range(1, 101):  # throttle_client: 100 wrong passwords over many accounts, then delays
-        assert WRONG in sprayer.sign_in(f"personne{n}@chu-exemple.fr", "Printemps2024!").get_data(as_text=True)
+        sprayed = sprayer.sign_in(f"personne{n}@chu-exemple.fr", "Printemps2024!")
+        assert WRONG in sprayed.get_data(as_text=True)
     assert TOO_MANY.search(sprayer.sign_in("personne200@chu-exemple.fr", PASSWORD).get_data(as_text=True))
     rules = [r["rule"] for r in refusals(audit_events)]
     assert rules == ["unknown_per_client", "throttle_pair", "throttle_client"]

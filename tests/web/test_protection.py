@@ -662,7 +662,8 @@ def test_verify_without_a_hash_runs_a_full_argon2_verify(app, monkeypatch):
     assert len(counting.verified) == 4
 
 
-def test_password_step_for_an_account_without_password_still_verifies(app, make_account, monkeypatch, mailbox):
+def test_password_step_for_an_account_without_password_still_verifies(app, make_account, monkeypatch,
+                                                                      mailbox):
     passwords = app.extensions["gateway.passwords"]
     counting = CountingHasher(passwords.hasher)
     monkeypatch.setattr(passwords, "hasher", counting)
