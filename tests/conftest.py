@@ -50,6 +50,7 @@ pytest_plugins = ["tests.fixtures_mail"]
 # each load (~0.1 s): load each key once per test session (the key objects are immutable).
 saml2_asymmetric.load_pem_private_key = functools.lru_cache(maxsize=32)(saml2_asymmetric.load_pem_private_key)
 
+
 class _Quiet(WSGIRequestHandler):
     def log(self, *args: Any) -> None:
         pass
