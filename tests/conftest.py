@@ -1,8 +1,25 @@
-"""Shared fixtures: a real redis-server for the session, the app, its client."""
+"""Shared fixtures: a real redis-server for the session, the app, its client, and the helpers
+every test directory uses (in tests/helpers/, imported here):
+
+* ``browser`` (:class:`tests.helpers.browser.Browser` over ``client``; ``Browser(url=...)`` for a
+  live server): ``browser.sign_in(address, password=PASSWORD, start=None, remember=False)`` fills
+  the address and password pages; ``browser.submit(path, data, form_page=..., page=...)`` POSTs
+  ``data`` with the CSRF token read from the form's page; ``browser.post_form(page, fields, action=...,
+  field=...)`` POSTs a form of ``page`` with its own fields and ``fields`` over them, to its action;
+  ``get``/``post`` (``history`` keeps every response); ``signed_in()``.
+* Forms (:mod:`tests.helpers.forms`, html.parser): ``csrf_token(page)``, ``page_form(page,
+  action=..., field=...)`` -> ``Form(action, method, fields)``, ``forms(page)``; ``page`` is HTML,
+  a Flask test response or a ``requests`` response.
+* ``make_account(*addresses, account_id=None, password=PASSWORD, status="active", verified=True,
+  **Account fields)``: an account in the test Redis (:func:`tests.helpers.accounts.create_account`
+  does the same in any ``Directory``). ``PASSWORD`` is the password of every test account.
+* ``gunicorn(env=None)``: the gateway under gunicorn with the test settings (``env`` added), ready on
+  a free port, stopped at teardown; :class:`tests.helpers.servers.Gunicorn` is the launcher itself
+  (``with Gunicorn(redis_url, log, env) as server:``), and shows its log when it does not start.
+"""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -17,20 +34,21 @@ import saml2.cryptography.asymmetric as saml2_asymmetric
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from gateway import create_app
+from gateway.accounts.directory import Directory
+from gateway.accounts.models import Account
+from gateway.store import Store
+from tests.helpers.accounts import PASSWORD, create_account
+from tests.helpers.browser import Browser
+from tests.helpers.servers import DEV_KEY, TEST_SCOPES, Gunicorn, free_port
+
+__all__ = ["DEV_KEY", "PASSWORD", "TEST_SCOPES", "Browser", "Gunicorn", "RedisServer", "WsgiServer",
+           "free_port", "make_app"]
 
 pytest_plugins = ["tests.fixtures_mail"]
 
 # Every test app loads the same development RSA keys, and pysaml2 re-checks an RSA key at
 # each load (~0.1 s): load each key once per test session (the key objects are immutable).
 saml2_asymmetric.load_pem_private_key = functools.lru_cache(maxsize=32)(saml2_asymmetric.load_pem_private_key)
-
-DEV_KEY = "test-secret-key-0123456789abcdef0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Quiet(WSGIRequestHandler):
@@ -116,10 +134,6 @@ def empty_redis_url(redis_server: RedisServer):
     client.close()
 
 
-#: The legacy eppn scopes of the test configuration (saml.extra_scopes).
-TEST_SCOPES = ("univ-exemple.fr", "univ.fr")
-
-
 @pytest.fixture
 def base_config(redis_server: RedisServer) -> dict:
     """The overrides every test app starts from (fast argon2 parameters for speed)."""
@@ -173,3 +187,37 @@ def store(app):
 @pytest.fixture
 def directory(app):
     return app.extensions["gateway.directory"]
+
+
+@pytest.fixture
+def browser(client) -> Browser:
+    """A person's browser on the test app (see :class:`Browser`)."""
+    return Browser(client)
+
+
+@pytest.fixture
+def make_account(redis_client):
+    """``make_account(*addresses, **options)`` -> the Account created in the test Redis, which every
+    test app and test gunicorn reads (options: :func:`create_account`)."""
+    directory = Directory(Store(redis_client))
+
+    def make(*addresses: str, **options: Any) -> Account:
+        return create_account(directory, *addresses, **options)
+
+    return make
+
+
+@pytest.fixture
+def gunicorn(redis_server: RedisServer, redis_client, tmp_path: Path):
+    """``gunicorn(env=None)`` -> a :class:`Gunicorn` serving the test Redis, ready; every one started
+    is stopped at teardown. Its log is ``tmp_path/gunicorn-N.log``."""
+    started: list[Gunicorn] = []
+
+    def start(env: dict[str, str] | None = None) -> Gunicorn:
+        server = Gunicorn(redis_server.url, tmp_path / f"gunicorn-{len(started) + 1}.log", env)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()

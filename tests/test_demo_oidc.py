@@ -21,18 +21,17 @@ from typing import Any
 import pytest
 
 from gateway import jobs
-from gateway.accounts.models import Account, Email
 from gateway.demo import oidc_rp
 from gateway.oidc.clients import Client
 from gateway.oidc.credentials import hash_secret
 from gateway.oidc.keys import init_directory
 from tests.conftest import WsgiServer, free_port, make_app
 from tests.fixtures_mail import run_mail_worker
-from tests.oidc.conftest import EMAIL, PASSWORD, Browser, Live
+from tests.helpers.forms import csrf_token
+from tests.oidc.conftest import EMAIL, Browser, Live
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "demo-test-secret-0123456789"
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 BACKCHANNEL_LINE = re.compile(r"Déconnecté par la passerelle \(back-channel\) à \d\d:\d\d:\d\d")
 NOWHERE = "nowhere:"  # Browser.go follows every redirect: no URL starts with this
 
@@ -49,7 +48,7 @@ class Setup:
 
 
 @pytest.fixture
-def setup(base_config: dict, redis_client, tmp_path: Path) -> Iterator[Setup]:
+def setup(base_config: dict, redis_client, make_account, tmp_path: Path) -> Iterator[Setup]:
     gateway_port, demo_port = free_port(), free_port()
     gateway_url, demo_url = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{demo_port}"
     keys = tmp_path / "keys"
@@ -67,11 +66,9 @@ scopes = ["openid", "profile", "email", "eduperson", "supann"]
     app = make_app({**base_config, "public_url": gateway_url, "limits": {"enabled": False},
                     "oidc": {"keys_dir": str(keys), "clients_file": str(clients),
                              "backchannel_retry_intervals": [1], "backchannel_timeout": 2.0}})
-    passwords = app.extensions["gateway.passwords"]
-    app.extensions["gateway.directory"].create(Account(
-        id="camille-martin", emails=(Email(EMAIL, True),), given_name="Camille", family_name="Martin",
-        display_name="Camille Martin", affiliations=("student", "member"), establishment="{UAI}0751717J",
-        eppn="cmartin@univ-exemple.fr", status="active", password_hash=passwords.hash(PASSWORD)))
+    make_account(EMAIL, given_name="Camille", family_name="Martin", display_name="Camille Martin",
+                 affiliations=("student", "member"), establishment="{UAI}0751717J",
+                 eppn="cmartin@univ-exemple.fr")
     demo = oidc_rp.create_app({"url": demo_url, "client_id": "demo-test", "client_secret": SECRET,
                                "discovery_url": f"{gateway_url}/.well-known/openid-configuration"})
     servers = [WsgiServer(app, gateway_port), WsgiServer(demo, demo_port)]
@@ -126,9 +123,7 @@ def test_sign_in_refresh_and_backchannel_logout(setup: Setup, browser: Browser):
 
     # refresh: new tokens, and the refresh token rotated
     before = re.search(r"empreinte <code>([0-9a-f]{8})</code>", page.text).group(1)
-    csrf = CSRF.search(page.text).group(1)
-    done = browser.http.post(f"{setup.demo_url}/refresh", data={"csrf_token": csrf}, allow_redirects=False,
-                             timeout=10)
+    done = browser.submit(f"{setup.demo_url}/refresh", page=page)
     assert done.status_code == 302
     page = browser.get(f"{setup.demo_url}/")
     rotated = re.search(r"Jeton de rafraîchissement : ([0-9a-f]{8}) → ([0-9a-f]{8}) \(rotation", page.text)
@@ -140,7 +135,7 @@ def test_sign_in_refresh_and_backchannel_logout(setup: Setup, browser: Browser):
     assert browser.http.post(f"{setup.demo_url}/refresh", data={}, timeout=10).status_code == 400
 
     # the gateway's logout button: the demo hears it over the back channel
-    logged_out = browser.submit(browser.get("/logout"), "/logout", {})
+    logged_out = browser.submit("/logout", page=browser.get("/logout"))
     assert logged_out.status_code == 302 and logged_out.headers["Location"].endswith("/login?logged_out=1")
     deliver_backchannel(setup)
     [key] = setup.ended
@@ -154,7 +149,7 @@ def test_sign_in_refresh_and_backchannel_logout(setup: Setup, browser: Browser):
 
 def test_rp_initiated_logout_from_the_demo(setup: Setup, browser: Browser):
     page = sign_in(setup, browser)
-    csrf = CSRF.search(page.text).group(1)
+    csrf = csrf_token(page)
     # id_token_hint names this very session: no confirmation page, back to the demo with its state
     page = browser.go(f"{setup.demo_url}/logout", stop=NOWHERE, email=None, method="POST",
                       data={"csrf_token": csrf})

@@ -10,8 +10,6 @@ by hand as the browser's script would -> the demo shows what it received.
 from __future__ import annotations
 
 import base64
-import html
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,17 +18,16 @@ from urllib.parse import urlencode, urljoin
 import pytest
 import requests
 
-from gateway.accounts.models import Account, Email
 from gateway.demo import saml_sp
-from tests.conftest import WsgiServer, free_port, make_app
+from tests.conftest import Browser, WsgiServer, free_port, make_app
+from tests.helpers.forms import page_form
 from tests.oracles.harness import ORACLES, SpOracles
 
-EMAIL, PASSWORD = "camille.martin@etu.univ-exemple.fr", "correct horse battery staple"
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+EMAIL = "camille.martin@etu.univ-exemple.fr"
 
 
 @pytest.fixture
-def live(base_config: dict, redis_client, tmp_path: Path) -> Iterator[dict[str, str]]:
+def live(base_config: dict, redis_client, make_account, tmp_path: Path) -> Iterator[dict[str, str]]:
     gateway_port, demo_port = free_port(), free_port()
     gateway_url, demo_url = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{demo_port}"
     settings = {**saml_sp.settings_from_env({}), "url": demo_url,
@@ -41,33 +38,28 @@ def live(base_config: dict, redis_client, tmp_path: Path) -> Iterator[dict[str, 
     saml = {"sp_metadata_dir": str(sp_dir), "extra_scopes": ["univ-exemple.fr"]}
     gateway = make_app({**base_config, "public_url": gateway_url, "saml": saml})
     entity_id = demo_url + "/saml/metadata"
-    account = Account(id="camille", emails=(Email(EMAIL, True),), status="active", given_name="Camille",
-                      family_name="Martin", affiliations=("student", "member"), establishment="{UAI}0751717J",
-                      eppn="cmartin@univ-exemple.fr", legacy_ids={entity_id: "legacy-camille-0001"},
-                      password_hash=gateway.extensions["gateway.passwords"].hash(PASSWORD))
-    gateway.extensions["gateway.directory"].create(account)
+    make_account(EMAIL, account_id="camille", given_name="Camille", family_name="Martin",
+                 affiliations=("student", "member"), establishment="{UAI}0751717J",
+                 eppn="cmartin@univ-exemple.fr", legacy_ids={entity_id: "legacy-camille-0001"})
     servers = [WsgiServer(gateway, gateway_port), WsgiServer(saml_sp.create_app(settings), demo_port)]
     yield {"gateway": gateway_url, "demo": demo_url, "entity_id": entity_id}
     for server in servers:
         server.stop()
 
 
-def sign_in(browser: requests.Session, login_page: requests.Response) -> requests.Response:
-    """The gateway's two sign-in pages, as a person fills them; the response after the password."""
-    token = CSRF.search(login_page.text).group(1)  # type: ignore[union-attr]
-    page = browser.post(login_page.url, data={"csrf_token": token, "email": EMAIL})
-    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-    return browser.post(page.url, data={"csrf_token": token, "password": PASSWORD})
+def after_sign_in(browser: Browser, login_page: requests.Response) -> requests.Response:
+    """The gateway's two sign-in pages, as a person fills them; the page the password step leads to."""
+    done = browser.sign_in(EMAIL, start=login_page)
+    assert done.status_code == 302, done.text[:500]
+    return browser.get(done.headers["Location"], allow_redirects=True)
 
 
-def submit(browser: requests.Session, page: requests.Response) -> requests.Response:
+def submit(browser: Browser, page: requests.Response) -> requests.Response:
     """The auto-submitting form: what post.js does in a browser."""
-    action = html.unescape(re.search(r'<form method="post" action="([^"]*)"', page.text).group(1))
-    fields = {name: html.unescape(value) for name, value in
-              re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text)}
-    assert "SAMLResponse" in fields, page.text[:500]
-    ORACLES.check(fields["SAMLResponse"], urljoin(page.url, action))  # TST07: Shibboleth SP 3 and SSP 2 too
-    return browser.post(urljoin(page.url, action), data=fields)
+    form = page_form(page, field="SAMLResponse")
+    action = urljoin(page.url, form.action)
+    ORACLES.check(form.fields["SAMLResponse"], action)  # TST07: Shibboleth SP 3 and SSP 2 too
+    return browser.post(action, form.fields, allow_redirects=True)
 
 
 @pytest.fixture(autouse=True)
@@ -84,17 +76,20 @@ def sp_oracles() -> Iterator[SpOracles]:
 
 
 @pytest.fixture
-def browser() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
+def browser(live) -> Iterator[Browser]:
+    """The person's browser (tests.conftest.Browser) on the gateway; redirects followed where asked."""
+    browser = Browser(url=live["gateway"])
+    yield browser
+    browser.close()
 
 
 def test_click_through_the_bridge(live, browser):
     home = browser.get(live["demo"] + "/")
     assert "application de démonstration" in home.text.lower() and "Se connecter via UNESS" in home.text
-    login_page = browser.get(live["demo"] + "/login")  # SP-initiated: HTTP-Redirect to /saml/sso, then /login
+    # SP-initiated: HTTP-Redirect to /saml/sso, then /login
+    login_page = browser.get(live["demo"] + "/login", allow_redirects=True)
     assert login_page.url.startswith(live["gateway"] + "/login"), login_page.url
-    form = sign_in(browser, login_page)
+    form = after_sign_in(browser, login_page)
     assert form.url.startswith(live["gateway"] + "/saml/sso/resume"), form.url
     shown = submit(browser, form)
     assert shown.url == live["demo"] + "/", shown.text[:500]
@@ -108,7 +103,7 @@ def test_click_through_the_bridge(live, browser):
     out = browser.post(live["demo"] + "/logout", allow_redirects=False)  # SP-initiated SLO
     assert out.status_code == 302
     assert out.headers["Location"].startswith(live["gateway"] + "/saml/slo?SAMLRequest="), out.headers
-    after = browser.get(out.headers["Location"])
+    after = browser.get(out.headers["Location"], allow_redirects=True)
     if after.url.startswith(live["demo"]):  # the gateway's SingleLogoutService answered with a LogoutResponse
         assert "Vous êtes déconnecté de la passerelle et de cette application." in after.text
     assert "Se connecter via UNESS" in browser.get(live["demo"] + "/").text
@@ -117,8 +112,8 @@ def test_click_through_the_bridge(live, browser):
 def test_portal_link_idp_initiated(live, browser):
     target = live["demo"] + "/"
     login_page = browser.get(live["gateway"] + "/saml/sso/init?" + urlencode(
-        {"sp": live["entity_id"], "target": target}))
-    form = sign_in(browser, login_page)
+        {"sp": live["entity_id"], "target": target}), allow_redirects=True)
+    form = after_sign_in(browser, login_page)
     assert form.url.startswith(live["gateway"] + "/saml/sso/init"), form.url
     shown = submit(browser, form)
     assert shown.url == target and "legacy-camille-0001" in shown.text and EMAIL in shown.text

@@ -27,7 +27,8 @@ import redis
 from gunicorn.config import Config
 
 from gateway.config import Settings, _secret_values
-from tests.conftest import RedisServer, free_port
+from tests.conftest import Gunicorn, RedisServer, free_port
+from tests.helpers.servers import gunicorn_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -282,50 +283,24 @@ def test_client_address_is_taken_from_a_trusted_proxy_only():
     assert call("192.0.2.10", "198.51.100.7") == "192.0.2.10"
 
 
-def _gunicorn_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "REDIS_URL"))}
-    return {**env, "GATEWAY_WORKERS": "1", "GATEWAY_THREADS": "2", **extra}
-
-
 def test_gunicorn_serves_the_app_and_logs_the_client_behind_the_proxy(redis_server: RedisServer, tmp_path):
-    port = free_port()
-    env = _gunicorn_env(
-        GATEWAY_BIND=f"127.0.0.1:{port}", GATEWAY_MODE="development", GATEWAY_INSECURE_HTTP="true",
-        GATEWAY_SECRET_KEY=GOOD_SECRET, GATEWAY_REDIS_URL=redis_server.url,
-        XDG_RUNTIME_DIR=str(tmp_path),  # where a control socket would go
-    )
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "gateway.wsgi:app"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz",
-                                         headers={"X-Forwarded-For": "198.51.100.7"})
-        body = None
-        for _ in range(150):
-            assert process.poll() is None, log.read_text()
-            try:
-                with urllib.request.urlopen(request, timeout=2) as response:
-                    body = response.read()
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert body == b'{"redis":"ok","status":"ok"}\n'
-        reset = f"http://127.0.0.1:{port}/reset/secret-reset-token-0123456789?code=123456"
+    env = {"GATEWAY_SECRET_KEY": GOOD_SECRET, "GATEWAY_THREADS": "2",
+           "XDG_RUNTIME_DIR": str(tmp_path)}  # where a control socket would go
+    with Gunicorn(redis_server.url, tmp_path / "gunicorn.log", env) as server:
+        request = urllib.request.Request(f"{server.url}/healthz", headers={"X-Forwarded-For": "198.51.100.7"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.read() == b'{"redis":"ok","status":"ok"}\n'
+        reset = f"{server.url}/reset/secret-reset-token-0123456789?code=123456"
         with pytest.raises(urllib.error.HTTPError):  # 410: no such token
             urllib.request.urlopen(reset, timeout=5)
-    finally:
-        process.terminate()
-        process.wait(30)
-    lines = log.read_text().splitlines()
-    access = [line for line in lines if '"GET /healthz' in line]
-    assert access and access[0].startswith('198.51.100.7 "GET /healthz HTTP/1.1" 200'), log.read_text()
-    assert [line for line in lines if '"GET /reset/[redacted] HTTP/1.1" 410' in line]
-    assert "secret-reset-token" not in log.read_text() and "123456" not in log.read_text()
+    log = server.output()
+    access = [line for line in log.splitlines() if '"GET /healthz' in line]
+    assert access[0].startswith('127.0.0.1 "GET /healthz HTTP/1.1" 200'), log  # the launcher's probe: direct
+    assert access[-1].startswith('198.51.100.7 "GET /healthz HTTP/1.1" 200'), log  # behind the proxy
+    assert [line for line in log.splitlines() if '"GET /reset/[redacted] HTTP/1.1" 410' in line]
+    assert "secret-reset-token" not in log and "123456" not in log
     # gunicorn logs "Control socket listening at <path>" when it opens one (gunicornc: scale, reload, stop)
-    assert "Control socket" not in log.read_text() and not (tmp_path / "gunicorn.ctl").exists()
+    assert "Control socket" not in log and not (tmp_path / "gunicorn.ctl").exists()
 
 
 def test_gunicorn_control_socket_is_off():
@@ -339,8 +314,8 @@ def test_gunicorn_control_socket_is_off():
 
 
 def test_gunicorn_stops_with_status_4_on_a_configuration_error(tmp_path):
-    env = _gunicorn_env(GATEWAY_BIND=f"127.0.0.1:{free_port()}", GATEWAY_MODE="production",
-                        XDG_RUNTIME_DIR=str(tmp_path))
+    env = gunicorn_environ(GATEWAY_BIND=f"127.0.0.1:{free_port()}", GATEWAY_MODE="production",
+                           GATEWAY_WORKERS="1", GATEWAY_THREADS="2", XDG_RUNTIME_DIR=str(tmp_path))
     result = subprocess.run([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "gateway.wsgi:app"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 4

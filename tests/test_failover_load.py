@@ -9,7 +9,6 @@ acknowledged account is on the new master; meanwhile the gateway answered 503s
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,11 +17,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from gateway.accounts.models import Account, Email
 from tests.conftest import RedisServer, make_app
 from tests.scim.conftest import Scim, user
 from tests.test_sentinel import SERVICE, SentinelServer, start_replica
-from tests.web.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD, create_account
+from tests.helpers.forms import forms
 
 QUICK = f"sentinel down-after-milliseconds {SERVICE} 300\nsentinel failover-timeout {SERVICE} 5000\n"
 #: What a client may be answered while Redis fails over; a 500 is never one of them.
@@ -142,10 +141,10 @@ def signing_in(app, load: Load) -> Callable[[int], None]:
         for path, data in steps:
             page = client.get(path)
             load.record(page.status_code)
-            token = re.search(r'name="csrf_token"[^>]* value="([^"]+)"', page.get_data(as_text=True))
+            token = [f.fields["csrf_token"] for f in forms(page) if f.fields.get("csrf_token")]
             if page.status_code != 200 or not token:
                 return
-            sent = client.post(path, data={"csrf_token": token.group(1), **data})
+            sent = client.post(path, data={"csrf_token": token[0], **data})
             load.record(sent.status_code)
             if sent.status_code >= 400:
                 return
@@ -159,10 +158,7 @@ def test_master_killed_under_load_loses_no_acknowledged_account(base_config, mas
     app = make_app({**base_config, "limits": {"enabled": False}, "redis": {
         "sentinels": [s.address for s in cluster.sentinels], "sentinel_service": SERVICE,
         "url": "redis://127.0.0.1/0", "socket_timeout": 1.0, "wait_replicas": 1, "wait_timeout_ms": 1000}})
-    passwords = app.extensions["gateway.passwords"]
-    app.extensions["gateway.directory"].create(Account(
-        id="alex", emails=(Email("alex@univ-exemple.fr", True),), status="active",
-        password_hash=passwords.hash(PASSWORD)))
+    create_account(app.extensions["gateway.directory"], "alex@univ-exemple.fr")
     load = Load()
     with caplog.at_level(logging.INFO):
         load.run(signing_in(app, load))

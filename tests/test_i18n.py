@@ -22,6 +22,7 @@ from babel.messages.pofile import read_po
 
 from gateway.i18n import LANG_COOKIE
 from gateway.mail import send_mail
+from tests.helpers.forms import csrf_token
 
 ROOT = Path(__file__).resolve().parent.parent
 EN_PO = ROOT / "gateway" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
@@ -195,7 +196,7 @@ def test_lang_parameter_switches_and_is_remembered(client, compiled):
 def test_form_messages_in_english(client, compiled):
     """Lazy ids of the forms (WTForms validators) and the views' messages, unknown address included."""
     form = page(client.get("/login?lang=en"))
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+    token = csrf_token(form)
     empty = page(client.post("/login", data={"csrf_token": token, "email": ""}))
     assert "Please enter your email address." in empty
     unknown = page(client.post("/login", data={"csrf_token": token, "email": "nobody@univ-example.fr"}))

@@ -16,9 +16,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from gateway import logs
-from gateway.accounts.models import Account, Email
 from gateway.logs import AUDIT, JsonFormatter, Redact, audit
-from tests.web.conftest import PASSWORD, Browser, Mailbox
+from tests.conftest import PASSWORD, Browser
+from tests.helpers.forms import forms, page_form
+from tests.web.conftest import Mailbox
 
 EMAIL = "camille@univ-exemple.fr"
 WRONG_PASSWORD = "Tr0mpette-du-matin!"
@@ -89,7 +90,7 @@ class RecordingClient(FlaskClient):
                 self.secrets.add(value)
         if response.mimetype == "text/html":
             page = response.get_data(as_text=True)
-            self.secrets.update(re.findall(r'name="csrf_token"[^>]*value="([^"]+)"', page))
+            self.secrets.update(f.fields["csrf_token"] for f in forms(page) if "csrf_token" in f.fields)
         return response
 
 
@@ -104,15 +105,8 @@ def mailbox(mail_app, smtp):
 
 
 @pytest.fixture
-def camille(app):
-    passwords = app.extensions["gateway.passwords"]
-    account = Account(id="camille", emails=(Email(EMAIL, True),), status="active",
-                      password_hash=passwords.hash(PASSWORD))
-    return app.extensions["gateway.directory"].create(account)
-
-
-def hidden(page: str, name: str) -> str:
-    return re.search(rf'name="{name}" type="hidden" value="([^"]*)"', page).group(1)
+def camille(make_account):
+    return make_account(EMAIL, account_id="camille")
 
 
 def whole_sign_in(app, mailbox, account) -> set[str]:
@@ -123,14 +117,14 @@ def whole_sign_in(app, mailbox, account) -> set[str]:
 
     page = browser.submit("/login", {"email": "personne@univ-exemple.fr"}).get_data(as_text=True)
     assert "Adresse email non reconnue" in page
-    assert "Mot de passe incorrect." in browser.login(EMAIL, WRONG_PASSWORD).get_data(as_text=True)
+    assert "Mot de passe incorrect." in browser.sign_in(EMAIL, WRONG_PASSWORD).get_data(as_text=True)
     assert browser.submit("/login/password", {"password": PASSWORD}).status_code == 302
     assert browser.submit("/logout", form_page="/logout").status_code == 302
 
     browser.submit("/login", {"email": EMAIL})
     browser.submit("/login/code/send", form_page="/login/password")
     code = mailbox.code(EMAIL)
-    flow = hidden(client.get("/login/code").get_data(as_text=True), "flow")
+    flow = page_form(client.get("/login/code"), field="flow").fields["flow"]
     wrong_code = f"{(int(code) + 1) % 10**6:06d}"
     assert "Code incorrect" in browser.submit("/login/code", {"code": wrong_code}).get_data(as_text=True)
     assert browser.submit("/login/code", {"code": code}).status_code == 302 and browser.signed_in()

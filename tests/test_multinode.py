@@ -11,13 +11,10 @@ is bounded.
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from html import unescape
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -32,10 +29,10 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from gateway.accounts.models import Account
 from gateway.oidc.credentials import hash_secret
 from gateway.oidc.keys import init_directory, read_state
-from tests.conftest import DEV_KEY, RedisServer
-from tests.e2e.conftest import PASSWORD, Gateway
-from tests.e2e.conftest import account, directory_over_test_redis  # noqa: F401  fixtures
-from tests.oidc.conftest import CSRF
+from tests.conftest import DEV_KEY, PASSWORD, Gunicorn
+from tests.e2e.conftest import account  # noqa: F401  fixture
+from tests.helpers.forms import csrf_token, forms, page_form
+from tests.helpers.servers import gunicorn_environ
 from tests.saml.conftest import FakeSP, SpSpec, make_key, sp_metadata
 
 GATEWAY_CLI = Path(sys.executable).with_name("gateway")
@@ -43,7 +40,6 @@ CLIENT_ID, CLIENT_SECRET = "rp-multinode", "multinode-secret-0123456789"
 CALLBACK = "https://rp.example.org/cb"
 SP_ENTITY = "https://sp.multinode.example/shibboleth"
 A, B = 0, 1
-SAML_RESPONSE = re.compile(r'name="SAMLResponse" value="([^"]*)"')
 
 
 def other(node: int) -> int:
@@ -78,29 +74,20 @@ scopes = ["openid", "profile", "email"]
 
 
 @pytest.fixture
-def nodes(redis_server: RedisServer, redis_client, shared: dict[str, str], tmp_path: Path) -> Iterator[list[Gateway]]:
+def nodes(gunicorn, shared: dict[str, str]) -> Iterator[list[Gunicorn]]:
     """Node A and node B: the same settings, node A's public URL for both."""
-    env = dict(shared)
-    started: list[Gateway] = []
-    try:
-        started.append(Gateway(redis_server.url, tmp_path / "node-a.log", env))
-        started.append(Gateway(redis_server.url, tmp_path / "node-b.log",
-                               {**env, "GATEWAY_PUBLIC_URL": started[A].url}))
-        for node in started:
-            node.wait_ready()
-        yield started
-        for node in started:
-            assert "Traceback" not in node.output(), node.output()
-    finally:
-        for node in started:
-            node.stop()
+    node_a = gunicorn(shared)
+    started = [node_a, gunicorn({**shared, "GATEWAY_PUBLIC_URL": node_a.url})]
+    yield started
+    for node in started:
+        assert "Traceback" not in node.output(), node.output()
 
 
 class Balancer:
     """A person's browser behind a balancer without sticky sessions: each request goes to the node the
     test names; an absolute URL of the public address is sent by its path."""
 
-    def __init__(self, nodes: list[Gateway]) -> None:
+    def __init__(self, nodes: list[Gunicorn]) -> None:
         self.nodes = nodes
         self.http = requests.Session()
 
@@ -114,9 +101,7 @@ class Balancer:
 
     def submit(self, node: int, page: requests.Response, path: str, data: dict[str, str]) -> requests.Response:
         """POST the form of ``page`` (read from another node, maybe) with its CSRF token."""
-        match = CSRF.search(page.text)
-        assert match, page.text[:500]
-        return self.request(node, "POST", path, data={"csrf_token": match.group(1), **data})
+        return self.request(node, "POST", path, data={"csrf_token": csrf_token(page), **data})
 
     def sign_in(self, first: int, email: str, start: str = "/login") -> requests.Response:
         """The address page, the address, the password page, the password: each at the other node."""
@@ -155,7 +140,7 @@ class Balancer:
 
 
 @pytest.fixture
-def browser(nodes: list[Gateway]) -> Iterator[Balancer]:
+def browser(nodes: list[Gunicorn]) -> Iterator[Balancer]:
     balancer = Balancer(nodes)
     yield balancer
     balancer.close()
@@ -185,13 +170,12 @@ def test_sso_request_at_one_node_sign_in_at_the_other_response_from_the_first(
     done = browser.sign_in(B, account.emails[0].address, start=asked.headers["Location"])
     answer = browser.get(A, done.headers["Location"])
     assert answer.status_code == 200, answer.text[:500]
-    posted = SAML_RESPONSE.search(answer.text)
-    assert posted, answer.text[:500]
-    parsed = sp.parse(unescape(posted.group(1)), request_id)
+    parsed = sp.parse(page_form(answer, field="SAMLResponse").fields["SAMLResponse"], request_id)
     assert parsed.ava["mail"] == [account.emails[0].address]
     # the request IDs seen are shared too: the same AuthnRequest at node B is refused (SEC05)
     again = browser.get(B, how["url"])
-    assert "déjà été utilisée" in again.text and not SAML_RESPONSE.search(again.text)
+    assert "déjà été utilisée" in again.text
+    assert not any("SAMLResponse" in form.fields for form in forms(again))
 
 
 def test_oidc_code_flow_with_a_key_rotation_between_authorize_and_token(
@@ -249,9 +233,8 @@ def authorization(discovery: dict) -> tuple[OAuth2Session, str, str, str, str]:
 
 def cli_env(keys_dir: Path, browser: Balancer) -> dict[str, str]:
     """The `gateway` command on a node: the same settings as the web nodes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k != "REDIS_URL"}
-    return {**env, "GATEWAY_MODE": "development", "GATEWAY_SECRET_KEY": DEV_KEY[:40],
-            "GATEWAY_OIDC_KEYS_DIR": str(keys_dir), "GATEWAY_PUBLIC_URL": browser.nodes[A].url}
+    return gunicorn_environ(GATEWAY_MODE="development", GATEWAY_SECRET_KEY=DEV_KEY[:40],
+                            GATEWAY_OIDC_KEYS_DIR=str(keys_dir), GATEWAY_PUBLIC_URL=browser.nodes[A].url)
 
 
 def jwks_of(browser: Balancer, node: int) -> dict:

@@ -20,10 +20,10 @@ from gateway.accounts.models import Account, Email
 from gateway.saml.sp.nameids import NameIds
 from gateway.store import NotReplicated
 from tests.cli.conftest import cli_environ
-from tests.conftest import RedisServer, make_app
+from tests.conftest import Browser, RedisServer, make_app
+from tests.helpers.accounts import create_account
 from tests.scim.conftest import COCKPIT_TOKEN, Scim, user
 from tests.test_sentinel import start_replica
-from tests.web.conftest import PASSWORD, Browser
 
 SCIM_HEADERS = {"Authorization": f"Bearer {COCKPIT_TOKEN}"}
 
@@ -61,12 +61,11 @@ def stop_keeping_data(server: RedisServer) -> None:
     server.stop()
 
 
-def sign_in(app) -> Browser:
-    account = Account(id="alex", emails=(Email("alex@univ-exemple.fr", True),), status="active",
-                      password_hash=app.extensions["gateway.passwords"].hash(PASSWORD))
-    app.extensions["gateway.directory"].create(account)
+def signed_in_browser(app) -> Browser:
+    """A browser signed in to ``app`` with a new account."""
+    create_account(app.extensions["gateway.directory"], "alex@univ-exemple.fr")
     browser = Browser(app.test_client())
-    browser.login("alex@univ-exemple.fr")
+    browser.sign_in("alex@univ-exemple.fr")
     assert browser.signed_in()
     return browser
 
@@ -101,7 +100,7 @@ def refusals(caplog) -> list[logging.LogRecord]:
 
 
 def test_redis_stopped_under_a_signed_in_browser(away_app, server, caplog):
-    browser = sign_in(away_app)
+    browser = signed_in_browser(away_app)
     client = browser.client
     stop_keeping_data(server)
     caplog.clear()

@@ -7,7 +7,6 @@ import pytest
 import redis
 
 from gateway.accounts.directory import Directory
-from gateway.accounts.models import Account, Email
 from gateway.saml.sp.nameids import NameIds
 from gateway.store import Store
 
@@ -21,9 +20,9 @@ NEW = "https://new.example.org/sp"
 
 
 @pytest.fixture
-def made(accounts, redis_client) -> dict[str, str]:
+def made(make_account, redis_client) -> dict[str, str]:
     """Account "u", with the persistent identifiers the IdP made for it at two SPs."""
-    account = accounts.create(Account(id="u", emails=(Email("u@example.fr", True),), given_name="U"))
+    account = make_account("u@example.fr", account_id="u", status="provisioned", given_name="U")
     name_ids = NameIds(Store(redis_client), IDP)
     return {sp: name_ids.persistent_value(account, sp) for sp in (OTHER, MAIN)}
 

@@ -6,7 +6,7 @@ import shutil
 import time
 from urllib.parse import urlsplit
 
-from tests.e2e.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 SCREENSHOT_COPY = "/tmp/uness-login.png"
 

@@ -22,8 +22,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from gateway.demo import saml_sp
-from tests.conftest import RedisServer, WsgiServer, free_port
-from tests.e2e.conftest import PASSWORD, Gateway
+from tests.conftest import PASSWORD, Gunicorn, WsgiServer, free_port
 
 
 class DemoSp:
@@ -65,8 +64,7 @@ SCENARIOS = {
 
 
 @pytest.fixture(params=list(SCENARIOS))
-def demo(request: pytest.FixtureRequest, redis_server: RedisServer, redis_client,
-         tmp_path: Path) -> Iterator[tuple[Gateway, list[DemoSp]]]:
+def demo(request: pytest.FixtureRequest, gunicorn, tmp_path: Path) -> Iterator[tuple[Gunicorn, list[DemoSp]]]:
     """The gateway under gunicorn trusting the demo SPs (``saml.sp_metadata_dir``), and the SPs."""
     specs = SCENARIOS[request.param]
     ports = sorted((free_port() for _ in specs), key=lambda port: f"http://127.0.0.1:{port}/")  # chain order
@@ -75,17 +73,14 @@ def demo(request: pytest.FixtureRequest, redis_server: RedisServer, redis_client
     folder.mkdir()
     for number, sp in enumerate(sps):
         (folder / f"demo{number}.xml").write_text(saml_sp.metadata_xml(sp.settings))
-    gateway = Gateway(redis_server.url, tmp_path / "gunicorn.log",
-                      {"GATEWAY_SAML_SP_METADATA_DIR": str(folder)})
+    gateway = gunicorn({"GATEWAY_SAML_SP_METADATA_DIR": str(folder)})
     try:
-        gateway.wait_ready()
         for sp in sps:
             sp.start(gateway.url)
         yield gateway, sps
     finally:
         for sp in sps:
             sp.stop()
-        gateway.stop()
 
 
 def test_logout_button_logs_the_saml_sps_out(demo, account, page):

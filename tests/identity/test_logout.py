@@ -11,7 +11,6 @@ import pytest
 from flask import session
 from flask_login import current_user
 
-from gateway.accounts.models import Account, Email
 from gateway.identity.logout import (
     Ended, EndedSession, Initiator, end_account_sessions, end_this_session, on_session_end,
 )
@@ -51,14 +50,13 @@ def audit_lines():
 
 
 @pytest.fixture
-def sign_in(app):
+def sign_in(app, make_account):
     """A signed-in session record in Redis, as the sign-in step leaves it; returns its id."""
     sessions, directory = app.extensions["gateway.sessions"], app.extensions["gateway.directory"]
 
     def make(account_id: str = "camille") -> str:
         if directory.get(account_id) is None:
-            directory.create(Account(id=account_id, emails=(Email(f"{account_id}@univ-exemple.fr", True),),
-                                     status="active"))
+            make_account(f"{account_id}@univ-exemple.fr", account_id=account_id, password=None)
         sid, data = new_session_id(), {"_user_id": account_id, "csrf_token": "x"}
         sessions.authenticate(data, account_id, ("pwd",), remember=False, ip="192.0.2.1", user_agent="test")
         assert sessions.save(sid, data, new=True)

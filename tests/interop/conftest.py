@@ -16,7 +16,8 @@ the test is skipped with that reason.
 Order, so that each side has the other's metadata:
 
 1. shibd + Apache start without IdP metadata; ``/Shibboleth.sso/Metadata`` gives the SP's;
-2. it goes in the gateway's SP metadata folder, then gunicorn starts (the gateway reads
+2. it goes in the gateway's SP metadata folder, then gunicorn starts (tests/conftest.py's launcher;
+   the gateway reads
    SP metadata once, at start) and ``/saml/metadata`` is saved for shibd;
 3. shibd restarts with it (Apache and mod_shib reconnect to the new shibd on their own).
 """
@@ -26,7 +27,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,13 +37,9 @@ import pytest
 import requests
 from lxml import etree
 
-from gateway.accounts.directory import Directory
-from gateway.accounts.models import Account, Email
-from gateway.accounts.passwords import Passwords
-from gateway.config import RedisSettings
-from gateway.store import Store
-from tests.conftest import DEV_KEY, TEST_SCOPES, RedisServer, free_port
-from tests.e2e.conftest import FAST_ARGON2, PASSWORD, ROOT, Gateway
+from gateway.accounts.models import Account
+from tests.conftest import Gunicorn, RedisServer, free_port
+from tests.helpers.servers import ROOT
 
 HERE = Path(__file__).resolve().parent / "shibboleth"
 PACKAGES = ("apache2", "libapache2-mod-shib")
@@ -227,33 +223,16 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
         pass
 
 
-class LiveGateway(Gateway):
-    """The gateway under gunicorn (as tests/e2e), with a given port and SP metadata folder."""
-
-    def __init__(self, redis_url: str, log: Path, port: int, sp_dir: Path) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k != "REDIS_URL"}
-        env.update(
-            GATEWAY_MODE="development", GATEWAY_SECRET_KEY=DEV_KEY[:40], GATEWAY_PUBLIC_URL=self.url,
-            GATEWAY_INSECURE_HTTP="true", GATEWAY_REDIS_URL=redis_url, GATEWAY_BIND=f"127.0.0.1:{port}",
-            GATEWAY_WORKERS="1", GATEWAY_PASSWORDS_MEMORY_COST=str(FAST_ARGON2.memory_cost),
-            GATEWAY_PASSWORDS_TIME_COST=str(FAST_ARGON2.time_cost),
-            GATEWAY_SAML_SP_METADATA_DIR=str(sp_dir),
-            GATEWAY_SAML_EXTRA_SCOPES=",".join(TEST_SCOPES),
-        )
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "gateway.wsgi:app"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+def live_gateway(redis_url: str, log: Path, port: int, sp_dir: Path) -> Gunicorn:
+    """The gateway under gunicorn (tests.conftest's launcher) on ``port`` (the SPs were given its entityID
+    before it started), trusting the SP metadata in ``sp_dir``; ready."""
+    return Gunicorn(redis_url, log, {"GATEWAY_SAML_SP_METADATA_DIR": str(sp_dir)}, port=port).start()
 
 
 class Interop:
     """What the test needs: both servers, the account, and where the logs are."""
 
-    def __init__(self, sp: ShibbolethSP, gateway: LiveGateway, account: Account) -> None:
+    def __init__(self, sp: ShibbolethSP, gateway: Gunicorn, account: Account) -> None:
         self.sp = sp
         self.gateway = gateway
         self.account = account
@@ -263,14 +242,14 @@ class Interop:
 
 
 @pytest.fixture
-def interop(shibboleth_packages, redis_server: RedisServer, redis_client, tmp_path: Path) -> Iterator[Interop]:
+def interop(shibboleth_packages, redis_server: RedisServer, redis_client, make_account,
+            tmp_path: Path) -> Iterator[Interop]:
     # /tmp/pytest-of-root is 0700: Apache's children (www-data) need a folder of their own they can enter.
     root = Path(tempfile.mkdtemp(prefix="uness-shibsp-", dir="/tmp"))
     root.chmod(0o755)
     gateway_port = free_port()
     idp_entity_id = f"http://127.0.0.1:{gateway_port}/saml/metadata"
     sp = gateway = None
-    store = Store.from_settings(RedisSettings(url=redis_server.url))
     try:
         sp = ShibbolethSP(root / "sp", idp_entity_id)
         sp.start_shibd()
@@ -281,13 +260,11 @@ def interop(shibboleth_packages, redis_server: RedisServer, redis_client, tmp_pa
         sp_dir = tmp_path / "sp-metadata"
         sp_dir.mkdir()
         (sp_dir / "shibboleth-sp.xml").write_bytes(metadata.content)
-        account = Directory(store).create(Account(
-            id="jdupont", emails=(Email("jean.dupont@univ-exemple.fr", True),), given_name="Jean",
-            family_name="Dupont", display_name="Jean Dupont", affiliations=("staff", "member"),
-            establishment="{UAI}0751717J", eppn=EPPN, legacy_ids={sp.entity_id: LEGACY_ID}, status="active",
-            password_hash=Passwords(FAST_ARGON2).hash(PASSWORD)))
-        gateway = LiveGateway(redis_server.url, tmp_path / "gunicorn.log", gateway_port, sp_dir)
-        gateway.wait_ready()
+        account = make_account("jean.dupont@univ-exemple.fr", account_id="jdupont", given_name="Jean",
+                               family_name="Dupont", display_name="Jean Dupont",
+                               affiliations=("staff", "member"), establishment="{UAI}0751717J", eppn=EPPN,
+                               legacy_ids={sp.entity_id: LEGACY_ID})
+        gateway = live_gateway(redis_server.url, tmp_path / "gunicorn.log", gateway_port, sp_dir)
 
         idp_metadata = requests.get(gateway.url + "/saml/metadata", timeout=10)
         assert idp_metadata.status_code == 200, idp_metadata.text[:500]
@@ -301,5 +278,4 @@ def interop(shibboleth_packages, redis_server: RedisServer, redis_client, tmp_pa
             gateway.stop()
         if sp is not None:
             sp.stop()
-        store.close()
         shutil.rmtree(root, ignore_errors=True)

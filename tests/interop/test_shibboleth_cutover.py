@@ -23,15 +23,14 @@ import requests
 from lxml import etree
 
 from gateway.accounts.directory import Directory
-from gateway.accounts.models import Account, Email, NameQualifiers
-from gateway.accounts.passwords import Passwords
+from gateway.accounts.models import Account, NameQualifiers
 from gateway.config import RedisSettings
 from gateway.saml.cutover import attribute_policy_rule
 from gateway.store import Store
-from tests.conftest import TEST_SCOPES, RedisServer, free_port
-from tests.e2e.conftest import FAST_ARGON2, PASSWORD
+from tests.conftest import TEST_SCOPES, Browser, Gunicorn, RedisServer, free_port
+from tests.helpers.accounts import create_account
 
-from .conftest import LEGACY_ID, LiveGateway, ShibbolethSP
+from .conftest import LEGACY_ID, ShibbolethSP, live_gateway
 from .test_shibboleth_sp import TIMEOUT, auto_post_form, shown, sign_in, values
 
 FORMER_IDP = "https://idp.univ-exemple.fr/idp/shibboleth"
@@ -43,7 +42,7 @@ AFP = "urn:mace:shibboleth:2.0:afp"
 class Moved:
     """Both SPs, the gateway and Jean's account (what sign_in() needs of an Interop, for SP A)."""
 
-    def __init__(self, a: ShibbolethSP, b: ShibbolethSP, gateway: LiveGateway, account: Account) -> None:
+    def __init__(self, a: ShibbolethSP, b: ShibbolethSP, gateway: Gunicorn, account: Account) -> None:
         self.sp, self.b, self.gateway, self.account = a, b, gateway, account
 
     def logs(self) -> str:
@@ -68,7 +67,7 @@ def accept_former_qualifier(sp: ShibbolethSP) -> None:
 
 
 @pytest.fixture
-def moved(shibboleth_packages, redis_server: RedisServer, tmp_path: Path) -> Iterator[Moved]:
+def moved(shibboleth_packages, redis_server: RedisServer, redis_client, tmp_path: Path) -> Iterator[Moved]:
     root = Path(tempfile.mkdtemp(prefix="uness-shibsp-", dir="/tmp"))  # www-data must enter it
     root.chmod(0o755)
     gateway_port = free_port()
@@ -90,14 +89,13 @@ def moved(shibboleth_packages, redis_server: RedisServer, tmp_path: Path) -> Ite
             assert metadata.status_code == 200, metadata.text[:500]
             (sp_dir / f"shibboleth-{name}.xml").write_bytes(metadata.content)
         a, b = sps
-        account = Directory(store, ("uness.fr", *TEST_SCOPES)).create(Account(
-            id="jdupont", emails=(Email("jean.dupont@univ-exemple.fr", True),), given_name="Jean",
-            family_name="Dupont", display_name="Jean Dupont", affiliations=("staff", "member"),
+        account = create_account(
+            Directory(store, ("uness.fr", *TEST_SCOPES)), "jean.dupont@univ-exemple.fr", account_id="jdupont",
+            given_name="Jean", family_name="Dupont", display_name="Jean Dupont",
+            affiliations=("staff", "member"),
             eppn="jean@univ-exemple.fr", legacy_eppns={a.entity_id: EPPN_A, b.entity_id: EPPN_B},
-            legacy_ids={a.entity_id: LEGACY_ID}, legacy_qualifiers={a.entity_id: NameQualifiers(FORMER_IDP)},
-            status="active", password_hash=Passwords(FAST_ARGON2).hash(PASSWORD)))
-        gateway = LiveGateway(redis_server.url, tmp_path / "gunicorn.log", gateway_port, sp_dir)
-        gateway.wait_ready()
+            legacy_ids={a.entity_id: LEGACY_ID}, legacy_qualifiers={a.entity_id: NameQualifiers(FORMER_IDP)})
+        gateway = live_gateway(redis_server.url, tmp_path / "gunicorn.log", gateway_port, sp_dir)
         idp_metadata = requests.get(gateway.url + "/saml/metadata", timeout=10)
         assert idp_metadata.status_code == 200, idp_metadata.text[:500]
         for sp in sps:
@@ -116,7 +114,7 @@ def moved(shibboleth_packages, redis_server: RedisServer, tmp_path: Path) -> Ite
 
 
 def test_each_application_sees_the_identifiers_the_former_idps_gave(moved: Moved) -> None:
-    browser = requests.Session()
+    browser = Browser(url=moved.gateway.url)
     try:
         page = sign_in(browser, moved)  # type: ignore[arg-type]  # through SP A
         former = f"{FORMER_IDP}!{moved.sp.entity_id}!{LEGACY_ID}"
@@ -125,7 +123,7 @@ def test_each_application_sees_the_identifiers_the_former_idps_gave(moved: Moved
         assert values(page, "persistent_id") == {former}, shown(page)
         assert values(page, "affiliation") == {"staff@univ-exemple.fr", "member@univ-exemple.fr"}, shown(page)
 
-        other = second_application(browser, moved)
+        other = second_application(browser.http, moved)
         assert other.get("REMOTE_USER") == EPPN_B and other.get("eppn") == EPPN_B, shown(other)
         assert values(other, "affiliation") == {"staff@univ.fr", "member@univ.fr"}, shown(other)
         assert all(v.startswith(f"{moved.gateway.url}/saml/metadata!{moved.b.entity_id}!")

@@ -19,6 +19,8 @@ import requests
 
 from gateway.saml.wire.keys import DEV_CERT, pem_block
 
+from tests.conftest import Browser
+
 from .conftest import ETC, Interop, render
 from .test_shibboleth_sp import TIMEOUT, check_attributes, sign_in
 
@@ -62,6 +64,6 @@ def test_ren02_shibboleth_sp_trusts_the_gateway_through_its_signed_metadata(inte
         use_remote_metadata(interop, right, "accepted")
         assert (sp.run / "accepted.xml").exists(), "shibd kept no backing copy of the verified metadata"
         assert sp.log("shibd.log").count(REFUSED) == failures
-        check_attributes(sign_in(requests.Session(), interop), interop)
+        check_attributes(sign_in(Browser(url=interop.gateway.url), interop), interop)
     except (AssertionError, requests.RequestException) as exc:
         pytest.fail(f"{type(exc).__name__}: {exc}\n\n{interop.logs()}", pytrace=True)

@@ -20,16 +20,17 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.e2e.conftest import PASSWORD, ROOT
+from tests.conftest import PASSWORD, Browser
+from tests.helpers.servers import ROOT
 
 from .conftest import Interop
-from .test_shibboleth_sp import TIMEOUT, csrf, sign_in
+from .test_shibboleth_sp import TIMEOUT, sign_in
 
 NEW_PASSWORD = "une phrase de passe assez longue"
 
 
 def test_slo04_password_changed_elsewhere_ends_the_shibboleth_sp_session_over_soap(interop: Interop) -> None:
-    first, second = requests.Session(), requests.Session()
+    first, second = Browser(url=interop.gateway.url), Browser(url=interop.gateway.url)
     try:
         sign_in(first, interop)
         secure = first.get(interop.sp.url + "/secure", allow_redirects=False, timeout=TIMEOUT)
@@ -44,17 +45,13 @@ def test_slo04_password_changed_elsewhere_ends_the_shibboleth_sp_session_over_so
         pytest.fail(f"{type(exc).__name__}: {exc}\n\n{interop.logs()}", pytrace=True)
 
 
-def change_password(browser: requests.Session, interop: Interop) -> None:
+def change_password(browser: Browser, interop: Interop) -> None:
     """Sign in on the gateway's own pages, then "Mes informations" > change the password."""
-    gateway = interop.gateway
-    page = browser.get(gateway.url + "/login", timeout=TIMEOUT)
-    address = interop.account.primary_email
-    page = browser.post(page.url, data={"csrf_token": csrf(page.text), "email": address}, timeout=TIMEOUT)
-    page = browser.post(page.url, data={"csrf_token": csrf(page.text), "password": PASSWORD}, timeout=TIMEOUT)
-    assert urlsplit(page.url).path == "/account", (page.url, page.text[:500])
-    form = {"csrf_token": csrf(page.text), "current": PASSWORD, "password": NEW_PASSWORD,
-            "confirm": NEW_PASSWORD}
-    done = browser.post(gateway.url + "/account/password", data=form, timeout=TIMEOUT)
+    signed_in = browser.sign_in(interop.account.primary_email)
+    assert urlsplit(signed_in.headers.get("Location", "")).path == "/account", signed_in.text[:500]
+    page = browser.get("/account", timeout=TIMEOUT)
+    form = {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    done = browser.submit("/account/password", form, page=page, allow_redirects=True, timeout=TIMEOUT)
     assert done.status_code == 200 and "Vos autres sessions ont été fermées" in done.text, done.text[:800]
 
 

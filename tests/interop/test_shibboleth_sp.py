@@ -14,13 +14,13 @@ See tests/interop/conftest.py for how Apache, shibd and gunicorn are started.
 from __future__ import annotations
 
 import re
-from html import unescape
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
 
-from tests.e2e.conftest import PASSWORD
+from tests.conftest import Browser
+from tests.helpers.forms import forms
 
 from .conftest import EPPN, LEGACY_ID, Interop
 
@@ -32,17 +32,19 @@ TIMEOUT = 15
 
 def test_sign_in_through_shibboleth_sp_shows_the_attributes_and_its_logout_ends_the_gateway_session(
         interop: Interop) -> None:
-    browser = requests.Session()
+    browser = Browser(url=interop.gateway.url)
     try:
         page = sign_in(browser, interop)
         check_attributes(page, interop)
         check_shibd_kept_everything(interop)
-        logout(browser, interop)
+        logout(browser.http, interop)
     except (AssertionError, requests.RequestException) as exc:
         pytest.fail(f"{type(exc).__name__}: {exc}\n\n{interop.logs()}", pytrace=True)
 
 
-def sign_in(browser: requests.Session, interop: Interop) -> dict[str, str]:
+def sign_in(browser: Browser, interop: Interop) -> dict[str, str]:
+    """Through the SP's protected page: the gateway's sign-in pages (tests.conftest.Browser), the
+    auto-submitting form to the ACS; what mod_shib gave the page."""
     sp, gateway = interop.sp, interop.gateway
     # 1. The protected page sends the browser to the gateway with an AuthnRequest (HTTP-Redirect).
     response = browser.get(sp.url + "/secure", allow_redirects=False, timeout=TIMEOUT)
@@ -51,18 +53,16 @@ def sign_in(browser: requests.Session, interop: Interop) -> dict[str, str]:
     assert location.startswith(gateway.url + "/saml/sso?"), location
     assert "SAMLRequest" in parse_qs(urlsplit(location).query)
     # 2. The gateway asks for a sign-in: address, then password, each with its CSRF token.
-    response = browser.get(location, timeout=TIMEOUT)
+    response = browser.get(location, allow_redirects=True, timeout=TIMEOUT)
     assert urlsplit(response.url).path == "/login", (response.url, response.text[:500])
-    response = browser.post(response.url, data={"csrf_token": csrf(response.text), "email": interop.account
-                                                 .primary_email}, timeout=TIMEOUT)
-    assert urlsplit(response.url).path == "/login/password", (response.url, response.text[:500])
-    response = browser.post(response.url, data={"csrf_token": csrf(response.text), "password": PASSWORD},
-                            timeout=TIMEOUT)
+    done = browser.sign_in(interop.account.primary_email, start=response)
+    assert done.status_code == 302, (done.url, done.text[:500])
     # 3. Back on /saml/sso/resume: the auto-submitting form to the SP's ACS, posted as a browser does.
+    response = browser.get(done.headers["Location"], allow_redirects=True, timeout=TIMEOUT)
     assert response.status_code == 200, (response.url, response.text[:800])
     action, fields = auto_post_form(response.text, response.url)
     assert action == sp.url + "/Shibboleth.sso/SAML2/POST", action
-    response = browser.post(action, data=fields, timeout=TIMEOUT)
+    response = browser.post(action, data=fields, allow_redirects=True, timeout=TIMEOUT)
     # 4. mod_shib made a session and sent the browser back to /secure (the RelayState).
     assert response.status_code == 200, (response.status_code, response.url, response.text[:1500])
     assert urlsplit(response.url).path == "/secure", response.url
@@ -126,20 +126,11 @@ def follow_logout(browser: requests.Session, response: requests.Response) -> req
     return response
 
 
-def csrf(page: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
-        re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, page[:800]
-    return unescape(match.group(1))
-
-
 def auto_post_form(html: str, base: str) -> tuple[str, dict[str, str]]:
-    action = re.search(r'<form[^>]*action="([^"]*)"', html)
-    assert action, html[:800]
-    fields = {unescape(name): unescape(value) for name, value in
-              re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html)}
-    assert "SAMLResponse" in fields or "SAMLRequest" in fields, html[:800]
-    return urljoin(base, unescape(action.group(1))), fields
+    """The auto-submitting SAML form of a page: (its action, absolute; its fields)."""
+    found = [f for f in forms(html) if "SAMLResponse" in f.fields or "SAMLRequest" in f.fields]
+    assert found, html[:800]
+    return urljoin(base, found[0].action), found[0].fields
 
 
 def shown(page: dict[str, str]) -> str:

@@ -16,18 +16,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.conftest import RedisServer, free_port
+from tests.conftest import Browser, Gunicorn, RedisServer, free_port
 from tests.metrics.scrape import scrape_url
-from tests.test_deploy import BIN, GOOD_SECRET, ROOT, _gunicorn_env
 
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+def wait_until_up(url: str, server: Gunicorn) -> None:
+    """Until ``url`` answers at all (the metrics listener starts after the workers)."""
     for _ in range(300):
-        assert process.poll() is None, log.read_text()
+        assert server.process is not None and server.process.poll() is None, server.output()
         try:
             urllib.request.urlopen(url, timeout=2).close()
             return
@@ -35,50 +31,41 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
             return
         except OSError:
             time.sleep(0.1)
-    raise AssertionError(log.read_text())
+    raise AssertionError(server.output())
 
 
 @pytest.fixture
-def gunicorn(redis_server: RedisServer, tmp_path):
-    port, metrics_port = free_port(), free_port()
-    env = _gunicorn_env(
-        GATEWAY_BIND=f"127.0.0.1:{port}", GATEWAY_WORKERS="2", GATEWAY_MODE="development",
-        GATEWAY_INSECURE_HTTP="true", GATEWAY_SECRET_KEY=GOOD_SECRET, GATEWAY_REDIS_URL=redis_server.url,
-        GATEWAY_METRICS_BIND=f"127.0.0.1:{metrics_port}", GATEWAY_LIMITS_UNKNOWN_PER_CLIENT="12/minute",
-        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"), XDG_RUNTIME_DIR=str(tmp_path),
-    )
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "gateway.wsgi:app"],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        site, metrics = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"
-        wait_until_up(site + "/healthz", process, log)
-        wait_until_up(metrics, process, log)
-        yield site, metrics, tmp_path / "metrics"
-    finally:
-        process.terminate()
-        process.wait(30)
-    assert "Traceback" not in log.read_text(), log.read_text()
+def served(redis_server: RedisServer, redis_client, tmp_path):
+    """gunicorn with two workers and the metrics listener: (site URL, metrics URL, multiprocess folder)."""
+    metrics_port = free_port()
+    env = {"GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "2",
+           "GATEWAY_METRICS_BIND": f"127.0.0.1:{metrics_port}",
+           "GATEWAY_LIMITS_UNKNOWN_PER_CLIENT": "12/minute",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "XDG_RUNTIME_DIR": str(tmp_path)}
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+    with Gunicorn(redis_server.url, tmp_path / "gunicorn.log", env) as server:
+        wait_until_up(metrics, server)
+        yield server.url, metrics, tmp_path / "metrics"
+    assert "Traceback" not in server.output(), server.output()
     with pytest.raises(OSError):  # the metrics process left with the master
         urllib.request.urlopen(metrics, timeout=5)
 
 
 def unknown_address_attempt(site: str, n: int) -> int:
     """The address step with an address nobody has (a new one each time), on a new connection (so any worker may take it)."""
-    with requests.Session() as browser:
-        token = CSRF.search(browser.get(site + "/login", timeout=10).text).group(1)
-        answer = browser.post(site + "/login", data={"csrf_token": token, "email": f"personne{n}@univ-exemple.fr"},
-                              allow_redirects=False, timeout=10)
-        return answer.status_code
+    browser = Browser(url=site)
+    try:
+        return browser.submit("/login", {"email": f"personne{n}@univ-exemple.fr"}).status_code
+    finally:
+        browser.close()
 
 
 def worker_pids(folder: Path) -> set[str]:
     return {m.group(1) for f in folder.glob("counter_*.db") if (m := re.search(r"_(\d+)\.db$", f.name))}
 
 
-def test_counters_are_summed_across_workers_on_the_private_listener(gunicorn):
-    site, metrics, folder = gunicorn
+def test_counters_are_summed_across_workers_on_the_private_listener(served):
+    site, metrics, folder = served
     attempts = 0
     while attempts < 30 or len(worker_pids(folder)) < 2:
         assert attempts < 300, "the same worker took every connection"
@@ -95,8 +82,8 @@ def test_counters_are_summed_across_workers_on_the_private_listener(gunicorn):
     assert scraped.total("gateway_request_duration_seconds_count", group="pages") >= 2 * attempts
 
 
-def test_the_public_port_has_no_metrics(gunicorn):
-    site, metrics, _ = gunicorn
+def test_the_public_port_has_no_metrics(served):
+    site, metrics, _ = served
     for path in ("/metrics", "/metrics?format=prometheus"):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(site + path, timeout=10)

@@ -5,9 +5,8 @@
   ``live.provider.clock`` is the injectable clock.
 * ``rp_backend``: a real HTTP server of the relying party receiving Back-Channel
   Logout POSTs (``rp_backend.tokens``).
-* ``browser``: a ``requests`` session that follows redirects by hand and signs in
-  through the real pages (GET /login, POST the address, POST the password, with
-  the CSRF tokens read from the HTML).
+* ``browser``: tests.conftest.Browser on the live server, following redirects by hand
+  and signing in through the real pages when the address page shows up.
 * ``rp(client_id)``: authlib's ``OAuth2Session`` configured from discovery; ID
   tokens are verified with joserfc against ``/oidc/jwks`` (authlib.jose is
   deprecated in authlib 1.9 in favour of joserfc, which authlib itself uses).
@@ -17,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import http.server
 import json
-import re
 import secrets
 import threading
 import time
@@ -34,12 +32,12 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from gateway import jobs
-from gateway.accounts.models import Account, Email
+from gateway.accounts.models import Account
 from gateway.oidc.credentials import hash_secret
 from gateway.oidc.keys import init_directory
-from tests.conftest import WsgiServer, free_port, make_app
+from tests.conftest import PASSWORD, WsgiServer, free_port, make_app
+from tests.conftest import Browser as BaseBrowser
 
-PASSWORD = "correct horse battery staple"
 EMAIL = "camille.martin@univ-exemple.fr"
 RP = "https://rp.example.org"
 CALLBACK = f"{RP}/cb"
@@ -204,57 +202,33 @@ def live(oidc_config: dict, redis_client) -> Iterator[Live]:
 
 
 @pytest.fixture
-def account(live: Live) -> Account:
-    """An active account with a verified address, a password and R&E attributes."""
-    passwords = live.app.extensions["gateway.passwords"]
-    return live.app.extensions["gateway.directory"].create(Account(
-        id="camille-martin", emails=(Email(EMAIL, True), Email("c.martin@chu-exemple.fr", True)),
-        given_name="Camille", family_name="Martin", display_name="Camille Martin",
-        affiliations=("student", "member"), establishment="{UAI}0751717J", eppn="cmartin@univ-exemple.fr",
-        legacy_ids={LEGACY_SP: "legacy-42"}, status="active", password_hash=passwords.hash(PASSWORD),
-    ))
+def account(live: Live, make_account) -> Account:
+    """An active account with two verified addresses, a password and R&E attributes."""
+    return make_account(EMAIL, "c.martin@chu-exemple.fr", given_name="Camille", family_name="Martin",
+                        display_name="Camille Martin", affiliations=("student", "member"),
+                        establishment="{UAI}0751717J", eppn="cmartin@univ-exemple.fr",
+                        legacy_ids={LEGACY_SP: "legacy-42"})
 
 
 # -- the person's browser -------------------------------------------------------------------
 
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
-
-
-class Browser:
-    """Follows redirects one by one and fills the sign-in pages when they show up."""
+class Browser(BaseBrowser):
+    """The person's browser on the live gateway (tests.conftest.Browser), following redirects one by one
+    and signing in when the address page shows up; ``login_pages`` counts the sign-ins."""
 
     def __init__(self, live: Live) -> None:
+        super().__init__(url=live.url)
         self.live = live
-        self.http = requests.Session()
-        self.history: list[requests.Response] = []
         self.login_pages = 0
 
-    def get(self, url: str, **kw: Any) -> requests.Response:
-        response = self.http.get(urljoin(self.live.url, url), allow_redirects=False, timeout=10, **kw)
-        self.history.append(response)
-        return response
-
-    def post(self, url: str, data: dict[str, Any], **kw: Any) -> requests.Response:
-        response = self.http.post(urljoin(self.live.url, url), data=data, allow_redirects=False, timeout=10,
-                                  **kw)
-        self.history.append(response)
-        return response
-
-    def submit(self, page: requests.Response, path: str, data: dict[str, Any]) -> requests.Response:
-        match = CSRF.search(page.text)
-        assert match, f"no CSRF token on {page.url}"
-        return self.post(path, {"csrf_token": match.group(1), **data})
-
-    def login(self, email: str = EMAIL, password: str = PASSWORD, start: requests.Response | None = None,
-              ) -> requests.Response:
-        """Fill the address and password pages; returns the response to the password POST."""
-        page = start if start is not None else self.get("/login")
+    def sign_in(self, address: str = EMAIL, password: str = PASSWORD, *, start: Any = None,
+                remember: bool = False) -> requests.Response:
+        """Fill the address and password pages (the address page is the Connexion page); returns the
+        response to the password POST."""
         self.login_pages += 1
+        page = start if start is not None and not isinstance(start, str) else self.get(start or "/login")
         assert page.status_code == 200 and "Connexion" in page.text
-        step = self.submit(page, "/login", {"email": email})
-        assert step.status_code == 302, step.text[:300]
-        assert step.headers["Location"].endswith("/login/password")
-        return self.submit(self.get("/login/password"), "/login/password", {"password": password})
+        return super().sign_in(address, password, start=page, remember=remember)
 
     def go(self, url: str, stop: str = RP, email: str | None = EMAIL, method: str = "GET",
            data: dict[str, Any] | None = None) -> str | requests.Response:
@@ -273,14 +247,11 @@ class Browser:
                     return target
                 response = self.get(target)
             elif response.status_code == 200 and urlsplit(response.url).path == "/login" and email:
-                response = self.login(email, start=response)
+                response = self.sign_in(email, start=response)
                 email = None  # once
             else:
                 return response
         raise AssertionError("redirect loop")
-
-    def close(self) -> None:
-        self.http.close()
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def test_oidcc_login_hint(browser, rp, account):
     assert page.status_code == 200
     assert re.search(rf'name="email"[^>]*value="{re.escape(EMAIL)}"', page.text) or \
         re.search(rf'value="{re.escape(EMAIL)}"[^>]*name="email"', page.text)
-    url = browser.go(browser.login(start=page).headers["Location"])
+    url = browser.go(browser.sign_in(start=page).headers["Location"])
     assert party.token(url, attempt)["id_token"]
 
 
@@ -129,7 +129,7 @@ def test_oidcc_ui_locales(browser, rp, account):
     attempt = party.authorization(ui_locales="fr-FR fr")
     page = browser.go(attempt.url, email=None)
     assert page.status_code == 200 and "Connexion à UNESS" in page.text
-    url = browser.go(browser.login(start=page).headers["Location"])
+    url = browser.go(browser.sign_in(start=page).headers["Location"])
     assert party.token(url, attempt)["id_token"]
 
 

@@ -59,7 +59,7 @@ def test_backchannel_logout_after_the_logout_button(browser, rp, live, account, 
     the RP's tokens are revoked with the session (OIDC Core §11)."""
     party, token, id_claims = _signed_in(browser, rp)
     page = browser.get("/logout")
-    done = browser.submit(page, "/logout", {})
+    done = browser.submit("/logout", page=page)
     assert done.status_code == 302 and done.headers["Location"].endswith("/login?logged_out=1")
     [logout_token] = _deliver(live, rp_backend)
     _check_logout_token(party, logout_token, id_claims)
@@ -124,8 +124,8 @@ def test_oidcc_rp_initiated_logout_no_id_token_hint(browser, rp, live, account, 
     page = browser.go(url, email=None)
     assert page.status_code == 200 and "Se déconnecter ?" in page.text and "rp-basic" in page.text
     assert browser.get("/account").status_code == 200  # nothing happened yet
-    done = browser.submit(page, "/oidc/logout", {"confirm": "1", "client_id": "rp-basic",
-                                                 "post_logout_redirect_uri": LOGGED_OUT, "state": "s2"})
+    done = browser.submit("/oidc/logout", {"confirm": "1", "client_id": "rp-basic",
+                                           "post_logout_redirect_uri": LOGGED_OUT, "state": "s2"}, page=page)
     # after our own form, a page moves on by itself (Refresh), so CSP form-action 'self' does not block it
     assert done.status_code == 200 and done.headers["Refresh"] == f"0;url={LOGGED_OUT}?state=s2"
     assert f'href="{LOGGED_OUT}?state=s2"' in done.text
@@ -138,7 +138,7 @@ def test_oidcc_rp_initiated_logout_no_params(browser, rp, live, account):
     _signed_in(browser, rp)
     page = browser.get("/oidc/logout")
     assert page.status_code == 200 and "Se déconnecter ?" in page.text
-    done = browser.submit(page, "/oidc/logout", {"confirm": "1"})
+    done = browser.submit("/oidc/logout", {"confirm": "1"}, page=page)
     assert done.status_code == 200 and "Vous êtes déconnecté" in done.text
     assert browser.get("/account").status_code == 302
 
@@ -169,7 +169,7 @@ def test_backchannel_delivery_is_retried(browser, rp, live, account, rp_backend)
     """LOGOUT03: the RP's back end fails once; the worker tries again after the retry interval."""
     rp_backend.statuses = [500]
     _signed_in(browser, rp)
-    browser.submit(browser.get("/logout"), "/logout", {})
+    browser.submit("/logout", page=browser.get("/logout"))
     run_mail_worker(live.app)
     assert rp_backend.tokens == [] and rp_backend.statuses == []
     time.sleep(1.1)
@@ -180,7 +180,7 @@ def test_logout_does_not_wait_for_the_rp(browser, rp, live, account, rp_backend)
     """LOGOUT03: the person's logout returns at once; delivery happens in the worker."""
     _signed_in(browser, rp)
     started = time.monotonic()
-    browser.submit(browser.get("/logout"), "/logout", {})
+    browser.submit("/logout", page=browser.get("/logout"))
     assert time.monotonic() - started < 1.0 and rp_backend.tokens == []
 
 
@@ -197,7 +197,7 @@ def test_rps_without_backchannel_uri_get_nothing(browser, rp, live, account, rp_
     """LOGOUT03: only RPs that registered a backchannel_logout_uri are called."""
     party = rp("rp-post", auth="client_secret_post")
     sign_in_and_get_tokens(browser, party)
-    browser.submit(browser.get("/logout"), "/logout", {})
+    browser.submit("/logout", page=browser.get("/logout"))
     run_mail_worker(live.app)
     assert rp_backend.tokens == []
     assert query(browser.go(party.authorization(prompt="none").url, email=None))["error"] == "login_required"
@@ -208,7 +208,7 @@ def test_a_code_is_worthless_once_the_session_has_ended(browser, rp, live, accou
     party = rp("rp-basic")
     attempt = party.authorization()
     url = browser.go(attempt.url)
-    browser.submit(browser.get("/logout"), "/logout", {})
+    browser.submit("/logout", page=browser.get("/logout"))
     auth = ("rp-basic", "basic-secret-0123456789")
     response = requests.post(live.endpoint("/oidc/token"), auth=auth, data={
         "grant_type": "authorization_code", "code": query(url)["code"], "redirect_uri": f"{RP}/cb",
@@ -229,7 +229,7 @@ def test_signing_in_again_keeps_the_rp_for_logout(browser, rp, live, account, rp
     attempt, again = sign_in_and_get_tokens(browser, party, prompt="login")
     id_claims = party.verify(again["id_token"], attempt)
     page = browser.get("/logout")
-    browser.submit(page, "/logout", {})
+    browser.submit("/logout", page=page)
     tokens = _deliver(live, rp_backend)
     assert tokens, "no back-channel logout after signing in again"
     _check_logout_token(party, tokens[-1], id_claims)

@@ -7,15 +7,14 @@ the person to ``end_session_endpoint``.
 from __future__ import annotations
 
 import datetime
-import re
 import secrets
-from html import unescape
 from urllib.parse import quote_plus, urlencode
 
 import pytest
 import requests
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
+from tests.helpers.forms import page_form
 from tests.oidc.conftest import EMAIL, RP, query
 from tests.oidc.test_logout import LOGGED_OUT, _check_logout_token, _deliver, _logout_url, _signed_in
 from tests.saml.conftest import NS, FakeSP, SpSpec, deflate, make_key, sign_query, sp_metadata
@@ -57,9 +56,8 @@ class SamlParty:
     def sign_in(self, browser) -> None:
         request_id, how = self.sp.request()
         page = browser.go(how["url"], email=EMAIL)
-        saml_response = re.search(r'name="SAMLResponse" value="([^"]*)"', page.text)
-        assert page.status_code == 200 and saml_response, page.text[:500]
-        result = self.sp.parse(unescape(saml_response.group(1)), request_id)
+        assert page.status_code == 200, page.text[:500]
+        result = self.sp.parse(page_form(page, field="SAMLResponse").fields["SAMLResponse"], request_id)
         self.name_id, self.session_index = result.name_id, result.session_info()["session_index"]
 
     def receive_logout(self, url: str):
@@ -136,8 +134,8 @@ def test_confirmed_logout_without_hint_goes_through_the_saml_sps(browser, rp, li
     url = _logout_url(live, client_id="rp-basic", post_logout_redirect_uri=LOGGED_OUT, state="s2")
     page = browser.go(url, email=None)
     assert page.status_code == 200 and "Se déconnecter ?" in page.text
-    done = browser.submit(page, "/oidc/logout", {"confirm": "1", "client_id": "rp-basic",
-                                                 "post_logout_redirect_uri": LOGGED_OUT, "state": "s2"})
+    done = browser.submit("/oidc/logout", {"confirm": "1", "client_id": "rp-basic",
+                                           "post_logout_redirect_uri": LOGGED_OUT, "state": "s2"}, page=page)
     assert done.status_code == 200 and done.headers["Refresh"].startswith("0;url=/saml/slo/chain?token=")
     message, relay_state = saml_party.receive_logout(
         browser.go(done.headers["Refresh"].split("url=", 1)[1], stop=SP_SLO, email=None))

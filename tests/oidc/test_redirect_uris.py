@@ -62,7 +62,7 @@ def test_ambiguous_loopback_redirect_uri_is_refused_before_sign_in(live, browser
 
 def test_signed_in_victim_never_sends_a_code_to_the_attacker(live, browser, account):
     """The review's scenario: the victim has a session; every ambiguous form is refused, none gets a code."""
-    browser.login()
+    browser.sign_in()
     for uri in ATTACKS:
         assert_refused_here(browser.get(authorize_url(uri)))
     redis = live.app.extensions["gateway.store"].redis
@@ -71,7 +71,7 @@ def test_signed_in_victim_never_sends_a_code_to_the_attacker(live, browser, acco
 
 def test_a_loopback_port_is_the_only_difference_allowed(live, browser, account):
     """RFC 8252 §7.3: the native app's port changes, the rest is the registered string."""
-    browser.login()
+    browser.sign_in()
     response = browser.get(authorize_url("http://127.0.0.1:8003/native/cb"))
     assert response.status_code == 302
     assert response.headers["Location"].startswith("http://127.0.0.1:8003/native/cb?code=")
@@ -88,7 +88,7 @@ def test_the_continue_page_sends_the_registered_uri_re_serialised(live, browser,
     query = urlencode({"client_id": "rp-browser", "redirect_uri": callback, "response_type": "code",
                        "scope": "openid", "state": '"><a href=//evil.example>x</a>', "nonce": "n"})
     login_page = browser.go(f"/oidc/authorize?{query}", stop="nowhere", email=None)
-    done = browser.login(start=login_page)
+    done = browser.sign_in(start=login_page)
     resumed = browser.get(done.headers["Location"])
     assert resumed.status_code == 200 and "Retour vers l'application" in resumed.text
     target = resumed.headers["Refresh"].removeprefix("0;url=")
@@ -104,14 +104,15 @@ def test_the_continue_page_sends_the_registered_uri_re_serialised(live, browser,
 def test_post_logout_redirect_uri_must_be_the_registered_string(live, browser, account, uri):
     """RP-Initiated Logout §3: an unregistered (ambiguous) post_logout_redirect_uri is never followed,
     even after the person confirms."""
-    browser.login()
+    browser.sign_in()
     query = urlencode({"client_id": "rp-basic", "post_logout_redirect_uri": uri, "state": "s"})
     response = browser.get(f"/oidc/logout?{query}")
     assert response.status_code in (200, 400) and "Location" not in response.headers
     assert "evil.example" not in response.headers.get("Refresh", "")
     if response.status_code == 200 and "csrf_token" in response.text:
-        confirmed = browser.submit(response, "/oidc/logout", {
-            "confirm": "1", "client_id": "rp-basic", "post_logout_redirect_uri": uri, "state": "s"})
+        confirmed = browser.submit("/oidc/logout", {
+            "confirm": "1", "client_id": "rp-basic", "post_logout_redirect_uri": uri, "state": "s",
+        }, page=response)
         assert "evil.example" not in confirmed.headers.get("Location", "")
         assert "evil.example" not in confirmed.headers.get("Refresh", "")
 

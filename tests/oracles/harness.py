@@ -20,19 +20,17 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import re
 from collections.abc import Iterator
-from html import unescape
 from pathlib import Path
 
 from flask import Flask, Response, request_finished
 from lxml import etree
 
+from tests.helpers.forms import forms
+
 from .saml import MD_NS, NS, SAMLP_NS, IdpMetadata, Refused, parse_xml
 from .shibsp3 import Rule, Session, ShibbolethSP
 from .ssp2 import Login, SimpleSamlSP
-
-_FIELD = re.compile(r'name="SAMLResponse" value="([^"]*)"')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,9 +111,11 @@ class SpOracles:
 
     def _record(self, sender: Flask, response: Response, **_: object) -> None:
         if response.mimetype == "text/html" and not response.is_streamed:
-            found = _FIELD.search(response.get_data(as_text=True))
-            if found:
-                self._emitted[unescape(found.group(1))] = sender
+            page = response.get_data(as_text=True)
+            if 'name="SAMLResponse"' in page:
+                for form in forms(page):
+                    if "SAMLResponse" in form.fields:
+                        self._emitted[form.fields["SAMLResponse"]] = sender
 
     def _oracles(self, app: Flask, url: str) -> tuple[ShibbolethSP, SimpleSamlSP]:
         """The two SPs at ``url``, kept for the test (replay caches) and given the current IdP metadata."""

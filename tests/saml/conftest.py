@@ -20,11 +20,9 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime
-import re
 import textwrap
 import zlib
 from collections.abc import Iterator
-from html import unescape
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -37,13 +35,13 @@ from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIREC
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 
-from gateway.accounts.models import Account, Email
-from tests.conftest import TEST_SCOPES, make_app
+from gateway.accounts.models import Account
+from tests.conftest import TEST_SCOPES, Browser, make_app
+from tests.helpers.forms import page_form
 from tests.oracles.harness import ORACLES, SpOracles
 
 IDP = "http://127.0.0.1:8000/saml/metadata"
 SSO = "http://127.0.0.1:8000/saml/sso"
-PASSWORD = "correct horse battery staple"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 
@@ -243,12 +241,9 @@ class Posted:
 def read_form(response) -> Posted:
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html[:500]
-    action = re.search(r'<form method="post" action="([^"]*)"', html)
-    saml = re.search(r'name="SAMLResponse" value="([^"]*)"', html)
-    relay = re.search(r'name="RelayState" value="([^"]*)"', html)
-    assert action and saml, html[:800]
-    relay_state = unescape(relay.group(1)) if relay else None
-    posted = Posted(unescape(action.group(1)), unescape(saml.group(1)), relay_state, html,
+    form = page_form(html, field="SAMLResponse")
+    assert form.method == "post", html[:800]
+    posted = Posted(form.action, form.fields["SAMLResponse"], form.fields.get("RelayState"), html,
                     response.headers.get("Content-Security-Policy", ""))
     ORACLES.check(posted.saml_response, posted.action)  # TST07: as Shibboleth SP 3 and SSP 2 would
     return posted
@@ -261,11 +256,9 @@ def sp_oracles() -> Iterator[SpOracles]:
         yield oracles
 
 
-class Flow:
-    """A browser: sends the SP's request, signs in when asked, returns the POST form."""
-
-    def __init__(self, client) -> None:
-        self.client = client
+class Flow(Browser):
+    """A browser (tests.conftest.Browser): sends the SP's request, signs in when asked, returns the POST
+    form."""
 
     def send(self, how: dict):
         if "url" in how:
@@ -273,31 +266,15 @@ class Flow:
             return self.client.get(parts.path + "?" + parts.query)
         return self.client.post("/saml/sso", data=how["data"])
 
-    def login(self, email: str, password: str = PASSWORD, start: str | None = None):
-        """The sign-in pages, as a person fills them; returns the response after the password step."""
-        page = self.client.get(start or "/login")
-        token = _csrf(page.get_data(as_text=True))
-        self.client.post("/login", data={"csrf_token": token, "email": email})
-        page = self.client.get("/login/password")
-        token = _csrf(page.get_data(as_text=True))
-        return self.client.post("/login/password", data={"csrf_token": token, "password": password})
-
     def sso(self, how: dict, email: str | None = None) -> Posted:
         """Send the request; sign in if redirected to /login; follow to the POST form."""
         response = self.send(how)
         if response.status_code == 302 and "/login" in response.headers["Location"]:
             assert email, "the gateway asked for a sign-in"
-            response = self.login(email, start=response.headers["Location"])
+            response = self.sign_in(email, start=response.headers["Location"])
             assert response.status_code == 302, response.get_data(as_text=True)[:500]
             response = self.client.get(response.headers["Location"])
         return read_form(response)
-
-
-def _csrf(page: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
-        re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, page[:500]
-    return match.group(1)
 
 
 @pytest.fixture
@@ -317,25 +294,20 @@ def sp(make_sp) -> FakeSP:
     return make_sp("MAIN")
 
 
-@pytest.fixture
-def make_account(app):
-    directory = app.extensions["gateway.directory"]
-    passwords = app.extensions["gateway.passwords"]
+#: The address of Alice, the person most SAML tests sign in.
+ALICE = "alice@univ-exemple.fr"
 
-    def make(address: str = "alice@univ-exemple.fr", account_id: str = "alice", **fields) -> Account:
-        fields.setdefault("given_name", "Alice")
-        fields.setdefault("family_name", "Martin")
-        fields.setdefault("affiliations", ("student", "member"))
-        fields.setdefault("establishment", "{UAI}0751717J")
-        account = Account(id=account_id, emails=(Email(address, True),), status="active",
-                          password_hash=passwords.hash(PASSWORD), **fields)
-        return directory.create(account)
-    return make
+
+def re_person(**fields) -> dict:
+    """The R&E attributes of the SAML tests' accounts (Alice Martin, a student of UAI 0751717J),
+    with ``fields`` added or replaced: ``make_account(ALICE, **re_person(eppn=...))``."""
+    return {"given_name": "Alice", "family_name": "Martin", "affiliations": ("student", "member"),
+            "establishment": "{UAI}0751717J", **fields}
 
 
 @pytest.fixture
 def alice(make_account) -> Account:
-    return make_account()
+    return make_account(ALICE, **re_person())
 
 
 # -- crafting requests by hand (the attacks and the edge cases) ------------------------------------------

@@ -8,7 +8,7 @@ from gateway.saml.sp.attribute_names import ATTRIBUTES
 from gateway.saml.sp.attributes import released_names
 from gateway.saml.sp.policy import RENATER_ATTRIBUTES, SpPolicy
 from gateway.saml.sp.providers import ServiceProvider
-from tests.saml.conftest import NS, assertion_of
+from tests.saml.conftest import NS, assertion_of, re_person
 
 ALICE = "alice@univ-exemple.fr"
 URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
@@ -68,8 +68,8 @@ def test_att_gateway_scoped_eppn_without_legacy_one(attributes):
 @pytest.fixture
 def imported(make_account):
     """An account with the gateway's eppn, one with a legacy eppn in a configured scope."""
-    make_account(ALICE)
-    make_account("jean@univ-exemple.fr", account_id="jean", eppn="jean@univ-exemple.fr")
+    make_account(ALICE, **re_person())
+    make_account("jean@univ-exemple.fr", **re_person(eppn="jean@univ-exemple.fr"))
 
 
 def test_a03_every_scope_asserted_is_in_the_metadata(imported, flow, sp, client):
@@ -89,19 +89,16 @@ def test_a03_every_scope_asserted_is_in_the_metadata(imported, flow, sp, client)
                 assert value.text.rsplit("@", 1)[1] in scopes, (name, value.text, scopes)
 
 
-def test_att03_release_policy_from_settings(saml_config, redis_client, sps):
+def test_att03_release_policy_from_settings(saml_config, redis_client, sps, make_account):
     """ATT03: the configured list only."""
     from tests.conftest import make_app
-    from tests.saml.conftest import PASSWORD, FakeSP, Flow
-    from gateway.accounts.models import Account, Email
+    from tests.saml.conftest import FakeSP, Flow
 
     main = sps["MAIN"]
     config = {**saml_config, "saml": {**saml_config["saml"], "sp": {main.entity_id: {
         "attributes": ["eduPersonPrincipalName", "mail"]}}}}
     app = make_app(config)
-    app.extensions["gateway.directory"].create(Account(
-        id="alice", emails=(Email(ALICE, True),), status="active",
-        password_hash=app.extensions["gateway.passwords"].hash(PASSWORD)))
+    make_account(ALICE)
     flow = Flow(app.test_client())
     sp = FakeSP(main, flow.client.get("/saml/metadata").get_data(as_text=True))
     request_id, how = sp.request()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.accounts.models import Account, Email
+from gateway.accounts.models import Account
 from gateway.store import Store
 
 ALICE = "alice@univ-exemple.fr"
@@ -20,14 +20,10 @@ def run(saml_cli, redis_client, sps):
 
 
 @pytest.fixture
-def camille(redis_client, sps) -> Account:
-    from gateway.accounts.directory import Directory
-
-    account = Account(id="camille", emails=(Email("camille@univ-exemple.fr", True),), status="active",
-                      given_name="Camille", family_name="Martin", affiliations=("student",),
-                      establishment="{UAI}0751717J", eppn="cmartin@univ-exemple.fr",
-                      legacy_ids={sps["CBC"].entity_id: "legacy-0001"})
-    return Directory(Store(redis_client)).create(account)
+def camille(make_account, sps) -> Account:
+    return make_account("camille@univ-exemple.fr", password=None, given_name="Camille", family_name="Martin",
+                        affiliations=("student",), establishment="{UAI}0751717J",
+                        eppn="cmartin@univ-exemple.fr", legacy_ids={sps["CBC"].entity_id: "legacy-0001"})
 
 
 def test_prints_the_metadata_seen(run, sps, keys):

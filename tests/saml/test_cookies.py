@@ -4,20 +4,17 @@ from __future__ import annotations
 import pytest
 from saml2 import BINDING_HTTP_POST
 
-from gateway.accounts.models import Account, Email
 from tests.conftest import make_app
-from tests.saml.conftest import PASSWORD, FakeSP, Flow, read_form
+from tests.saml.conftest import FakeSP, Flow, read_form
 
 ALICE = "alice@univ-exemple.fr"
 HTTPS = "https://127.0.0.1:8000"
 
 
 @pytest.fixture
-def https_app(saml_config, redis_client):
+def https_app(saml_config, redis_client, make_account):
     app = make_app({**saml_config, "public_url": HTTPS, "insecure_http": False})
-    app.extensions["gateway.directory"].create(Account(
-        id="alice", emails=(Email(ALICE, True),), status="active",
-        password_hash=app.extensions["gateway.passwords"].hash(PASSWORD)))
+    make_account(ALICE)
     return app
 
 
@@ -33,7 +30,7 @@ def set_cookies(response) -> dict[str, str]:
 
 def test_sec07_sign_in_sets_a_saml_only_cross_site_cookie(https_app):
     flow = Flow(https_app.test_client())
-    cookies = set_cookies(flow.login(ALICE))
+    cookies = set_cookies(flow.sign_in(ALICE))
     main, saml = cookies["uness_session"], cookies["uness_session_saml"]
     assert "SameSite=Lax" in main and "Path=/;" in main + ";"
     assert "SameSite=None" in saml and "Secure" in saml and "HttpOnly" in saml and "Path=/saml" in saml
@@ -43,7 +40,7 @@ def test_sec07_sign_in_sets_a_saml_only_cross_site_cookie(https_app):
 def test_sec07_cross_site_post_authn_request_finds_the_session(https_app, https_sp):
     """A cross-site POST carries only the SameSite=None cookie: SSO without asking to sign in again."""
     flow = Flow(https_app.test_client())
-    flow.login(ALICE)
+    flow.sign_in(ALICE)
     flow.client.delete_cookie("uness_session")  # what the browser leaves out of a cross-site POST
     assert flow.client.get_cookie("uness_session_saml", path="/saml") is not None
     request_id, how = https_sp.request(BINDING_HTTP_POST)
@@ -53,7 +50,7 @@ def test_sec07_cross_site_post_authn_request_finds_the_session(https_app, https_
 
 def test_sec07_without_either_cookie_the_person_signs_in(https_app, https_sp):
     flow = Flow(https_app.test_client())
-    flow.login(ALICE)
+    flow.sign_in(ALICE)
     flow.client.delete_cookie("uness_session")
     flow.client.delete_cookie("uness_session_saml", path="/saml")
     _, how = https_sp.request(BINDING_HTTP_POST)
@@ -63,7 +60,7 @@ def test_sec07_without_either_cookie_the_person_signs_in(https_app, https_sp):
 
 def test_sec07_the_saml_cookie_is_not_read_outside_saml(https_app):
     flow = Flow(https_app.test_client())
-    sid = set_cookies(flow.login(ALICE))["uness_session_saml"].split(";")[0].split("=", 1)[1]
+    sid = set_cookies(flow.sign_in(ALICE))["uness_session_saml"].split(";")[0].split("=", 1)[1]
     other = https_app.test_client()
     other.set_cookie("uness_session_saml", sid, path="/")
     response = other.get("/account")
@@ -72,18 +69,15 @@ def test_sec07_the_saml_cookie_is_not_read_outside_saml(https_app):
 
 def test_sec07_logout_clears_both_cookies(https_app):
     flow = Flow(https_app.test_client())
-    flow.login(ALICE)
-    page = flow.client.get("/logout").get_data(as_text=True)
-    from tests.saml.conftest import _csrf
-
-    cookies = set_cookies(flow.client.post("/logout", data={"csrf_token": _csrf(page)}))
+    flow.sign_in(ALICE)
+    cookies = set_cookies(flow.submit("/logout"))
     assert "Expires=Thu, 01 Jan 1970" in cookies["uness_session_saml"]
     assert "Path=/saml" in cookies["uness_session_saml"]
 
 
 def test_no_cross_site_cookie_over_plain_http(flow, alice):
     """insecure_http (development on localhost): SameSite=None needs Secure, so no second cookie."""
-    assert "uness_session_saml" not in set_cookies(flow.login(ALICE))
+    assert "uness_session_saml" not in set_cookies(flow.sign_in(ALICE))
 
 
 def test_csrf_exempt_only_for_the_saml_endpoints(client):

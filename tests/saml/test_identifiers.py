@@ -11,7 +11,7 @@ from gateway.saml.sp.nameids import FORMATS, NameIdPolicy, choose_format
 from gateway.saml.sp.policy import SpPolicy
 from gateway.saml.sp.providers import ServiceProvider
 from tests.conftest import make_app
-from tests.saml.conftest import NS, Flow, assertion_of, status_codes
+from tests.saml.conftest import NS, Flow, assertion_of, status_codes, re_person
 
 ALICE = "alice@univ-exemple.fr"
 IDP = "http://127.0.0.1:8000/saml/metadata"
@@ -115,8 +115,8 @@ def test_nid03_unavailable_format(asked):
 @pytest.fixture
 def legacy(make_account):
     """An imported account: the eppn its university's IdP sent, and the persistent id MAIN already stores."""
-    return make_account("jean.dupont@univ-exemple.fr", account_id="jdupont",
-                        eppn="Jean.Dupont@Univ-Exemple.fr", legacy_ids={MAIN: "Kx3/legacy+persistent=id"})
+    return make_account("jean.dupont@univ-exemple.fr", account_id="jdupont", **re_person(
+        eppn="Jean.Dupont@Univ-Exemple.fr", legacy_ids={MAIN: "Kx3/legacy+persistent=id"}))
 
 
 def test_nid07_legacy_persistent_name_id_released_exactly(flow, sp, legacy):

@@ -25,7 +25,7 @@ def test_req13_no_session_signs_in_then_posts_an_unsolicited_response(flow, make
     first = flow.client.get(init_url(sps["MAIN"].entity_id, TARGET))
     assert first.status_code == 302 and "/login?next=" in first.headers["Location"]
     assert first.headers["Location"].startswith("/login?next=/saml/sso/init?")  # back here after the sign-in
-    response = flow.login(ALICE, start=first.headers["Location"])
+    response = flow.sign_in(ALICE, start=first.headers["Location"])
     assert response.status_code == 302
     posted = read_form(flow.client.get(response.headers["Location"]))
     assert posted.action == sps["MAIN"].acs_url  # the default ACS (index 2, isDefault)
@@ -54,7 +54,7 @@ def test_req13_the_sp_refuses_it_unless_allow_unsolicited(flow, make_sp, sps, al
     from saml2.response import UnsolicitedResponse
 
     sp = make_sp("MAIN")
-    flow.login(ALICE)
+    flow.sign_in(ALICE)
     posted = read_form(flow.client.get(init_url(sps["MAIN"].entity_id, TARGET)))
     with pytest.raises(UnsolicitedResponse):
         parse_unsolicited(sp, posted.saml_response)
@@ -62,7 +62,7 @@ def test_req13_the_sp_refuses_it_unless_allow_unsolicited(flow, make_sp, sps, al
 
 def test_req13_encrypted_assertion_for_an_sp_with_an_encryption_key(flow, make_sp, sps, alice):
     sp = make_sp("CBC", allow_unsolicited=True)
-    flow.login(ALICE)
+    flow.sign_in(ALICE)
     target = "https://legacy-ssp.example.org/cours"
     posted = read_form(flow.client.get(init_url(sps["CBC"].entity_id, target)))
     assert response_root(posted).find("saml:EncryptedAssertion", NS) is not None
@@ -70,14 +70,14 @@ def test_req13_encrypted_assertion_for_an_sp_with_an_encryption_key(flow, make_s
 
 
 def test_req13_unknown_sp_is_a_french_error_page(flow, alice):
-    flow.login(ALICE)
+    flow.sign_in(ALICE)
     page = flow.client.get(init_url("https://unknown.example.org/sp", "https://unknown.example.org/"))
     assert page.status_code == 400
     assert "n'est pas connu de la passerelle" in page.get_data(as_text=True).replace("&#39;", "'")
 
 
 def test_req13_target_must_be_on_the_sps_host(flow, sps, alice):
-    flow.login(ALICE)
+    flow.sign_in(ALICE)
     for target in ("https://evil.example.net/", "http://sp.example.org/", "https://sp.example.org:8443/",
                    "https://sp.example.org.evil.net/", "javascript:alert(1)", "//sp.example.org/", "",
                    "https://user@sp.example.org/"):
@@ -89,7 +89,7 @@ def test_req13_target_must_be_on_the_sps_host(flow, sps, alice):
 def test_req13_target_a_browser_reads_elsewhere_is_refused(flow, sps, alice):
     """Issue 9.1: Python reads these as on sp.example.org, a browser (after the SP's redirect to the
     RelayState) as evil.example.net; none is posted to the SP."""
-    flow.login(ALICE)
+    flow.sign_in(ALICE)
     for target in ("https://evil.example.net\\@sp.example.org/", "https://evil.example.net%5C@sp.example.org/",
                    "https://sp.example.org\\evil.example.net/", "https://sp.example.org/\\evil.example.net",
                    "https://sp.example.org\t/", "https://ѕp.example.org/"):
@@ -99,7 +99,7 @@ def test_req13_target_a_browser_reads_elsewhere_is_refused(flow, sps, alice):
 
 
 def test_req13_target_is_posted_re_serialised(flow, sps, alice):
-    flow.login(ALICE)
+    flow.sign_in(ALICE)
     posted = read_form(flow.client.get(init_url(sps["MAIN"].entity_id, 'https://sp.example.org/é?q="x"')))
     assert posted.relay_state == "https://sp.example.org/%C3%A9?q=%22x%22"
 

@@ -50,7 +50,7 @@ def test_req02_req10_shibboleth_sp3_request(flow, sp, alice):
     relay = "ss:mem:5f0d6c3e2b"  # Shibboleth's short RelayState key
     response = flow.send({"url": "http://x/saml/sso?" + urlencode(
         {"SAMLRequest": deflate(shibboleth_request("_shib1")), "RelayState": relay})})
-    response = flow.login("alice@univ-exemple.fr", start=response.headers["Location"])
+    response = flow.sign_in("alice@univ-exemple.fr", start=response.headers["Location"])
     posted = read_form(flow.client.get(response.headers["Location"]))
     assert posted.action == "https://sp.example.org/Shibboleth.sso/SAML2/POST" and posted.relay_state == relay
     result = sp.parse(posted.saml_response, "_shib1")

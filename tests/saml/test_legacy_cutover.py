@@ -17,7 +17,7 @@ from gateway.saml.sp.nameids import FORMATS, IssuedNameId
 from gateway.saml.slo.messages import LogoutRequestIn, matches
 from gateway.identity.parties import Parties
 from tests.conftest import make_app
-from tests.saml.conftest import NS, Flow, assertion_of
+from tests.saml.conftest import NS, Flow, assertion_of, re_person
 
 ALICE = "alice@univ-exemple.fr"
 GATEWAY = "http://127.0.0.1:8000/saml/metadata"
@@ -31,10 +31,11 @@ def moved(make_account, sps, sp_oracles):
     alice.martin@univ.fr at the SimpleSAMLphp SP (plain persistent id)."""
     main, ssp = sps["MAIN"].entity_id, sps["CBC"].entity_id
     sp_oracles.accept_name_qualifiers(FORMER_IDP)  # the SP configured as the runbook says
-    return make_account(eppn="alice@univ-exemple.fr",
-                        legacy_eppns={main: "jdupont@Univ-Exemple.fr", ssp: "alice.martin@univ.fr"},
-                        legacy_ids={main: "Kx3/legacy=", ssp: "ssp-0042"},
-                        legacy_qualifiers={main: NameQualifiers(FORMER_IDP)})
+    return make_account(ALICE, **re_person(
+        eppn="alice@univ-exemple.fr",
+        legacy_eppns={main: "jdupont@Univ-Exemple.fr", ssp: "alice.martin@univ.fr"},
+        legacy_ids={main: "Kx3/legacy=", ssp: "ssp-0042"},
+        legacy_qualifiers={main: NameQualifiers(FORMER_IDP)}))
 
 
 def sso(flow, sp, email=ALICE, **kwargs):

@@ -15,7 +15,7 @@ from gateway.saml.sp.attributes import LISTE_ROUGE_HIDDEN, account_values, relea
 from gateway.saml.sp.nameids import FORMATS, IssuedNameId
 from gateway.saml.sp.policy import SpPolicy, parse_policies
 from gateway.saml.sp.providers import RESEARCH_AND_SCHOLARSHIP, ServiceProvider
-from tests.saml.conftest import FakeSP, status_codes
+from tests.saml.conftest import FakeSP, status_codes, re_person
 
 ALICE = "alice@univ-exemple.fr"
 CONTACT = {"displayName", "cn", "givenName", "sn", "mail"}
@@ -46,7 +46,7 @@ def released(flow, idp_metadata):
 
 @pytest.fixture
 def rouge(make_account):
-    return make_account(liste_rouge=True)
+    return make_account(ALICE, **re_person(liste_rouge=True))
 
 
 def test_att07_names_and_mail_are_withheld_from_sps_not_authorised(rouge, released, sps):
@@ -110,7 +110,8 @@ def test_att07_liste_rouge_wins_over_research_and_scholarship(make_account):
     rs = frozenset({RESEARCH_AND_SCHOLARSHIP})
     sp = ServiceProvider("https://rs.example.org/sp", (), entity_categories=rs)
     persistent = IssuedNameId("p", FORMATS["persistent"], "https://idp.example.org", sp.entity_id)
-    values = account_values(make_account(liste_rouge=True), sp, "uness.fr", persistent, scopes=("uness.fr",))
+    rouge = make_account(ALICE, **re_person(liste_rouge=True))
+    values = account_values(rouge, sp, "uness.fr", persistent, scopes=("uness.fr",))
     assert set(release(sp, values)) == {"eduPersonPrincipalName", "eduPersonScopedAffiliation"}
     assert LISTE_ROUGE_HIDDEN == CONTACT
 

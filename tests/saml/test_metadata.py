@@ -12,7 +12,7 @@ from importlib.resources import files
 
 import saml2.data.schemas
 from tests.conftest import make_app
-from tests.saml.conftest import NS, Flow
+from tests.saml.conftest import NS, Flow, re_person
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 SHIBMD = "{urn:mace:shibboleth:metadata:1.0}"
@@ -25,7 +25,7 @@ IDP = "http://127.0.0.1:8000/saml/metadata"
 @pytest.fixture
 def legacy_account(make_account):
     """An account with a legacy eppn: its scope is configured, not read from the directory."""
-    return make_account("jean@univ-exemple.fr", account_id="jean", eppn="jean@univ-exemple.fr")
+    return make_account("jean@univ-exemple.fr", **re_person(eppn="jean@univ-exemple.fr"))
 
 
 @pytest.fixture
@@ -113,8 +113,7 @@ def test_a04_signing_key_descriptor(descriptor):
     assert cert.public_key().key_size >= 2048
 
 
-def test_a04_next_certificate_published_but_not_used(saml_config, redis_client, keys, sps,
-                                                     alice_account_factory):
+def test_a04_next_certificate_published_but_not_used(saml_config, redis_client, keys, sps, make_account):
     """A04, SDP-IDP32: the next signing cert is in the metadata; responses are still signed with the
     current key.
     """
@@ -125,7 +124,7 @@ def test_a04_next_certificate_published_but_not_used(saml_config, redis_client, 
     certs = etree.fromstring(metadata).findall(
         f".//{{{MD}}}KeyDescriptor[@use='signing']//ds:X509Certificate", NS)
     assert len(certs) == 2 and certs[1].text == keys["idp-next"].cert_b64
-    alice_account_factory(app)
+    make_account("alice@univ-exemple.fr")
     from tests.saml.conftest import FakeSP
 
     sp = FakeSP(sps["SIGNED"], metadata.decode())
@@ -215,15 +214,3 @@ def test_metadata_is_schema_valid(response):
     schemas = files(saml2.data.schemas)
     validator = _create_xml_schema_validator(str(schemas.joinpath("saml-schema-metadata-2.0.xsd")))
     validator.validate(response.data.decode())
-
-
-@pytest.fixture
-def alice_account_factory():
-    def create(app):
-        from gateway.accounts.models import Account, Email
-        from tests.saml.conftest import PASSWORD
-
-        app.extensions["gateway.directory"].create(Account(
-            id="alice", emails=(Email("alice@univ-exemple.fr", True),), status="active",
-            password_hash=app.extensions["gateway.passwords"].hash(PASSWORD)))
-    return create

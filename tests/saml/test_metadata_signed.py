@@ -31,7 +31,7 @@ from gateway.saml.sp.aggregates import AggregateError, verified
 from gateway.saml.wire.keys import DEV_CERT, DEV_KEY, pem_block
 from tests.cli.conftest import cli_environ, set_environ, unconfigure_logging
 from tests.conftest import WsgiServer, free_port, make_app
-from tests.saml.conftest import NS, FakeSP, Flow, KeyPair, make_key
+from tests.saml.conftest import NS, FakeSP, Flow, KeyPair, make_key, re_person
 from tests.saml.test_settings import PRODUCTION, problems_of, production_app
 
 
@@ -339,7 +339,7 @@ def test_ren02_sp_trusts_the_gateway_through_its_signed_metadata_only(live_idp, 
     IdP signing certificate from it, and signs a person in, verifying the signed Response and Assertion."""
     sp = FakeSP(sps["MAIN"], "", sso_url=live_idp.url + "/saml/sso",
                 metadata={"remote": [{"url": live_idp.entity_id, "cert": metadata_key.cert_file}]})
-    account = make_account()
+    account = make_account("alice@univ-exemple.fr", **re_person())
     request_id, how = sp.request()
     assert how["url"].startswith(live_idp.url + "/saml/sso?")
     posted = Flow(live_idp.app.test_client()).sso(how, email=account.emails[0].address)

@@ -20,7 +20,7 @@ from gateway.saml.wire.keys import DEV_KEY, pem_block
 from tests.oracles.saml import IdpMetadata, Refused
 from tests.oracles.shibsp3 import Rule, ShibbolethSP
 from tests.oracles.ssp2 import SimpleSamlSP
-from tests.saml.conftest import NS, FakeSP, Flow, Posted, response_root
+from tests.saml.conftest import NS, FakeSP, Flow, Posted, response_root, re_person
 
 ALICE = "alice@univ-exemple.fr"
 IDP = "http://127.0.0.1:8000/saml/metadata"
@@ -144,7 +144,7 @@ def test_rsp11_values_at_most_256_characters_and_no_dtd(flow, make_sp, make_acco
     """RSP11: values of at most 256 characters (the directory holds no longer one), seen whole by both SPs;
     no DTD, and a DOCTYPE is refused by both.
     """
-    make_account(given_name="G" * 256)
+    make_account(ALICE, **re_person(given_name="G" * 256))
     sp = make_sp("SIGNED")
     _, how = sp.request()
     posted = flow.sso(how, email=ALICE)

@@ -253,21 +253,15 @@ def test_cry05_aes_cbc_when_the_sp_metadata_lists_only_cbc(flow, make_sp, alice)
 # -- per-SP policy and the xmlsec1 program backend -------------------------------------------------
 
 @pytest.fixture
-def alice_in(redis_client, sps):
+def alice_in(redis_client, sps, make_account):
     """An app built from ``config`` with alice signed in: (flow, MAIN's FakeSP)."""
     def start(config: dict, **sp_options):
         app = make_app(config)
         client = app.test_client()
         metadata = client.get("/saml/metadata").get_data(as_text=True)
-        directory, passwords = app.extensions["gateway.directory"], app.extensions["gateway.passwords"]
-        from gateway.accounts.models import Account, Email
-        from tests.saml.conftest import PASSWORD
-
-        directory.create(Account(id="alice", emails=(Email(ALICE, True),), status="active",
-                                 given_name="Alice", family_name="Martin",
-                                 password_hash=passwords.hash(PASSWORD)))
+        make_account(ALICE, given_name="Alice", family_name="Martin")
         flow = Flow(client)
-        flow.login(ALICE)
+        flow.sign_in(ALICE)
         return flow, FakeSP(sps["MAIN"], metadata, **sp_options)
     return start
 

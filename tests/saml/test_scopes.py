@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 
-from tests.saml.conftest import NS, Flow, assertion_of
+from tests.saml.conftest import NS, Flow, assertion_of, re_person
 from tests.scim.conftest import EXT, Scim, assert_error, patch
 from tests.scim.conftest import audit_records  # noqa: F401  (a fixture shared with the SCIM tests)
 
@@ -24,7 +24,7 @@ def asserted(client, sp, email: str = ALICE) -> dict[str, list[str]]:
 
 
 def test_scim_client_cannot_make_the_gateway_speak_for_another_domain(make_account, client, sp):
-    make_account(eppn="alice@univ-exemple.fr")
+    make_account(ALICE, **re_person(eppn="alice@univ-exemple.fr"))
     before = client.get("/saml/metadata").data
     scim = Scim(client)
     body = patch({"op": "replace", "path": f"{EXT}:eppn", "value": "president@univ-paris.fr"})
@@ -41,7 +41,7 @@ def test_scim_client_cannot_make_the_gateway_speak_for_another_domain(make_accou
 
 def test_an_old_eppn_out_of_scope_is_withheld_and_audited(make_account, client, sp, redis_client, audit_records):
     """An account written before the rule: no eppn and no scoped affiliation in its scope, an audit line."""
-    make_account()
+    make_account(ALICE, **re_person())
     redis_client.hset("gw:user:alice", "eppn", "president@univ-paris.fr")
     values = asserted(client, sp)
     assert "eduPersonPrincipalName" not in values and "eduPersonScopedAffiliation" not in values

@@ -29,7 +29,8 @@ from gateway.saml.slo import chain
 from gateway.saml.wire.crypto import add_signature_template, encryption_template
 from gateway.saml.wire.keys import Certificate
 from gateway.saml.wire.signatures import verify_redirect
-from tests.saml.conftest import NS, FakeSP, SpSpec, _csrf, deflate, sign_query, sp_metadata
+from tests.helpers.forms import forms
+from tests.saml.conftest import NS, FakeSP, SpSpec, deflate, sign_query, sp_metadata
 
 ALICE = "alice@univ-exemple.fr"
 SLO = "http://127.0.0.1:8000/saml/slo"
@@ -180,11 +181,9 @@ def signed_post(xml: str, party: Party) -> str:
 def form_of(response) -> dict[str, str]:
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html[:600]
-    action = re.search(r'<form method="post" action="([^"]*)"', html)
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
-    assert action, html[:600]
-    return {"action": unescape(action.group(1)), **{k: unescape(v) for k, v in fields.items()},
-            "csp": response.headers.get("Content-Security-Policy", "")}
+    form = next((f for f in forms(html) if {"SAMLRequest", "SAMLResponse"} & set(f.fields)), None)
+    assert form is not None and form.method == "post", html[:600]
+    return {"action": form.action, **form.fields, "csp": response.headers.get("Content-Security-Policy", "")}
 
 
 def redirect_of(response, after_form: bool = False) -> tuple[str, dict[str, str], str]:
@@ -338,8 +337,7 @@ def test_slo06_asynchronous_request_gets_no_response(flow, parties):
 def test_slo04_slo08_logout_button_logs_out_every_sp(flow, parties, idp_cert):
     """The button: A (Redirect chosen over SOAP, SLO08) then B (POST) get LogoutRequests; both listed."""
     a = parties["A"]
-    token = _csrf(flow.client.get("/logout").get_data(as_text=True))
-    started = flow.client.post("/logout", data={"csrf_token": token})
+    started = flow.submit("/logout")
     # A page of its own, not a 302: CSP form-action would refuse the chain's redirect to A (tests/e2e).
     assert started.status_code == 200
     refresh, chain_url = started.headers["Refresh"].split(";url=")
@@ -367,9 +365,8 @@ def test_slo04_slo08_logout_button_logs_out_every_sp(flow, parties, idp_cert):
 
 def test_logout_button_without_saml_parties_goes_to_login(flow, alice):
     """No SAML participant: the button lands on /login?logged_out=1 as before."""
-    flow.login(ALICE)
-    token = _csrf(flow.client.get("/logout").get_data(as_text=True))
-    done = flow.client.post("/logout", data={"csrf_token": token})
+    flow.sign_in(ALICE)
+    done = flow.submit("/logout")
     assert done.status_code == 302 and done.headers["Location"].startswith("/login")
     assert "logged_out=1" in done.headers["Location"]
 

@@ -36,7 +36,7 @@ from gateway.identity.logout import end_account_sessions
 from gateway.logs import AUDIT
 from tests.conftest import free_port
 from tests.fixtures_mail import SmtpCapture, run_mail_worker
-from tests.saml.conftest import NS, RSA_SHA256, FakeSP, Flow, SpSpec, _csrf, sp_metadata
+from tests.saml.conftest import NS, RSA_SHA256, FakeSP, Flow, SpSpec, sp_metadata
 
 ALICE = "alice@univ-exemple.fr"
 NEW_PASSWORD = "une phrase de passe assez longue"
@@ -254,7 +254,7 @@ def backchannel_events(records: list[logging.LogRecord]) -> list[tuple[str, str]
 
 def another_browser(app) -> Flow:
     other = Flow(app.test_client())
-    assert other.login(ALICE).status_code == 302
+    assert other.sign_in(ALICE).status_code == 302
     return other
 
 
@@ -276,9 +276,9 @@ def assert_told(endpoint: SoapEndpoint, party: Party) -> Received:
 
 def end_other_sessions(browser: Flow) -> float:
     """"Mes informations" > end all my other sessions; how long the request took."""
-    token = _csrf(browser.client.get("/account").get_data(as_text=True))
+    page = browser.get("/account")
     started = time.monotonic()
-    done = browser.client.post("/account/sessions/end-others", data={"csrf_token": token})
+    done = browser.submit("/account/sessions/end-others", page=page)
     assert done.status_code == 302
     return time.monotonic() - started
 
@@ -289,16 +289,12 @@ def test_slo04_password_reset_tells_each_soap_sp(app, flow, parties, endpoints, 
     """SLO04 over SOAP: a reset through the real pages (mail link) ends the session of another browser;
     A (EncryptedID) and B (plain NameID) get their own NameID and SessionIndex; C cannot be told."""
     other = Flow(app.test_client())
-    other.client.post("/login", data={"csrf_token": _csrf(other.client.get("/login").get_data(as_text=True)),
-                                      "email": ALICE})
-    token = _csrf(other.client.get("/login/password").get_data(as_text=True))
-    assert other.client.post("/login/reset", data={"csrf_token": token}).status_code == 200
+    other.submit("/login", {"email": ALICE})
+    assert other.submit("/login/reset", form_page="/login/password").status_code == 200
     run_mail_worker(app)
     mail = smtp.messages[-1].get_body(("plain",)).get_content()
     link = re.search(r"http://127\.0\.0\.1:8000(/reset/\S+)", mail)
-    token = _csrf(other.client.get(link.group(1)).get_data(as_text=True))
-    done = other.client.post(link.group(1), data={"csrf_token": token, "password": NEW_PASSWORD,
-                                                   "confirm": NEW_PASSWORD})
+    done = other.submit(link.group(1), {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert done.status_code == 302 and signed_out(flow)
     run_mail_worker(app)
     assert assert_told(endpoints["A"], parties["A"]).encrypted
@@ -385,8 +381,7 @@ def test_slo08_logout_button_uses_the_front_channel_and_soap_only_for_soap_only_
                                                                                    endpoints):
     """SLO08: the button starts the front-channel chain (A by Redirect, never SOAP); B, which has SOAP
     SLO only, is told over the back channel."""
-    token = _csrf(flow.client.get("/logout").get_data(as_text=True))
-    started = flow.client.post("/logout", data={"csrf_token": token})
+    started = flow.submit("/logout")
     assert started.status_code == 200  # a page of its own before leaving the site (CSP form-action)
     _, chain_url = started.headers["Refresh"].split(";url=")
     assert chain_url.startswith("/saml/slo/chain?token=")

@@ -17,7 +17,7 @@ def test_req01_redirect_binding_signs_in_then_posts_to_the_acs(flow, sp, alice):
     first = flow.send(how)
     assert first.status_code == 302 and "/login?next=" in first.headers["Location"]
     assert "/saml/sso/resume" in first.headers["Location"] and "SAMLRequest" not in first.headers["Location"]
-    response = flow.login(ALICE, start=first.headers["Location"])
+    response = flow.sign_in(ALICE, start=first.headers["Location"])
     posted_page = flow.client.get(response.headers["Location"])
     from tests.saml.conftest import read_form
 
@@ -103,7 +103,7 @@ def test_req08_force_authn_asks_for_the_password_again(flow, sp, alice):
     assert prompt.status_code == 302 and "force=1" in prompt.headers["Location"]
     login_page = flow.client.get(prompt.headers["Location"])
     assert login_page.status_code == 200 and 'name="email"' in login_page.get_data(as_text=True)
-    back = flow.login(ALICE, start=prompt.headers["Location"])
+    back = flow.sign_in(ALICE, start=prompt.headers["Location"])
     from tests.saml.conftest import read_form
 
     again = read_form(flow.client.get(back.headers["Location"]))

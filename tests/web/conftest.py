@@ -1,4 +1,6 @@
-"""Fixtures for the sign-in pages: accounts, a mailbox read from the real SMTP server, form helpers."""
+"""Fixtures for the sign-in pages: the app with real mail, a mailbox read from the real SMTP server.
+
+Accounts (``make_account``), the ``browser`` and ``PASSWORD`` come from tests/conftest.py."""
 from __future__ import annotations
 
 import copy
@@ -8,10 +10,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from gateway.accounts.models import Account, Email
 from tests.fixtures_mail import run_mail_worker
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -84,55 +83,3 @@ def build(make_mail_app, mail_config):
 @pytest.fixture
 def mailbox(mail_app, smtp):
     return Mailbox(mail_app, smtp)
-
-
-@pytest.fixture
-def make_user(directory, app):
-    passwords = app.extensions["gateway.passwords"]
-
-    def make(*addresses: str, status: str = "active", password: str | None = PASSWORD, verified: bool = True,
-             account_id: str | None = None, **fields) -> Account:
-        account = Account(
-            id=account_id or addresses[0].split("@")[0].replace(".", "-"),
-            emails=tuple(Email(a, verified) for a in addresses),
-            status=status,
-            password_hash=passwords.hash(password) if password and status != "provisioned" else "",
-            **fields,
-        )
-        return directory.create(account)
-
-    return make
-
-
-def csrf(client, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
-        re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-class Browser:
-    """Drives the pages like a person: GET the form, POST it with its CSRF token."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def submit(self, path: str, data: dict | None = None, form_page: str | None = None, **kw):
-        token = csrf(self.client, form_page or path)
-        return self.client.post(path, data={"csrf_token": token, **(data or {})}, **kw)
-
-    def login(self, email: str, password: str = PASSWORD, remember: bool = False):
-        self.submit("/login", {"email": email})
-        data = {"password": password}
-        if remember:
-            data["remember"] = "y"
-        return self.submit("/login/password", data)
-
-    def signed_in(self) -> bool:
-        return self.client.get("/account").status_code == 200
-
-
-@pytest.fixture
-def browser(client):
-    return Browser(client)

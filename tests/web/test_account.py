@@ -14,7 +14,8 @@ from gateway.identity import flask_signin
 from gateway.identity.logout import on_session_end
 from gateway.store import key
 from gateway.web import account as account_pages
-from tests.web.conftest import PASSWORD, Browser
+from tests.conftest import PASSWORD, Browser
+from tests.helpers.forms import page_form
 
 CAMILLE = "camille@univ-exemple.fr"
 NEW = "camille.m@chu-exemple.fr"
@@ -25,14 +26,14 @@ SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/60
 
 
 @pytest.fixture
-def camille(make_user):
-    return make_user(CAMILLE, given_name="Camille", family_name="Martin", display_name="Camille Martin",
+def camille(make_account):
+    return make_account(CAMILLE, given_name="Camille", family_name="Martin", display_name="Camille Martin",
                      establishment="{UAI}0751717J", affiliations=("student", "staff"))
 
 
 @pytest.fixture
 def signed_in(browser, camille):
-    assert browser.login(CAMILLE).status_code == 302
+    assert browser.sign_in(CAMILLE).status_code == 302
     return browser
 
 
@@ -40,7 +41,7 @@ def another_browser(app, email: str = CAMILLE, user_agent: str | None = None) ->
     other = Browser(app.test_client())
     if user_agent:
         other.client.environ_base["HTTP_USER_AGENT"] = user_agent
-    assert other.login(email).status_code == 302
+    assert other.sign_in(email).status_code == 302
     return other
 
 
@@ -147,7 +148,7 @@ def test_mail_link_only_fills_in_the_form(signed_in, directory, mailbox):
         text = page(signed_in.client.get(link))
         assert f'value="{code}"' in text and "Le code de votre message est déjà rempli" in text
     assert verified(directory, NEW) is None
-    flow = re.search(r'name="flow" type="hidden" value="([^"]+)"', text).group(1)
+    flow = page_form(text, field="flow").fields["flow"]
     done = post(signed_in, "/account/emails/verify", {"flow": flow, "code": code}, form_page=link)
     assert done.status_code == 302
     assert verified(directory, NEW) is True
@@ -187,8 +188,8 @@ def test_send_again_is_rate_limited(signed_in, mailbox, smtp):
     assert [m["To"] for m in smtp.messages].count(NEW) == 3
 
 
-def test_a_code_flow_of_another_account_is_refused(app, signed_in, make_user, directory, mailbox):
-    make_user("dominique@univ-exemple.fr")
+def test_a_code_flow_of_another_account_is_refused(app, signed_in, make_account, directory, mailbox):
+    make_account("dominique@univ-exemple.fr")
     add(signed_in)
     link, code = mailbox.link(NEW), mailbox.code(NEW)
     flow = link.split("/")[-1].split("?")[0]
@@ -203,10 +204,10 @@ def test_a_code_flow_of_another_account_is_refused(app, signed_in, make_user, di
     assert verified(directory, NEW) is True
 
 
-def test_address_of_another_account_is_refused_without_saying_why(signed_in, make_user, directory, mailbox,
+def test_address_of_another_account_is_refused_without_saying_why(signed_in, make_account, directory, mailbox,
                                                                   smtp):
-    make_user("dominique@univ-exemple.fr")
-    make_user("claude@univ-exemple.fr", verified=False)
+    make_account("dominique@univ-exemple.fr")
+    make_account("claude@univ-exemple.fr", verified=False)
     for taken in ("dominique@univ-exemple.fr", "Claude@Univ-Exemple.fr"):
         text = page(add(signed_in, taken))
         assert "Cette adresse ne peut pas être ajoutée." in text
@@ -225,10 +226,10 @@ def test_invalid_or_already_present_address(signed_in, directory):
 
 # -- removing an address, choosing the primary ----------------------------------------------------
 
-def test_remove_addresses_but_never_the_last_confirmed_one(browser, make_user, directory, audit_events):
-    make_user(CAMILLE, "camille@chu-exemple.fr")
+def test_remove_addresses_but_never_the_last_confirmed_one(browser, make_account, directory, audit_events):
+    make_account(CAMILLE, "camille@chu-exemple.fr")
     directory.add_email("camille", NEW)  # not confirmed
-    browser.login(CAMILLE)
+    browser.sign_in(CAMILLE)
     assert directory.get("camille").addresses == (CAMILLE, "camille@chu-exemple.fr", NEW)
 
     response = post(browser, "/account/emails/remove", {"address": NEW})
@@ -244,30 +245,30 @@ def test_remove_addresses_but_never_the_last_confirmed_one(browser, make_user, d
     assert [r.getMessage() for r in audit_events].count("email.removed") == 2
 
 
-def test_the_last_confirmed_address_stays(browser, make_user, directory):
-    make_user(CAMILLE)
+def test_the_last_confirmed_address_stays(browser, make_account, directory):
+    make_account(CAMILLE)
     directory.add_email("camille", NEW)
-    browser.login(CAMILLE)
+    browser.sign_in(CAMILLE)
     text = page(post(browser, "/account/emails/remove", {"address": CAMILLE}))
     assert "Vous ne pouvez pas retirer votre dernière adresse confirmée" in text
     assert directory.get("camille").addresses == (CAMILLE, NEW)
 
 
-def test_removing_the_primary_gives_the_role_to_a_confirmed_address(browser, make_user, directory):
-    make_user(CAMILLE, "camille@chu-exemple.fr")
+def test_removing_the_primary_gives_the_role_to_a_confirmed_address(browser, make_account, directory):
+    make_account(CAMILLE, "camille@chu-exemple.fr")
     directory.add_email("camille", NEW)
     directory.set_primary("camille", NEW)
     directory.set_primary("camille", CAMILLE)
     assert directory.get("camille").addresses == (CAMILLE, NEW, "camille@chu-exemple.fr")
-    browser.login(CAMILLE)
+    browser.sign_in(CAMILLE)
     post(browser, "/account/emails/remove", {"address": CAMILLE})
     assert directory.get("camille").addresses == ("camille@chu-exemple.fr", NEW)
 
 
-def test_only_a_confirmed_address_becomes_primary(browser, make_user, directory, audit_events):
-    make_user(CAMILLE, "camille@chu-exemple.fr")
+def test_only_a_confirmed_address_becomes_primary(browser, make_account, directory, audit_events):
+    make_account(CAMILLE, "camille@chu-exemple.fr")
     directory.add_email("camille", NEW)
-    browser.login(CAMILLE)
+    browser.sign_in(CAMILLE)
     text = page(post(browser, "/account/emails/primary", {"address": NEW}))
     assert "seule une adresse confirmée peut devenir principale" in text and 'role="alert"' in text
     text = page(post(browser, "/account/emails/primary", {"address": "personne@ailleurs.fr"}))
@@ -313,8 +314,8 @@ def test_change_password(app, signed_in, mailbox, redis_client):
     assert mailbox.last(CAMILLE)["Subject"] == "Votre mot de passe a été modifié"
 
     signed_in.submit("/logout", form_page="/logout")
-    assert "Mot de passe incorrect." in page(signed_in.login(CAMILLE, PASSWORD))
-    assert signed_in.login(CAMILLE, NEW_PASSWORD).status_code == 302
+    assert "Mot de passe incorrect." in page(signed_in.sign_in(CAMILLE, PASSWORD))
+    assert signed_in.sign_in(CAMILLE, NEW_PASSWORD).status_code == 302
 
 
 def test_wrong_current_passwords_are_delayed(app, signed_in):
@@ -331,7 +332,7 @@ def test_sessions_listed_and_one_ended(app, browser, camille, audit_events):
     ended = []
     on_session_end(app, lambda session: ended.append((session.sid, session.browser, session.reason)))
     browser.client.environ_base["HTTP_USER_AGENT"] = FIREFOX
-    browser.login(CAMILLE, remember=True)
+    browser.sign_in(CAMILLE, remember=True)
     phone = another_browser(app, user_agent=SAFARI)
     phone_sid = session_cookie(phone)
 
@@ -342,7 +343,7 @@ def test_sessions_listed_and_one_ended(app, browser, camille, audit_events):
     assert "Oui" in text and "Non" in text and "127.0.0.1" in text
     assert phone_sid not in text and session_cookie(browser) not in text  # ids are cookies: never shown
 
-    ref = re.search(r'name="ref" type="hidden" value="([^"]+)"', text).group(1)
+    ref = page_form(text, field="ref").fields["ref"]
     response = post(browser, "/account/sessions/end", {"ref": ref})
     assert "La session a été fermée." in page(browser.client.get(response.headers["Location"]))
     assert not phone.signed_in()
@@ -352,8 +353,8 @@ def test_sessions_listed_and_one_ended(app, browser, camille, audit_events):
     assert len(re.findall(r'<th scope="row">', page(browser.client.get("/account")))) == 1
 
 
-def test_ending_a_session_that_is_not_one_of_mine_does_nothing(app, signed_in, make_user):
-    make_user("dominique@univ-exemple.fr")
+def test_ending_a_session_that_is_not_one_of_mine_does_nothing(app, signed_in, make_account):
+    make_account("dominique@univ-exemple.fr")
     dominique = another_browser(app, "dominique@univ-exemple.fr")
     mine = another_browser(app)
     with app.test_request_context():

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.web.conftest import Browser
+from tests.conftest import Browser
 from tests.web.test_flows import NEW, ask_code, hidden
 
 ATTACKER = "jean.attaquant@chu-exemple.fr"
@@ -35,12 +35,13 @@ def mailed_sign_in_link(app, mailbox, address: str) -> str:
 
 # -- login CSRF by link ------------------------------------------------------------------------------
 
-def test_someone_elses_sign_in_link_shows_whose_account_and_signs_in_no_one(app, make_user, mailbox, browser):
+def test_someone_elses_sign_in_link_shows_whose_account_and_signs_in_no_one(app, make_account, mailbox,
+                                                                            browser):
     """The attacker mails the victim the link of a code for HIS account: opening it signs the victim in
     nowhere; the page names the attacker's (masked) address; posting its code without that page's
     confirmation is refused and spends nothing."""
-    make_user(ATTACKER)
-    make_user(VICTIM)
+    make_account(ATTACKER)
+    make_account(VICTIM)
     link = mailed_sign_in_link(app, mailbox, ATTACKER)
     flow, code = link_parts(link)
 
@@ -55,8 +56,8 @@ def test_someone_elses_sign_in_link_shows_whose_account_and_signs_in_no_one(app,
     assert app.extensions["gateway.codes"].code_data("signin", flow) is not None
 
 
-def test_sign_in_link_in_the_browser_that_asked_needs_no_confirmation(app, make_user, mailbox, browser):
-    make_user(VICTIM)
+def test_sign_in_link_in_the_browser_that_asked_needs_no_confirmation(app, make_account, mailbox, browser):
+    make_account(VICTIM)
     browser.submit("/login", {"email": VICTIM})
     browser.submit("/login/code/send", form_page="/login/password")
     link = mailbox.link(VICTIM)
@@ -67,9 +68,9 @@ def test_sign_in_link_in_the_browser_that_asked_needs_no_confirmation(app, make_
     assert browser.signed_in()
 
 
-def test_sign_in_link_on_the_phone_after_confirming_the_account(app, make_user, mailbox):
+def test_sign_in_link_on_the_phone_after_confirming_the_account(app, make_account, mailbox):
     """Asked on the PC, opened on the phone: the phone shows the person's masked address; one button."""
-    make_user(VICTIM)
+    make_account(VICTIM)
     link = mailed_sign_in_link(app, mailbox, VICTIM)
     phone = Browser(app.test_client())
     page = phone.client.get(link).get_data(as_text=True)
@@ -80,9 +81,9 @@ def test_sign_in_link_on_the_phone_after_confirming_the_account(app, make_user, 
     assert done.status_code == 302 and phone.signed_in()
 
 
-def test_activation_link_of_someone_else_activates_nothing(app, make_user, mailbox, browser, directory):
+def test_activation_link_of_someone_else_activates_nothing(app, make_account, mailbox, browser, directory):
     """Same attack with the activation link of a provisioned account the attacker holds."""
-    make_user(ATTACKER, status="provisioned", verified=False)
+    make_account(ATTACKER, status="provisioned", verified=False)
     own = Browser(app.test_client())
     own.submit("/login", {"email": ATTACKER})
     ask_code(own, "/login/activate")
@@ -106,8 +107,8 @@ def test_a_made_up_link_shows_no_account(client):
         assert "Vous allez vous connecter en tant que" not in page.get_data(as_text=True)
 
 
-def test_the_warning_in_english(app, make_user, mailbox):
-    make_user(ATTACKER)
+def test_the_warning_in_english(app, make_account, mailbox):
+    make_account(ATTACKER)
     link = mailed_sign_in_link(app, mailbox, ATTACKER)
     page = app.test_client().get(link, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "You are about to sign in as j***t@chu-exemple.fr." in page
@@ -116,9 +117,9 @@ def test_the_warning_in_english(app, make_user, mailbox):
 # -- guessing budget ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("status, page", [("active", "/login/code"), ("provisioned", "/login/activate")])
-def test_more_browsers_buy_no_more_guesses(app, make_user, mailbox, status, page):
+def test_more_browsers_buy_no_more_guesses(app, make_account, mailbox, status, page):
     """Three browsers, three codes asked: only the last lives; the others refuse even their right code."""
-    make_user(VICTIM, status=status, verified=status == "active")
+    make_account(VICTIM, status=status, verified=status == "active")
     browsers, codes = [], []
     for _ in range(3):
         attacker = Browser(app.test_client())
@@ -134,9 +135,9 @@ def test_more_browsers_buy_no_more_guesses(app, make_user, mailbox, status, page
     assert browsers[-1].signed_in()
 
 
-def test_wrong_codes_are_audited_naming_the_account(app, make_user, mailbox, audit_events):
-    make_user(VICTIM)
-    make_user(ATTACKER, status="provisioned", verified=False)
+def test_wrong_codes_are_audited_naming_the_account(app, make_account, mailbox, audit_events):
+    make_account(VICTIM)
+    make_account(ATTACKER, status="provisioned", verified=False)
     for address, page, event, fields in ((VICTIM, "/login/code", "code.failed", {}),
                                          (ATTACKER, "/login/activate", "activation.failed",
                                           {"password": NEW, "confirm": NEW})):
@@ -156,10 +157,10 @@ def test_wrong_codes_are_audited_naming_the_account(app, make_user, mailbox, aud
     ("provisioned", False, "/login/activate", "Recevoir mon code d'activation par email"),
     ("active", False, "/login/code", "Recevoir un code de connexion par email"),
 ])
-def test_address_step_mails_nothing_until_the_button(app, make_user, mailbox, browser, status, verified, page,
-                                                     button):
+def test_address_step_mails_nothing_until_the_button(app, make_account, mailbox, browser, status, verified,
+                                                     page, button):
     """Typing a provisioned or unconfirmed address, again and again, sends no mail; the one button does."""
-    make_user(VICTIM, status=status, verified=verified)
+    make_account(VICTIM, status=status, verified=verified)
     for _ in range(3):
         assert browser.submit("/login", {"email": VICTIM}).headers["Location"].endswith(page)
         text = browser.client.get(page).get_data(as_text=True)

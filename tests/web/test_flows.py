@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from tests.web.conftest import Browser
+from tests.conftest import Browser
+from tests.helpers.forms import csrf_token, page_form
 
 NEW = "une phrase de passe assez longue"
 
@@ -16,7 +17,7 @@ def codes(app):
 
 
 def hidden(page: str, name: str) -> str:
-    return re.search(rf'name="{name}" type="hidden" value="([^"]*)"', page).group(1)
+    return page_form(page, field=name).fields[name]
 
 
 def ask_code(browser, page_path: str) -> str:
@@ -28,8 +29,8 @@ def ask_code(browser, page_path: str) -> str:
 
 # -- activation ---------------------------------------------------------------------------
 
-def test_activation_by_code(browser, make_user, mailbox, directory):
-    make_user("interne@chu-exemple.fr", status="provisioned", verified=False)
+def test_activation_by_code(browser, make_account, mailbox, directory):
+    make_account("interne@chu-exemple.fr", status="provisioned", verified=False)
     step1 = browser.submit("/login", {"email": "interne@chu-exemple.fr"})
     assert step1.headers["Location"].endswith("/login/activate")
     page = ask_code(browser, "/login/activate")
@@ -42,12 +43,12 @@ def test_activation_by_code(browser, make_user, mailbox, directory):
     account = directory.find_by_email("interne@chu-exemple.fr")
     assert account.status == "active" and account.emails[0].verified
     browser.submit("/logout", form_page="/logout")
-    assert browser.login("interne@chu-exemple.fr", NEW).status_code == 302 and browser.signed_in()
+    assert browser.sign_in("interne@chu-exemple.fr", NEW).status_code == 302 and browser.signed_in()
 
 
-def test_activation_by_mailed_link_in_another_browser(browser, make_user, mailbox, app, directory):
+def test_activation_by_mailed_link_in_another_browser(browser, make_account, mailbox, app, directory):
     """The person's phone: the page says which account the link activates, one button confirms."""
-    make_user("interne@chu-exemple.fr", status="provisioned", verified=False)
+    make_account("interne@chu-exemple.fr", status="provisioned", verified=False)
     browser.submit("/login", {"email": "interne@chu-exemple.fr"})
     ask_code(browser, "/login/activate")
     link = mailbox.link("interne@chu-exemple.fr")
@@ -56,18 +57,16 @@ def test_activation_by_mailed_link_in_another_browser(browser, make_user, mailbo
         page = other.get(link).get_data(as_text=True)
         assert "Vous allez activer le compte i***e@chu-exemple.fr et vous y connecter." in page
         assert "Activer ce compte" in page and hidden(page, "confirmed") == "1"
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    done = other.post("/login/activate", data={"csrf_token": token, "flow": hidden(page, "flow"),
-                                               "code": re.search(r'name="code" [^>]*value="(\d+)"', page).group(1),
-                                               "confirmed": hidden(page, "confirmed"),
-                                               "password": NEW, "confirm": NEW})
+    form = page_form(page, action="/login/activate")
+    assert re.fullmatch(r"\d{6}", form.fields["code"])  # the code from the link, filled in
+    done = other.post("/login/activate", data={**form.fields, "password": NEW, "confirm": NEW})
     assert done.status_code == 302
     assert other.get("/account").status_code == 200
     assert directory.find_by_email("interne@chu-exemple.fr").status == "active"
 
 
-def test_activation_refuses_weak_password_without_spending_the_code(browser, make_user, mailbox):
-    make_user("interne@chu-exemple.fr", status="provisioned", verified=False)
+def test_activation_refuses_weak_password_without_spending_the_code(browser, make_account, mailbox):
+    make_account("interne@chu-exemple.fr", status="provisioned", verified=False)
     browser.submit("/login", {"email": "interne@chu-exemple.fr"})
     page = ask_code(browser, "/login/activate")
     code = mailbox.code("interne@chu-exemple.fr")
@@ -82,8 +81,8 @@ def test_activation_refuses_weak_password_without_spending_the_code(browser, mak
 
 # -- sign-in code ---------------------------------------------------------------------------
 
-def test_sign_in_with_code(browser, make_user, mailbox):
-    make_user("camille@univ-exemple.fr")
+def test_sign_in_with_code(browser, make_account, mailbox):
+    make_account("camille@univ-exemple.fr")
     browser.submit("/login", {"email": "camille@univ-exemple.fr"})
     sent = browser.submit("/login/code/send", form_page="/login/password")
     assert sent.headers["Location"].endswith("/login/code")
@@ -93,8 +92,8 @@ def test_sign_in_with_code(browser, make_user, mailbox):
     assert done.status_code == 302 and browser.signed_in()
 
 
-def test_code_void_after_five_wrong_tries(browser, make_user, mailbox):
-    make_user("camille@univ-exemple.fr")
+def test_code_void_after_five_wrong_tries(browser, make_account, mailbox):
+    make_account("camille@univ-exemple.fr")
     browser.submit("/login", {"email": "camille@univ-exemple.fr"})
     browser.submit("/login/code/send", form_page="/login/password")
     page = browser.client.get("/login/code").get_data(as_text=True)
@@ -108,8 +107,8 @@ def test_code_void_after_five_wrong_tries(browser, make_user, mailbox):
     assert "Ce code n&#39;est plus valable" in text and not browser.signed_in()
 
 
-def test_code_single_use_and_expiry(browser, make_user, mailbox, codes, app):
-    make_user("camille@univ-exemple.fr")
+def test_code_single_use_and_expiry(browser, make_account, mailbox, codes, app):
+    make_account("camille@univ-exemple.fr")
     browser.submit("/login", {"email": "camille@univ-exemple.fr"})
     browser.submit("/login/code/send", form_page="/login/password")
     page = browser.client.get("/login/code").get_data(as_text=True)
@@ -119,8 +118,8 @@ def test_code_single_use_and_expiry(browser, make_user, mailbox, codes, app):
     assert "plus valable" in browser.submit("/login/code", {"flow": flow, "code": code}).get_data(as_text=True)
 
 
-def test_unverified_address_of_active_account_gets_a_code(browser, make_user, directory, mailbox):
-    make_user("camille@univ-exemple.fr")
+def test_unverified_address_of_active_account_gets_a_code(browser, make_account, directory, mailbox):
+    make_account("camille@univ-exemple.fr")
     account = directory.find_by_email("camille@univ-exemple.fr")
     directory.add_email(account.id, "camille@gmail.com")
     step1 = browser.submit("/login", {"email": "camille@gmail.com"})
@@ -139,24 +138,23 @@ def ask_reset(browser, address: str) -> None:
     assert "Nous avons envoyé un lien de réinitialisation" in page.get_data(as_text=True)
 
 
-def test_reset_link_single_use(browser, make_user, mailbox, app, directory):
-    make_user("camille@univ-exemple.fr")
+def test_reset_link_single_use(browser, make_account, mailbox, app, directory):
+    make_account("camille@univ-exemple.fr")
     ask_reset(browser, "camille@univ-exemple.fr")
     link = mailbox.link("camille@univ-exemple.fr")
     assert link.startswith("/reset/")
     other = app.test_client()
     assert other.get(link).status_code == 200 and other.get(link).status_code == 200  # GET never spends it
     page = other.get(link).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    done = other.post(link, data={"csrf_token": token, "password": NEW, "confirm": NEW})
+    done = other.post(link, data={"csrf_token": csrf_token(page), "password": NEW, "confirm": NEW})
     assert done.status_code == 302 and other.get("/account").status_code == 200
     assert other.get(link).status_code == 410  # used
     assert app.extensions["gateway.passwords"].verify(directory.find_by_email("camille@univ-exemple.fr").password_hash, NEW)
     assert mailbox.last("camille@univ-exemple.fr")["Subject"].startswith("Votre mot de passe")
 
 
-def test_reset_link_expires_after_30_minutes(browser, make_user, mailbox, codes):
-    make_user("camille@univ-exemple.fr")
+def test_reset_link_expires_after_30_minutes(browser, make_account, mailbox, codes):
+    make_account("camille@univ-exemple.fr")
     now = codes.clock()
     codes.clock = lambda: now  # frozen: however slow the machine, the link is issued at ``now``
     ask_reset(browser, "camille@univ-exemple.fr")
@@ -167,8 +165,8 @@ def test_reset_link_expires_after_30_minutes(browser, make_user, mailbox, codes)
     assert browser.client.get(link).status_code == 410
 
 
-def test_newer_link_voids_the_older(browser, make_user, mailbox):
-    make_user("camille@univ-exemple.fr")
+def test_newer_link_voids_the_older(browser, make_account, mailbox):
+    make_account("camille@univ-exemple.fr")
     ask_reset(browser, "camille@univ-exemple.fr")
     first = mailbox.link("camille@univ-exemple.fr")
     browser.submit("/login/reset", form_page="/login/password")
@@ -178,8 +176,8 @@ def test_newer_link_voids_the_older(browser, make_user, mailbox):
     assert browser.client.get(second).status_code == 200
 
 
-def test_link_void_once_password_changes(browser, make_user, mailbox, app, directory):
-    make_user("camille@univ-exemple.fr")
+def test_link_void_once_password_changes(browser, make_account, mailbox, app, directory):
+    make_account("camille@univ-exemple.fr")
     ask_reset(browser, "camille@univ-exemple.fr")
     link = mailbox.link("camille@univ-exemple.fr")
     account = directory.find_by_email("camille@univ-exemple.fr")
@@ -187,10 +185,10 @@ def test_link_void_once_password_changes(browser, make_user, mailbox, app, direc
     assert browser.client.get(link).status_code == 410
 
 
-def test_new_password_ends_every_other_session(browser, make_user, mailbox, app):
-    make_user("camille@univ-exemple.fr")
+def test_new_password_ends_every_other_session(browser, make_account, mailbox, app):
+    make_account("camille@univ-exemple.fr")
     elsewhere = Browser(app.test_client())
-    elsewhere.login("camille@univ-exemple.fr")
+    elsewhere.sign_in("camille@univ-exemple.fr")
     assert elsewhere.signed_in()
     ask_reset(browser, "camille@univ-exemple.fr")
     link = mailbox.link("camille@univ-exemple.fr")
@@ -201,9 +199,9 @@ def test_new_password_ends_every_other_session(browser, make_user, mailbox, app)
 
 # -- logout ---------------------------------------------------------------------------------
 
-def test_logout_ends_the_session_server_side(browser, make_user, client, app, redis_client):
-    make_user("camille@univ-exemple.fr")
-    browser.login("camille@univ-exemple.fr")
+def test_logout_ends_the_session_server_side(browser, make_account, client, app, redis_client):
+    make_account("camille@univ-exemple.fr")
+    browser.sign_in("camille@univ-exemple.fr")
     cookie = client.get_cookie(app.extensions["gateway.settings"].sessions.cookie_name).value
     assert redis_client.exists(f"gw:session:{cookie}")
     page = client.get("/account").get_data(as_text=True)
@@ -219,14 +217,15 @@ def test_logout_ends_the_session_server_side(browser, make_user, client, app, re
     assert replay.get("/account").status_code == 302
 
 
-def test_sec10_reset_link_from_configured_url_token_stored_hashed(browser, make_user, mailbox, redis_client, app):
+def test_sec10_reset_link_from_configured_url_token_stored_hashed(browser, make_account, mailbox,
+                                                                  redis_client, app):
     """SEC10: mailed links come from the configured public URL, never the Host header; Redis holds only
     a keyed hash of the 256-bit token; the reset page sends no referrer."""
     from gateway.identity import flask_signin as signin
 
     with app.test_request_context("/login/reset", headers={"Host": "evil.example"}):
         assert signin.absolute("reset.form", token="t") == "http://127.0.0.1:8000/reset/t"
-    make_user("camille@univ-exemple.fr")
+    make_account("camille@univ-exemple.fr")
     ask_reset(browser, "camille@univ-exemple.fr")
     text = mailbox.text(mailbox.last("camille@univ-exemple.fr"))
     assert "http://127.0.0.1:8000/reset/" in text

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.accounts.models import Account, Email
 from tests.identity.conftest import Clock
-from tests.web.conftest import PASSWORD
+from tests.conftest import PASSWORD
 from tests.web.test_protection import (
     ATTACKER_IP,
     EMAIL,
@@ -34,8 +33,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml
 
 
 @pytest.fixture
-def camille(make_user):
-    return make_user(EMAIL)
+def camille(make_account):
+    return make_account(EMAIL)
 
 
 def refusals(records) -> list[dict]:
@@ -72,28 +71,28 @@ def test_hammering_an_address_refuses_only_the_hammering_client(app, camille, au
 # -- 2. growing delays and known devices ---------------------------------------------------------
 
 @pytest.fixture
-def guessed(app, camille, make_user):
+def guessed(app, camille, make_account):
     """Camille signed in once at home (a known device), then 18 wrong passwords from 8 addresses, paced."""
     clock = Clock()
     throttle = app.extensions["gateway.throttle"]
     throttle.clock = clock
     home = browser_from(app, HOME_IP)
-    assert home.login(EMAIL).status_code == 302
+    assert home.sign_in(EMAIL).status_code == 302
     home.submit("/logout", form_page="/logout")
     for n in range(18):
         ip = f"203.0.113.{n % 8}"
         clock.advance(throttle.wait_seconds(camille.id, ip))  # paced: each guess waits out the delay
-        page = browser_from(app, ip).login(EMAIL, f"guess number {n}").get_data(as_text=True)
+        page = browser_from(app, ip).sign_in(EMAIL, f"guess number {n}").get_data(as_text=True)
         assert WRONG in page, n
     return home
 
 
 def test_known_device_signs_in_at_once_despite_distributed_guessing(app, camille, guessed, audit_events):
     fresh = browser_from(app, OFFICE_IP)
-    page = fresh.login(EMAIL, PASSWORD).get_data(as_text=True)
+    page = fresh.sign_in(EMAIL, PASSWORD).get_data(as_text=True)
     assert too_many_minutes(field_error(page, "password")) >= 4  # the delays still slow guessing
     assert not fresh.signed_in()
-    assert guessed.login(EMAIL, PASSWORD).status_code == 302  # the owner's browser: at once
+    assert guessed.sign_in(EMAIL, PASSWORD).status_code == 302  # the owner's browser: at once
     assert guessed.signed_in()
     [refused] = refusals(audit_events)
     assert (refused["rule"], refused["account"], refused["ip"]) == ("throttle_account", camille.id, OFFICE_IP)
@@ -102,24 +101,25 @@ def test_known_device_signs_in_at_once_despite_distributed_guessing(app, camille
 
 def test_a_known_device_is_slowed_by_its_own_failures(app, camille, guessed):
     for n in range(5):  # throttle_pair: its own counter
-        assert WRONG in guessed.login(EMAIL, f"my typo {n}").get_data(as_text=True)
-    assert TOO_MANY.search(guessed.login(EMAIL, PASSWORD).get_data(as_text=True))
+        assert WRONG in guessed.sign_in(EMAIL, f"my typo {n}").get_data(as_text=True)
+    assert TOO_MANY.search(guessed.sign_in(EMAIL, PASSWORD).get_data(as_text=True))
 
 
-def test_forged_or_other_account_device_cookie_gives_nothing(app, camille, guessed, make_user, audit_events):
+def test_forged_or_other_account_device_cookie_gives_nothing(app, camille, guessed, make_account,
+                                                             audit_events):
     real = guessed.client.get_cookie(DEVICE).value
     forged = [real[:-4] + ("AAAA" if not real.endswith("AAAA") else "BBBB"), "camille", real.split(".")[0]]
     for value in forged:
         browser = browser_from(app, ATTACKER_IP)
         browser.client.set_cookie(DEVICE, value)
-        assert TOO_MANY.search(browser.login(EMAIL, PASSWORD).get_data(as_text=True)), value
+        assert TOO_MANY.search(browser.sign_in(EMAIL, PASSWORD).get_data(as_text=True)), value
         assert not browser.signed_in()
-    make_user("mallory@univ-exemple.fr")  # the attacker's own account: a valid cookie, for another account
+    make_account("mallory@univ-exemple.fr")  # the attacker's own account: a valid cookie, for another account
     attacker = browser_from(app, ATTACKER_IP)
-    assert attacker.login("mallory@univ-exemple.fr").status_code == 302
+    assert attacker.sign_in("mallory@univ-exemple.fr").status_code == 302
     attacker.submit("/logout", form_page="/logout")
     assert attacker.client.get_cookie(DEVICE) is not None
-    assert TOO_MANY.search(attacker.login(EMAIL, PASSWORD).get_data(as_text=True))
+    assert TOO_MANY.search(attacker.sign_in(EMAIL, PASSWORD).get_data(as_text=True))
     assert not attacker.signed_in()
     assert {r["account"] for r in refusals(audit_events)} == {camille.id}
 
@@ -175,15 +175,13 @@ def test_ipv6_addresses_of_one_64_share_a_counter(app, camille, audit_events):
 # -- 6. the hospital case ----------------------------------------------------------------------------
 
 @pytest.fixture
-def hospital(build):
+def hospital(build, make_account):
     """The example configuration's limits, 300 active accounts (one cheap argon2 hash), a frozen clock."""
     app = build({"limits": example_limits()})
     app.extensions["gateway.throttle"].clock = Clock()
     password_hash = app.extensions["gateway.passwords"].hash(PASSWORD)
     for n in range(300):
-        app.extensions["gateway.directory"].create(Account(
-            id=f"p{n}", emails=(Email(f"personne{n}@chu-exemple.fr", True),), status="active",
-            password_hash=password_hash))
+        make_account(f"personne{n}@chu-exemple.fr", account_id=f"p{n}", password_hash=password_hash)
     return app
 
 
@@ -192,12 +190,12 @@ def test_three_hundred_people_sign_in_from_one_nat_address(hospital, audit_event
     for n in range(300):
         person = browser_from(hospital, HOSPITAL_IP)
         if n % 10 == 0:  # 10% type a wrong password first
-            typo = person.login(f"personne{n}@chu-exemple.fr", "pas le bon mot de passe")
+            typo = person.sign_in(f"personne{n}@chu-exemple.fr", "pas le bon mot de passe")
             page = typo.get_data(as_text=True)
             refused += bool(TOO_MANY.search(page))
             response = person.submit("/login/password", {"password": PASSWORD})
         else:
-            response = person.login(f"personne{n}@chu-exemple.fr")
+            response = person.sign_in(f"personne{n}@chu-exemple.fr")
         refused += response.status_code != 302 or not person.signed_in()
     assert refused == 0
     assert refusals(audit_events) == []
@@ -213,24 +211,25 @@ def test_one_machine_still_cannot_farm_addresses_or_guess_passwords(hospital, au
 
     guesser = browser_from(hospital, "203.0.113.7")
     for n in range(5):  # throttle_pair: 5 guesses at one account, then delays
-        assert WRONG in guesser.login("personne0@chu-exemple.fr", f"guess {n}").get_data(as_text=True)
-    assert TOO_MANY.search(guesser.login("personne0@chu-exemple.fr", PASSWORD).get_data(as_text=True))
+        assert WRONG in guesser.sign_in("personne0@chu-exemple.fr", f"guess {n}").get_data(as_text=True)
+    assert TOO_MANY.search(guesser.sign_in("personne0@chu-exemple.fr", PASSWORD).get_data(as_text=True))
 
     sprayer = browser_from(hospital, "203.0.113.8")
     for n in range(1, 101):  # throttle_client: 100 wrong passwords over many accounts, then delays
-        assert WRONG in sprayer.login(f"personne{n}@chu-exemple.fr", "Printemps2024!").get_data(as_text=True)
-    assert TOO_MANY.search(sprayer.login("personne200@chu-exemple.fr", PASSWORD).get_data(as_text=True))
+        sprayed = sprayer.sign_in(f"personne{n}@chu-exemple.fr", "Printemps2024!")
+        assert WRONG in sprayed.get_data(as_text=True)
+    assert TOO_MANY.search(sprayer.sign_in("personne200@chu-exemple.fr", PASSWORD).get_data(as_text=True))
     rules = [r["rule"] for r in refusals(audit_events)]
     assert rules == ["unknown_per_client", "throttle_pair", "throttle_client"]
     assert refusals(audit_events)[1]["account"] == "p0" and refusals(audit_events)[2]["account"] == "p200"
 
 
-def test_trusted_networks_have_their_own_ceilings(build, camille, make_user):
+def test_trusted_networks_have_their_own_ceilings(build, camille, make_account):
     app = build({"limits": {"address_per_client": "5/minute", "trusted_address_per_client": "50/minute",
                             "trusted_networks": ["198.51.100.0/24"]}})
     for n in range(20):
-        make_user(f"interne{n}@chu-exemple.fr")
-        assert browser_from(app, HOSPITAL_IP).login(f"interne{n}@chu-exemple.fr").status_code == 302, n
+        make_account(f"interne{n}@chu-exemple.fr")
+        assert browser_from(app, HOSPITAL_IP).sign_in(f"interne{n}@chu-exemple.fr").status_code == 302, n
     outside = browser_from(app, ATTACKER_IP)
     for _ in range(5):
         outside.submit("/login", {"email": EMAIL})

@@ -1,13 +1,13 @@
 """Sign-in: address first, then password; unknown and disabled addresses; any verified address."""
 from __future__ import annotations
 
-from tests.web.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 UNKNOWN = "Adresse email non reconnue. Réessayez avec une autre de vos adresses"
 
 
-def test_address_then_password_signs_in(browser, make_user):
-    make_user("camille@univ-exemple.fr")
+def test_address_then_password_signs_in(browser, make_account):
+    make_account("camille@univ-exemple.fr")
     step1 = browser.submit("/login", {"email": "Camille@Univ-Exemple.fr"})
     assert step1.status_code == 302 and step1.headers["Location"].endswith("/login/password")
     page = browser.client.get("/login/password").get_data(as_text=True)
@@ -18,10 +18,10 @@ def test_address_then_password_signs_in(browser, make_user):
     assert browser.signed_in()
 
 
-def test_sign_in_with_each_verified_address(browser, make_user, client):
-    make_user("camille@univ-exemple.fr", "camille@chu-exemple.fr")
+def test_sign_in_with_each_verified_address(browser, make_account, client):
+    make_account("camille@univ-exemple.fr", "camille@chu-exemple.fr")
     for address in ("camille@univ-exemple.fr", "camille@chu-exemple.fr"):
-        assert browser.login(address).status_code == 302
+        assert browser.sign_in(address).status_code == 302
         assert browser.signed_in()
         browser.submit("/logout", form_page="/logout")
         assert not browser.signed_in()
@@ -41,29 +41,29 @@ def test_invalid_address_message(browser):
     assert "Cette adresse email n&#39;est pas valide." in page
 
 
-def test_disabled_account_message_reveals_nothing_more(browser, make_user):
-    make_user("ancien@univ-exemple.fr", status="disabled")
+def test_disabled_account_message_reveals_nothing_more(browser, make_account):
+    make_account("ancien@univ-exemple.fr", status="disabled")
     page = browser.submit("/login", {"email": "ancien@univ-exemple.fr"}).get_data(as_text=True)
     assert "Ce compte est désactivé. Contactez le support" in page
     assert browser.client.get("/login/password").status_code == 302
 
 
-def test_wrong_password(browser, make_user):
-    make_user("camille@univ-exemple.fr")
-    page = browser.login("camille@univ-exemple.fr", "not the password").get_data(as_text=True)
+def test_wrong_password(browser, make_account):
+    make_account("camille@univ-exemple.fr")
+    page = browser.sign_in("camille@univ-exemple.fr", "not the password").get_data(as_text=True)
     assert "Mot de passe incorrect." in page
     assert not browser.signed_in()
 
 
-def test_next_resumes_only_local_pages(browser, make_user, client):
-    make_user("camille@univ-exemple.fr")
+def test_next_resumes_only_local_pages(browser, make_account, client):
+    make_account("camille@univ-exemple.fr")
     client.get("/login?next=/saml/sso/resume?x=1")
-    response = browser.login("camille@univ-exemple.fr")
+    response = browser.sign_in("camille@univ-exemple.fr")
     assert response.headers["Location"] == "/saml/sso/resume?x=1"
     browser.submit("/logout", form_page="/logout")
     for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
         client.get("/login", query_string={"next": evil})
-        response = browser.login("camille@univ-exemple.fr")
+        response = browser.sign_in("camille@univ-exemple.fr")
         assert response.headers["Location"] == "/account", evil
         browser.submit("/logout", form_page="/logout")
 
@@ -75,9 +75,9 @@ def test_english_when_the_browser_asks(client):
     assert '<html lang="fr">' in page and "Connexion à UNESS" in page
 
 
-def test_unconfirmed_address_never_reaches_the_password(browser, make_user, directory):
+def test_unconfirmed_address_never_reaches_the_password(browser, make_account, directory):
     """An address the account has but never confirmed leads to a mailed code, not to the password."""
-    make_user("camille@univ-exemple.fr")
+    make_account("camille@univ-exemple.fr")
     directory.add_email(directory.find_by_email("camille@univ-exemple.fr").id, "camille@gmail.com")
     step = browser.submit("/login", {"email": "camille@gmail.com"})
     assert step.headers["Location"].endswith("/login/code")

@@ -6,7 +6,7 @@ scrapes and compares with the scrape taken before: counters are process-wide.
 from __future__ import annotations
 
 from tests.metrics.scrape import delta, scrape
-from tests.web.conftest import PASSWORD
+from tests.conftest import PASSWORD
 from tests.web.test_protection import ATTACKER_IP, EMAIL, browser_from
 
 
@@ -17,14 +17,14 @@ def test_the_public_site_has_no_metrics(client):
         assert b"gateway_events_total" not in response.data
 
 
-def test_sign_ins_are_counted_by_method_and_result(app, make_user):
-    make_user(EMAIL)
+def test_sign_ins_are_counted_by_method_and_result(app, make_account):
+    make_account(EMAIL)
     before = scrape(app)
     ok = browser_from(app, "192.0.2.10")
-    assert ok.login(EMAIL).status_code == 302 and ok.signed_in()
+    assert ok.sign_in(EMAIL).status_code == 302 and ok.signed_in()
     wrong = browser_from(app, "192.0.2.11")
-    wrong.login(EMAIL, PASSWORD + "!")
-    wrong.login(EMAIL, PASSWORD + "?")
+    wrong.sign_in(EMAIL, PASSWORD + "!")
+    wrong.sign_in(EMAIL, PASSWORD + "?")
     browser_from(app, "192.0.2.12").submit("/login", {"email": "nobody@univ-exemple.fr"})
     after = scrape(app)
     assert delta(before, after, "gateway_signins_total", method="pwd", result="succeeded") == 1
@@ -36,8 +36,8 @@ def test_sign_ins_are_counted_by_method_and_result(app, make_user):
     assert EMAIL not in text and "192.0.2." not in text and "camille" not in text
 
 
-def test_a_refusal_by_a_limit_is_counted_by_rule(app, make_user):
-    make_user(EMAIL)
+def test_a_refusal_by_a_limit_is_counted_by_rule(app, make_account):
+    make_account(EMAIL)
     attacker = browser_from(app, ATTACKER_IP)
     before = scrape(app)
     statuses = [attacker.submit("/login", {"email": EMAIL}).status_code for _ in range(12)]
@@ -48,8 +48,8 @@ def test_a_refusal_by_a_limit_is_counted_by_rule(app, make_user):
     assert delta(before, after, "gateway_events_total", event="limit.refused") == 2
 
 
-def test_mails_are_counted_by_template_and_fate(app, make_user, mailbox):
-    make_user(EMAIL)
+def test_mails_are_counted_by_template_and_fate(app, make_account, mailbox):
+    make_account(EMAIL)
     browser = browser_from(app, "192.0.2.20")
     before = scrape(app)
     browser.submit("/login", {"email": EMAIL})

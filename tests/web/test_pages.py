@@ -71,7 +71,7 @@ def test_a_page_without_errors_has_no_summary_and_no_error_title(client):
 
 def test_password_step_summary_and_username_for_password_managers(browser, make_user):
     make_user(CAMILLE)
-    page = text(browser.login(CAMILLE, "pas le bon"))
+    page = text(browser.sign_in(CAMILLE, "pas le bon"))
     assert title(page).startswith("Erreur : ")
     assert links(summary(page)) == [("password", "Mot de passe incorrect.")]
     assert f'<input type="email" autocomplete="username" value="{CAMILLE}" hidden readonly>' in page
@@ -102,7 +102,7 @@ def test_account_errors_land_at_the_form_that_failed(browser, make_user):
     """The summary is at the form that failed, ~1,000 px below the top, with autofocus (the browser
     scrolls there: tests/e2e/test_pages.py)."""
     make_user(CAMILLE)
-    browser.login(CAMILLE)
+    browser.sign_in(CAMILLE)
 
     page = text(browser.submit("/account/password", {"current": "faux", "password": NEW, "confirm": NEW},
                                form_page="/account"))
@@ -123,7 +123,7 @@ def test_account_errors_land_at_the_form_that_failed(browser, make_user):
 
 def test_last_address_only_with_remember_me(browser, make_user, client):
     make_user(CAMILLE)
-    browser.login(CAMILLE)
+    browser.sign_in(CAMILLE)
     assert cookie(client, LAST_EMAIL_COOKIE) is None
     browser.client.delete_cookie("uness_session")
     assert f'value="{CAMILLE}"' not in text(client.get("/login"))
@@ -131,7 +131,7 @@ def test_last_address_only_with_remember_me(browser, make_user, client):
 
 def test_remembered_address_is_forgotten_at_logout(browser, make_user, client, app):
     make_user(CAMILLE)
-    browser.login(CAMILLE, remember=True)
+    browser.sign_in(CAMILLE, remember=True)
     remembered = cookie(client, LAST_EMAIL_COOKIE)
     assert remembered is not None
     assert f'value="{CAMILLE}"' in text(client.get("/login?force=1"))
@@ -145,10 +145,10 @@ def test_next_person_without_remember_me_clears_the_previous_address(browser, ma
     signs in without it: the first person's address is gone."""
     make_user(CAMILLE)
     make_user("dominique@chu-exemple.fr")
-    browser.login(CAMILLE, remember=True)
+    browser.sign_in(CAMILLE, remember=True)
     client.delete_cookie("uness_session")
     assert f'value="{CAMILLE}"' in text(client.get("/login"))
-    browser.login("dominique@chu-exemple.fr")
+    browser.sign_in("dominique@chu-exemple.fr")
     assert cookie(client, LAST_EMAIL_COOKIE) is None
 
 
@@ -163,7 +163,7 @@ def test_shared_computer_warning_under_remember_me(browser, make_user):
 
 def test_signed_in_name_beside_the_logout_button(browser, make_user):
     make_user(CAMILLE, display_name="Camille Martin")
-    browser.login(CAMILLE)
+    browser.sign_in(CAMILLE)
     for path in ("/account", "/logout"):
         header = re.search(r'<header class="top">.*?</header>', text(browser.client.get(path)), re.S).group(0)
         assert header.index("Se déconnecter") < header.index('<span class="who">Connecté : Camille Martin</span>')
@@ -171,7 +171,7 @@ def test_signed_in_name_beside_the_logout_button(browser, make_user):
 
 def test_name_falls_back_to_the_address(browser, make_user):
     make_user(CAMILLE)
-    browser.login(CAMILLE)
+    browser.sign_in(CAMILLE)
     assert f'<span class="who">Connecté : {CAMILLE}</span>' in text(browser.client.get("/account"))
 
 

@@ -15,11 +15,11 @@ import flask
 import pytest
 from flask.testing import FlaskClient
 
-from gateway.accounts.models import Account, Email
 from gateway.identity.sessions import AUTH, TOUCH_INTERVAL
 from gateway.store import key
 from tests.identity.conftest import Clock
-from tests.web.conftest import PASSWORD, Browser, csrf
+from tests.conftest import PASSWORD, Browser
+from tests.helpers.forms import csrf_token, page_form
 
 EMAIL = "camille@univ-exemple.fr"
 COOKIE = "uness_session"
@@ -95,15 +95,15 @@ def https_app(build):
 
 
 @pytest.fixture
-def camille(make_user):
-    return make_user(EMAIL)
+def camille(make_account):
+    return make_account(EMAIL)
 
 
 # == Sessions ==================================================================================
 
 def test_cookie_holds_only_an_opaque_id(browser, camille, app):
     browser.client.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (X11; Linux) Firefox/128.0"
-    response = browser.login(EMAIL)
+    response = browser.sign_in(EMAIL)
     assert response.status_code == 302
     cookie = set_cookie(response, COOKIE)
     sid = cookie[""]
@@ -126,7 +126,7 @@ def test_malformed_or_unknown_cookie_is_never_adopted(app, camille):
     for planted in ("x" * 43, "../../etc/passwd", "camille", "A" * 200):
         browser = browser_from(app)
         browser.client.set_cookie(COOKIE, planted)
-        browser.login(EMAIL)
+        browser.sign_in(EMAIL)
         assert browser.signed_in()
         assert session_id(browser.client) != planted
         assert record(app, planted) is None
@@ -163,7 +163,7 @@ def test_session_id_renewed_at_code_sign_in_too(browser, camille, mailbox):
 
 def test_not_remembered_session_ends_after_the_idle_time(browser, camille, app):
     sessions = app.extensions["gateway.sessions"]
-    browser.login(EMAIL)
+    browser.sign_in(EMAIL)
     sid = session_id(browser.client)
     idle = sessions.settings.idle_minutes * 60
     redis_ttl = app.extensions["gateway.store"].redis.ttl(key("session", sid))
@@ -181,7 +181,7 @@ def test_absolute_timeout_even_when_active(browser, camille, app):
     sessions = app.extensions["gateway.sessions"]
     clock = Clock()
     sessions.clock = clock
-    browser.login(EMAIL)
+    browser.sign_in(EMAIL)
     sid = session_id(browser.client)
     start = clock()
     absolute = sessions.settings.absolute_minutes * 60
@@ -198,7 +198,7 @@ def test_absolute_timeout_even_when_active(browser, camille, app):
 
 
 def test_remember_me_cookie_lasts_30_days(browser, camille, app):
-    response = browser.login(EMAIL, remember=True)
+    response = browser.sign_in(EMAIL, remember=True)
     cookie = set_cookie(response, COOKIE)
     days = app.extensions["gateway.settings"].sessions.remember_days * 86400
     assert days - 60 <= int(cookie["max-age"]) <= days
@@ -208,18 +208,18 @@ def test_remember_me_cookie_lasts_30_days(browser, camille, app):
 
 
 def test_without_remember_me_the_cookie_ends_with_the_browser(browser, camille):
-    response = browser.login(EMAIL, remember=False)
+    response = browser.sign_in(EMAIL, remember=False)
     cookie = set_cookie(response, COOKIE)
     assert cookie is not None
     assert "max-age" not in cookie and "expires" not in cookie
 
 
-def test_every_session_of_an_account_can_be_ended_at_once(app, camille, make_user):
-    make_user("dominique@univ-exemple.fr")
+def test_every_session_of_an_account_can_be_ended_at_once(app, camille, make_account):
+    make_account("dominique@univ-exemple.fr")
     laptop, phone, other = browser_from(app), browser_from(app, OFFICE_IP), browser_from(app)
-    laptop.login(EMAIL)
-    phone.login(EMAIL, remember=True)
-    other.login("dominique@univ-exemple.fr")
+    laptop.sign_in(EMAIL)
+    phone.sign_in(EMAIL, remember=True)
+    other.sign_in("dominique@univ-exemple.fr")
     assert laptop.signed_in() and phone.signed_in()
     with app.app_context():
         ended = app.extensions["gateway.sessions"].end_all(camille.id)
@@ -229,7 +229,7 @@ def test_every_session_of_an_account_can_be_ended_at_once(app, camille, make_use
 
 
 def test_logout_while_a_request_is_in_flight_does_not_resurrect_the_session(browser, camille, app):
-    browser.login(EMAIL)
+    browser.sign_in(EMAIL)
     sid = session_id(browser.client)
     interface = app.session_interface
     with app.test_request_context("/account", headers={"Cookie": f"{COOKIE}={sid}"}):
@@ -249,7 +249,7 @@ def test_logout_while_a_request_is_in_flight_does_not_resurrect_the_session(brow
 
 
 def test_logout_ends_the_session_on_the_server(browser, camille, app):
-    browser.login(EMAIL)
+    browser.sign_in(EMAIL)
     sid = session_id(browser.client)
     response = browser.submit("/logout", form_page="/logout")
     assert response.status_code == 302 and "logged_out" in response.headers["Location"]
@@ -262,7 +262,7 @@ def test_logout_ends_the_session_on_the_server(browser, camille, app):
 # == Cookies ===================================================================================
 
 def test_cookies_are_httponly_and_samesite_lax(browser, camille):
-    response = browser.login(EMAIL, remember=True)  # the last address is kept only then
+    response = browser.sign_in(EMAIL, remember=True)  # the last address is kept only then
     for name in (COOKIE, LAST_EMAIL, DEVICE):
         cookie = set_cookie(response, name)
         assert cookie is not None, name
@@ -278,7 +278,7 @@ def test_cookies_are_secure_unless_insecure_http(https_app, camille):
     browser = browser_from(https_app, client_class=HttpsClient)
     first = browser.client.get("/login")
     assert "secure" in set_cookie(first, COOKIE)
-    response = browser.login(EMAIL, remember=True)
+    response = browser.sign_in(EMAIL, remember=True)
     assert response.status_code == 302
     for name in (COOKIE, LAST_EMAIL, DEVICE):
         cookie = set_cookie(response, name)
@@ -307,7 +307,7 @@ def test_security_headers_on_pages(browser, camille, client):
     browser.submit("/login", {"email": EMAIL})
     pages.append(client.get("/login/password"))
     pages.append(browser.submit("/login/password", {"password": "wrong"}))
-    browser.login(EMAIL)
+    browser.sign_in(EMAIL)
     pages += [client.get("/account"), client.get("/logout")]
     for response in pages:
         assert response.mimetype == "text/html", response.request.path
@@ -316,14 +316,14 @@ def test_security_headers_on_pages(browser, camille, client):
 
 
 def test_redirects_are_not_cached_either(browser, camille):
-    response = browser.login(EMAIL)
+    response = browser.sign_in(EMAIL)
     assert response.status_code == 302
     check_page_headers(response)
 
 
 def test_hsts_only_under_https(https_app, camille):
     browser = browser_from(https_app, client_class=HttpsClient)
-    for response in (browser.client.get("/login"), browser.login(EMAIL), browser.client.get("/account")):
+    for response in (browser.client.get("/login"), browser.sign_in(EMAIL), browser.client.get("/account")):
         check_page_headers(response)
         hsts = response.headers["Strict-Transport-Security"]
         assert "max-age=31536000" in hsts
@@ -342,7 +342,7 @@ def test_address_step_without_or_with_a_wrong_token(browser, client, camille):
     assert_expired(client.post("/login", data={"email": EMAIL}))
     assert_expired(client.post("/login", data={"email": EMAIL, "csrf_token": "forged"}))
     other = browser_from(browser.client.application)
-    stolen = csrf(other.client, "/login")  # a valid token, but of another session
+    stolen = csrf_token(other.client.get("/login"))  # a valid token, but of another session
     assert_expired(client.post("/login", data={"email": EMAIL, "csrf_token": stolen}))
     assert client.get("/login/password").headers["Location"].startswith("/login")  # nothing was done
 
@@ -355,17 +355,17 @@ def test_password_step_without_or_with_a_wrong_token(browser, client, camille):
 
 
 def test_forged_logout_does_nothing(browser, client, camille, app):
-    browser.login(EMAIL)
+    browser.sign_in(EMAIL)
     assert_expired(client.post("/logout"))
     assert_expired(client.post("/logout", data={"csrf_token": "forged"}))
     other = browser_from(app)
-    other.login(EMAIL)
-    assert_expired(client.post("/logout", data={"csrf_token": csrf(other.client, "/logout")}))
+    other.sign_in(EMAIL)
+    assert_expired(client.post("/logout", data={"csrf_token": csrf_token(other.client.get("/logout"))}))
     assert browser.signed_in() and other.signed_in()
 
 
 def test_get_logout_only_asks_for_confirmation(browser, client, camille):
-    browser.login(EMAIL)
+    browser.sign_in(EMAIL)
     page = client.get("/logout")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
@@ -379,8 +379,7 @@ def test_code_step_without_or_with_a_wrong_token(browser, client, camille, mailb
     browser.submit("/login", {"email": EMAIL})
     browser.submit("/login/code/send", form_page="/login/password")
     code = mailbox.code(EMAIL)
-    flow = re.search(r'name="flow" type="hidden" value="([^"]+)"', client.get("/login/code").get_data(
-        as_text=True)).group(1)
+    flow = page_form(client.get("/login/code"), field="flow").fields["flow"]
     assert_expired(client.post("/login/code", data={"code": code, "flow": flow}))
     assert_expired(client.post("/login/code", data={"code": code, "flow": flow, "csrf_token": "forged"}))
     assert not browser.signed_in()
@@ -482,10 +481,10 @@ def test_reset_mails_limited_per_address_and_client(build, camille, mailbox):
     assert len(mails_to(mailbox, EMAIL)) == 2
 
 
-def test_unverified_address_code_limited_on_its_button_not_the_address_step(build, make_user, mailbox):
+def test_unverified_address_code_limited_on_its_button_not_the_address_step(build, make_account, mailbox):
     """The address step mails nothing (so it spends no mail quota); the button does, within the limit."""
     address = "interne@chu-exemple.fr"
-    make_user(address, verified=False)
+    make_account(address, verified=False)
     app = build({"limits": {"mail_per_address": "1/10minute"}})
     first = browser_from(app)
     assert first.submit("/login", {"email": address}).headers["Location"].endswith("/login/code")
@@ -548,7 +547,7 @@ def test_delay_after_wrong_passwords_refuses_even_the_right_one_unchecked(delaye
     attacker = browser_from(delayed_app, ATTACKER_IP)
     hasher = delayed_app.extensions["gateway.passwords"].hasher
     for n in range(3):
-        page = attacker.login(EMAIL, f"guess number {n}").get_data(as_text=True)
+        page = attacker.sign_in(EMAIL, f"guess number {n}").get_data(as_text=True)
         assert WRONG in field_error(page, "password")
     assert len(hasher.verified) == 3
     for password in ("guess number 4", PASSWORD):  # during the delay, nothing is checked
@@ -591,7 +590,7 @@ def test_delay_is_capped_no_permanent_lockout(build, camille):
     for _ in range(30):
         throttle.failed(camille.id, ATTACKER_IP)
     attacker = browser_from(app, ATTACKER_IP)
-    page = attacker.login(EMAIL, PASSWORD).get_data(as_text=True)
+    page = attacker.sign_in(EMAIL, PASSWORD).get_data(as_text=True)
     assert too_many_minutes(page) == 15  # throttle_max_delay, never more
     clock.advance(900)
     assert attacker.submit("/login/password", {"password": PASSWORD}).status_code == 302
@@ -601,10 +600,10 @@ def test_delay_is_capped_no_permanent_lockout(build, camille):
 def test_another_client_is_not_delayed_by_the_pair_counter(delayed_app, camille):
     attacker = browser_from(delayed_app, ATTACKER_IP)
     for n in range(4):
-        attacker.login(EMAIL, f"guess {n}")
+        attacker.sign_in(EMAIL, f"guess {n}")
     assert TOO_MANY.search(attacker.submit("/login/password", {"password": "x"}).get_data(as_text=True))
     office = browser_from(delayed_app, OFFICE_IP)
-    page = office.login(EMAIL, "a typo").get_data(as_text=True)
+    page = office.sign_in(EMAIL, "a typo").get_data(as_text=True)
     assert WRONG in page and not TOO_MANY.search(page)
     assert office.submit("/login/password", {"password": PASSWORD}).status_code == 302
     assert office.signed_in()
@@ -617,7 +616,7 @@ def test_after_the_delay_the_right_password_works_and_clears_the_counters(delaye
     redis = delayed_app.extensions["gateway.store"].redis
     person = browser_from(delayed_app)
     for n in range(3):
-        person.login(EMAIL, f"forgot it {n}")
+        person.sign_in(EMAIL, f"forgot it {n}")
     wait = throttle.wait_seconds(camille.id, "127.0.0.1")
     assert wait > 0
     clock.advance(wait)
@@ -627,7 +626,7 @@ def test_after_the_delay_the_right_password_works_and_clears_the_counters(delaye
     assert not redis.exists(key("throttle", "account", camille.id))
     person.submit("/logout", form_page="/logout")
     for n in range(2):  # counting starts again from zero
-        page = person.login(EMAIL, f"typo {n}").get_data(as_text=True)
+        page = person.sign_in(EMAIL, f"typo {n}").get_data(as_text=True)
         assert WRONG in page and not TOO_MANY.search(page)
     assert person.submit("/login/password", {"password": PASSWORD}).status_code == 302
 
@@ -635,7 +634,7 @@ def test_after_the_delay_the_right_password_works_and_clears_the_counters(delaye
 def test_emailed_code_still_works_while_the_password_is_delayed(delayed_app, camille, mailbox):
     person = browser_from(delayed_app, ATTACKER_IP)
     for n in range(4):
-        person.login(EMAIL, f"forgot it {n}")
+        person.sign_in(EMAIL, f"forgot it {n}")
     assert TOO_MANY.search(person.submit("/login/password", {"password": PASSWORD}).get_data(as_text=True))
     sent = person.submit("/login/code/send", form_page="/login/password")
     assert sent.headers["Location"].endswith("/login/code")
@@ -663,11 +662,12 @@ def test_verify_without_a_hash_runs_a_full_argon2_verify(app, monkeypatch):
     assert len(counting.verified) == 4
 
 
-def test_password_step_for_an_account_without_password_still_verifies(app, make_user, monkeypatch, mailbox):
+def test_password_step_for_an_account_without_password_still_verifies(app, make_account, monkeypatch,
+                                                                      mailbox):
     passwords = app.extensions["gateway.passwords"]
     counting = CountingHasher(passwords.hasher)
     monkeypatch.setattr(passwords, "hasher", counting)
-    make_user("sans-mdp@univ-exemple.fr", password=None)  # active, no password set
+    make_account("sans-mdp@univ-exemple.fr", password=None)  # active, no password set
     browser = browser_from(app)
     browser.submit("/login", {"email": "sans-mdp@univ-exemple.fr"})
     page = browser.submit("/login/password", {"password": PASSWORD}).get_data(as_text=True)
@@ -676,14 +676,14 @@ def test_password_step_for_an_account_without_password_still_verifies(app, make_
     assert not browser.signed_in()
 
 
-def test_crafted_password_post_for_a_provisioned_account(app, make_user, monkeypatch, mailbox):
+def test_crafted_password_post_for_a_provisioned_account(app, make_account, monkeypatch, mailbox):
     passwords = app.extensions["gateway.passwords"]
     counting = CountingHasher(passwords.hasher)
     monkeypatch.setattr(passwords, "hasher", counting)
-    make_user("nouveau@chu-exemple.fr", status="provisioned", password=None, verified=False)
+    make_account("nouveau@chu-exemple.fr", status="provisioned", password=None, verified=False)
     browser = browser_from(app)
     browser.submit("/login", {"email": "nouveau@chu-exemple.fr"})  # leads to activation, not to a password
-    token = csrf(browser.client, "/login/activate")  # the session's token, taken from another form
+    token = csrf_token(browser.client.get("/login/activate"))  # the session's token, taken from another form
     response = browser.client.post("/login/password", data={"csrf_token": token, "password": PASSWORD})
     assert response.status_code in (200, 302)
     # refused outright, or checked against the dummy hash: never signed in, never a cheap answer
@@ -693,12 +693,10 @@ def test_crafted_password_post_for_a_provisioned_account(app, make_user, monkeyp
     assert not browser.signed_in()
 
 
-def test_typing_codes_is_rate_limited_per_client(make_mail_app, mail_config, make_user, mailbox):
+def test_typing_codes_is_rate_limited_per_client(make_mail_app, mail_config, make_account, mailbox):
     """Guessing codes across many flows from one client hits code_per_client."""
     app = make_mail_app({**mail_config, "limits": {"code_per_client": "3/minute"}})
-    app.extensions["gateway.directory"].create(Account(
-        id="c1", emails=(Email("c@univ-exemple.fr", True),), status="active",
-        password_hash=app.extensions["gateway.passwords"].hash("x" * 20)))
+    make_account("c@univ-exemple.fr", account_id="c1", password="x" * 20)
     browser = Browser(app.test_client())
     browser.submit("/login", {"email": "c@univ-exemple.fr"})
     browser.submit("/login/code/send", form_page="/login/password")
