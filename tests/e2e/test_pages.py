@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from gateway.accounts.directory import Directory
-from gateway.accounts.models import Account, Email
-from tests.conftest import DEV_KEY, RedisServer
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Gateway
+from gateway.accounts.models import Account
+from gateway.store import Store
+from tests.conftest import DEV_KEY, PASSWORD, Gunicorn
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures_mail import SmtpCapture, run_mail_worker
 
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright",
@@ -39,34 +40,28 @@ SITE_ENV = {
 
 
 @pytest.fixture
-def site(redis_server: RedisServer, redis_client, smtp: SmtpCapture, tmp_path: Path) -> Iterator[Gateway]:
+def site(gunicorn, smtp: SmtpCapture) -> Gunicorn:
     """The gateway with the footer configured, its mail to the SMTP capture."""
-    env = {**SITE_ENV, "GATEWAY_MAIL_SERVER": smtp.host, "GATEWAY_MAIL_PORT": str(smtp.port),
-           "GATEWAY_MAIL_SECURITY": "none"}
-    server = Gateway(redis_server.url, tmp_path / "gunicorn.log", env)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+    return gunicorn({**SITE_ENV, "GATEWAY_MAIL_SERVER": smtp.host, "GATEWAY_MAIL_PORT": str(smtp.port),
+                     "GATEWAY_MAIL_SECURITY": "none"})
 
 
 @pytest.fixture
-def worker_app(make_mail_app, mail_config, site: Gateway):
+def worker_app(make_mail_app, mail_config, site: Gunicorn):
     """An app on the same Redis as the gateway, to run the mail worker in this process."""
     return make_mail_app({**mail_config, "public_url": site.url, "secret_key": DEV_KEY[:40]})
 
 
 @pytest.fixture
-def people(directory_over_test_redis: Directory, account: Account) -> dict[str, Account]:
+def people(make_account, redis_client, account: Account) -> dict[str, Account]:
     """Camille (active, an establishment), Dominique (provisioned: activation), Sacha (an unconfirmed address)."""
-    d = directory_over_test_redis
-    d.create(Account(id="e2e-dominique", emails=(Email("dominique.e2e@chu-exemple.fr", False),),
-                     status="provisioned"))
-    d.create(Account(id="e2e-sacha", emails=(Email("sacha.e2e@chu-exemple.fr", True),
-                                             Email("sacha.perso@exemple.fr", False)),
-                     display_name="Sacha", status="active", password_hash=account.password_hash))
-    camille = d.update(account.id, lambda a: dataclasses.replace(a, establishment="{UAI}0751717J"))
+    make_account("dominique.e2e@chu-exemple.fr", account_id="e2e-dominique", status="provisioned", verified=False)
+    sacha = make_account("sacha.e2e@chu-exemple.fr", "sacha.perso@exemple.fr", account_id="e2e-sacha",
+                         display_name="Sacha", password_hash=account.password_hash)
+    directory = Directory(Store(redis_client))
+    directory.update(sacha.id, lambda a: dataclasses.replace(
+        a, emails=(a.emails[0], dataclasses.replace(a.emails[1], verified=False))))
+    camille = directory.update(account.id, lambda a: dataclasses.replace(a, establishment="{UAI}0751717J"))
     return {"camille": camille}
 
 

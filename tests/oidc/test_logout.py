@@ -238,10 +238,7 @@ def test_signing_in_again_keeps_the_rp_for_logout(browser, rp, live, account, rp
 
 def test_rp_initiated_logout_forgets_the_remembered_address(browser, rp, live, account):
     """A shared computer: an application's logout forgets the last address, as the logout button does."""
-    step = browser.submit(browser.get("/login"), "/login", {"email": account.primary_email})
-    assert step.status_code == 302
-    signed_in = browser.submit(browser.get("/login/password"), "/login/password",
-                               {"password": PASSWORD, "remember": "y"})
+    signed_in = browser.sign_in(account.primary_email, remember=True)
     assert signed_in.status_code == 302 and browser.http.cookies.get(LAST_EMAIL_COOKIE)
     assert f'value="{account.primary_email}"' in browser.get("/login?force=1").text
     party = rp("rp-basic")

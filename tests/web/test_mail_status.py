@@ -13,7 +13,7 @@ import pytest
 from gateway.mail import fate as fates
 from tests.conftest import free_port
 from tests.fixtures_mail import SmtpCapture, run_mail_worker
-from tests.web.conftest import Browser
+from tests.conftest import Browser
 
 PARIS = ZoneInfo("Europe/Paris")
 ACCEPTED = "accepté par votre messagerie"
@@ -48,8 +48,8 @@ def ask_activation_code(browser, address: str) -> str:
     return page(browser.client.get("/login/activate"))
 
 
-def test_accepted_mail_then_the_mailinblack_hint_once_it_waited(browser, make_user, app, smtp):
-    make_user("camille.martin@chu-x.fr")
+def test_accepted_mail_then_the_mailinblack_hint_once_it_waited(browser, make_account, app, smtp):
+    make_account("camille.martin@chu-x.fr")
     before = ask_signin_code(browser, "camille.martin@chu-x.fr")
     assert "Envoi en cours à c***n@chu-x.fr" in before
     assert '<a href="/login/code">Actualiser</a>' in before  # a plain link: no JavaScript
@@ -67,10 +67,10 @@ def test_accepted_mail_then_the_mailinblack_hint_once_it_waited(browser, make_us
     assert "courriers indésirables" in later and "ne-pas-repondre@uness.fr" in later
 
 
-def test_the_mailinblack_hint_delay_is_configurable(build, make_user, smtp):
+def test_the_mailinblack_hint_delay_is_configurable(build, make_account, smtp):
     app = build({"mail": {"filter_hint_minutes": 0}})
     client = app.test_client()
-    make_user("interne@chu-x.fr")
+    make_account("interne@chu-x.fr")
     browser = Browser(client)
     ask_signin_code(browser, "interne@chu-x.fr")
     run_mail_worker(app)
@@ -78,9 +78,9 @@ def test_the_mailinblack_hint_delay_is_configurable(build, make_user, smtp):
     assert ACCEPTED in shown and MAILINBLACK in shown
 
 
-def test_a_mailbox_that_refuses_with_5xx(browser, make_user, app, smtp):
+def test_a_mailbox_that_refuses_with_5xx(browser, make_account, app, smtp):
     smtp.refuse["interne@chu-x.fr"] = "550 5.1.1 <interne@chu-x.fr>: Recipient address rejected: User unknown"
-    make_user("interne@chu-x.fr", status="provisioned", verified=False)
+    make_account("interne@chu-x.fr", status="provisioned", verified=False)
     ask_activation_code(browser, "interne@chu-x.fr")
     run_mail_worker(app)
     shown = page(browser.client.get("/login/activate"))
@@ -90,8 +90,8 @@ def test_a_mailbox_that_refuses_with_5xx(browser, make_user, app, smtp):
     assert ACCEPTED not in shown and MAILINBLACK not in shown
 
 
-def test_smtp_down_then_back(browser, make_user, app, smtp):
-    make_user("frank@example.org")
+def test_smtp_down_then_back(browser, make_account, app, smtp):
+    make_account("frank@example.org")
     smtp.stop()
     ask_signin_code(browser, "frank@example.org")
     run_mail_worker(app)
@@ -108,10 +108,10 @@ def test_smtp_down_then_back(browser, make_user, app, smtp):
     assert ACCEPTED in shown and "nouvel essai" not in shown
 
 
-def test_still_not_sent_after_the_last_try(build, make_user, smtp):
+def test_still_not_sent_after_the_last_try(build, make_account, smtp):
     app = build({"mail": {"retry_intervals": []}})
     browser = Browser(app.test_client())
-    make_user("gina@example.org")
+    make_account("gina@example.org")
     smtp.stop()
     ask_signin_code(browser, "gina@example.org")
     run_mail_worker(app)
@@ -120,8 +120,8 @@ def test_still_not_sent_after_the_last_try(build, make_user, smtp):
     assert "nouvel essai" not in shown and ACCEPTED not in shown
 
 
-def test_the_reset_page_and_its_refresh(browser, make_user, app, smtp):
-    make_user("dora@example.org")
+def test_the_reset_page_and_its_refresh(browser, make_account, app, smtp):
+    make_account("dora@example.org")
     browser.submit("/login", {"email": "dora@example.org"})
     sent = page(browser.submit("/login/reset", form_page="/login/password"))
     assert "Envoi en cours à d***a@example.org" in sent
@@ -133,15 +133,15 @@ def test_the_reset_page_and_its_refresh(browser, make_user, app, smtp):
     assert "Renvoyer le lien" in refreshed
 
 
-def test_the_reset_refresh_without_a_reset_mail_leads_back(browser, make_user, client):
+def test_the_reset_refresh_without_a_reset_mail_leads_back(browser, make_account, client):
     assert client.get("/login/reset").headers["Location"].endswith("/login")
-    make_user("eve@example.org")
+    make_account("eve@example.org")
     browser.submit("/login", {"email": "eve@example.org"})
     assert client.get("/login/reset").headers["Location"].endswith("/login")
 
 
-def test_typing_someones_address_does_not_show_their_reset_mail(browser, make_user, app, smtp):
-    make_user("dora@example.org")
+def test_typing_someones_address_does_not_show_their_reset_mail(browser, make_account, app, smtp):
+    make_account("dora@example.org")
     browser.submit("/login", {"email": "dora@example.org"})
     browser.submit("/login/reset", form_page="/login/password")
     run_mail_worker(app)
@@ -154,8 +154,8 @@ def test_typing_someones_address_does_not_show_their_reset_mail(browser, make_us
     assert "d***a@example.org" not in page(snoop.client.get("/login/password"))
 
 
-def test_in_english(browser, make_user, app, smtp):
-    make_user("camille.martin@chu-x.fr")
+def test_in_english(browser, make_account, app, smtp):
+    make_account("camille.martin@chu-x.fr")
     ask_signin_code(browser, "camille.martin@chu-x.fr")
     run_mail_worker(app)
     accepted = last_fate(app, "camille.martin@chu-x.fr")
@@ -165,8 +165,8 @@ def test_in_english(browser, make_user, app, smtp):
     assert f"Sent to c***n@chu-x.fr at {sent_at}, accepted by your mail server." in shown
 
 
-def test_an_accented_address_is_sent_and_accepted(browser, make_user, app, smtp):
-    make_user("élodie.bernard@ars.sante.fr", status="provisioned", verified=False, account_id="elodie-bernard")
+def test_an_accented_address_is_sent_and_accepted(browser, make_account, app, smtp):
+    make_account("élodie.bernard@ars.sante.fr", status="provisioned", verified=False, account_id="elodie-bernard")
     ask_activation_code(browser, "élodie.bernard@ars.sante.fr")
     run_mail_worker(app)
     assert smtp.recipients == [["élodie.bernard@ars.sante.fr"]]
@@ -174,14 +174,14 @@ def test_an_accented_address_is_sent_and_accepted(browser, make_user, app, smtp)
     assert "Envoyé à é***d@ars.sante.fr à " in shown and ACCEPTED in shown
 
 
-def test_an_accented_address_the_server_cannot_take(build, make_user, all_page_logs):
+def test_an_accented_address_the_server_cannot_take(build, make_account, all_page_logs):
     """The SMTP server does not offer SMTPUTF8: refused at once, the person told, no traceback."""
     server = SmtpCapture(free_port(), smtputf8=False)
     server.start()
     try:
         app = build({"mail": server.overrides})
         browser = Browser(app.test_client())
-        make_user("élodie.bernard@ars.sante.fr", status="provisioned", verified=False,
+        make_account("élodie.bernard@ars.sante.fr", status="provisioned", verified=False,
                   account_id="elodie-bernard")
         ask_activation_code(browser, "élodie.bernard@ars.sante.fr")
         run_mail_worker(app)

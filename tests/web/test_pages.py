@@ -12,7 +12,7 @@ import pytest
 
 from gateway.config import ConfigError, load_settings
 from gateway.web.login import LAST_EMAIL_COOKIE
-from tests.web.conftest import PASSWORD, Browser
+from tests.conftest import PASSWORD, Browser
 
 CAMILLE = "camille@univ-exemple.fr"
 NEW = "une phrase de passe assez longue"
@@ -69,16 +69,16 @@ def test_a_page_without_errors_has_no_summary_and_no_error_title(client):
     assert "error-summary" not in page and not title(page).startswith("Erreur")
 
 
-def test_password_step_summary_and_username_for_password_managers(browser, make_user):
-    make_user(CAMILLE)
+def test_password_step_summary_and_username_for_password_managers(browser, make_account):
+    make_account(CAMILLE)
     page = text(browser.sign_in(CAMILLE, "pas le bon"))
     assert title(page).startswith("Erreur : ")
     assert links(summary(page)) == [("password", "Mot de passe incorrect.")]
     assert f'<input type="email" autocomplete="username" value="{CAMILLE}" hidden readonly>' in page
 
 
-def test_empty_required_fields_each_have_a_link(browser, make_user, mailbox):
-    make_user("interne@chu-exemple.fr", status="provisioned", verified=False)
+def test_empty_required_fields_each_have_a_link(browser, make_account, mailbox):
+    make_account("interne@chu-exemple.fr", status="provisioned", verified=False)
     browser.submit("/login", {"email": "interne@chu-exemple.fr"})
     browser.submit("/login/code/send", form_page="/login/activate")
     page = text(browser.submit("/login/activate", {"code": "", "password": "court", "confirm": "autre"}))
@@ -87,8 +87,8 @@ def test_empty_required_fields_each_have_a_link(browser, make_user, mailbox):
     assert 'autocomplete="username" value="interne@chu-exemple.fr"' in page
 
 
-def test_reset_form_summary_and_username(browser, make_user, mailbox, app):
-    make_user(CAMILLE)
+def test_reset_form_summary_and_username(browser, make_account, mailbox, app):
+    make_account(CAMILLE)
     browser.submit("/login", {"email": CAMILLE})
     browser.submit("/login/reset", form_page="/login/password")
     link = mailbox.link(CAMILLE)
@@ -98,10 +98,10 @@ def test_reset_form_summary_and_username(browser, make_user, mailbox, app):
     assert f'autocomplete="username" value="{CAMILLE}"' in page
 
 
-def test_account_errors_land_at_the_form_that_failed(browser, make_user):
+def test_account_errors_land_at_the_form_that_failed(browser, make_account):
     """The summary is at the form that failed, ~1,000 px below the top, with autofocus (the browser
     scrolls there: tests/e2e/test_pages.py)."""
-    make_user(CAMILLE)
+    make_account(CAMILLE)
     browser.sign_in(CAMILLE)
 
     page = text(browser.submit("/account/password", {"current": "faux", "password": NEW, "confirm": NEW},
@@ -121,16 +121,16 @@ def test_account_errors_land_at_the_form_that_failed(browser, make_user):
 
 # -- shared computers -----------------------------------------------------------------------------
 
-def test_last_address_only_with_remember_me(browser, make_user, client):
-    make_user(CAMILLE)
+def test_last_address_only_with_remember_me(browser, make_account, client):
+    make_account(CAMILLE)
     browser.sign_in(CAMILLE)
     assert cookie(client, LAST_EMAIL_COOKIE) is None
     browser.client.delete_cookie("uness_session")
     assert f'value="{CAMILLE}"' not in text(client.get("/login"))
 
 
-def test_remembered_address_is_forgotten_at_logout(browser, make_user, client, app):
-    make_user(CAMILLE)
+def test_remembered_address_is_forgotten_at_logout(browser, make_account, client, app):
+    make_account(CAMILLE)
     browser.sign_in(CAMILLE, remember=True)
     remembered = cookie(client, LAST_EMAIL_COOKIE)
     assert remembered is not None
@@ -140,11 +140,11 @@ def test_remembered_address_is_forgotten_at_logout(browser, make_user, client, a
     assert f'value="{CAMILLE}"' not in text(client.get("/login"))
 
 
-def test_next_person_without_remember_me_clears_the_previous_address(browser, make_user, client):
+def test_next_person_without_remember_me_clears_the_previous_address(browser, make_account, client):
     """Someone ticked "Se souvenir de moi" on a shared PC and closed the browser; the next person
     signs in without it: the first person's address is gone."""
-    make_user(CAMILLE)
-    make_user("dominique@chu-exemple.fr")
+    make_account(CAMILLE)
+    make_account("dominique@chu-exemple.fr")
     browser.sign_in(CAMILLE, remember=True)
     client.delete_cookie("uness_session")
     assert f'value="{CAMILLE}"' in text(client.get("/login"))
@@ -152,8 +152,8 @@ def test_next_person_without_remember_me_clears_the_previous_address(browser, ma
     assert cookie(client, LAST_EMAIL_COOKIE) is None
 
 
-def test_shared_computer_warning_under_remember_me(browser, make_user):
-    make_user(CAMILLE)
+def test_shared_computer_warning_under_remember_me(browser, make_account):
+    make_account(CAMILLE)
     browser.submit("/login", {"email": CAMILLE})
     page = text(browser.client.get("/login/password"))
     assert '<input aria-describedby="remember-hint" id="remember" name="remember" type="checkbox"' in page
@@ -161,26 +161,26 @@ def test_shared_computer_warning_under_remember_me(browser, make_user):
                      r'ordinateur partagé', page)
 
 
-def test_signed_in_name_beside_the_logout_button(browser, make_user):
-    make_user(CAMILLE, display_name="Camille Martin")
+def test_signed_in_name_beside_the_logout_button(browser, make_account):
+    make_account(CAMILLE, display_name="Camille Martin")
     browser.sign_in(CAMILLE)
     for path in ("/account", "/logout"):
         header = re.search(r'<header class="top">.*?</header>', text(browser.client.get(path)), re.S).group(0)
         assert header.index("Se déconnecter") < header.index('<span class="who">Connecté : Camille Martin</span>')
 
 
-def test_name_falls_back_to_the_address(browser, make_user):
-    make_user(CAMILLE)
+def test_name_falls_back_to_the_address(browser, make_account):
+    make_account(CAMILLE)
     browser.sign_in(CAMILLE)
     assert f'<span class="who">Connecté : {CAMILLE}</span>' in text(browser.client.get("/account"))
 
 
 # -- phones: a password in clear without JavaScript ----------------------------------------------
 
-def test_show_password_without_javascript_does_nothing_but_show_it(browser, make_user, audit_events):
+def test_show_password_without_javascript_does_nothing_but_show_it(browser, make_account, audit_events):
     """The "Afficher" button posts the form: it comes back with the password in clear, nothing signed in,
     no wrong password counted."""
-    make_user(CAMILLE)
+    make_account(CAMILLE)
     browser.submit("/login", {"email": CAMILLE})
     page = text(browser.submit("/login/password", {"password": "pas le bon", "reveal": "password"}))
     field = re.search(r'<input [^>]*id="password"[^>]*>', page).group(0)
@@ -194,8 +194,8 @@ def test_show_password_without_javascript_does_nothing_but_show_it(browser, make
     assert browser.submit("/login/password", {"password": PASSWORD}).status_code == 302
 
 
-def test_show_one_of_two_new_passwords_keeps_both(browser, make_user, mailbox, app):
-    make_user(CAMILLE)
+def test_show_one_of_two_new_passwords_keeps_both(browser, make_account, mailbox, app):
+    make_account(CAMILLE)
     browser.submit("/login", {"email": CAMILLE})
     browser.submit("/login/reset", form_page="/login/password")
     link = mailbox.link(CAMILLE)
@@ -207,8 +207,8 @@ def test_show_one_of_two_new_passwords_keeps_both(browser, make_user, mailbox, a
     assert other.client.get(link).status_code == 200  # the link was not spent
 
 
-def test_a_password_page_never_shows_it_unasked(browser, make_user):
-    make_user(CAMILLE)
+def test_a_password_page_never_shows_it_unasked(browser, make_account):
+    make_account(CAMILLE)
     browser.submit("/login", {"email": CAMILLE})
     page = text(browser.submit("/login/password", {"password": "pas le bon"}))
     field = re.search(r'<input [^>]*id="password"[^>]*>', page).group(0)
@@ -217,15 +217,15 @@ def test_a_password_page_never_shows_it_unasked(browser, make_user):
 
 # -- establishments by name, the footer ------------------------------------------------------------
 
-def test_establishment_by_name(build, make_user):
-    make_user(CAMILLE, establishment="{UAI}0751717J")
+def test_establishment_by_name(build, make_account):
+    make_account(CAMILLE, establishment="{UAI}0751717J")
     other = Browser(build({"site": SITE}).test_client())
-    other.login(CAMILLE)
+    other.sign_in(CAMILLE)
     page = text(other.client.get("/account"))
     assert "<dd>Université Paris Cité</dd>" in page and "0751717J" not in page
 
 
-def test_footer_on_every_page_in_both_languages(build, make_user):
+def test_footer_on_every_page_in_both_languages(build, make_account):
     app = build({"site": SITE})
     client = app.test_client()
     for path, status in (("/login", 200), ("/reset/not-a-token", 410)):
