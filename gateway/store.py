@@ -13,6 +13,8 @@ key                             holds                                       TTL
 ``gw:saml:persistent-id:<id>``  hash: SP entityID -> persistent identifier  none
 ``gw:mail:fate:<message-id>``   what became of a mail (sent, expired...)    1 day
 ``gw:jobs:alive:<worker>``      a job worker's heartbeat (gateway.jobs)     10 s
+``gw:history:<id>``             list: an account's recent activity, newest  support.history_days
+                                first (gateway.identity.history)
 ``gw:<namespace>:<parts…>``     short-lived values written with put()       always
 ==============================  ==========================================  =========
 
