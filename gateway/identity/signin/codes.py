@@ -56,13 +56,14 @@ def _confirmed_here(c: Collaborators, facts: Facts, purpose: str, flow: str, con
         raise LinkFromElsewhere(shown_as)
 
 
-def give_code(c: Collaborators, account: Account, address: str, minutes: int, operator: str) -> tuple[str, str]:
+def give_code(c: Collaborators, account: Account, address: str, minutes: int, operator: str,
+              **audited: str) -> tuple[str, str]:
     """A code support reads out by phone for ``address`` of ``account``: (purpose, code).
 
     The same code flow as a mailed one (activation for an account not yet active, else
     sign-in), voiding the previous one; it works ``minutes``, once, on the code step of a
     browser that typed ``address`` (:func:`support_flow`). Audited with ``operator``
-    (``support.code_given``). Raises AccountUnavailable (a disabled account, or not its address).
+    (``support.code_given``, with the fields ``audited``). Raises AccountUnavailable (a disabled account, or not its address).
     """
     if account.status == "disabled" or address not in account.addresses:
         raise AccountUnavailable()
@@ -70,7 +71,7 @@ def give_code(c: Collaborators, account: Account, address: str, minutes: int, op
     _flow, code = c.codes.start_code(purpose, account.id, minutes * 60, c.code_settings.signin_code_attempts,
                                      {"account": account.id, "email": address, SUPPORT: operator})
     c.audit("support.code_given", account=account.id, email_hash=email_hash(address), purpose=purpose,
-            operator=operator)
+            operator=operator, **audited)
     return purpose, code
 
 
