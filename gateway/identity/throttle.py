@@ -42,11 +42,11 @@ class Verdict:
 @dataclasses.dataclass(frozen=True)
 class Delay:
     """A delay in force on an account's password tries: ``rule``, for ``whom`` (a client key, a known
-    device's id, or "" for every browser without a known-device cookie), ``wait`` seconds left."""
+    device's id, or "" for every browser without a known-device cookie), ``until`` when it ends (Unix time)."""
 
     rule: str
     whom: str
-    wait: int
+    until: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,10 +124,10 @@ class Throttle:
             limit = threshold.get(rule, self.settings.throttle_pair)
             if count is None or last is None or int(count) < limit:
                 continue
-            wait = float(last) + min(2 ** (int(count) - limit), self.settings.throttle_max_delay) - now
-            if wait > 0:
-                found.append(Delay(rule, whom, math.ceil(wait)))
-        return sorted(found, key=lambda d: -d.wait)
+            until = float(last) + min(2 ** (int(count) - limit), self.settings.throttle_max_delay)
+            if until > now:
+                found.append(Delay(rule, whom, math.ceil(until)))
+        return sorted(found, key=lambda d: -d.until)
 
     def forgive(self, account_id: str) -> int:
         """Forget every failure counted against the account (support lifting its delays); how many

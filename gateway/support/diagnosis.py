@@ -157,7 +157,7 @@ def reasons(d: Diagnosis) -> list[Reason]:
     if asked is not None and not asked.verified and status == "active":
         found.append(Reason("asked_unconfirmed", {"address": d.asked}))
     for delay in d.delays:
-        found.append(Reason(delay.rule, {"until": d.now + delay.wait, "whom": delay.whom}))
+        found.append(Reason(delay.rule, {"until": delay.until, "whom": delay.whom}))
     for state in d.addresses:
         for rule, wait in state.blocks:
             found.append(Reason("limit", {"address": state.address, "rule": rule, "until": d.now + wait}))

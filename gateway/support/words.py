@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from ..accounts.emails import mask_email
 from ..accounts.models import Account
 from ..identity.history import Entry
-from .diagnosis import Diagnosis, MailSent, Reason, address_of
+from .diagnosis import Diagnosis, MailSent, OpenCode, Reason, address_of
 
 EVENTS = {
     "login.succeeded": _l("Connexion réussie"),
@@ -129,6 +129,18 @@ def reason_line(reason: Reason) -> str:
     return str(lines[reason.code]())
 
 
+def code_line(c: OpenCode) -> str:
+    """"<purpose> pour <address>, valable jusqu'à <when>" (and who gave it by phone)."""
+    line = _("%(purpose)s pour %(address)s, valable jusqu'à %(until)s", purpose=PURPOSES.get(c.purpose, c.purpose),
+             address=c.address, until=when(c.expires_at))
+    return str(line) + (" (" + _("donné par %(operator)s", operator=c.operator) + ")" if c.operator else "")
+
+
+def event_line(entry: Entry, account: Account) -> str:
+    shown = describe(entry, account)
+    return f"{shown['when']} : {shown['what']}" + (f" — {shown['where']}" if shown["where"] else "")
+
+
 def diagnosis_lines(d: Diagnosis, reasons: list[Reason]) -> list[str]:
     """The whole diagnosis, in lines, as ``gateway support diagnose`` prints it."""
     a = d.account
@@ -140,20 +152,13 @@ def diagnosis_lines(d: Diagnosis, reasons: list[Reason]) -> list[str]:
     out += ["", _("Adresses :")]
     for state in d.addresses:
         status = _("confirmée") if state.verified else _("non confirmée")
-        out.append(f"  - {state.address} : {status}" + (f", {_('principale')}" if state.primary else ""))
-    out += ["", _("Codes en cours :")]
-    out += ["  - " + _("%(purpose)s pour %(address)s, valable jusqu'à %(until)s", purpose=PURPOSES.get(
-        c.purpose, c.purpose), address=c.address, until=when(c.expires_at)) + (
-        f" ({_('donné par %(operator)s', operator=c.operator)})" if c.operator else "") for c in d.codes] \
-        or [f"  {_('aucun')}"]
-    out += ["", _("Derniers emails :")] + ([f"  - {mail_line(m)}" for m in d.mails] or [f"  {_('aucun')}"])
-    out += ["", _("Dernières activités :")]
-    for entry in d.events:
-        shown = describe(entry, a)
-        out.append(f"  - {shown['when']} : {shown['what']}" + (f" — {shown['where']}" if shown["where"] else ""))
-    if not d.events:
-        out.append(f"  {_('aucune')}")
+        primary = _("principale") if state.primary else ""
+        out.append(f"  - {state.address} : {status}" + (f", {primary}" if primary else ""))
+    none = "  —"
+    out += ["", _("Codes en cours :")] + ([f"  - {code_line(c)}" for c in d.codes] or [none])
+    out += ["", _("Derniers emails :")] + ([f"  - {mail_line(m)}" for m in d.mails] or [none])
+    out += ["", _("Dernières activités :")] + ([f"  - {event_line(e, a)}" for e in d.events] or [none])
     out += ["", _("Sessions ouvertes :")]
     out += ["  - " + _("%(device)s, %(ip)s, connexion le %(when)s", device=device_name(s.user_agent),
-                        ip=s.ip or "—", when=when(s.auth_time)) for s in d.sessions] or [f"  {_('aucune')}"]
+                       ip=s.ip or "—", when=when(s.auth_time)) for s in d.sessions] or [none]
     return [str(line) for line in out]

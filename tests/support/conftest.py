@@ -5,7 +5,9 @@ import copy
 
 import pytest
 
-from tests.cli.conftest import cli_env, invoke, restore_logging  # noqa: F401  fixtures of the CLI tests
+import gateway.cli.support  # noqa: F401  registers ``gateway support …``
+
+from tests.cli.conftest import cli_env, restore_logging, run  # noqa: F401  fixtures of the CLI tests
 from tests.web.conftest import audit_events, browser, mailbox, make_user  # noqa: F401  the sign-in pages'
 
 COCKPIT_TOKEN = "scim-test-token-cockpit-0123456789"
