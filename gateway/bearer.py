@@ -71,7 +71,8 @@ def authenticate(scope: str, api: str) -> str:
     service = service_for(token, settings.tokens) if token else None
     if service is not None and scope in settings.scopes_of(service):
         return service
-    reason = "no bearer token" if token is None else "unknown token" if service is None else "insufficient scope"
+    reason = "no bearer token" if token is None else "unknown token" if service is None \
+        else "insufficient scope"
     audit(f"{api}.denied", reason=reason, method=request.method, path=request.path,
           remote_addr=request.remote_addr, **({"service": service} if service else {}))
     wait = limits.hit(RULE, client=client)

@@ -64,7 +64,10 @@ def _safe_url(url: str) -> str:
 
 
 def create_app_or_exit() -> Flask:
-    """The app, for the commands that need its services; configuration problems end the command, one line each."""
+    """The app, for the commands that need its services.
+
+    Configuration problems end the command, one line each.
+    """
     from .. import create_app
 
     try:

@@ -46,7 +46,8 @@ def in_language(lang: str) -> Iterator[None]:
 @click.argument("address", metavar="ADDRESS")
 @LANG
 def diagnose(address: str, lang: str) -> None:
-    """Why the holder of ADDRESS can or cannot sign in: account, addresses, delays, mails, events, sessions."""
+    """Why the holder of ADDRESS can or cannot sign in: account, addresses, delays, mails, events,
+    sessions."""
     with in_language(lang):
         try:
             found = diagnosis.diagnose(address)
@@ -74,9 +75,11 @@ def code(address: str, operator: str, lang: str) -> None:
             fail(_("le compte de %(address)s est désactivé : aucun code ne peut être donné", address=address))
             return
         what = _("Code d'activation") if given.purpose == "activation" else _("Code de connexion")
-        click.echo(_("%(what)s pour %(address)s : %(code)s", what=what, address=given.address, code=given.code))
+        click.echo(_("%(what)s pour %(address)s : %(code)s", what=what, address=given.address,
+                     code=given.code))
+        until = words.when(given.expires_at)
         click.echo(_("Valable une seule fois, jusqu'à %(until)s. La personne saisit %(address)s sur la page "
-                     "de connexion, puis ce code.", until=words.when(given.expires_at), address=given.address))
+                     "de connexion, puis ce code.", until=until, address=given.address))
 
 
 @support.command("unblock")

@@ -42,7 +42,7 @@ MAX_AGENT = 256
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """One thing that happened to an account: ``event`` (an audit name) at ``at`` (Unix time), and its fields."""
+    """One thing that happened to an account: ``event`` (an audit name) at ``at`` (Unix time), its fields."""
 
     at: int
     event: str
@@ -71,7 +71,8 @@ def entry_of(event: str, fields: Mapping[str, Any], at: float) -> Entry | None:
 class History:
     """The capped, expiring list of each account's recent activity."""
 
-    def __init__(self, store: Store, settings: SupportSettings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, settings: SupportSettings,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock

@@ -42,7 +42,8 @@ class Verdict:
 @dataclasses.dataclass(frozen=True)
 class Delay:
     """A delay in force on an account's password tries: ``rule``, for ``whom`` (a client key, a known
-    device's id, or "" for every browser without a known-device cookie), ``until`` when it ends (Unix time)."""
+    device's id, or "" for every browser without a known-device cookie), ``until``: when it ends
+    (Unix time)."""
 
     rule: str
     whom: str
@@ -106,7 +107,8 @@ class Throttle:
         """Every counter of the account, whatever the client or device: (Redis key, rule, whom)."""
         found = [(key("throttle", "account", account_id), "throttle_account", "")]
         pair = key("throttle", "pair", account_id, "")
-        found += [(name, "throttle_pair", name[len(pair):]) for name in self.store.scan("throttle", "pair", account_id)]
+        found += [(name, "throttle_pair", name[len(pair):])
+                  for name in self.store.scan("throttle", "pair", account_id)]
         device = key("throttle", "device", "")
         for name in self.store.redis.scan_iter(match=key("throttle", "device", "*", account_id), count=500):
             found.append((name, "throttle_device", name[len(device):-len(account_id) - 1]))

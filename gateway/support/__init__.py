@@ -1,10 +1,10 @@
 """Support tools: each account's activity history, and what the help desk needs to unblock a person.
 
-* :mod:`.activity` — the history fed by the audit trail (:func:`gateway.logs.on_audit`), and each mail's fate;
+* :mod:`.activity` — the history fed by the audit trail (:func:`gateway.logs.on_audit`), each mail's fate;
 * :mod:`.diagnosis` — why a person can or cannot sign in, as a value;
-* :mod:`.actions` — a one-time code read out by phone, lifting delays and limits (audited with the operator);
-* :mod:`.words` — the diagnosis and the history in French or English (the same catalogue as the pages);
-* :mod:`.views` — the JSON API under ``/support/v1`` for cockpit's support screens (bearer token, ``support`` scope).
+* :mod:`.actions` — a one-time code read out by phone, lifting delays and limits (audited);
+* :mod:`.words` — the diagnosis and the history in French or English (the pages' catalogue);
+* :mod:`.views` — the JSON API under ``/support/v1`` for cockpit (bearer token, ``support`` scope).
 
 The command line (``gateway support …``) is :mod:`gateway.cli.support`.
 """

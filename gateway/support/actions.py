@@ -18,7 +18,8 @@ from .diagnosis import find_account
 
 @dataclasses.dataclass(frozen=True)
 class GivenCode:
-    """A code to read out: for ``address``, ``purpose`` activation (a new account) or signin, until ``expires_at``."""
+    """A code to read out: for ``address``, ``purpose`` activation (a new account) or signin,
+    until ``expires_at``."""
 
     address: str
     purpose: str

@@ -102,7 +102,10 @@ def find_account(raw: str) -> tuple[Account, str]:
 
 
 def diagnose(raw: str) -> Diagnosis:
-    """Everything support needs to tell why the holder of ``raw`` can or cannot sign in. Raises UnknownAddress."""
+    """Everything support needs to tell why the holder of ``raw`` can or cannot sign in.
+
+    Raises UnknownAddress.
+    """
     account, asked = find_account(raw)
     limits, entries = services.ratelimits(), services.history().recent(account.id)
     addresses = tuple(AddressState(e.address, e.verified, e.address == account.primary_email,
@@ -122,7 +125,8 @@ def open_codes(account: Account) -> tuple[OpenCode, ...]:
         flow = codes.latest_flow(purpose, account.id)
         data = codes.code_data(purpose, flow) if flow else None
         if data is not None:
-            found.append(OpenCode(purpose, str(data.get("email", "")), int(data["exp"]), str(data.get(SUPPORT, ""))))
+            found.append(OpenCode(purpose, str(data.get("email", "")), int(data["exp"]),
+                                  str(data.get(SUPPORT, ""))))
     return tuple(found)
 
 

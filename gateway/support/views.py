@@ -8,8 +8,8 @@ Texts follow ``?lang=en`` (French otherwise). Each call is audited with the
 calling service's name (and the operator's, for the actions).
 
 * ``GET /support/v1/diagnose?address=…`` — :func:`.diagnosis.diagnose`, with its reasons and lines;
-* ``POST /support/v1/code`` ``{"address", "operator"}`` — a one-time code to read out (:func:`.actions.give_code`);
-* ``POST /support/v1/unblock`` ``{"address", "operator"}`` — lift delays and limits (:func:`.actions.unblock`).
+* ``POST /support/v1/code`` ``{"address", "operator"}`` — a code to read out (:func:`.actions.give_code`);
+* ``POST /support/v1/unblock`` ``{"address", "operator"}`` — lift delays, limits (:func:`.actions.unblock`).
 """
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ def code() -> Response:
 def unblock() -> Response:
     body = _body()
     address = _text(body, "address")
-    return jsonify(address=address, lifted=actions.unblock(address, _text(body, "operator"), g.support_service))
+    lifted = actions.unblock(address, _text(body, "operator"), g.support_service)
+    return jsonify(address=address, lifted=lifted)
 
 
 def _body() -> dict[str, Any]:

@@ -48,7 +48,8 @@ FATES = {
     "": _l("pas encore envoyé"),
 }
 STATUSES = {"active": _l("actif"), "provisioned": _l("en attente d'activation"), "disabled": _l("désactivé")}
-PURPOSES = {"activation": _l("activation"), "signin": _l("connexion"), "verify_email": _l("confirmation d'adresse")}
+PURPOSES = {"activation": _l("activation"), "signin": _l("connexion"),
+            "verify_email": _l("confirmation d'adresse")}
 
 _BROWSERS = (("Edg", "Edge"), ("OPR/", "Opera"), ("Opera", "Opera"), ("SamsungBrowser/", "Samsung Internet"),
              ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"), ("CriOS/", "Chrome"), ("Chromium/", "Chromium"),
@@ -92,47 +93,51 @@ def describe(entry: Entry, account: Account) -> dict[str, str]:
 def mail_line(mail: MailSent) -> str:
     """"<when> : <what> à <address> : <fate>"."""
     what = EVENTS.get(mail.event, mail.event)
+    address = mail.address or _("une adresse retirée depuis")
     return str(_("%(when)s : %(what)s à %(address)s : %(fate)s", when=when(mail.at), what=what,
-                 address=mail.address or _("une adresse retirée depuis"), fate=FATES.get(mail.fate, mail.fate)))
+                 address=address, fate=FATES.get(mail.fate, mail.fate)))
+
+
+#: Each reason's words; its values fill them in (dates as :func:`when` shows them).
+REASONS = {
+    "ok": _l("Rien n'empêche la connexion : mot de passe, ou code reçu par email."),
+    "disabled": _l("Le compte est désactivé : aucune connexion possible avant qu'il soit rétabli."),
+    "provisioned": _l("Le compte n'est pas encore activé : la personne doit saisir le code d'activation "
+                      "envoyé par email (ou donné par le support) et choisir un mot de passe."),
+    "no_password": _l("Aucun mot de passe n'est défini : connexion par code reçu par email, "
+                      "ou réinitialisation du mot de passe."),
+    "no_confirmed_address": _l("Aucune adresse n'est confirmée : un code reçu par email la confirmera."),
+    "asked_unconfirmed": _l("L'adresse %(address)s n'est pas confirmée : elle mène au code par email, "
+                            "pas au mot de passe."),
+    "throttle_account": _l("Mots de passe refusés à la suite d'essais répétés : nouvel essai possible "
+                           "à %(until)s (le code par email reste possible)."),
+    "throttle_pair": _l("Mots de passe refusés depuis l'adresse IP %(whom)s : nouvel essai possible "
+                        "à %(until)s."),
+    "throttle_device": _l("Mots de passe refusés sur un appareil déjà utilisé (%(whom)s) : nouvel essai "
+                          "possible à %(until)s."),
+    "limit": _l("Trop d'envois ou d'essais pour %(address)s (%(rule)s) : de nouveau possible à %(until)s."),
+    "mail_failed": _l("Le dernier email, envoyé à %(address)s le %(at)s, a été refusé ou n'a pas pu être "
+                      "remis : utiliser une autre adresse, ou un code donné par le support."),
+    "mail_expired": _l("Le dernier email, pour %(address)s le %(at)s, n'est pas parti avant la fin de "
+                       "validité de son code : en demander un autre."),
+}
 
 
 def reason_line(reason: Reason) -> str:
     """One reason the person can or cannot sign in, in words."""
-    v: dict[str, Any] = dict(reason.values)
+    values: dict[str, Any] = dict(reason.values)
     for name in ("until", "at"):
-        if name in v:
-            v[name] = when(v[name])
-    whom = v.get("whom", "")
-    lines = {
-        "ok": lambda: _("Rien n'empêche la connexion : mot de passe, ou code reçu par email."),
-        "disabled": lambda: _("Le compte est désactivé : aucune connexion possible avant qu'il soit rétabli."),
-        "provisioned": lambda: _("Le compte n'est pas encore activé : la personne doit saisir le code "
-                                 "d'activation envoyé par email (ou donné par le support) et choisir un mot de passe."),
-        "no_password": lambda: _("Aucun mot de passe n'est défini : connexion par code reçu par email, "
-                                 "ou réinitialisation du mot de passe."),
-        "no_confirmed_address": lambda: _("Aucune adresse n'est confirmée : un code reçu par email la confirmera."),
-        "asked_unconfirmed": lambda: _("L'adresse %(address)s n'est pas confirmée : elle mène au code par email, "
-                                       "pas au mot de passe.", **v),
-        "throttle_account": lambda: _("Mots de passe refusés à la suite d'essais répétés : nouvel essai possible "
-                                      "à %(until)s (le code par email reste possible).", **v),
-        "throttle_pair": lambda: _("Mots de passe refusés depuis l'adresse IP %(whom)s : nouvel essai possible "
-                                   "à %(until)s.", **v),
-        "throttle_device": lambda: _("Mots de passe refusés sur un appareil déjà utilisé (%(device)s) : nouvel "
-                                     "essai possible à %(until)s.", until=v["until"], device=whom[:8]),
-        "limit": lambda: _("Trop d'envois ou d'essais pour %(address)s (%(rule)s) : de nouveau possible à "
-                           "%(until)s.", **v),
-        "mail_failed": lambda: _("Le dernier email, envoyé à %(address)s le %(at)s, a été refusé ou n'a pas pu "
-                                 "être remis : utiliser une autre adresse, ou un code donné par le support.", **v),
-        "mail_expired": lambda: _("Le dernier email, pour %(address)s le %(at)s, n'est pas parti avant la fin de "
-                                  "validité de son code : en demander un autre.", **v),
-    }
-    return str(lines[reason.code]())
+        if name in values:
+            values[name] = when(values[name])
+    if reason.code == "throttle_device":
+        values["whom"] = str(values["whom"])[:8]  # enough to tell devices apart
+    return str(REASONS[reason.code]) % values
 
 
 def code_line(c: OpenCode) -> str:
     """"<purpose> pour <address>, valable jusqu'à <when>" (and who gave it by phone)."""
-    line = _("%(purpose)s pour %(address)s, valable jusqu'à %(until)s", purpose=PURPOSES.get(c.purpose, c.purpose),
-             address=c.address, until=when(c.expires_at))
+    line = _("%(purpose)s pour %(address)s, valable jusqu'à %(until)s",
+             purpose=PURPOSES.get(c.purpose, c.purpose), address=c.address, until=when(c.expires_at))
     return str(line) + (" (" + _("donné par %(operator)s", operator=c.operator) + ")" if c.operator else "")
 
 

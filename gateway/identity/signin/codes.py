@@ -63,7 +63,8 @@ def give_code(c: Collaborators, account: Account, address: str, minutes: int, op
     The same code flow as a mailed one (activation for an account not yet active, else
     sign-in), voiding the previous one; it works ``minutes``, once, on the code step of a
     browser that typed ``address`` (:func:`support_flow`). Audited with ``operator``
-    (``support.code_given``, with the fields ``audited``). Raises AccountUnavailable (a disabled account, or not its address).
+    (``support.code_given``, with the fields ``audited``). Raises AccountUnavailable (a disabled
+    account, or not its address).
     """
     if account.status == "disabled" or address not in account.addresses:
         raise AccountUnavailable()
@@ -104,7 +105,7 @@ def send_code(c: Collaborators, facts: Facts, purpose: str, account: Account, ad
                                     {"account": account.id, "email": address})
     template = "activation" if purpose == "activation" else "signin_code"
     message_id = c.mail(template, address, facts.lang, code=code, link=c.links.code(purpose, flow, code),
-                        minutes=minutes, expires_at=c.clock() + minutes * 60)  # not sent late once the code ended
+                        minutes=minutes, expires_at=c.clock() + minutes * 60)  # not sent after it ends
     c.audit(f"{'activation' if purpose == 'activation' else 'code'}.sent", account=account.id,
             email_hash=email_hash(address), ip=facts.client, message_id=message_id)
     return Flow(purpose, flow, address)
