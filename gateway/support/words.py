@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from ..accounts.emails import mask_email
 from ..accounts.models import Account
 from ..identity.history import Entry
+from .activity import mail_fate
 from .diagnosis import Diagnosis, MailSent, OpenCode, Reason, address_of
 
 EVENTS = {
@@ -73,13 +74,15 @@ def when(timestamp: float) -> str:
 
 
 def describe(entry: Entry, account: Account) -> dict[str, str]:
-    """One history entry as shown: ``when``, ``what`` (with the address, masked, and a mail's fate)
-    and ``where`` (the device and client address, for what a browser did)."""
+    """One history entry as shown: ``when``, ``what`` (with the address, masked, and what became of
+    the mail it sent) and ``where`` (the device and client address, for what a browser did)."""
     what = str(EVENTS.get(entry.event, entry.event))
     hashed = entry.get("email_hash")
     address = address_of(account, str(hashed)) if hashed else ""
     if address:
         what += f" ({mask_email(address)})"
+    if entry.get("message_id"):
+        what += " — " + str(FATES.get(mail_fate(str(entry.get("message_id"))) or "", ""))
     if entry.event == "limit.refused" and entry.get("wait"):
         what += " — " + _("%(minutes)d min", minutes=max(1, (int(entry.get("wait")) + 59) // 60))
     where = ""

@@ -142,3 +142,14 @@ def test_recent_activity_shows_the_persons_sign_ins_and_failures_only(app, camil
     again = person.client.get("/account?lang=en").get_data(as_text=True)
     assert "Recent activity" in again
     assert "Firefox on Windows, 192.0.2.80 (device used before)" in again  # the known-device cookie
+
+
+def test_recent_activity_shows_what_became_of_a_mailed_code(app, camille, mailbox):
+    person = browser_from(app, HOME_IP)
+    person.submit("/login", {"email": EMAIL})
+    person.submit("/login/code/send", {}, form_page="/login/password")
+    code = mailbox.code(EMAIL)  # the worker delivered it to the SMTP server
+    assert person.submit("/login/code", {"code": code}).status_code == 302
+    page = person.client.get("/account").get_data(as_text=True)
+    assert "Code de connexion envoyé par email (c***e@univ-exemple.fr) — accepté par la messagerie" in page
+    assert code not in page
