@@ -55,5 +55,5 @@ def unblock(raw: str, operator: str, service: str = "") -> int:
 
 
 def _by(service: str) -> dict[str, str]:
-    """The audit field naming the calling service, when the request came over the support API."""
-    return {"service": service} if service else {}
+    """The audit field naming where the action came from: the calling service (support API), or the CLI."""
+    return {"service": service} if service else {"source": "cli"}
