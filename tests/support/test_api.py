@@ -147,3 +147,22 @@ def test_a_support_code_for_a_second_address_of_the_account_is_not_taken_by_the_
     assert person.signed_in()
     assert person.client.get("/account").status_code == 200
     assert PASSWORD  # the password was never needed
+
+
+def test_unblock_over_http_lifts_the_delays_and_is_audited_with_the_service(app, client, camille, audit_events):
+    person = browser_from(app, "192.0.2.44")
+    person.submit("/login", {"email": EMAIL})
+    for n in range(6):  # throttle_pair: 5, then a delay
+        person.submit("/login/password", {"password": f"wrong {n}"})
+    assert "Trop de tentatives" in person.submit("/login/password", {"password": PASSWORD}).get_data(as_text=True)
+    diagnosed = client.get(f"/support/v1/diagnose?address={EMAIL}&lang=en", headers=HELPDESK).get_json()
+    assert [d["rule"] for d in diagnosed["delays"]] == ["throttle_pair"]
+    assert any(line.startswith("Passwords refused from IP address 192.0.2.44") for line in
+               (r["text"] for r in diagnosed["reasons"]))
+    assert "Why the person can or cannot sign in:" in diagnosed["summary"]
+    done = client.post("/support/v1/unblock", json={"address": EMAIL.upper(), "operator": "Ana"}, headers=HELPDESK)
+    assert done.status_code == 200 and done.get_json()["lifted"] >= 1
+    [record] = [r for r in audit_events if r.getMessage() == "support.unblocked"]
+    assert (record.account, record.operator, record.service) == (camille.id, "Ana", "helpdesk")
+    assert person.submit("/login/password", {"password": PASSWORD}).status_code == 302
+    assert person.signed_in()
