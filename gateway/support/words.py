@@ -48,6 +48,8 @@ FATES = {
     "expired": _l("pas envoyé : le code avait expiré avant"),
     "": _l("pas encore envoyé"),
 }
+#: The events whose purpose is a mail: "Activité récente" says what became of it.
+SENDING = ("code.sent", "activation.sent", "reset.sent", "email.code_sent")
 STATUSES = {"active": _l("actif"), "provisioned": _l("en attente d'activation"), "disabled": _l("désactivé")}
 PURPOSES = {"activation": _l("activation"), "signin": _l("connexion"),
             "verify_email": _l("confirmation d'adresse")}
@@ -81,7 +83,7 @@ def describe(entry: Entry, account: Account) -> dict[str, str]:
     address = address_of(account, str(hashed)) if hashed else ""
     if address:
         what += f" ({mask_email(address)})"
-    if entry.get("message_id"):
+    if entry.event in SENDING and entry.get("message_id"):
         what += " — " + str(FATES.get(mail_fate(str(entry.get("message_id"))) or "", ""))
     if entry.event == "limit.refused" and entry.get("wait"):
         what += " — " + _("%(minutes)d min", minutes=max(1, (int(entry.get("wait")) + 59) // 60))
