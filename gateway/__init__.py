@@ -18,6 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     file and the environment (the tests use it).
     """
     from . import csrf, errors, headers, health, i18n, jobs, logs, mail, metrics, oidc, saml, scim, services, web
+    from . import support
     from .config import load_settings
     from .identity import flask_session
 
@@ -42,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     mail.init_app(app)
     health.init_app(app)
     scim.init_app(app)
+    support.init_app(app)  # each account's activity history (fed by logs.audit), the support API
     web.init_app(app)
     saml.init_app(app)
     oidc.init_app(app)

@@ -36,6 +36,8 @@ DEV_CONFIG_DIR = ROOT / "config" / "dev"
 MODES = ("development", "production")
 #: The shortest SCIM bearer token production accepts (random characters, e.g. token_urlsafe(32)).
 MIN_SCIM_TOKEN = 32
+#: What a service's bearer token may open (``scim.token_scopes``).
+TOKEN_SCOPES = ("scim", "support")
 
 
 _SCOPE = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -100,10 +102,24 @@ class ScimSettings:
     #: (see gateway/scim/reach.py). "*" allows any; "*.example.fr" any subdomain. A service without
     #: an entry is not limited.
     reach: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: service name -> what its token opens, among :data:`TOKEN_SCOPES`: "scim" (the SCIM API) and
+    #: "support" (the support API, /support/v1). A service without an entry has ["scim"].
+    token_scopes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def scopes_of(self, service: str) -> tuple[str, ...]:
+        """What ``service``'s token opens (``token_scopes``, by default the SCIM API only)."""
+        return tuple(self.token_scopes.get(service, ("scim",)))
 
     def problems(self, production: bool, scopes: tuple[str, ...]) -> list[str]:
-        """Token lengths in production, and the shape of ``reach`` (its scopes among ``scopes``)."""
+        """Token lengths in production, the shape of ``reach`` (its scopes among ``scopes``) and of
+        ``token_scopes``."""
         found = []
+        for name, listed in sorted(self.token_scopes.items()):
+            if name not in self.tokens:
+                found.append(f"scim.token_scopes.{name}: no token in scim.tokens for this service")
+            if not isinstance(listed, list) or not set(listed) <= set(TOKEN_SCOPES) \
+                    or not all(isinstance(v, str) for v in listed):
+                found.append(f"scim.token_scopes.{name}: a list drawn from {', '.join(TOKEN_SCOPES)}")
         for name, token in sorted(self.tokens.items()):
             if production and len(token) < MIN_SCIM_TOKEN:
                 found.append(f"scim.tokens.{name}: too short (at least {MIN_SCIM_TOKEN} random characters in "
@@ -173,6 +189,22 @@ class CodeSettings:
     signin_code_attempts: int = 5
     activation_minutes: int = 60
     email_verification_minutes: int = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class SupportSettings:
+    """Support tools (README "Support"): the per-account activity history and the codes read out by phone."""
+
+    #: Each account's recent activity (sign-ins, failures, mails, changes, delays) is kept this long...
+    history_days: int = 30
+    #: ...and at most this many entries (the oldest go first).
+    history_size: int = 100
+    #: A code given by support (``gateway support code``) works this long, once.
+    code_minutes: int = 15
+
+    def problems(self) -> list[str]:
+        return [f"support.{f.name}: must be at least 1" for f in dataclasses.fields(self)
+                if getattr(self, f.name) < 1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -518,6 +550,7 @@ class Settings:
     mail: MailSettings = dataclasses.field(default_factory=MailSettings)
     codes: CodeSettings = dataclasses.field(default_factory=CodeSettings)
     limits: LimitSettings = dataclasses.field(default_factory=LimitSettings)
+    support: SupportSettings = dataclasses.field(default_factory=SupportSettings)
     saml: SamlSettings = dataclasses.field(default_factory=SamlSettings)
     oidc: OidcSettings = dataclasses.field(default_factory=OidcSettings)
     metrics: MetricsSettings = dataclasses.field(default_factory=MetricsSettings)
@@ -585,6 +618,7 @@ def check_settings(settings: Settings, secret_files: Mapping[str, str] | None = 
         problems.append("redis.wait_replicas: 0 or more; redis.wait_timeout_ms: at least 1")
     problems.extend(settings.limits.problems())
     problems.extend(settings.site.problems())
+    problems.extend(settings.support.problems())
     problems.extend(settings.saml.problems(settings.is_production))
     problems.extend(settings.scim.problems(settings.is_production, settings.saml.scopes))
     if settings.is_production:

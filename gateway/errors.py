@@ -5,7 +5,9 @@ protocol packages). A view catches what it can explain; whatever escapes ends
 here, and nobody ever sees a stack trace.
 
 ``/scim/*`` answers in SCIM's error JSON (RFC 7644 §3.12), ``/oidc/*`` in
-OAuth's (RFC 6749 §5.2); everything else gets ``templates/error.html``.
+OAuth's (RFC 6749 §5.2), ``/support/*`` in the support API's
+(``{"error": code, "detail": ...}``, :func:`support_error`); everything else
+gets ``templates/error.html``.
 
 Redis away (:data:`gateway.store.UNAVAILABLE`, wherever it is raised: a view, a
 hook, or the session interface, see :mod:`gateway.identity.flask_session`) is an
@@ -50,6 +52,21 @@ def _wants_scim() -> bool:
     return request.path.startswith("/scim/")
 
 
+def _wants_support_json() -> bool:
+    return request.path.startswith("/support/")
+
+
+#: The support API's error codes by HTTP status, when nothing more precise applies.
+SUPPORT_CODES = {400: "invalid_request", 401: "invalid_token", 403: "insufficient_scope", 404: "not_found",
+                 405: "method_not_allowed", 413: "too_large", 429: "too_many_requests",
+                 503: "temporarily_unavailable"}
+
+
+def support_error(status: int, detail: str, code: str | None = None) -> tuple[Response, int]:
+    """The support API's error body: ``{"error": code, "detail": text}`` (code by status unless given)."""
+    return jsonify(error=code or SUPPORT_CODES.get(status, "server_error"), detail=detail), status
+
+
 def _wants_oauth_json() -> bool:
     return request.path.startswith("/oidc/")
 
@@ -72,6 +89,8 @@ def render_error(exc: HTTPException) -> tuple[Response | str, int]:
     status = exc.code or 500
     if _wants_scim():
         return scim_error(status, exc.description or MESSAGES.get(status, MESSAGES[500])[0])
+    if _wants_support_json():
+        return support_error(status, exc.description or str(MESSAGES.get(status, MESSAGES[500])[0]))
     if _wants_oauth_json():
         code = "server_error" if status >= 500 else "invalid_request"
         if status == 503:
@@ -94,7 +113,7 @@ def _redis_down(exc: redis.RedisError) -> tuple[Response | str, int]:
         return render_template("error.html", title=str(title), text=str(text), status=503), 503
     if not isinstance(exc, NotReplicated):
         return render_error(ServiceUnavailable())
-    if _wants_scim() or _wants_oauth_json():
+    if _wants_scim() or _wants_oauth_json() or _wants_support_json():
         return render_error(ServiceUnavailable(
             "The change was not confirmed by the Redis replicas: it may or may not have been kept. "
             "Read it back before trying again."))

@@ -11,15 +11,19 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 from . import metrics
 
 AUDIT = "gateway.audit"
+#: ``app.extensions`` key of the functions packages add with :func:`on_audit`.
+AUDIT_HOOKS = "gateway.logs.audit_hooks"
+#: ``hook(event, fields)``: told of every audit event written while an app is current.
+AuditHook = Callable[[str, Mapping[str, Any]], None]
 
 #: Every audit event name the gateway emits.
 EVENTS = frozenset({
@@ -43,6 +47,9 @@ EVENTS = frozenset({
     "saml.slo.failed", "saml.slo.completed",
     "saml.slo.backchannel_queued", "saml.slo.backchannel_sent", "saml.slo.backchannel_failed",
     "saml.slo.backchannel_unreachable",
+    # support tools (gateway/support): the API's token checks, and what operators did
+    "email.code_sent", "support.denied", "support.throttled", "support.diagnosed", "support.code_given",
+    "support.unblocked",
 })
 
 _SECRET_FIELDS = {"password", "password_hash", "token", "code", "secret", "cookie", "samlresponse", "authorization"}
@@ -90,12 +97,22 @@ class JsonFormatter(logging.Formatter):
 def audit(event: str, **fields: Any) -> None:
     """Write one audit line and count it (:func:`gateway.metrics.count`).
 
-    Raises ValueError when ``event`` is not listed in :data:`EVENTS`.
+    Raises ValueError when ``event`` is not listed in :data:`EVENTS`. Then the current
+    app's :func:`on_audit` hooks hear of it (an account's activity history, for one).
     """
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
     logging.getLogger(AUDIT).info(event, extra=fields)
     metrics.count(event, fields)
+    if has_app_context():
+        for hook in current_app.extensions.get(AUDIT_HOOKS, ()):
+            hook(event, fields)
+
+
+def on_audit(app: Flask, hook: AuditHook) -> None:
+    """Tell ``hook`` of every audit event ``app`` writes: where the events are emitted stays the one home
+    of what happened, and a package keeping a record of its own (an account's history) listens here."""
+    app.extensions.setdefault(AUDIT_HOOKS, []).append(hook)
 
 
 def configure() -> None:

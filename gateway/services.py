@@ -16,6 +16,7 @@ from .accounts.directory import Directory
 from .accounts.passwords import Passwords
 from .config import Settings
 from .identity.devices import KnownDevices
+from .identity.history import History
 from .identity.parties import Parties
 from .identity.ratelimits import RateLimits
 from .identity.sessions import SessionStore
@@ -36,6 +37,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["gateway.ratelimits"] = RateLimits(store, settings.limits)
     app.extensions["gateway.parties"] = Parties(store)
     app.extensions["gateway.devices"] = KnownDevices(settings.secret_key)
+    app.extensions["gateway.history"] = History(store, settings.support)
 
 
 def settings(app: Flask | None = None) -> Settings:
@@ -80,3 +82,7 @@ def devices(app: Flask | None = None) -> KnownDevices:
 
 def _extensions(app: Flask | None) -> dict[str, object]:
     return (app if app is not None else current_app).extensions
+
+
+def history(app: Flask | None = None) -> History:
+    return cast(History, _extensions(app)["gateway.history"])

@@ -14,6 +14,8 @@ key                             holds                                       TTL
 ``gw:mail:fate:<message-id>``   what became of a mail (gateway.mail.fate)   mail.fate_days
 ``gw:mail:to:<address hash>``   list: last 20 Message-IDs to an address     mail.fate_days
 ``gw:jobs:alive:<worker>``      a job worker's heartbeat (gateway.jobs)     10 s
+``gw:history:<id>``             list: an account's recent activity, newest  support.history_days
+                                first (gateway.identity.history)
 ``gw:<namespace>:<parts…>``     short-lived values written with put()       always
 ==============================  ==========================================  =========
 

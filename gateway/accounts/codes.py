@@ -141,6 +141,11 @@ class Codes:
         self.store.redis.transaction(replace, latest)
         return flow, code
 
+    def latest_flow(self, purpose: str, subject: str) -> str | None:
+        """The id of the flow of (purpose, subject) started last, if it has not ended (it may be spent)."""
+        flow = self.store.redis.get(key("code-latest", purpose, subject))
+        return None if flow is None else str(flow)
+
     def code_data(self, purpose: str, flow: str) -> dict[str, Any] | None:
         """The flow's data if it is still open (without trying a code)."""
         raw = self.store.redis.hget(key("code", purpose, flow), "payload") if flow else None

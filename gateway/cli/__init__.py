@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import redis
 
 from ..config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,6 +63,21 @@ def _safe_url(url: str) -> str:
     return url
 
 
+def create_app_or_exit() -> Flask:
+    """The app, for the commands that need its services.
+
+    Configuration problems end the command, one line each.
+    """
+    from .. import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"gateway: configuration error: {problem}", err=True)
+        sys.exit(1)
+
+
 def fail(message: str, code: int = 1) -> None:
     """One line on stderr, then exit non-zero."""
     click.echo(f"gateway: {message}", err=True)
@@ -98,7 +116,7 @@ def check_config(ctx: Context, get_key: str | None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from . import jobs, keys, mail, saml, users  # noqa: F401  registers the sub-commands
+    from . import jobs, keys, mail, saml, support, users  # noqa: F401  registers the sub-commands
 
     try:
         cli(standalone_mode=True)

@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 from email.message import EmailMessage
 from types import FrameType
-from typing import TYPE_CHECKING
 
 import click
 import redis
 
-from . import _safe_url, cli, fail
-
-if TYPE_CHECKING:
-    from flask import Flask
+from . import _safe_url, cli, create_app_or_exit, fail
 
 
 @cli.command("mail-worker")
@@ -29,7 +24,7 @@ def mail_worker(burst: bool) -> None:
     from .. import jobs, services
     from ..jobs.worker import run_worker
 
-    app = _create_app()
+    app = create_app_or_exit()
     job_queue = jobs.service(app)
     try:
         job_queue.connection.ping()
@@ -49,20 +44,6 @@ def mail_worker(burst: bool) -> None:
         job_queue.close()
         services.store(app).close()
     click.echo("mail worker stopped")
-
-
-def _create_app() -> Flask:
-    """The app; configuration problems end the command, one line each."""
-    from .. import create_app
-    from ..config import ConfigError
-
-    try:
-        app = create_app()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"gateway: configuration error: {problem}", err=True)
-        sys.exit(1)
-    return app
 
 
 @cli.command("mail-sink")

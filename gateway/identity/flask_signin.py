@@ -90,7 +90,21 @@ def identify(raw: str) -> Identified:
     found = address_step.identify(collaborators(), facts(), raw)
     if found.pending is not None:
         session[PENDING] = {"account": found.pending.account_id, "email": found.pending.email}
+        _take_support_flow()
     return found
+
+
+def _take_support_flow() -> None:
+    """A code support read out for the address typed here (:func:`.signin.codes.support_flow`): this
+    browser takes its flow, so that the code step asks for that code instead of mailing one."""
+    flow = codes.support_flow(collaborators(), facts())
+    if flow is not None:
+        session[FLOW] = {"purpose": flow.purpose, "id": flow.id, "email": flow.email, "support": True}
+
+
+def support_code_waiting() -> bool:
+    """Whether this browser holds a code flow support started (the address step then leads to the code)."""
+    return bool((session.get(FLOW) or {}).get("support"))
 
 
 def pending() -> tuple[Account, str] | None:
@@ -122,6 +136,8 @@ def mail_limits(address: str, account_id: str) -> None:
 
 
 def code_sent(purpose: str) -> bool:
+    """Whether this browser has a ``purpose`` code to type: one it asked for, or one support gave."""
+    _take_support_flow()
     return codes.code_sent(facts(), purpose)
 
 

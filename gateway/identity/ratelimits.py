@@ -42,6 +42,11 @@ def client_key(address: str) -> str:
     return str(ip)
 
 
+def _hashed(identifier: str) -> str:
+    """How an identifier appears in a counter's key: typed addresses are not kept in Redis key names."""
+    return hashlib.sha256(identifier.encode()).hexdigest()[:24]
+
+
 class Clients:
     """Keys client addresses and tells which belong to ``limits.trusted_networks``."""
 
@@ -71,6 +76,7 @@ class RateLimits:
 
     def __init__(self, store: Store, settings: LimitSettings) -> None:
         self.settings = settings
+        self.store = store
         self.clients = Clients(settings)
         storage = RedisStorage("redis://", connection_pool=store.redis.connection_pool, key_prefix=key("limit"))
         self.limiter = FixedWindowRateLimiter(storage)
@@ -86,6 +92,33 @@ class RateLimits:
         """Like :meth:`hit` without counting: whether one more use would be refused, and for how long."""
         return self._apply(rule, identifiers, client, count=False)
 
+    def blocks(self, identifier: str) -> list[tuple[str, int]]:
+        """The rules counting ``identifier`` (an address) first that refuse it now, whatever the client:
+        (rule, seconds left), longest first (support's diagnosis)."""
+        names = self._keys_of(identifier)
+        pipe = self.store.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.get(name)
+            pipe.ttl(name)
+        replies = pipe.execute()
+        found: dict[str, int] = {}
+        for name, count, ttl in zip(names, replies[::2], replies[1::2]):
+            rule, *_ids, amount, _multiples, _granularity = name.split("LIMITER/", 1)[1].split("/")
+            if count is not None and int(count) >= int(amount) and int(ttl) > 0:
+                found[rule] = max(found.get(rule, 0), int(ttl))
+        return sorted(found.items(), key=lambda item: -item[1])
+
+    def clear(self, identifier: str) -> int:
+        """Forget every count of the rules counting ``identifier`` first (support lifting an address's
+        limits); how many counters went."""
+        names = self._keys_of(identifier)
+        return int(self.store.redis.delete(*names)) if names else 0
+
+    def _keys_of(self, identifier: str) -> list[str]:
+        """The limits library's counters of rules whose first identifier is ``identifier`` (SCAN)."""
+        pattern = f"{key('limit')}:LIMITER/*/{_hashed(identifier)}/*"
+        return list(self.store.redis.scan_iter(match=pattern, count=500))
+
     def _apply(self, rule: str, identifiers: tuple[str, ...], client: str | None, count: bool) -> int:
         if not self.settings.enabled:
             return 0
@@ -93,7 +126,7 @@ class RateLimits:
         if client is not None:
             identifiers = (*identifiers, client_key(client))
         # hashed: typed addresses are not kept in Redis key names
-        hashed = tuple(hashlib.sha256(i.encode()).hexdigest()[:24] for i in identifiers)
+        hashed = tuple(_hashed(i) for i in identifiers)
         for item in parse_many(text):
             apply = self.limiter.hit if count else self.limiter.test
             allowed = apply(item, rule, *hashed)

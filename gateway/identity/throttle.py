@@ -40,6 +40,17 @@ class Verdict:
 
 
 @dataclasses.dataclass(frozen=True)
+class Delay:
+    """A delay in force on an account's password tries: ``rule``, for ``whom`` (a client key, a known
+    device's id, or "" for every browser without a known-device cookie), ``until``: when it ends
+    (Unix time)."""
+
+    rule: str
+    whom: str
+    until: int
+
+
+@dataclasses.dataclass(frozen=True)
 class _Counter:
     name: str
     threshold: int
@@ -91,6 +102,40 @@ class Throttle:
             if float(last) + delay - now > wait:
                 wait, rule = float(last) + delay - now, counter.rule
         return Verdict(max(0, math.ceil(wait)), rule, clean)
+
+    def _account_counters(self, account_id: str) -> list[tuple[str, str, str]]:
+        """Every counter of the account, whatever the client or device: (Redis key, rule, whom)."""
+        found = [(key("throttle", "account", account_id), "throttle_account", "")]
+        pair = key("throttle", "pair", account_id, "")
+        found += [(name, "throttle_pair", name[len(pair):])
+                  for name in self.store.scan("throttle", "pair", account_id)]
+        device = key("throttle", "device", "")
+        for name in self.store.redis.scan_iter(match=key("throttle", "device", "*", account_id), count=500):
+            found.append((name, "throttle_device", name[len(device):-len(account_id) - 1]))
+        return found
+
+    def delays(self, account_id: str) -> list[Delay]:
+        """The delays in force on the account's password tries now, longest first (support's diagnosis)."""
+        counters = self._account_counters(account_id)
+        pipe = self.store.redis.pipeline(transaction=False)
+        for name, _rule, _whom in counters:
+            pipe.hmget(name, "count", "last")
+        threshold = {"throttle_account": self.settings.throttle_account}
+        now, found = self.clock(), []
+        for (_name, rule, whom), (count, last) in zip(counters, pipe.execute()):
+            limit = threshold.get(rule, self.settings.throttle_pair)
+            if count is None or last is None or int(count) < limit:
+                continue
+            until = float(last) + min(2 ** (int(count) - limit), self.settings.throttle_max_delay)
+            if until > now:
+                found.append(Delay(rule, whom, math.ceil(until)))
+        return sorted(found, key=lambda d: -d.until)
+
+    def forgive(self, account_id: str) -> int:
+        """Forget every failure counted against the account (support lifting its delays); how many
+        counters went. The clients' own counters stay: they are not the account's."""
+        names = [name for name, _rule, _whom in self._account_counters(account_id)]
+        return int(self.store.redis.delete(*names))
 
     def failed(self, account_id: str, client: str, device: str | None = None) -> None:
         """A wrong password: every counter of this (account, client, device) grows."""

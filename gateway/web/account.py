@@ -9,11 +9,9 @@ Every change writes an audit line (in the core); addresses appear there only as 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -26,6 +24,7 @@ from ..accounts.errors import InvalidEmail
 from ..accounts.models import Account
 from ..identity import flask_signin as signin
 from ..identity.signin import errors
+from ..support.words import describe, device_name, when
 from .forms import (
     AddEmailForm,
     AddressActionForm,
@@ -38,6 +37,8 @@ from .login import policy_messages, too_many, wrong_code
 from .site import establishment_name
 
 bp = Blueprint("account", __name__)
+#: How many entries "Activité récente" shows.
+ACTIVITY_SHOWN = 20
 
 CODE_EXPIRED = _l("Ce code n'est plus valable. Demandez-en un nouveau.")
 
@@ -87,35 +88,19 @@ def refusal(exc: Exception) -> list[str]:
 
 # -- sessions --------------------------------------------------------------------------------
 
-_BROWSERS = (("Edg", "Edge"), ("OPR/", "Opera"), ("Opera", "Opera"), ("SamsungBrowser/", "Samsung Internet"),
-             ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"), ("CriOS/", "Chrome"), ("Chromium/", "Chromium"),
-             ("Chrome/", "Chrome"), ("Safari/", "Safari"))
-_SYSTEMS = (("Windows", "Windows"), ("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"),
-            ("CrOS", "ChromeOS"), ("Macintosh", "macOS"), ("Mac OS X", "macOS"), ("Linux", "Linux"))
-
-
-def device_name(user_agent: str) -> str:
-    """"Firefox sur Windows": a short readable form of a User-Agent header."""
-    browser = next((name for token, name in _BROWSERS if token in user_agent), None)
-    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
-    if browser and system:
-        return str(_("%(browser)s sur %(system)s", browser=browser, system=system))
-    return browser or system or _("Appareil inconnu")
-
-
-def _when(timestamp: int) -> str:
-    """In the person's language, in Flask-Babel's configured time zone."""
-    return str(format_datetime(datetime.fromtimestamp(timestamp, timezone.utc), "medium"))
-
-
 def session_rows(account: Account) -> list[dict[str, Any]]:
     """The account's live sessions for the table, this browser's first."""
     current = getattr(session, "sid", "")
-    rows = [{"device": device_name(s.user_agent), "ip": s.ip or "—", "signed_in": _when(s.auth_time),
-             "last_seen": _when(s.last_seen), "remember": s.remember, "current": s.session_id == current,
+    rows = [{"device": device_name(s.user_agent), "ip": s.ip or "—", "signed_in": when(s.auth_time),
+             "last_seen": when(s.last_seen), "remember": s.remember, "current": s.session_id == current,
              "form": SessionActionForm(formdata=None, ref=signin.session_ref(s.session_id))}
             for s in services.sessions().list_for(account.id)]
     return sorted(rows, key=lambda row: not row["current"])
+
+
+def activity_rows(account: Account) -> list[dict[str, str]]:
+    """"Activité récente": the account's own history, newest first (when, what, where)."""
+    return [describe(entry, account) for entry in services.history().recent(account.id, ACTIVITY_SHOWN)]
 
 
 # -- pages -----------------------------------------------------------------------------------
@@ -130,7 +115,7 @@ def _page(error: str | None = None, **forms: Any) -> str:
         establishment=establishment_name(account.establishment) if account.establishment else "",
         addresses=[(e, AddressActionForm(formdata=None, address=e.address)) for e in account.emails],
         pending=_pending_addition(account),
-        sessions=session_rows(account), actions=ButtonForm(formdata=None),
+        sessions=session_rows(account), actions=ButtonForm(formdata=None), activity=activity_rows(account),
         add_form=forms.get("add_form") or AddEmailForm(formdata=None),
         password_form=forms.get("password_form") or ChangePasswordForm(formdata=None),
     )

@@ -104,6 +104,8 @@ def _route(found: Identified, form: AddressForm) -> Response | None:
             "Ce compte est désactivé. Contactez le support de votre université pour le rétablir."))
     else:  # nothing is mailed before the person asks, on the page of the account's state
         pages = {"password": "login.password", "activate": "login.activation", "verify": "login.code"}
+        if found.kind == "password" and signin.support_code_waiting():
+            return redirect(url_for("login.code"))  # a code support read out by phone
         return redirect(url_for(pages[found.kind]))
     return None
 

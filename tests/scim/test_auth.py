@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.scim.auth import bearer_token, service_for
+from gateway.bearer import bearer_token, service_for
 from tests.scim.conftest import COCKPIT_TOKEN, OTHER_TOKEN, SCIM_JSON, Scim, assert_error, user
 
 ENDPOINTS = [

@@ -63,7 +63,10 @@ def _mail_code(c: Collaborators, facts: Facts, account: Account, address: str) -
     minutes = c.code_settings.email_verification_minutes
     flow, code = c.codes.start_code(VERIFY, account.id, minutes * 60, c.code_settings.signin_code_attempts,
                                     {"account": account.id, "email": address})
-    c.mail(VERIFY, address, facts.lang, code=code, minutes=minutes, link=c.links.address(flow, code))
+    message_id = c.mail(VERIFY, address, facts.lang, code=code, minutes=minutes,
+                        link=c.links.address(flow, code))
+    c.audit("email.code_sent", account=account.id, email_hash=email_hash(address), ip=facts.client,
+            message_id=message_id)
     return Flow(VERIFY, flow, address)
 
 

@@ -21,6 +21,8 @@ from .errors import AccountUnavailable, LinkFromElsewhere, PasswordRejected
 from .limits import limit, mail_limits
 from .password import known_device, signed_in
 
+SUPPORT = "support"  # a code flow's data: the operator who gave its code by phone
+
 
 def code_sent(facts: Facts, purpose: str) -> bool:
     """Whether this browser asked for a ``purpose`` code for the address chosen at the address step."""
@@ -54,6 +56,42 @@ def _confirmed_here(c: Collaborators, facts: Facts, purpose: str, flow: str, con
         raise LinkFromElsewhere(shown_as)
 
 
+def give_code(c: Collaborators, account: Account, address: str, minutes: int, operator: str,
+              **audited: str) -> tuple[str, str]:
+    """A code support reads out by phone for ``address`` of ``account``: (purpose, code).
+
+    The same code flow as a mailed one (activation for an account not yet active, else
+    sign-in), voiding the previous one; it works ``minutes``, once, on the code step of a
+    browser that typed ``address`` (:func:`support_flow`). Audited with ``operator``
+    (``support.code_given``, with the fields ``audited``). Raises AccountUnavailable (a disabled
+    account, or not its address).
+    """
+    if account.status == "disabled" or address not in account.addresses:
+        raise AccountUnavailable()
+    purpose = ACTIVATION if account.status == "provisioned" else "signin"
+    _flow, code = c.codes.start_code(purpose, account.id, minutes * 60, c.code_settings.signin_code_attempts,
+                                     {"account": account.id, "email": address, SUPPORT: operator})
+    c.audit("support.code_given", account=account.id, email_hash=email_hash(address), purpose=purpose,
+            operator=operator, **audited)
+    return purpose, code
+
+
+def support_flow(c: Collaborators, facts: Facts) -> Flow | None:
+    """The open code flow support started for the address this browser typed at the address step, if any.
+
+    Only for that very address: a code given for one address does nothing for another.
+    """
+    chosen = facts.pending
+    if chosen is None:
+        return None
+    for purpose in (ACTIVATION, "signin"):
+        flow = c.codes.latest_flow(purpose, chosen.account_id)
+        data = c.codes.code_data(purpose, flow) if flow else None
+        if flow and data is not None and data.get(SUPPORT) and data.get("email") == chosen.email:
+            return Flow(purpose, flow, chosen.email)
+    return None
+
+
 def send_code(c: Collaborators, facts: Facts, purpose: str, account: Account, address: str) -> Flow:
     """Mail a new 6-digit code (and a link that fills it in); the account's previous one is void,
     whichever browser asked for it. The flow returned is this browser's to keep.
@@ -66,10 +104,10 @@ def send_code(c: Collaborators, facts: Facts, purpose: str, account: Account, ad
     flow, code = c.codes.start_code(purpose, account.id, minutes * 60, settings.signin_code_attempts,
                                     {"account": account.id, "email": address})
     template = "activation" if purpose == "activation" else "signin_code"
-    c.mail(template, address, facts.lang, code=code, link=c.links.code(purpose, flow, code), minutes=minutes,
-           expires_at=c.clock() + minutes * 60)  # not sent late: dropped once the code has ended
+    message_id = c.mail(template, address, facts.lang, code=code, link=c.links.code(purpose, flow, code),
+                        minutes=minutes, expires_at=c.clock() + minutes * 60)  # not sent after it ends
     c.audit(f"{'activation' if purpose == 'activation' else 'code'}.sent", account=account.id,
-            email_hash=email_hash(address), ip=facts.client)
+            email_hash=email_hash(address), ip=facts.client, message_id=message_id)
     return Flow(purpose, flow, address)
 
 

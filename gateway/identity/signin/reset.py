@@ -29,9 +29,10 @@ def send_reset(c: Collaborators, facts: Facts, account: Account, address: str) -
     minutes = c.code_settings.reset_minutes
     token = c.codes.issue_link("reset", account.id, minutes * 60,
                                {"email": address, "pw": _password_fingerprint(account)})
-    c.mail("reset", address, facts.lang, link=c.links.reset(token), minutes=minutes,
-           expires_at=c.clock() + minutes * 60)
-    c.audit("reset.sent", account=account.id, email_hash=email_hash(address), ip=facts.client)
+    message_id = c.mail("reset", address, facts.lang, link=c.links.reset(token), minutes=minutes,
+                        expires_at=c.clock() + minutes * 60)
+    c.audit("reset.sent", account=account.id, email_hash=email_hash(address), ip=facts.client,
+            message_id=message_id)
 
 
 def reset_target(c: Collaborators, token: str) -> Account | None:
@@ -87,6 +88,6 @@ def set_password(c: Collaborators, facts: Facts, account: Account, password: str
         account = c.directory.verify_email(account.id, method_email)
     c.codes.void_links("reset", account.id)
     c.end_sessions(account.id, facts.session_id, "password.changed")
-    c.mail("password_changed", account.primary_email, facts.lang)
-    c.audit("password.changed", account=account.id, ip=facts.client)
+    message_id = c.mail("password_changed", account.primary_email, facts.lang)
+    c.audit("password.changed", account=account.id, ip=facts.client, message_id=message_id)
     return account

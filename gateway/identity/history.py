@@ -1,0 +1,103 @@
+"""Each account's recent activity, for the person ("Activité récente") and for support.
+
+What is kept: sign-ins and their failures, codes and links mailed (with the
+mail's Message-ID, so that its fate can be shown), address and password
+changes, delays and limits applied, logouts and what support did. Nothing new
+is emitted for it: the audit trail is the one home of what happened
+(:func:`gateway.logs.audit`), and :func:`entry_of` keeps, from an audit event
+naming an account, the fields worth showing (the browser's user agent and
+known-device reference come from the request, added by the Flask glue).
+
+One capped Redis list per account, newest first: ``gw:history:<account id>``,
+at most ``support.history_size`` entries, its TTL renewed to
+``support.history_days`` at each write (an account idle that long has none).
+Addresses appear as the audit's ``email_hash`` only; the page matches them
+against the account's addresses when it shows them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..config import SupportSettings
+from ..store import Store, key
+
+#: The audit events an account's history keeps.
+EVENTS = frozenset({
+    "login.succeeded", "login.failed", "login.disabled", "limit.refused", "logout",
+    "code.sent", "code.failed", "activation.sent", "activation.completed", "activation.failed",
+    "reset.sent", "reset.completed", "password.changed", "account.password_set",
+    "email.added", "email.removed", "email.verified", "email.primary", "email.code_sent",
+    "support.code_given", "support.unblocked",
+})
+#: The fields kept from an audit event (the rest stay in the audit log only).
+FIELDS = ("ip", "agent", "device", "known_device", "message_id", "email_hash", "rule", "wait", "methods",
+          "operator", "service", "reason", "purpose", "step")
+#: The longest user agent kept (characters).
+MAX_AGENT = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One thing that happened to an account: ``event`` (an audit name) at ``at`` (Unix time), its fields."""
+
+    at: int
+    event: str
+    fields: Mapping[str, Any]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+
+def account_of(fields: Mapping[str, Any]) -> str | None:
+    """The account an audit event names (``account``, or ``account_id`` in SCIM's and the CLI's)."""
+    value = fields.get("account") or fields.get("account_id")
+    return str(value) if value else None
+
+
+def entry_of(event: str, fields: Mapping[str, Any], at: float) -> Entry | None:
+    """The history entry of an audit event, or None when the history does not keep it."""
+    if event not in EVENTS or account_of(fields) is None:
+        return None
+    kept = {name: fields[name] for name in FIELDS if fields.get(name) not in (None, "")}
+    if "agent" in kept:
+        kept["agent"] = str(kept["agent"])[:MAX_AGENT]
+    return Entry(int(at), event, kept)
+
+
+class History:
+    """The capped, expiring list of each account's recent activity."""
+
+    def __init__(self, store: Store, settings: SupportSettings,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+
+    def record(self, event: str, fields: Mapping[str, Any]) -> None:
+        """Keep the audit event ``event`` in its account's history when it is one the history keeps."""
+        entry = entry_of(event, fields, self.clock())
+        account_id = account_of(fields)
+        if entry is None or account_id is None:
+            return
+        name = key("history", account_id)
+        value = json.dumps({"at": entry.at, "event": entry.event, **entry.fields}, separators=(",", ":"),
+                           default=str)
+        pipe = self.store.redis.pipeline()
+        pipe.lpush(name, value)
+        pipe.ltrim(name, 0, self.settings.history_size - 1)
+        pipe.expire(name, self.settings.history_days * 86400)
+        pipe.execute()
+
+    def recent(self, account_id: str, limit: int | None = None) -> list[Entry]:
+        """The account's entries, newest first (at most ``limit``)."""
+        last = (limit or self.settings.history_size) - 1
+        entries = []
+        for raw in self.store.redis.lrange(key("history", account_id), 0, last):
+            data = dict(json.loads(raw))
+            at, event = int(data.pop("at")), str(data.pop("event"))
+            entries.append(Entry(at, event, data))
+        return entries
