@@ -8,7 +8,7 @@ import pytest
 import gateway.cli.support  # noqa: F401  registers ``gateway support …``
 
 from tests.cli.conftest import cli_env, restore_logging, run  # noqa: F401  fixtures of the CLI tests
-from tests.web.conftest import audit_events, browser, mailbox, make_user  # noqa: F401  the sign-in pages'
+from tests.web.conftest import audit_events, mailbox  # noqa: F401  the sign-in pages' fixtures
 
 COCKPIT_TOKEN = "scim-test-token-cockpit-0123456789"
 HELPDESK_TOKEN = "support-test-token-helpdesk-0123456789"

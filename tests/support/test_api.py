@@ -10,7 +10,7 @@ import pytest
 
 from gateway.store import key
 from tests.support.conftest import COCKPIT_TOKEN, HELPDESK, bearer
-from tests.web.conftest import PASSWORD
+from tests.conftest import PASSWORD
 from tests.web.test_protection import browser_from
 
 EMAIL = "camille@univ-exemple.fr"
@@ -21,8 +21,8 @@ CALLS = [("GET", f"/support/v1/diagnose?address={EMAIL}", None),
 
 
 @pytest.fixture
-def camille(make_user):
-    return make_user(EMAIL)
+def camille(make_account):
+    return make_account(EMAIL)
 
 
 def call(client, method: str, path: str, body: dict | None, headers: dict | None = None):
@@ -68,8 +68,8 @@ def test_a_support_token_does_not_open_scim(client):
     assert response.mimetype == "application/scim+json"
 
 
-def test_errors_are_json_with_a_clear_code(client, camille, make_user):
-    make_user(OTHER, status="disabled")
+def test_errors_are_json_with_a_clear_code(client, camille, make_account):
+    make_account(OTHER, status="disabled")
     unknown = client.get("/support/v1/diagnose?address=nobody@univ-exemple.fr", headers=HELPDESK)
     assert (unknown.status_code, unknown.get_json()["error"]) == (404, "unknown_address")
     missing = client.post("/support/v1/code", json={"address": EMAIL}, headers=HELPDESK)
@@ -122,8 +122,8 @@ def test_a_support_code_is_refused_after_it_expired(app, client, camille):
     assert "Mes informations" not in page
 
 
-def test_a_support_code_does_nothing_for_another_address(app, client, camille, make_user):
-    make_user(OTHER)
+def test_a_support_code_does_nothing_for_another_address(app, client, camille, make_account):
+    make_account(OTHER)
     code = give_code(client, EMAIL)
     other = browser_from(app)
     assert other.submit("/login", {"email": OTHER}).headers["Location"].endswith("/login/password")
@@ -136,8 +136,8 @@ def test_a_support_code_does_nothing_for_another_address(app, client, camille, m
     assert person.signed_in()
 
 
-def test_a_support_code_for_a_second_address_of_the_account_is_not_taken_by_the_first(app, client, make_user):
-    make_user(EMAIL, "camille.autre@univ-exemple.fr")
+def test_a_support_code_for_a_second_address_of_the_account_is_not_taken_by_the_first(app, client, make_account):
+    make_account(EMAIL, "camille.autre@univ-exemple.fr")
     code = give_code(client, "camille.autre@univ-exemple.fr")
     person = browser_from(app)
     assert person.submit("/login", {"email": EMAIL}).headers["Location"].endswith("/login/password")

@@ -21,15 +21,15 @@ def test_not_an_address_and_english(run):
     assert "gateway: no account has the address pas une adresse" in result.stderr
 
 
-def test_operator_is_required_for_actions(run, make_user):
-    make_user("camille@univ-exemple.fr")
+def test_operator_is_required_for_actions(run, make_account):
+    make_account("camille@univ-exemple.fr")
     result = run("support", "code", "camille@univ-exemple.fr")
     assert result.exit_code == 2
     assert "--operator" in result.output
 
 
-def test_no_code_for_a_disabled_account(run, make_user):
-    make_user("camille@univ-exemple.fr", status="disabled")
+def test_no_code_for_a_disabled_account(run, make_account):
+    make_account("camille@univ-exemple.fr", status="disabled")
     result = run("support", "code", "camille@univ-exemple.fr", "--operator", "Ana")
     assert result.exit_code == 1
     assert "est désactivé : aucun code ne peut être donné" in result.stderr
@@ -38,8 +38,8 @@ def test_no_code_for_a_disabled_account(run, make_user):
     assert "Le compte est désactivé" in diagnosed.stdout
 
 
-def test_a_code_is_printed_in_english_with_its_end(run, make_user):
-    make_user("camille@univ-exemple.fr")
+def test_a_code_is_printed_in_english_with_its_end(run, make_account):
+    make_account("camille@univ-exemple.fr")
     result = run("support", "code", "Camille@Univ-Exemple.fr", "--operator", "Ana", "--lang", "en")
     assert result.exit_code == 0
     assert re.search(r"^Sign-in code for camille@univ-exemple.fr: \d{6}$", result.stdout, re.M)

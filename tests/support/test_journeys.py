@@ -15,7 +15,7 @@ from tests.cli.conftest import audit_events as cli_audit_events
 from tests.fixtures_mail import run_mail_worker
 from tests.identity.conftest import Clock
 from tests.support.conftest import HELPDESK
-from tests.web.conftest import PASSWORD
+from tests.conftest import PASSWORD
 from tests.web.test_protection import TOO_MANY, WRONG, browser_from
 
 EMAIL = "camille@univ-exemple.fr"
@@ -24,8 +24,8 @@ NEW_PASSWORD = "une phrase de passe toute neuve"
 
 
 @pytest.fixture
-def camille(make_user):
-    return make_user(EMAIL, display_name="Camille Martin")
+def camille(make_account):
+    return make_account(EMAIL, display_name="Camille Martin")
 
 
 def locked(app, camille) -> tuple[Clock, object]:
@@ -67,7 +67,7 @@ def test_a_person_locked_by_growing_delays_is_diagnosed_unblocked_and_signs_in(a
     assert done.exit_code == 0, done.output
     assert "support.unblocked" in cli_audit_events(done.stderr)
     assert '"operator": "Ana Lopes"' in done.stderr
-    assert person.login(EMAIL, PASSWORD).status_code == 302
+    assert person.sign_in(EMAIL, PASSWORD).status_code == 302
     assert person.signed_in()
     cleared = client.get(f"/support/v1/diagnose?address={EMAIL}", headers=HELPDESK).get_json()
     assert [r["code"] for r in cleared["reasons"]] == ["ok"]
@@ -81,9 +81,9 @@ def no_retry_app(make_mail_app, mail_config):
     return make_mail_app(config)
 
 
-def test_a_person_whose_mail_never_arrived_signs_in_with_a_code_read_out(no_retry_app, smtp, make_user, run):
+def test_a_person_whose_mail_never_arrived_signs_in_with_a_code_read_out(no_retry_app, smtp, make_account, run):
     app = no_retry_app
-    dominique = make_user("dominique@chu-exemple.fr", status="provisioned")
+    dominique = make_account("dominique@chu-exemple.fr", status="provisioned")
     person = browser_from(app, HOME_IP)
     assert person.submit("/login", {"email": "dominique@chu-exemple.fr"}).headers["Location"].endswith(
         "/login/activate")
@@ -117,15 +117,15 @@ def test_a_person_whose_mail_never_arrived_signs_in_with_a_code_read_out(no_retr
     assert app.extensions["gateway.directory"].get(dominique.id).status == "active"
 
 
-def test_recent_activity_shows_the_persons_sign_ins_and_failures_only(app, camille, make_user):
-    make_user("dominique@univ-exemple.fr")
+def test_recent_activity_shows_the_persons_sign_ins_and_failures_only(app, camille, make_account):
+    make_account("dominique@univ-exemple.fr")
     stranger = browser_from(app, "203.0.113.66")
-    stranger.login("dominique@univ-exemple.fr", "not hers")  # another person's failure
+    stranger.sign_in("dominique@univ-exemple.fr", "not hers")  # another person's failure
     firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
     person = browser_from(app, HOME_IP)
     person.client.environ_base["HTTP_USER_AGENT"] = firefox
-    person.login(EMAIL, "une faute de frappe")
-    assert person.login(EMAIL, PASSWORD).status_code == 302
+    person.sign_in(EMAIL, "une faute de frappe")
+    assert person.sign_in(EMAIL, PASSWORD).status_code == 302
 
     page = person.client.get("/account").get_data(as_text=True)
     section = page[page.index('id="activite"'):]
@@ -138,7 +138,7 @@ def test_recent_activity_shows_the_persons_sign_ins_and_failures_only(app, camil
     assert "203.0.113.66" not in page  # nothing of the other person's
 
     person.submit("/logout", form_page="/logout")
-    assert person.login(EMAIL, PASSWORD).status_code == 302
+    assert person.sign_in(EMAIL, PASSWORD).status_code == 302
     again = person.client.get("/account?lang=en").get_data(as_text=True)
     assert "Recent activity" in again
     assert "Firefox on Windows, 192.0.2.80 (device used before)" in again  # the known-device cookie
