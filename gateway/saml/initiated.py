@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from .. import services
 from ..accounts.models import Account
-from ..identity.current import current_authentication, require_login
+from ..identity.flaskglue.current import current_authentication, require_login
 from ..identity.models import Authentication
 from ..identity.redirects import browser_url
 from ..logs import audit

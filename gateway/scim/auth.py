@@ -19,7 +19,7 @@ from flask import Response, g, request
 
 from .. import services
 from ..errors import scim_error
-from ..identity.current import client_address
+from ..identity.flaskglue.current import client_address
 from ..logs import audit
 
 CHALLENGE = 'Bearer realm="scim"'

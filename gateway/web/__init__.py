@@ -1,7 +1,7 @@
 """The pages people see: sign-in, activation, codes, reset, logout, "Mes informations".
 
 Views are thin: parse the form, call one function of ``signin`` or of the
-directory, render. Sessions are server-side (identity.flask_session), CSRF is
+directory, render. Sessions are server-side (identity.flaskglue.session_interface), CSRF is
 on every form (gateway.csrf, installed by ``create_app``), Flask-Login knows
 who is signed in.
 """
@@ -15,7 +15,7 @@ from flask_login import LoginManager
 
 from ..identity.sessions import AUTH
 from . import account, login, logout, reset
-from ..identity.flask_user import load_user
+from ..identity.flaskglue.user import load_user
 
 
 def init_app(app: Flask) -> None:

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from gateway.identity import flask_signin
+from gateway.identity.flaskglue import signin as flask_signin
 from gateway.identity.logout import on_session_end
 from gateway.store import key
 from gateway.web import account as account_pages
