@@ -3,7 +3,10 @@
 import-linter (``lint-imports``) reads the import graph of ``gateway``, the
 imports inside functions and under ``TYPE_CHECKING`` included: ``saml``,
 ``oidc`` and ``scim`` never import each other (directly or through another
-module), ``accounts`` and ``store`` import neither Flask nor its companions, and
+module), ``accounts``, ``store`` and the settings (``config``, ``configbase``,
+``saml/settings.py``, ``oidc/settings.py``) import neither Flask nor its companions,
+the protocols' settings import neither ``config`` nor the rest of their package
+(config composes them: no circle), and
 neither does the identity core: the whole of ``identity/`` but its Flask glue
 (``identity/flaskglue/``), which no other module of ``identity/`` imports.
 The second half runs the same contracts on a throwaway package that breaks one
@@ -22,9 +25,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 INDEPENDENT = "saml, oidc and scim do not import each other"
-NO_FLASK = "accounts and store do not import Flask"
+NO_FLASK = "accounts, store and the settings do not import Flask"
 CORE_NO_FLASK = "the identity core does not import Flask"
 BELOW_GLUE = "the identity core does not import its Flask glue"
+SETTINGS_ALONE = "the protocols' settings import neither config nor the rest of their package"
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -44,6 +48,7 @@ def test_the_gateway_keeps_its_layering_contracts() -> None:
     assert f"{NO_FLASK} KEPT" in result.stdout
     assert f"{CORE_NO_FLASK} KEPT" in result.stdout
     assert f"{BELOW_GLUE} KEPT" in result.stdout
+    assert f"{SETTINGS_ALONE} KEPT" in result.stdout
 
 
 def fake_gateway(tmp_path: Path, breach: dict[str, str]) -> Path:
@@ -51,7 +56,12 @@ def fake_gateway(tmp_path: Path, breach: dict[str, str]) -> Path:
     (module path -> source) written over it."""
     modules = {
         "gateway/__init__.py": "",
-        "gateway/store.py": "import redis\n",
+        "gateway/store.py": "import redis\nfrom .config import x\n",
+        "gateway/configbase.py": "",
+        "gateway/config.py": (
+            "from .configbase import x\nfrom .saml.settings import x\nfrom .oidc.settings import x\n"),
+        "gateway/saml/settings.py": "from ..configbase import x\n",
+        "gateway/oidc/settings.py": "from ..configbase import x\n",
         "gateway/accounts/__init__.py": "",
         "gateway/accounts/models.py": "from ..store import redis\n",
         "gateway/logs.py": "import flask\n",
@@ -110,10 +120,19 @@ def test_the_fake_tree_keeps_the_contracts_when_nothing_breaks_them(tmp_path: Pa
     # indirectly: the core reaching the glue through a module outside identity
     ({"gateway/identity/sessions.py": "from .. import mail\n",
       "gateway/mail.py": "from .identity import flaskglue\n"}, BELOW_GLUE, NO_FLASK),
+    ({"gateway/saml/settings.py": "from ..config import x\n"}, SETTINGS_ALONE, NO_FLASK),
+    ({"gateway/oidc/settings.py": "from .keys import x\n", "gateway/oidc/keys.py": ""}, SETTINGS_ALONE,
+     NO_FLASK),
+    # the settings modules are passed through config only: a direct import is still one protocol's of another
+    ({"gateway/scim/__init__.py": "from ..oidc.settings import x\n"}, INDEPENDENT, SETTINGS_ALONE),
+    # indirectly: config (under store) reaching Flask through the SAML settings
+    ({"gateway/saml/settings.py": "from werkzeug.exceptions import NotFound\n"}, NO_FLASK, SETTINGS_ALONE),
 ], ids=["accounts-imports-flask", "store-imports-werkzeug-in-a-function", "saml-imports-oidc",
         "oidc-reaches-saml-through-identity", "signin-imports-flask", "throttle-reaches-flask-through-logs",
         "identity-init-imports-flask", "new-identity-module-imports-werkzeug", "logout-imports-the-glue",
-        "signin-imports-the-glue-in-a-function", "sessions-reach-the-glue-through-mail"])
+        "signin-imports-the-glue-in-a-function", "sessions-reach-the-glue-through-mail",
+        "saml-settings-import-config", "oidc-settings-import-oidc-keys", "scim-imports-oidc-settings",
+        "saml-settings-import-werkzeug"])
 def test_a_broken_contract_fails_the_check_and_is_named(tmp_path: Path, breach: dict[str, str], broken: str,
                                                         kept: str) -> None:
     result = lint_imports(fake_gateway(tmp_path, breach))

@@ -39,12 +39,13 @@ from rq import get_current_job
 from saml2 import BINDING_SOAP
 
 from .. import jobs, outbound
-from ..config import SamlSettings, Settings
+from ..config import Settings
 from ..logs import audit
 from .errors import RequestRejected, SamlError, SignatureRejected
 from .idp import IdentityProvider
 from .providers import Endpoint, ServiceProvider
 from .response import SUCCESS, should_encrypt
+from .settings import SamlSettings
 from .signatures import has_signature, verify_enveloped
 from .slo import logout_request_element, sign_enveloped
 from .xml import SAML, SAMLP, check_safe, parse, text_of

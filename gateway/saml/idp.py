@@ -18,13 +18,14 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.server import Server
 
-from ..config import ROOT, ConfigError, SamlSettings, Settings
+from ..config import ROOT, ConfigError, Settings
 from .aggregates import Aggregate, Aggregates
 from .crypto import SHA256, SIGNATURE_URIS, InProcessSigner, ProgramSigner, Signer, XmlSecBindingBackend
 from .errors import MalformedRequest
 from .keys import DEV_DIR, IdpKeys, KeyFiles, KeyProblem, load_idp_keys
 from .policy import SpPolicy, parse_policies
 from .providers import ServiceProvider, load_service_providers
+from .settings import SamlSettings
 from .xml import check_safe
 
 log = logging.getLogger("gateway.saml")
