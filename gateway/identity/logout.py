@@ -132,8 +132,9 @@ class Ending:
     client: str | None = None
 
 
-def end_this_session(ending: Ending, sid: str, record: Mapping[str, Any], *, initiator: Initiator | None = None,
-                     return_to: str | None = None, reason: str = "logout") -> Ended:
+def end_this_session(ending: Ending, sid: str, record: Mapping[str, Any], *,
+                     initiator: Initiator | None = None, return_to: str | None = None,
+                     reason: str = "logout") -> Ended:
     """End the session of the browser being answered (id ``sid``, ``record`` as it was): its Redis record,
     then every hook with ``browser=True``.
 
@@ -146,7 +147,8 @@ def end_this_session(ending: Ending, sid: str, record: Mapping[str, Any], *, ini
     if not auth:
         return Ended()
     account_id = str(auth["account"])
-    results = _run_hooks(ending.hooks, EndedSession(sid, record, account_id, True, initiator, return_to, reason))
+    ended = EndedSession(sid, record, account_id, True, initiator, return_to, reason)
+    results = _run_hooks(ending.hooks, ended)
     ending.audit("logout", account=account_id, reason=reason, ip=ending.client or "unknown")
     return Ended(account_id, _continuation(results))
 

@@ -4,9 +4,10 @@ The ``[oidc]`` settings and their checks are :mod:`gateway.oidc.settings`'s
 (run by :func:`gateway.config.load_settings` with every other check).
 ``init_app`` checks what the values cannot tell (a key set marked dev-only in
 production), loads the signing keys and the clients file, builds the
-:class:`~gateway.oidc.provider.Provider` with :func:`~gateway.oidc.server.build_provider` (``app.extensions["gateway.oidc"]``,
-read with :func:`~gateway.oidc.provider.current_provider`), registers the views,
-the logout hook (Back-Channel Logout, its jobs on :data:`gateway.jobs.LOGOUT`).
+:class:`~gateway.oidc.provider.Provider` with :func:`~gateway.oidc.server.build_provider`
+(``app.extensions["gateway.oidc"]``, read with :func:`~gateway.oidc.provider.current_provider`),
+registers the views, the logout hook (Back-Channel Logout, its jobs on
+:data:`gateway.jobs.LOGOUT`).
 
 Development uses the dev-only keys of config/dev/oidc/keys and the dev-only
 clients of config/dev/oidc-clients.toml when nothing else is configured;

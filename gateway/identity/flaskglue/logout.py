@@ -36,7 +36,8 @@ def end_this_session(*, initiator: Initiator | None = None, return_to: str | Non
     sid = getattr(session, "sid", "")
     logout_user()
     session.clear()
-    return logout.end_this_session(ending(), sid, record, initiator=initiator, return_to=return_to, reason=reason)
+    return logout.end_this_session(ending(), sid, record, initiator=initiator, return_to=return_to,
+                                   reason=reason)
 
 
 def end_account_sessions(account_id: str, *, except_sid: str | None = None, only_sid: str | None = None,
