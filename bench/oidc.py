@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from gateway.oidc import DEV_KEYS
 from gateway.oidc.credentials import hash_secret, new_secret
 from gateway.oidc.keys import KeyStore
+from gateway.oidc.settings import DEV_KEYS
 
 from . import load, stack
 from .meter import CORES, Meter, Usage

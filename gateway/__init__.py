@@ -20,7 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     from . import csrf, errors, headers, health, i18n, jobs, logs, mail, metrics, oidc, saml, scim, services, web
     from . import support
     from .config import load_settings
-    from .identity import flask_session
+    from .identity.flaskglue import session_interface
 
     settings = load_settings(environ, overrides=config)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "templates" / "static"))
@@ -34,7 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     metrics.init_app(app)  # every request timed (the outermost WSGI wrapper); counters fed by logs.audit
     services.init_app(app, settings)  # the settings, the store and the core objects over it (nothing contacted)
     jobs.init_app(app)  # the job queue: before the packages that queue jobs (mail, saml, oidc)
-    flask_session.init_app(app, services.sessions(app))  # flask.session kept in Redis, the cookie an opaque id
+    session_interface.init_app(app, services.sessions(app))  # flask.session in Redis, the cookie an opaque id
     csrf.init_app(app)  # every form checked; the packages below exempt their own cross-site views
     i18n.init_app(app)  # French first, English second
     headers.init_app(app)  # security headers on every response

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from flask import request
 
 from . import services
-from .identity.current import client_address
+from .identity.flaskglue.current import client_address
 from .logs import audit
 
 #: The LimitSettings rule counting failed bearer tokens per client, whichever API.

@@ -10,7 +10,7 @@ OAuth's (RFC 6749 §5.2), ``/support/*`` in the support API's
 gets ``templates/error.html``.
 
 Redis away (:data:`gateway.store.UNAVAILABLE`, wherever it is raised: a view, a
-hook, or the session interface, see :mod:`gateway.identity.flask_session`) is an
+hook, or the session interface, see :mod:`gateway.identity.flaskglue.session_interface`) is an
 expected condition: 503 in each caller's shape (the page for people, SAML
 endpoints included as they answer browsers; ``temporarily_unavailable`` for
 OAuth, RFC 6749 §4.1.2.1; SCIM's error JSON) and one WARNING line per request,

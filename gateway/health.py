@@ -5,7 +5,7 @@ from flask import Blueprint, Flask, Response, jsonify
 
 from . import csrf, services
 from .errors import log_unavailable
-from .identity.flask_session import session_optional
+from .identity.flaskglue.session_interface import session_optional
 
 bp = Blueprint("health", __name__)
 

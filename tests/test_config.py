@@ -78,6 +78,23 @@ def test_every_problem_listed_once_per_line(tmp_path):
     assert any(p.startswith("public_url: must be an http(s) URL") for p in found)
 
 
+def test_each_protocols_checks_run_with_the_others_in_one_error(tmp_path):
+    """saml/settings.py and oidc/settings.py own their sections' checks; load_settings runs them with the
+    rest, once: one ConfigError, each problem on one line, wrong types and bad values of every section."""
+    path = write(tmp_path, '[saml]\nclock_skew = 3600\nunknown = 1\n[oidc]\ncode_seconds = 900\n'
+                           'issuer = "https://x.fr/"\n')
+    found = problems({"GATEWAY_CONFIG": path, "GATEWAY_MODE": "development", "GATEWAY_SECRET_KEY": "short",
+                      "GATEWAY_OIDC_ACCESS_TOKEN_SECONDS": "soon"})
+    assert sorted(found) == sorted([
+        "oidc.access_token_seconds: expected an integer, got 'soon' (from GATEWAY_OIDC_ACCESS_TOKEN_SECONDS)",
+        "saml.unknown: unknown key",
+        "secret_key: too short (at least 32 characters)",
+        "saml.clock_skew: between 0 and 600 seconds",
+        "oidc.code_seconds: at most 600 (RFC 6749 §4.1.2)",
+        "oidc.issuer: an URL without trailing slash, query or fragment",
+    ])
+
+
 def test_development_secrets_refused_in_production(tmp_path):
     found = problems({
         "GATEWAY_CONFIG": str(ROOT / "config/dev/gateway.toml"), "GATEWAY_MODE": "production",

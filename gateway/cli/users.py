@@ -373,7 +373,7 @@ def disable(ctx: Context, ref: str) -> None:
 def _end_sessions(account_id: str) -> int:
     """End the account's SSO sessions with the protocols told (needs the app for their hooks)."""
     from .. import create_app, services
-    from ..identity.logout import end_account_sessions
+    from ..identity.flaskglue.logout import end_account_sessions
 
     app = create_app()
     try:

@@ -15,8 +15,14 @@ Either way the record is deleted from Redis, every hook registered with
 :class:`EndedSession` value (the context a hook needs travels in it, never in
 ``flask.g``), and one audit line is written per batch with its reason. A hook
 that raises is logged in one line; the other hooks still run (checklist
-LOGOUT04, SEC08). A front-channel logout started here moves on through
-:func:`moving_on_page`.
+LOGOUT04, SEC08).
+
+This module knows nothing of Flask: what it needs (the session store, the hooks,
+the audit log, the client's address) comes in as one :class:`Ending` value. Its
+Flask half, :mod:`gateway.identity.flaskglue.logout`, reads this browser's
+``flask.session``, signs Flask-Login out, builds that value, and is what the
+views, SCIM and the CLI call; a front-channel logout started there moves on
+through its ``moving_on_page``.
 
 The hooks implement the protocols' side: SAML single logout (Profiles §4.4, front
 channel or SOAP) in ``saml.slo.chain``, OpenID Connect Back-Channel Logout 1.0 (§2.5)
@@ -27,19 +33,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
-from flask import Flask, current_app, has_request_context, make_response, render_template, session
-from flask_login import logout_user
-from werkzeug.wrappers import Response
-
-from .. import services
-from ..logs import audit
-from .current import client_address
-from .redirects import is_local_url, refresh_header
-from .redirects import location as checked_location  # a name of this module's too
-from .sessions import AUTH
+from .redirects import is_local_url
+from .sessions import AUTH, SessionStore
 
 log = logging.getLogger("gateway")
 
@@ -88,62 +86,106 @@ class Ended:
 
 #: A hook may return a front-channel logout for the browser (a local path), else None.
 Hook = Callable[[EndedSession], str | None]
+#: ``hook(old_id, new_id)``: what a protocol recorded under the old session id moves to the new one.
+RenewHook = Callable[[str, str], None]
+#: ``audit(event, **fields)``: one security log line (:func:`gateway.logs.audit`).
+Audit = Callable[..., None]
+
+LOGOUT_HOOKS = "gateway.logout_hooks"
+RENEW_HOOKS = "gateway.renew_hooks"
 
 
-def on_session_end(app: Flask, hook: Hook) -> None:
+class App(Protocol):
+    """What the hook registries need of an application: its ``extensions`` (a Flask app has them)."""
+
+    extensions: dict[str, Any]
+
+
+def on_session_end(app: App, hook: Hook) -> None:
     """Register ``hook``: it runs once for every session that ends, whatever ended it."""
-    app.extensions.setdefault("gateway.logout_hooks", []).append(hook)
+    app.extensions.setdefault(LOGOUT_HOOKS, []).append(hook)
 
 
-def end_this_session(*, initiator: Initiator | None = None, return_to: str | None = None,
+def on_session_renewed(app: App, hook: RenewHook) -> None:
+    """``hook(old_id, new_id)`` runs when a signed-in person signs in again (new id, same account)."""
+    app.extensions.setdefault(RENEW_HOOKS, []).append(hook)
+
+
+def session_end_hooks(app: App) -> Sequence[Hook]:
+    """The hooks registered with :func:`on_session_end`, in order."""
+    return tuple(app.extensions.get(LOGOUT_HOOKS, ()))
+
+
+def session_renew_hooks(app: App) -> Sequence[RenewHook]:
+    """The hooks registered with :func:`on_session_renewed`, in order."""
+    return tuple(app.extensions.get(RENEW_HOOKS, ()))
+
+
+@dataclasses.dataclass(frozen=True)
+class Ending:
+    """What ending sessions needs, passed in rather than looked up."""
+
+    sessions: SessionStore
+    hooks: Sequence[Hook]
+    audit: Audit
+    #: The client's address for the audit line; None when no request is answered (the CLI).
+    client: str | None = None
+
+
+def end_this_session(ending: Ending, sid: str, record: Mapping[str, Any], *,
+                     initiator: Initiator | None = None, return_to: str | None = None,
                      reason: str = "logout") -> Ended:
-    """End this browser's session everywhere: its Redis record, ``flask.session``, Flask-Login's user, the
-    parties (every hook, with ``browser=True``).
+    """End the session of the browser being answered (id ``sid``, ``record`` as it was): its Redis record,
+    then every hook with ``browser=True``.
 
     ``initiator`` is the party's request to answer at the end (SAML SLO), ``return_to`` where the browser
-    goes once the parties were told (an absolute URL the caller validated). Needs a request context.
-    Nothing is raised: a browser without a signed-in session gets ``Ended()`` and no hook runs.
+    goes once the parties were told (an absolute URL the caller validated). Nothing is raised: a session
+    that was not signed in gets ``Ended()`` and no hook runs.
     """
-    record = dict(session)
-    sid = getattr(session, "sid", "")
+    ending.sessions.delete(sid, record)
     auth = record.get(AUTH)
-    services.sessions().delete(sid, record)
-    logout_user()
-    session.clear()
     if not auth:
         return Ended()
     account_id = str(auth["account"])
     ended = EndedSession(sid, record, account_id, True, initiator, return_to, reason)
-    results = _run_hooks(ended)
-    audit("logout", account=account_id, reason=reason, ip=client_address())
+    results = _run_hooks(ending.hooks, ended)
+    ending.audit("logout", account=account_id, reason=reason, ip=ending.client or "unknown")
     return Ended(account_id, _continuation(results))
 
 
-def end_account_sessions(account_id: str, *, except_sid: str | None = None, only_sid: str | None = None,
-                         reason: str) -> int:
+def end_account_sessions(ending: Ending, account_id: str, *, except_sid: str | None = None,
+                         only_sid: str | None = None, reason: str) -> int:
     """End the account's sessions but ``except_sid`` (all of them, or only ``only_sid``); how many ended.
 
     Sessions of other browsers: hooks get ``browser=False``. A session id that is not the account's is
-    left alone. Needs an application context (the CLI builds the app); nothing is raised.
+    left alone. Nothing is raised.
     """
-    sessions = services.sessions()
     if only_sid is None:
-        ended = sessions.end_all(account_id, except_sid=except_sid)
+        ended = ending.sessions.end_all(account_id, except_sid=except_sid)
     else:
-        record = sessions.end(account_id, only_sid) if only_sid != except_sid else None
+        record = ending.sessions.end(account_id, only_sid) if only_sid != except_sid else None
         ended = [(only_sid, record)] if record is not None else []
     for sid, record in ended:
-        _run_hooks(EndedSession(sid, record, account_id, False, None, None, reason))
+        _run_hooks(ending.hooks, EndedSession(sid, record, account_id, False, None, None, reason))
     if ended:
-        where = {"ip": client_address()} if has_request_context() else {}
-        audit("session.ended", account=account_id, count=len(ended), reason=reason, **where)
+        where = {"ip": ending.client} if ending.client is not None else {}
+        ending.audit("session.ended", account=account_id, count=len(ended), reason=reason, **where)
     return len(ended)
 
 
-def _run_hooks(ended: EndedSession) -> list[str | None]:
+def session_renewed(hooks: Sequence[RenewHook], old_sid: str, new_sid: str) -> None:
+    """Carry what protocols recorded under the old session id over to the new one (every hook, once)."""
+    for hook in hooks:
+        try:
+            hook(old_sid, new_sid)
+        except Exception:  # noqa: BLE001 - one protocol's failure must not stop the others
+            log.exception("session renewal hook %s failed", getattr(hook, "__name__", hook))
+
+
+def _run_hooks(hooks: Sequence[Hook], ended: EndedSession) -> list[str | None]:
     """Every hook, once; one that raises is logged in one line (no traceback) and the others still run."""
     results: list[str | None] = []
-    for hook in current_app.extensions.get("gateway.logout_hooks", []):
+    for hook in hooks:
         try:
             results.append(hook(ended))
         except Exception as exc:  # noqa: BLE001 - one protocol's failure must not stop the others
@@ -159,38 +201,3 @@ def _continuation(results: list[str | None]) -> str | None:
         if isinstance(result, str) and is_local_url(result):
             return result
     return None
-
-
-def moving_on_page(location: str) -> Response:
-    """A page of the gateway that goes on to ``location`` by itself: a new navigation, not a redirect.
-
-    Every page here sends ``Content-Security-Policy: form-action 'self'`` (the SAML
-    POST pages: their SP's endpoint), and Chromium applies ``form-action`` to every
-    redirect that follows a form submission: after the logout button, a 302 to an
-    SP's SingleLogoutService on another origin is refused ("Refused to send form
-    data"), and the SP is never told. This page moves on with ``Refresh: 0`` (no
-    script), a navigation ``form-action`` does not govern; its link (a link: a form
-    would be governed again) is there for the rest. See README, "The continue page".
-    ``location`` is validated and re-serialised first (:mod:`.redirects`). Raises UnsafeUrl.
-    """
-    target = checked_location(location)
-    response = make_response(render_template("logout/continue.html", location=target))
-    response.headers["Refresh"] = refresh_header(target)
-    return response
-
-
-RenewHook = Callable[[str, str], None]
-
-
-def on_session_renewed(app: Flask, hook: RenewHook) -> None:
-    """``hook(old_id, new_id)`` runs when a signed-in person signs in again (new id, same account)."""
-    app.extensions.setdefault("gateway.renew_hooks", []).append(hook)
-
-
-def session_renewed(old_sid: str, new_sid: str) -> None:
-    """Carry what protocols recorded under the old session id over to the new one."""
-    for hook in current_app.extensions.get("gateway.renew_hooks", []):
-        try:
-            hook(old_sid, new_sid)
-        except Exception:  # noqa: BLE001 - one protocol's failure must not stop the others
-            log.exception("session renewal hook %s failed", getattr(hook, "__name__", hook))

@@ -1,10 +1,13 @@
 """OpenID Connect provider (authlib): discovery, authorize, token, userinfo, logout, registration.
 
-``init_app`` checks the ``[oidc]`` settings, loads the signing keys and the
-clients file, builds the :class:`~gateway.oidc.provider.Provider` with
-:func:`~gateway.oidc.server.build_provider` (``app.extensions["gateway.oidc"]``,
-read with :func:`~gateway.oidc.provider.current_provider`), registers the views,
-the logout hook (Back-Channel Logout, its jobs on :data:`gateway.jobs.LOGOUT`).
+The ``[oidc]`` settings and their checks are :mod:`gateway.oidc.settings`'s
+(run by :func:`gateway.config.load_settings` with every other check).
+``init_app`` checks what the values cannot tell (a key set marked dev-only in
+production), loads the signing keys and the clients file, builds the
+:class:`~gateway.oidc.provider.Provider` with :func:`~gateway.oidc.server.build_provider`
+(``app.extensions["gateway.oidc"]``, read with :func:`~gateway.oidc.provider.current_provider`),
+registers the views, the logout hook (Back-Channel Logout, its jobs on
+:data:`gateway.jobs.LOGOUT`).
 
 Development uses the dev-only keys of config/dev/oidc/keys and the dev-only
 clients of config/dev/oidc-clients.toml when nothing else is configured;
@@ -29,7 +32,7 @@ from pathlib import Path
 from flask import Flask
 
 from .. import csrf, services
-from ..config import DEV_CONFIG_DIR, ROOT, ConfigError, Settings
+from ..config import ConfigError, Settings
 from ..identity.logout import on_session_end, on_session_renewed
 from .backchannel import session_ended
 from .clients import Client, load_clients
@@ -37,67 +40,38 @@ from .errors import ClientConfigError, SigningKeyError
 from .keys import KeyStore, read_state
 from .provider import EXTENSION
 from .server import build_provider
+from .settings import dev_keys_problem
 from .views import bp
 
-DEV_KEYS = DEV_CONFIG_DIR / "oidc" / "keys"
-DEV_CLIENTS = DEV_CONFIG_DIR / "oidc-clients.toml"
 log = logging.getLogger("gateway")
-
-
-def _path(value: str) -> Path:
-    path = Path(value)
-    return path if path.is_absolute() else ROOT / path
 
 
 def keys_dir(settings: Settings) -> Path | None:
     """The managed key folder: configured, else the dev-only one in development."""
-    if settings.oidc.keys_dir:
-        return _path(settings.oidc.keys_dir)
-    return None if settings.is_production else DEV_KEYS
+    return settings.oidc.keys_path(settings.is_production)
 
 
 def clients_file(settings: Settings) -> Path:
     """The clients file; in development, the dev-only one when the configured file does not exist."""
-    path = _path(settings.oidc.clients_file)
-    return DEV_CLIENTS if not path.exists() and not settings.is_production else path
+    return settings.oidc.clients_path(settings.is_production)
 
 
-def problems(settings: Settings) -> list[str]:
-    """The [oidc] rules that span keys, one line per problem."""
-    oidc, found = settings.oidc, []
-    for name in ("code_seconds", "access_token_seconds", "id_token_seconds", "refresh_token_seconds",
-                 "request_seconds", "registered_client_days"):
-        if getattr(oidc, name) <= 0:
-            found.append(f"oidc.{name}: must be positive")
-    if oidc.code_seconds > 600:
-        found.append("oidc.code_seconds: at most 600 (RFC 6749 §4.1.2)")
-    if oidc.issuer and (oidc.issuer.endswith("/") or "?" in oidc.issuer or "#" in oidc.issuer):
-        found.append("oidc.issuer: an URL without trailing slash, query or fragment")
-    if settings.is_production:
-        found += _production_problems(settings)
-    return found
-
-
-def _production_problems(settings: Settings) -> list[str]:
-    found = []
-    if settings.oidc.issuer and not settings.oidc.issuer.startswith("https://"):
-        found.append("oidc.issuer: must be https in production mode")
+def key_folder_problems(settings: Settings) -> list[str]:
+    """In production, a key folder whose key set is marked dev-only (a copy of the dev keys): what the
+    values of [oidc] cannot tell (:meth:`~gateway.oidc.settings.OidcSettings.problems` checks those).
+    Raises SigningKeyError for an unreadable key set."""
     folder = keys_dir(settings)
-    dev_keys = folder is not None and (folder.resolve().is_relative_to(DEV_CONFIG_DIR)
-                                       or bool(read_state(folder).get("dev_only")))
-    if dev_keys:
-        found.append(f"oidc.keys_dir: {folder} holds development keys, refused in production mode")
-    if clients_file(settings).resolve().is_relative_to(DEV_CONFIG_DIR):
-        found.append("oidc.clients_file: a development file, in production mode")
-    return found
+    if not settings.is_production or folder is None or not read_state(folder).get("dev_only"):
+        return []
+    return [dev_keys_problem(folder)]
 
 
 def _load(settings: Settings) -> tuple[KeyStore | None, dict[str, Client]]:
-    found = problems(settings)
-    if found:
-        raise ConfigError(found)
     folder = keys_dir(settings)
     try:
+        found = key_folder_problems(settings)
+        if found:
+            raise ConfigError(found)
         keys = None
         if folder is not None or settings.oidc.signing_keys:
             keys = KeyStore(folder, settings.oidc.signing_keys)

@@ -29,7 +29,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from .. import services
-from ..identity.current import current_authentication, require_login
+from ..identity.flaskglue.current import current_authentication, require_login
 from ..identity.redirects import location, refresh_header
 from ..logs import audit
 from .claims import parse_claims_request

@@ -30,7 +30,8 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from authlib.oidc.rpinitiated.end_session import EndSessionRequest
 
-from ..identity.logout import Ended, end_this_session
+from ..identity.flaskglue.logout import end_this_session
+from ..identity.logout import Ended
 from ..identity.redirects import location
 from ..logs import audit
 from .claims import release, releasable

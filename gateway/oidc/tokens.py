@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ..accounts.models import Account, from_hash
-from ..config import OidcSettings
+from .settings import OidcSettings
 from ..store import Store, key
 from .credentials import token_digest
 from .models import Grant, Token

@@ -16,7 +16,7 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from ..identity.current import current_authentication
+from ..identity.flaskglue.current import current_authentication
 from . import authorize as authorization
 from .discovery import metadata
 from .endpoints import userinfo as userinfo_claims

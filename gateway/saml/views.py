@@ -25,8 +25,9 @@ from werkzeug.wrappers import Response
 
 from .. import services
 from ..config import ROOT
-from ..identity.current import current_authentication, require_login
-from ..identity.logout import Initiator, end_this_session, moving_on_page
+from ..identity.flaskglue.current import current_authentication, require_login
+from ..identity.flaskglue.logout import end_this_session, moving_on_page
+from ..identity.logout import Initiator
 from ..identity.models import Authentication
 from ..identity.redirects import browser_url, location
 from ..logs import audit

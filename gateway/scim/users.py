@@ -19,7 +19,7 @@ from ..accounts.directory import Directory, new_account_id
 from ..accounts.emails import normalize_email
 from ..accounts.errors import InvalidEmail
 from ..accounts.models import Account
-from ..identity.logout import end_account_sessions
+from ..identity.flaskglue.logout import end_account_sessions
 from ..logs import audit
 from .filters import Query, parse_filter
 from .patch import apply_operations, parse_operations

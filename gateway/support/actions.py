@@ -9,7 +9,7 @@ import dataclasses
 import time
 
 from .. import services
-from ..identity import flask_signin
+from ..identity.flaskglue import signin as flask_signin
 from ..identity.signin import codes
 from ..identity.signin.context import email_hash
 from ..logs import audit

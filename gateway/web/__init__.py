@@ -1,7 +1,7 @@
 """The pages people see: sign-in, activation, codes, reset, logout, "Mes informations".
 
 Views are thin: parse the form, call one function of ``signin`` or of the
-directory, render. Sessions are server-side (identity.flask_session), CSRF is
+directory, render. Sessions are server-side (identity.flaskglue.session_interface), CSRF is
 on every form (gateway.csrf, installed by ``create_app``), Flask-Login knows
 who is signed in.
 """
@@ -16,7 +16,7 @@ from flask_login import LoginManager
 from ..identity.logout import on_session_end
 from ..identity.sessions import AUTH
 from . import account, login, logout, mail_status, reset, site
-from ..identity.flask_user import load_user
+from ..identity.flaskglue.user import load_user
 
 
 def init_app(app: Flask) -> None:

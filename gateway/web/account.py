@@ -2,7 +2,7 @@
 
 The rules of each change live in the identity core (:mod:`gateway.identity.signin.account_addresses`,
 :mod:`~gateway.identity.signin.account_sessions`, :func:`~gateway.identity.signin.reset.change_password`),
-called through the Flask glue (:mod:`gateway.identity.flask_signin`). Here: the forms, the French
+called through the Flask glue (:mod:`gateway.identity.flaskglue.signin`). Here: the forms, the French
 words for each refusal (:func:`refusal`), and the redirects with a confirmation in ``session["notice"]``.
 Every change writes an audit line (in the core); addresses appear there only as hashes.
 """
@@ -22,7 +22,7 @@ from .. import services
 from ..accounts.codes import InvalidCode, WrongCode
 from ..accounts.errors import InvalidEmail
 from ..accounts.models import Account
-from ..identity import flask_signin as signin
+from ..identity.flaskglue import signin
 from ..identity.signin import errors
 from ..support.words import describe, device_name, when
 from .forms import (

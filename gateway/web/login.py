@@ -9,11 +9,11 @@ from werkzeug.wrappers import Response
 from .. import services
 from ..accounts.codes import InvalidCode, WrongCode
 from ..accounts.errors import InvalidEmail
-from ..identity.current import current_authentication
+from ..identity.flaskglue.current import current_authentication
 from ..identity.logout import EndedSession
 from ..identity.redirects import is_local_url
 from ..identity.sessions import AUTH
-from ..identity import flask_signin as signin
+from ..identity.flaskglue import signin
 from ..identity.signin import errors
 from ..identity.signin.address import Identified
 from .forms import ActivationForm, AddressForm, ButtonForm, CodeForm, PasswordForm

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from ..identity.current import current_authentication
-from ..identity.logout import end_this_session, moving_on_page
+from ..identity.flaskglue.current import current_authentication
+from ..identity.flaskglue.logout import end_this_session, moving_on_page
 from .forms import ButtonForm
 
 bp = Blueprint("logout", __name__)

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ..accounts.codes import InvalidCode
-from ..identity import flask_signin as signin
+from ..identity.flaskglue import signin
 from ..identity.signin import errors
 from .forms import ButtonForm, NewPasswordForm
 from .login import finish, policy_messages, too_many

@@ -1,4 +1,5 @@
-"""Ending sessions (gateway.identity.logout) against real Redis, without an HTTP server.
+"""Ending sessions (gateway.identity.logout, called through its Flask half) against real Redis, without an
+HTTP server.
 
 The app's own hooks (SAML, OIDC) are replaced by recording ones: each test sees exactly
 what a hook receives. A request context stands for the browser's request.
@@ -11,9 +12,10 @@ import pytest
 from flask import session
 from flask_login import current_user
 
-from gateway.identity.logout import (
-    Ended, EndedSession, Initiator, end_account_sessions, end_this_session, on_session_end,
-)
+from gateway.accounts.models import Account, Email
+from gateway.identity.flaskglue.logout import end_account_sessions, end_this_session
+from gateway.identity import logout
+from gateway.identity.logout import Ended, EndedSession, Initiator, on_session_end
 from gateway.identity.sessions import AUTH, new_session_id
 from gateway.logs import AUDIT
 
@@ -164,3 +166,26 @@ def test_two_sessions_ended_in_one_request_each_get_their_own_context(app, hooks
         (nested, False, None, None, "account.disabled"),
         (second, True, None, "https://rp2.univ-exemple.fr/", "end_session"),
     ]
+
+
+def test_the_core_ends_sessions_without_flask(sessions):
+    """``gateway.identity.logout`` itself: its collaborators passed as one value, no app, no request."""
+    def open_session(account_id: str) -> str:
+        sid, data = new_session_id(), {"_user_id": account_id}
+        sessions.authenticate(data, account_id, ("pwd",), remember=False, ip="192.0.2.1", user_agent="test")
+        assert sessions.save(sid, data, new=True)
+        sessions.index(account_id, sid)
+        return sid
+
+    seen: list[EndedSession] = []
+    audited: list[tuple[str, dict]] = []
+    ending = logout.Ending(sessions, (seen.append,), lambda event, **fields: audited.append((event, fields)))
+    browser, other = open_session("camille"), open_session("camille")
+    record = sessions.load(browser)
+    assert logout.end_this_session(ending, browser, record, reason="logout") == Ended("camille", None)
+    assert logout.end_account_sessions(ending, "camille", reason="account.disabled") == 1
+    assert [(e.sid, e.browser, e.reason) for e in seen] == [(browser, True, "logout"),
+                                                              (other, False, "account.disabled")]
+    assert sessions.load(browser) is None and sessions.load(other) is None
+    assert audited == [("logout", {"account": "camille", "reason": "logout", "ip": "unknown"}),
+                       ("session.ended", {"account": "camille", "count": 1, "reason": "account.disabled"})]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from gateway.identity.logout import end_account_sessions
+from gateway.identity.flaskglue.logout import end_account_sessions
 from tests.oidc.conftest import SECRETS, sign_in_and_get_tokens
 
 BASIC = ("rp-basic", SECRETS["rp-basic"])

@@ -180,14 +180,15 @@ def test_keys_list_and_client_secret_commands(keys_dir, monkeypatch):
 
 def test_dev_keys_are_refused_in_production(tmp_path):
     """The dev-only key folder (or any key set marked dev_only) is refused in production."""
-    from gateway.config import load_settings
-    from gateway.oidc import DEV_KEYS, problems
+    from gateway.config import ConfigError, load_settings
+    from gateway.oidc import key_folder_problems
+    from gateway.oidc.settings import DEV_KEYS
 
-    settings = load_settings({"GATEWAY_MODE": "production", "GATEWAY_SECRET_KEY": "p" * 40,
-                              "GATEWAY_PUBLIC_URL": "https://x.fr", "GATEWAY_OIDC_KEYS_DIR": str(DEV_KEYS)})
-    assert any("holds development keys" in p for p in problems(settings))
+    with pytest.raises(ConfigError, match="holds development keys"):  # by its place: a settings check
+        load_settings({"GATEWAY_MODE": "production", "GATEWAY_SECRET_KEY": "p" * 40,
+                       "GATEWAY_PUBLIC_URL": "https://x.fr", "GATEWAY_OIDC_KEYS_DIR": str(DEV_KEYS)})
     copy = tmp_path / "copy"
     shutil.copytree(DEV_KEYS, copy)
     settings = load_settings({"GATEWAY_MODE": "production", "GATEWAY_SECRET_KEY": "p" * 40,
                               "GATEWAY_PUBLIC_URL": "https://x.fr", "GATEWAY_OIDC_KEYS_DIR": str(copy)})
-    assert any("holds development keys" in p for p in problems(settings))
+    assert any("holds development keys" in p for p in key_folder_problems(settings))  # by its key set's mark

@@ -235,10 +235,12 @@ def _production(**env):
 
 
 def test_production_refuses_dev_clients_file_and_pairwise_without_secret(tmp_path, keys_dir):
-    from gateway.oidc import DEV_CLIENTS, _load, problems
+    from gateway.oidc import _load
+    from gateway.oidc.settings import DEV_CLIENTS
 
-    settings = _production(GATEWAY_OIDC_CLIENTS_FILE=str(DEV_CLIENTS), GATEWAY_OIDC_KEYS_DIR=str(keys_dir))
-    assert "oidc.clients_file: a development file, in production mode" in problems(settings)
+    with pytest.raises(ConfigError) as refused:
+        _production(GATEWAY_OIDC_CLIENTS_FILE=str(DEV_CLIENTS), GATEWAY_OIDC_KEYS_DIR=str(keys_dir))
+    assert "oidc.clients_file: a development file, in production mode" in refused.value.problems
     clients = tmp_path / "c.toml"
     clients.write_text(f'[[clients]]\nclient_id = "p"\nredirect_uris = ["https://p.fr/cb"]\n'
                        f'secret_hash = "{GOOD}"\n'
@@ -263,13 +265,11 @@ def test_provider_is_off_in_production_without_keys(base_config, redis_client):
 
 
 def test_lifetimes_must_be_sane():
-    from gateway.oidc import problems
-
-    settings = load_settings({"GATEWAY_MODE": "development", "GATEWAY_SECRET_KEY": "d" * 40,
-                              "GATEWAY_OIDC_CODE_SECONDS": "900", "GATEWAY_OIDC_ACCESS_TOKEN_SECONDS": "0"})
-    found = problems(settings)
-    assert "oidc.code_seconds: at most 600 (RFC 6749 §4.1.2)" in found
-    assert "oidc.access_token_seconds: must be positive" in found
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"GATEWAY_MODE": "development", "GATEWAY_SECRET_KEY": "d" * 40,
+                       "GATEWAY_OIDC_CODE_SECONDS": "900", "GATEWAY_OIDC_ACCESS_TOKEN_SECONDS": "0"})
+    assert "oidc.code_seconds: at most 600 (RFC 6749 §4.1.2)" in refused.value.problems
+    assert "oidc.access_token_seconds: must be positive" in refused.value.problems
 
 
 def test_static_keys_from_the_environment_in_production(base_config, redis_client):

@@ -235,7 +235,7 @@ def test_only_http_urls():
 
 
 def test_settings_problems(saml_config):
-    from gateway.config import SamlSettings
+    from gateway.saml.settings import SamlSettings
     table = {"url": "ftp://x", "cert": "", "cache_dir": "", "refresh_seconds": 1}
     settings = SamlSettings(aggregates=(table,))
     found = "\n".join(settings.problems(False))

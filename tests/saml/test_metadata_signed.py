@@ -26,7 +26,8 @@ from saml2.xml.schema import _create_xml_schema_validator
 import gateway.cli.saml  # noqa: F401  registers ``gateway saml …``
 from gateway import ROOT
 from gateway.cli import cli
-from gateway.config import ConfigError, SamlSettings
+from gateway.config import ConfigError
+from gateway.saml.settings import SamlSettings
 from gateway.saml.sp.aggregates import AggregateError, verified
 from gateway.saml.wire.keys import DEV_CERT, DEV_KEY, pem_block
 from tests.cli.conftest import cli_environ, set_environ, unconfigure_logging

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from gateway import ROOT
-from gateway.config import ConfigError, SamlSettings, load_settings
-from gateway.saml.wire.keys import DEV_CERT, DEV_KEY, pem_block
+from gateway.config import ConfigError, load_settings
+from gateway.saml.settings import SamlSettings
 from gateway.saml.sp.policy import parse_policies
+from gateway.saml.wire.keys import DEV_CERT, DEV_KEY, pem_block
 from tests.conftest import DEV_KEY as SECRET, make_app
 
 PRODUCTION = {"GATEWAY_MODE": "production", "GATEWAY_PUBLIC_URL": "https://connexion.uness.fr",

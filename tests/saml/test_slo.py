@@ -188,7 +188,8 @@ def form_of(response) -> dict[str, str]:
 
 def redirect_of(response, after_form: bool = False) -> tuple[str, dict[str, str], str]:
     """A 302 to another site; ``after_form``: the page of ours that goes there by itself instead (after a
-    form, CSP form-action would refuse the 302: identity.logout.moving_on_page), its link included."""
+    form, CSP form-action would refuse the 302: identity.flaskglue.logout.moving_on_page), its link
+    included."""
     if after_form:
         assert response.status_code == 200, response.get_data(as_text=True)[:600]
         delay, location = response.headers["Refresh"].split(";url=")

@@ -32,7 +32,7 @@ from saml2.s_utils import status_message_factory
 from saml2.samlp import STATUS_REQUEST_DENIED
 
 from gateway import jobs
-from gateway.identity.logout import end_account_sessions
+from gateway.identity.flaskglue.logout import end_account_sessions
 from gateway.logs import AUDIT
 from tests.conftest import free_port
 from tests.fixtures_mail import SmtpCapture, run_mail_worker

@@ -84,7 +84,7 @@ def test_parties_record_what_slo_will_need(flow, sp, alice, app):
 
 def test_logout_hook_sees_the_saml_parties(flow, sp, alice, app, caplog):
     """identity.logout hooks: the SAML hook reads the SPs of the ended session (SLO comes next)."""
-    from gateway.identity.logout import end_account_sessions
+    from gateway.identity.flaskglue.logout import end_account_sessions
 
     _, how = sp.request()
     flow.sso(how, email=ALICE)

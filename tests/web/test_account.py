@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from gateway.identity import flask_signin
+from gateway.identity.flaskglue import signin
 from gateway.identity.logout import on_session_end
 from gateway.store import key
 from gateway.web import account as account_pages
@@ -358,7 +358,7 @@ def test_ending_a_session_that_is_not_one_of_mine_does_nothing(app, signed_in, m
     dominique = another_browser(app, "dominique@univ-exemple.fr")
     mine = another_browser(app)
     with app.test_request_context():
-        refs = [flask_signin.session_ref(session_cookie(b)) for b in (dominique, signed_in)]
+        refs = [signin.session_ref(session_cookie(b)) for b in (dominique, signed_in)]
     for ref in [*refs, "nimporte-quoi", session_cookie(dominique)]:
         response = post(signed_in, "/account/sessions/end", {"ref": ref})
         assert "Cette session n'est plus ouverte." in page(signed_in.client.get(response.headers["Location"]))

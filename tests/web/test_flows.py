@@ -221,7 +221,7 @@ def test_sec10_reset_link_from_configured_url_token_stored_hashed(browser, make_
                                                                   redis_client, app):
     """SEC10: mailed links come from the configured public URL, never the Host header; Redis holds only
     a keyed hash of the 256-bit token; the reset page sends no referrer."""
-    from gateway.identity import flask_signin as signin
+    from gateway.identity.flaskglue import signin
 
     with app.test_request_context("/login/reset", headers={"Host": "evil.example"}):
         assert signin.absolute("reset.form", token="t") == "http://127.0.0.1:8000/reset/t"

@@ -16,5 +16,5 @@ Find a rule by its step:
 Each rule takes ``(collaborators, facts, ...)`` and returns a value (a
 :class:`.context.SignedIn` once a sign-in is proven) or raises. Starting the SSO
 session, cookies and ``flask.session`` belong to the Flask glue,
-:mod:`gateway.identity.flask_signin`; the French words to ``gateway.web``.
+:mod:`gateway.identity.flaskglue.signin`; the French words to ``gateway.web``.
 """

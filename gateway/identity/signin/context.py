@@ -1,7 +1,7 @@
 """What every sign-in rule receives: its collaborators, and the facts of the request, as values.
 
 :class:`Collaborators` is built once per request by the Flask glue
-(:mod:`gateway.identity.flask_signin`) from the app's services, or by a test from
+(:mod:`gateway.identity.flaskglue.signin`) from the app's services, or by a test from
 real ones over Redis; :class:`Facts` carries what the rules need to know about the
 browser (client address, user agent, known-device cookie, language, the pending
 sign-in chosen at the address step, the code flow it asked for, the address it is

@@ -18,8 +18,9 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.server import Server
 
-from ...config import ROOT, ConfigError, SamlSettings, Settings
+from ...config import ROOT, ConfigError, Settings
 from ..errors import MalformedRequest
+from ..settings import SamlSettings
 from ..sp.aggregates import Aggregate, Aggregates
 from ..sp.policy import SpPolicy, parse_policies
 from ..sp.providers import ServiceProvider, load_service_providers

@@ -39,10 +39,11 @@ from rq import get_current_job
 from saml2 import BINDING_SOAP
 
 from ... import jobs, outbound
-from ...config import SamlSettings, Settings
+from ...config import Settings
 from ...logs import audit
 from ..errors import RequestRejected, SamlError, SignatureRejected
 from ..idp.build import IdentityProvider
+from ..settings import SamlSettings
 from ..sp.providers import Endpoint, ServiceProvider
 from ..sso.response import SUCCESS, should_encrypt
 from ..wire.signatures import has_signature, verify_enveloped

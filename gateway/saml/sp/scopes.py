@@ -3,7 +3,7 @@
 Shibboleth SP 3 silently drops eppn, scoped affiliations, subject-id and
 pairwise-id whose scope is not in the IdP's metadata; and whatever scope the
 metadata lists, the SPs believe the IdP speaks for. So the scopes are
-``saml.scope`` and ``saml.extra_scopes`` (:attr:`gateway.config.SamlSettings.scopes`),
+``saml.scope`` and ``saml.extra_scopes`` (:attr:`gateway.saml.settings.SamlSettings.scopes`),
 never read from the directory: the directory refuses an eppn in another scope
 (:class:`gateway.accounts.directory.Directory`), and an eppn written before
 that rule is withheld from every Response, with its scoped affiliations, and an

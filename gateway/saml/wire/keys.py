@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ...config import DEV_CONFIG_DIR, SamlSettings
+from ...config import DEV_CONFIG_DIR
+from ..settings import SamlSettings
 
 DEV_DIR = DEV_CONFIG_DIR / "saml"
 DEV_KEY = DEV_DIR / "dev-only-idp-signing.key"

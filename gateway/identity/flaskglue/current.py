@@ -8,9 +8,9 @@ from __future__ import annotations
 from flask import has_request_context, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from .models import Authentication
-from .redirects import is_local_url
-from .sessions import AUTH
+from ..models import Authentication
+from ..redirects import is_local_url
+from ..sessions import AUTH
 
 
 def current_authentication() -> Authentication | None:

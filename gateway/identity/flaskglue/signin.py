@@ -1,4 +1,4 @@
-"""The Flask glue of the sign-in rules (:mod:`.signin`): what a view calls.
+"""The Flask glue of the sign-in rules (:mod:`gateway.identity.signin`): what a view calls.
 
 Here, and only here, the rules meet Flask: the collaborators come from the
 app's services, the facts from the request (client address, user agent,
@@ -7,7 +7,7 @@ known-device cookie, language) and ``flask.session`` (the pending sign-in under
 informations" under ``"verify_email"``); a proven sign-in starts the SSO
 session under a new id (no fixation), logs Flask-Login's user in and sets the
 known-device cookie. Each function calls one rule; the errors are the rules'
-(:mod:`.signin.errors`).
+(:mod:`gateway.identity.signin.errors`).
 """
 from __future__ import annotations
 
@@ -18,19 +18,19 @@ from flask_babel import get_locale
 from flask_login import login_user
 from werkzeug.wrappers import Response
 
-from .. import services
-from ..accounts.models import Account
-from ..logs import audit
-from ..mail import send_mail
-from . import devices
+from ... import services
+from ...accounts.models import Account
+from ...logs import audit
+from ...mail import send_mail
+from .. import devices
+from ..signin import address as address_step
+from ..signin import account_addresses, account_sessions, codes, limits, password, reset
+from ..signin.address import Identified
+from ..signin.errors import AccountUnavailable
+from ..signin.context import Collaborators, Facts, Flow, Pending, SignedIn
 from .current import client_address, signed_in_session_id
-from .flask_user import User
 from .logout import end_account_sessions, session_renewed
-from .signin import address as address_step
-from .signin import account_addresses, account_sessions, codes, limits, password, reset
-from .signin.address import Identified
-from .signin.errors import AccountUnavailable
-from .signin.context import Collaborators, Facts, Flow, Pending, SignedIn
+from .user import User
 
 PENDING = "login"  # session key: the account chosen at the address step
 FLOW = "flow"  # session key: the code flow this browser asked for
@@ -86,7 +86,7 @@ def facts() -> Facts:
 # -- the steps, as the views call them --------------------------------------------------
 
 def identify(raw: str) -> Identified:
-    """Step 1 (:func:`.signin.address.identify`); keeps the pending sign-in in the session."""
+    """Step 1 (:func:`..signin.address.identify`); keeps the pending sign-in in the session."""
     found = address_step.identify(collaborators(), facts(), raw)
     if found.pending is not None:
         session[PENDING] = {"account": found.pending.account_id, "email": found.pending.email}
@@ -121,17 +121,17 @@ def forget_pending() -> None:
 
 
 def check_password(account: Account, address: str, secret: str, remember: bool) -> None:
-    """Step 2 (:func:`.signin.password.check_password`), then the session starts."""
+    """Step 2 (:func:`..signin.password.check_password`), then the session starts."""
     start_session(password.check_password(collaborators(), facts(), account, address, secret, remember))
 
 
 def limit(rule: str, *identifiers: str, account_id: str | None = None, address: str | None = None) -> None:
-    """Count one use of ``rule`` for this client (:func:`.signin.limits.limit`). Raises TooManyAttempts."""
+    """Count one use of ``rule`` for this client (:func:`..signin.limits.limit`). Raises TooManyAttempts."""
     limits.limit(collaborators(), facts(), rule, *identifiers, account_id=account_id, address=address)
 
 
 def mail_limits(address: str, account_id: str) -> None:
-    """The limits before mailing ``address`` (:func:`.signin.limits.mail_limits`). Raises TooManyAttempts."""
+    """The limits before mailing ``address`` (:func:`..signin.limits.mail_limits`). Raises TooManyAttempts."""
     limits.mail_limits(collaborators(), facts(), address, account_id)
 
 
@@ -146,7 +146,7 @@ def link_elsewhere(purpose: str, flow: str) -> str | None:
 
 
 def send_code(purpose: str, account: Account, address: str) -> None:
-    """Mail a code (:func:`.signin.codes.send_code`); this browser keeps the flow."""
+    """Mail a code (:func:`..signin.codes.send_code`); this browser keeps the flow."""
     flow = codes.send_code(collaborators(), facts(), purpose, account, address)
     session[FLOW] = {"purpose": flow.purpose, "id": flow.id, "email": flow.email}
 
@@ -172,7 +172,7 @@ def reset_password(token: str, secret: str, remember: bool) -> None:
 
 
 def change_password(account: Account, current: str, new: str) -> Account:
-    """"Mes informations" (:func:`.signin.reset.change_password`): every other session ends."""
+    """"Mes informations" (:func:`..signin.reset.change_password`): every other session ends."""
     return reset.change_password(collaborators(), facts(), account, current, new)
 
 
@@ -184,12 +184,13 @@ def confirming() -> Flow | None:
 
 
 def add_address(account: Account, raw: str) -> str:
-    """Mail a code to a new address (:func:`.signin.account_addresses.add_address`); returns it normalised."""
+    """Mail a code to a new address (:func:`..signin.account_addresses.add_address`); returns it
+    normalised."""
     return _keep_confirming(account_addresses.add_address(collaborators(), facts(), account, raw))
 
 
 def send_address_code(account: Account, address: str) -> None:
-    """"Renvoyer un code" (:func:`.signin.account_addresses.send_again`)."""
+    """"Renvoyer un code" (:func:`..signin.account_addresses.send_again`)."""
     _keep_confirming(account_addresses.send_again(collaborators(), facts(), account, address))
 
 
@@ -203,7 +204,7 @@ def pending_address(account: Account, flow: str) -> str | None:
 
 
 def verify_address(account: Account, flow: str, code: str) -> str:
-    """Spend the code (:func:`.signin.account_addresses.verify_address`); this browser's flow ends."""
+    """Spend the code (:func:`..signin.account_addresses.verify_address`); this browser's flow ends."""
     address = account_addresses.verify_address(collaborators(), facts(), account, flow, code)
     if (session.get(CONFIRMING) or {}).get("flow") == flow:
         session.pop(CONFIRMING)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask_login import UserMixin
 
-from .. import services
-from ..accounts.models import Account
+from ... import services
+from ...accounts.models import Account
 
 
 class User(UserMixin):

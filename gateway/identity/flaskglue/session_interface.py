@@ -31,9 +31,9 @@ from flask import Flask, Request, Response, current_app, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-from .. import services
-from ..store import UNAVAILABLE
-from .sessions import AUTH, SessionStore, looks_like_session_id, new_session_id
+from ... import services
+from ...store import UNAVAILABLE
+from ..sessions import AUTH, SessionStore, looks_like_session_id, new_session_id
 
 View = TypeVar("View", bound=Callable[..., Any])
 
