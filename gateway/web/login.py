@@ -81,7 +81,7 @@ def _route(found: Identified, form: AddressForm) -> Response | None:
         form.email.errors.append(_(
             "Ce compte est désactivé. Contactez le support de votre université pour le rétablir."))
     else:  # nothing is mailed before the person asks, on the page of the account's state
-        pages = {"password": "login.password", "activate": "login.activation", "verify": "login.code"}
+        pages = {"password": "login.password", "activate": "login.activation"}
         return redirect(url_for(pages[found.kind]))
     return None
 
@@ -93,9 +93,8 @@ def password() -> Response | str:
     if chosen is None:
         return redirect(url_for("login.address"))
     account, email = chosen
-    typed = account.email(email)
-    if account.status != "active" or typed is None or not typed.verified:
-        return redirect(url_for("login.address"))  # only a confirmed address leads to the password
+    if account.status != "active":
+        return redirect(url_for("login.address"))  # a provisioned account is activated first
     form = PasswordForm()
     if form.validate_on_submit():
         try:

@@ -92,7 +92,7 @@ def test_identify_names_the_way_on_for_each_state(c):
     make(c, "u4", "gone@example.org", status="disabled")
     kinds = {raw: address.identify(c, FACTS, raw).kind for raw in (
         " Active@Example.org", "unverified@example.org", "new@example.org", "gone@example.org", "who@example.org")}
-    assert kinds == {" Active@Example.org": "password", "unverified@example.org": "verify",
+    assert kinds == {" Active@Example.org": "password", "unverified@example.org": "password",
                      "new@example.org": "activate", "gone@example.org": "disabled", "who@example.org": "unknown"}
     found = address.identify(c, FACTS, "active@example.org")
     assert (found.pending.account_id, found.pending.email) == ("u1", "active@example.org")

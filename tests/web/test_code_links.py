@@ -154,7 +154,6 @@ def test_wrong_codes_are_audited_naming_the_account(app, make_user, mailbox, aud
 
 @pytest.mark.parametrize("status, verified, page, button", [
     ("provisioned", False, "/login/activate", "Recevoir mon code d'activation par email"),
-    ("active", False, "/login/code", "Recevoir un code de connexion par email"),
 ])
 def test_address_step_mails_nothing_until_the_button(app, make_user, mailbox, browser, status, verified, page,
                                                      button):

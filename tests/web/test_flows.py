@@ -119,18 +119,6 @@ def test_code_single_use_and_expiry(browser, make_user, mailbox, codes, app):
     assert "plus valable" in browser.submit("/login/code", {"flow": flow, "code": code}).get_data(as_text=True)
 
 
-def test_unverified_address_of_active_account_gets_a_code(browser, make_user, directory, mailbox):
-    make_user("camille@univ-exemple.fr")
-    account = directory.find_by_email("camille@univ-exemple.fr")
-    directory.add_email(account.id, "camille@gmail.com")
-    step1 = browser.submit("/login", {"email": "camille@gmail.com"})
-    assert step1.headers["Location"].endswith("/login/code")
-    page = ask_code(browser, "/login/code")
-    browser.submit("/login/code", {"flow": hidden(page, "flow"), "code": mailbox.code("camille@gmail.com")})
-    assert browser.signed_in()
-    assert directory.find_by_email("camille@gmail.com").email("camille@gmail.com").verified
-
-
 # -- reset link ----------------------------------------------------------------------------
 
 def ask_reset(browser, address: str) -> None:

@@ -488,12 +488,12 @@ def test_unverified_address_code_limited_on_its_button_not_the_address_step(buil
     make_user(address, verified=False)
     app = build({"limits": {"mail_per_address": "1/10minute"}})
     first = browser_from(app)
-    assert first.submit("/login", {"email": address}).headers["Location"].endswith("/login/code")
+    assert first.submit("/login", {"email": address}).headers["Location"].endswith("/login/password")
     assert mails_to(mailbox, address) == []
-    first.submit("/login/code/send", form_page="/login/code")
+    first.submit("/login/code/send", form_page="/login/password")
     second = browser_from(app)
-    assert second.submit("/login", {"email": address}).headers["Location"].endswith("/login/code")
-    refused = second.submit("/login/code/send", form_page="/login/code")
+    assert second.submit("/login", {"email": address}).headers["Location"].endswith("/login/password")
+    refused = second.submit("/login/code/send", form_page="/login/password")
     assert refused.headers["Location"].endswith("/login/code")
     assert too_many_minutes(second.client.get("/login/code").get_data(as_text=True)) >= 1
     assert len(mails_to(mailbox, address)) == 1
