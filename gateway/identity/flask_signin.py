@@ -23,7 +23,7 @@ from ..accounts.models import Account
 from ..logs import audit
 from ..mail import send_mail
 from . import devices
-from .current import client_address, signed_in_session_id
+from .current import DESTINATION, client_address, signed_in_session_id
 from .flask_user import User
 from .logout import end_account_sessions, session_renewed
 from .signin import address as address_step
@@ -225,7 +225,7 @@ def start_session(proven: SignedIn) -> None:
     Signing in again as the same account (SAML ForceAuthn, OIDC prompt=login) carries
     what the protocols recorded over to the new session id.
     """
-    keep = {k: session[k] for k in ("next",) if k in session}
+    keep = {k: session[k] for k in ("next", DESTINATION) if k in session}
     previous = (session.get("_auth") or {}).get("account")
     old_sid = getattr(session, "sid", "")
     session.clear()

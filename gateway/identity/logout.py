@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Flask, current_app, has_request_context, make_response, render_template, session
+from flask import Flask, current_app, has_request_context, make_response, redirect, render_template, session, url_for
 from flask_login import logout_user
 from werkzeug.wrappers import Response
 
@@ -42,6 +42,8 @@ from .redirects import location as checked_location  # a name of this module's t
 from .sessions import AUTH
 
 log = logging.getLogger("gateway")
+#: session key (of the anonymous session after a logout): the applications it told, which confirmed, which not
+LOGOUT_OUTCOME = "logout_outcome"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +179,25 @@ def moving_on_page(location: str) -> Response:
     response = make_response(render_template("logout/continue.html", location=target))
     response.headers["Refresh"] = refresh_header(target)
     return response
+
+
+def logged_out_landing(done: Iterable[str] = (), unconfirmed: Iterable[str] = ()) -> Response:
+    """Where every logout ends (button, SLO chain, OIDC end-session without a way back): the sign-in page
+    saying "Vous êtes déconnecté", listing the applications that confirmed (``done``) and those that did
+    not (``unconfirmed``), names as the person knows them, kept for it in this browser's (new, anonymous)
+    session: nothing in the URL, so nobody can make the page list what did not happen."""
+    outcome = {"done": sorted(done)[:50], "unconfirmed": sorted(unconfirmed)[:50]}
+    if outcome["done"] or outcome["unconfirmed"]:
+        session[LOGOUT_OUTCOME] = outcome
+    response = redirect(url_for("login.address", logged_out=1))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def logout_outcome() -> dict[str, list[str]]:
+    """The applications the last logout of this browser told: ``done`` and ``unconfirmed`` (read once)."""
+    outcome = session.pop(LOGOUT_OUTCOME, None) or {}
+    return {"done": list(outcome.get("done", [])), "unconfirmed": list(outcome.get("unconfirmed", []))}
 
 
 RenewHook = Callable[[str, str], None]

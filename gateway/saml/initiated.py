@@ -17,6 +17,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from flask import current_app, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from lxml import etree
 from werkzeug.wrappers import Response
 
@@ -143,7 +144,7 @@ def initiate() -> Response | tuple[str, int]:
         return rejected(exc)
     auth = current_authentication()
     if auth is None:
-        return require_login(url_for("saml.initiate", sp=entity_id, target=target))
+        return require_login(url_for("saml.initiate", sp=entity_id, target=target), app_names=sp.display_names)
     parties = services.parties()
     previous = participants.previous(parties, auth.session_id, sp.entity_id)
     account = services.directory().get(auth.account_id)
@@ -164,7 +165,7 @@ def initiate() -> Response | tuple[str, int]:
 
 
 class Refused(RequestRejected):
-    message = "La passerelle UNESS ne peut pas vous connecter à ce service avec ce compte."
+    message = _l("La passerelle UNESS ne peut pas vous connecter à ce service avec ce compte.")
 
 
 def _refused(exc: StatusError, sp: ServiceProvider) -> tuple[str, int]:

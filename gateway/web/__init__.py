@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, session
-from flask_babel import get_locale
 from flask_login import LoginManager
 
+from ..identity.current import destination_name, page_language
 from ..identity.sessions import AUTH
 from . import account, login, logout, reset
 from ..identity.flask_user import load_user
@@ -31,4 +31,5 @@ def init_app(app: Flask) -> None:
 
 
 def _template_globals() -> dict[str, Any]:
-    return {"signed_in": bool(session.get(AUTH)), "lang": str(get_locale() or "fr")}
+    lang = page_language()
+    return {"signed_in": bool(session.get(AUTH)), "lang": lang, "destination": destination_name(lang)}

@@ -10,6 +10,7 @@ from .. import services
 from ..accounts.codes import InvalidCode, WrongCode
 from ..accounts.errors import InvalidEmail
 from ..identity.current import current_authentication
+from ..identity.logout import logout_outcome
 from ..identity.redirects import is_local_url
 from ..identity import flask_signin as signin
 from ..identity.signin import errors
@@ -69,7 +70,9 @@ def address() -> Response | str:
             response = _route(found, form)
             if response is not None:
                 return response
-    return render_template("login/address.html", form=form, logged_out="logged_out" in request.args)
+    logged_out = "logged_out" in request.args
+    return render_template("login/address.html", form=form, logged_out=logged_out,
+                           outcome=logout_outcome() if logged_out else {})
 
 
 def _route(found: Identified, form: AddressForm) -> Response | None:
