@@ -29,6 +29,7 @@ from .logout import end_account_sessions, session_renewed
 from .signin import address as address_step
 from .signin import account_addresses, account_sessions, codes, limits, password, reset
 from .signin.address import Identified
+from .signin.codes import EndedLink
 from .signin.errors import AccountUnavailable
 from .signin.context import Collaborators, Facts, Flow, Pending, SignedIn
 
@@ -141,6 +142,31 @@ def sign_in_with_code(flow: str, code: str, remember: bool, confirmed: bool = Fa
 
 def activate(flow: str, code: str, secret: str, remember: bool, confirmed: bool = False) -> None:
     start_session(codes.activate(collaborators(), facts(), flow, code, secret, remember, confirmed))
+
+
+def ended_link(purpose: str, ref: str) -> EndedLink | None:
+    """A mailed link (a code flow, or a reset token for purpose reset) that no longer works, or None."""
+    if purpose == reset.RESET_LINK:
+        return reset.ended_reset(collaborators(), ref)
+    return codes.ended_link(collaborators(), purpose, ref)
+
+
+def continue_after(ended: EndedLink) -> str:
+    """The way on from an ended link: its account becomes the pending sign-in, and unless it is an
+    activation already done (on to the password), a new code (or reset link) is mailed.
+
+    Returns the step to show: password, activation, signin or reset. Raises TooManyAttempts.
+    """
+    assert ended.account is not None
+    session[PENDING] = {"account": ended.account.id, "email": ended.address}
+    if ended.kind == "activated":
+        return "password"
+    if ended.purpose == reset.RESET_LINK:
+        send_reset(ended.account, ended.address)
+        return "reset"
+    purpose = "activation" if ended.account.status == "provisioned" else "signin"
+    send_code(purpose, ended.account, ended.address)
+    return purpose
 
 
 def send_reset(account: Account, address: str) -> None:

@@ -15,6 +15,7 @@ from ..identity.redirects import is_local_url
 from ..identity import flask_signin as signin
 from ..identity.signin import errors
 from ..identity.signin.address import Identified
+from ..identity.signin.codes import EndedLink
 from .forms import ActivationForm, AddressForm, ButtonForm, CodeForm, PasswordForm
 
 bp = Blueprint("login", __name__)
@@ -130,7 +131,7 @@ def code() -> Response | str:
     """Sign in with the 6-digit code received by mail (before one was sent: the button that sends it)."""
     if request.method == "GET" and not signin.code_sent("signin"):
         return _ask("signin")
-    form = CodeForm(flow=(session.get("flow") or {}).get("id"))
+    form, spent = CodeForm(flow=(session.get("flow") or {}).get("id")), False
     if form.validate_on_submit():
         try:
             signin.sign_in_with_code(form.flow.data, form.code.data, form.remember.data,
@@ -140,16 +141,18 @@ def code() -> Response | str:
             pass  # the page says whose account it opens, and asks to confirm
         except CODE_REFUSALS as exc:
             form.code.errors.append(code_refused(exc))
-    return _code_page("signin", form)
+            spent = code_gone(exc)
+    return _ended_or_code_page("signin", form, spent or request.method == "GET")
 
 
 @bp.get("/code/<flow>")
-def code_link(flow: str) -> str:
+def code_link(flow: str) -> Response | str:
     """The mailed link: the code filled in; only the button (POST) signs in.
 
-    In another browser than the one that asked, the page first says whose account it opens.
+    In another browser than the one that asked, the page first says whose account it opens;
+    once the code is spent, replaced or expired, the page says so and offers a new one.
     """
-    return _code_page("signin", CodeForm(flow=flow, code=request.args.get("code", "")), from_link=True)
+    return _link_page("signin", CodeForm(flow=flow, code=request.args.get("code", "")))
 
 
 @bp.route("/login/activate", methods=["GET", "POST"])
@@ -157,7 +160,7 @@ def activation() -> Response | str:
     """First sign-in: the mailed code and a new password (before a code was sent: the button)."""
     if request.method == "GET" and not signin.code_sent("activation"):
         return _ask("activation")
-    form = ActivationForm(flow=(session.get("flow") or {}).get("id"))
+    form, spent = ActivationForm(flow=(session.get("flow") or {}).get("id")), False
     if form.validate_on_submit():
         try:
             signin.activate(form.flow.data, form.code.data, form.password.data, form.remember.data,
@@ -169,14 +172,58 @@ def activation() -> Response | str:
             form.password.errors.extend(policy_messages(exc.problems))
         except CODE_REFUSALS as exc:
             form.code.errors.append(code_refused(exc))
-    return _code_page("activation", form)
+            spent = code_gone(exc)
+    return _ended_or_code_page("activation", form, spent or request.method == "GET")
 
 
 @bp.get("/activate/<flow>")
-def activation_link(flow: str) -> str:
+def activation_link(flow: str) -> Response | str:
     """The mailed activation link, as :func:`code_link`."""
-    form = ActivationForm(flow=flow, code=request.args.get("code", ""))
-    return _code_page("activation", form, from_link=True)
+    return _link_page("activation", ActivationForm(flow=flow, code=request.args.get("code", "")))
+
+
+@bp.post("/login/link/<purpose>/<ref>")
+def link_continue(purpose: str, ref: str) -> Response | str:
+    """The button of an ended link's page: a new code (or reset link) mailed, or on to the password."""
+    ended = signin.ended_link(purpose, ref) if purpose in ENDED_PURPOSES else None
+    if ended is None or ended.kind == "unknown" or not ButtonForm().validate_on_submit():
+        return redirect(url_for("login.address"))
+    try:
+        step = signin.continue_after(ended)
+    except errors.TooManyAttempts as exc:
+        return ended_page(ended, ref, notice=too_many(exc))
+    if step == "reset":
+        return render_template("reset/sent.html", email=ended.address, notice=None, actions=ButtonForm())
+    return redirect(url_for({"password": "login.password", "activation": "login.activation",
+                             "signin": "login.code"}[step]))
+
+
+ENDED_PURPOSES = ("signin", "activation", "reset")
+
+
+def ended_page(ended: EndedLink, ref: str, notice: str | None = None, typed: bool = False) -> str:
+    """"Ce lien n'est plus valable" (with the masked address and a button mailing a new code), or
+    "Votre compte est déjà activé" (with the way to the password step). ``typed``: the code was typed
+    (a waiting tab), not a link opened."""
+    return render_template("login/link_ended.html", ended=ended, actions=ButtonForm(), notice=notice,
+                           typed=typed, action=url_for("login.link_continue", purpose=ended.purpose, ref=ref))
+
+
+def _link_page(purpose: str, form: CodeForm) -> Response | str:
+    """A mailed link opened (GET): checked, never spent; the form, or why it no longer works (410)."""
+    ended = signin.ended_link(purpose, form.flow.data or "")
+    if ended is not None:
+        return ended_page(ended, form.flow.data or ""), 410  # type: ignore[return-value]
+    return _code_page(purpose, form, from_link=True)
+
+
+def _ended_or_code_page(purpose: str, form: CodeForm, check: bool) -> str:
+    """The code form again, unless (``check``) its flow ended meanwhile (a tab that waited while the
+    person used the mailed link on the phone): then what happened, as on the link's own page."""
+    ended = signin.ended_link(purpose, form.flow.data or "") if check else None
+    if ended is not None and ended.kind != "unknown":
+        return ended_page(ended, form.flow.data or "", typed=True)
+    return _code_page(purpose, form)
 
 
 def _ask(purpose: str) -> Response | str:
@@ -215,6 +262,11 @@ def code_refused(exc: Exception) -> str:
     if isinstance(exc, errors.TooManyAttempts):
         return too_many(exc)
     return str(_("Ce code n'est plus valable. Demandez-en un nouveau."))
+
+
+def code_gone(exc: Exception) -> bool:
+    """The code was refused because its flow is gone (spent, replaced, expired), not mistyped."""
+    return isinstance(exc, InvalidCode) and not isinstance(exc, WrongCode)
 
 
 def wrong_code(exc: WrongCode) -> str:

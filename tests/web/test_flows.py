@@ -105,7 +105,8 @@ def test_code_void_after_five_wrong_tries(browser, make_user, mailbox):
         assert f"Il vous reste {remaining} essai(s)." in text
     assert "n&#39;est plus valable" in browser.submit("/login/code", {"flow": flow, "code": wrong}).get_data(as_text=True)
     text = browser.submit("/login/code", {"flow": flow, "code": right}).get_data(as_text=True)
-    assert "Ce code n&#39;est plus valable" in text and not browser.signed_in()
+    assert "Ce code n'est plus valable" in text and not browser.signed_in()
+    assert "Recevoir un nouveau code par email" in text  # the way on
 
 
 def test_code_single_use_and_expiry(browser, make_user, mailbox, codes, app):

@@ -11,6 +11,7 @@ import html
 
 from tests.web.conftest import PASSWORD, Browser
 from tests.web.test_code_links import link_parts
+from tests.web.test_flows import NEW, hidden
 
 CAMILLE = "camille@univ-exemple.fr"
 SECOND = "camille.martin@chu-exemple.fr"  # the second address cockpit registered for Camille
@@ -77,3 +78,113 @@ def test_attacker_cannot_take_a_cockpit_address_of_another_account(make_user, di
     refused = browser.submit("/account/emails", {"new_email": SECOND}, form_page="/account")
     assert refused.status_code == 200 and mailbox.to(SECOND) == []
     assert directory.find_by_email(SECOND).id == "camille"
+
+
+# -- a mailed link is checked when opened; the tab that waited says the same ----------------------------
+
+INTERNE = "interne@chu-exemple.fr"
+
+
+def first_sign_in_asked_on_the_pc(app, make_user, mailbox) -> tuple[Browser, str]:
+    """A provisioned account: the PC asks for the activation code; (that PC's browser, the mailed link)."""
+    make_user(INTERNE, status="provisioned", verified=False, account_id="interne")
+    pc = Browser(app.test_client())
+    pc.submit("/login", {"email": INTERNE})
+    pc.submit("/login/code/send", form_page="/login/activate")
+    return pc, mailbox.link(INTERNE)
+
+
+def activate_on_the_phone(app, link: str) -> Browser:
+    phone = Browser(app.test_client())
+    page = text(phone.client.get(link))
+    flow, code = link_parts(link)
+    confirmed = hidden(page, "confirmed")
+    done = phone.submit("/login/activate", {"flow": flow, "code": code, "password": NEW, "confirm": NEW,
+                                            "confirmed": confirmed}, form_page=link)
+    assert done.status_code == 302 and phone.signed_in()
+    return phone
+
+
+def test_activation_link_opened_again_says_the_account_is_active_and_leads_to_the_password(
+        app, make_user, mailbox, directory):
+    pc, link = first_sign_in_asked_on_the_pc(app, make_user, mailbox)
+    activate_on_the_phone(app, link)
+    again = Browser(app.test_client())
+    for _ in range(2):  # a spent link opened twice: the same page, nothing spent, nothing mailed
+        page = again.client.get(link)
+        assert page.status_code == 410 and "Votre compte est déjà activé" in text(page)
+        assert "i***e@chu-exemple.fr" in text(page) and INTERNE not in text(page)
+    assert len(mailbox.to(INTERNE)) == 1
+    on = again.submit(f"/login/link/activation/{link_parts(link)[0]}", form_page=link)
+    assert on.headers["Location"].endswith("/login/password")
+    assert again.submit("/login/password", {"password": NEW}).status_code == 302 and again.signed_in()
+
+
+def test_the_tab_that_waited_says_the_account_is_active(app, make_user, mailbox):
+    """The PC's tab, left open while the person activated on the phone: its form says what happened."""
+    pc, link = first_sign_in_asked_on_the_pc(app, make_user, mailbox)
+    activate_on_the_phone(app, link)
+    flow, code = link_parts(link)
+    answer = pc.submit("/login/activate", {"flow": flow, "code": code, "password": NEW, "confirm": NEW},
+                       form_page="/login/activate")
+    assert answer.status_code == 200 and "Votre compte est déjà activé" in text(answer)
+    assert "Code incorrect" not in text(answer) and "Ce code n'est plus valable. Demandez" not in text(answer)
+    reloaded = text(pc.client.get("/login/activate"))  # and the page reloaded says the same
+    assert "Votre compte est déjà activé" in reloaded
+    on = pc.submit(f"/login/link/activation/{flow}", form_page="/login/activate")
+    assert on.headers["Location"].endswith("/login/password")
+
+
+def test_spent_sign_in_link_offers_a_new_code(app, make_user, mailbox):
+    make_user(CAMILLE)
+    asked = Browser(app.test_client())
+    asked.submit("/login", {"email": CAMILLE})
+    asked.submit("/login/code/send", form_page="/login/password")
+    link = mailbox.link(CAMILLE)
+    flow, code = link_parts(link)
+    assert asked.submit("/login/code", {"flow": flow, "code": code}, form_page=link).status_code == 302
+    other = Browser(app.test_client())
+    page = other.client.get(link)
+    assert page.status_code == 410 and "Ce lien n'est plus valable" in text(page)
+    assert "c***e@univ-exemple.fr" in text(page) and "Recevoir un nouveau code par email" in text(page)
+    assert 'name="code"' not in text(page)
+    sent = other.submit(f"/login/link/signin/{flow}", form_page=link)
+    assert sent.headers["Location"].endswith("/login/code") and len(mailbox.to(CAMILLE)) == 2
+    new_code = mailbox.code(CAMILLE)
+    assert other.submit("/login/code", {"code": new_code}).status_code == 302 and other.signed_in()
+
+
+def test_expired_activation_link_offers_a_new_code(app, make_user, mailbox):
+    pc, link = first_sign_in_asked_on_the_pc(app, make_user, mailbox)
+    codes = app.extensions["gateway.codes"]
+    now = codes.clock()
+    codes.clock = lambda: now + 3 * 86400  # long after its end
+    page = Browser(app.test_client()).client.get(link)
+    assert page.status_code == 410 and "Ce lien n'est plus valable" in text(page)
+    assert "i***e@chu-exemple.fr" in text(page)
+
+
+def test_used_reset_link_offers_a_new_one(app, make_user, mailbox, browser):
+    make_user(CAMILLE)
+    browser.submit("/login", {"email": CAMILLE})
+    browser.submit("/login/reset", form_page="/login/password")
+    link = mailbox.link(CAMILLE)
+    assert browser.submit(link, {"password": NEW, "confirm": NEW}).status_code == 302
+    other = Browser(app.test_client())
+    page = other.client.get(link)
+    assert page.status_code == 410 and "Recevoir un nouveau lien par email" in text(page)
+    assert "c***e@univ-exemple.fr" in text(page)
+    token = link.rsplit("/", 1)[1]
+    sent = other.submit(f"/login/link/reset/{token}", form_page=link)
+    assert sent.status_code == 200 and "Nous avons envoyé un lien de réinitialisation" in text(sent)
+    assert mailbox.link(CAMILLE) != link
+
+
+def test_the_continue_button_of_a_live_or_made_up_link_does_nothing(app, make_user, mailbox):
+    pc, link = first_sign_in_asked_on_the_pc(app, make_user, mailbox)
+    flow = link_parts(link)[0]
+    other = Browser(app.test_client())
+    for ref in (flow, "n0-such-flow"):
+        sent = other.submit(f"/login/link/activation/{ref}", form_page="/login")
+        assert sent.headers["Location"].endswith("/login")
+    assert len(mailbox.to(INTERNE)) == 1

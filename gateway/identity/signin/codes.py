@@ -9,7 +9,10 @@ that page's confirmation. The code itself is checked once, atomically, by
 """
 from __future__ import annotations
 
+import dataclasses
 import hmac
+from collections.abc import Mapping
+from typing import Any
 
 from ...accounts.codes import InvalidCode, WrongCode
 from ...accounts.emails import mask_email
@@ -20,6 +23,46 @@ from .context import Collaborators, Facts, Flow, SignedIn, email_hash
 from .errors import AccountUnavailable, LinkFromElsewhere, PasswordRejected
 from .limits import limit, mail_limits
 from .password import known_device, signed_in
+
+
+@dataclasses.dataclass(frozen=True)
+class EndedLink:
+    """A mailed code or link that no longer works (spent, replaced, expired), as its page explains it.
+
+    ``kind``: "activated" (an activation whose account is active now: on to the password),
+    "ended" (a new code or link can be mailed to ``address``), "unknown" (nothing known of it
+    any more, or its account can no longer sign in: back to the address step).
+    """
+
+    kind: str
+    purpose: str
+    account: Account | None = None
+    address: str = ""
+
+    @property
+    def shown_as(self) -> str:
+        """The address as the page shows it (masked: whoever opens the link may not own it)."""
+        return mask_email(self.address) if self.address else ""
+
+
+def ended_link(c: Collaborators, purpose: str, flow: str) -> EndedLink | None:
+    """None while the code flow is open; else what the page of its link (or its waiting tab) says.
+
+    Reads only (mail scanners open links): nothing is spent or sent.
+    """
+    if c.codes.code_data(purpose, flow) is not None:
+        return None
+    return ended_from_trace(c, purpose, c.codes.flow_trace(purpose, flow))
+
+
+def ended_from_trace(c: Collaborators, purpose: str, trace: Mapping[str, Any] | None) -> EndedLink:
+    """The :class:`EndedLink` of a link or flow whose data was ``trace`` (None: nothing known)."""
+    account = c.directory.get(str(trace["account"])) if trace else None
+    address = str(trace.get("email", "")) if trace else ""
+    if account is None or account.status == "disabled" or address not in account.addresses:
+        return EndedLink("unknown", purpose)
+    kind = "activated" if purpose == "activation" and account.is_active else "ended"
+    return EndedLink(kind, purpose, account, address)
 
 
 def code_sent(facts: Facts, purpose: str) -> bool:
