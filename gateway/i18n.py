@@ -7,10 +7,11 @@ shows even without a compiled catalogue; ``translations/en`` holds English.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Flask, Response, request
-from flask_babel import Babel
+from flask_babel import Babel, format_time, get_locale
 
 from . import services
 
@@ -23,6 +24,12 @@ def select_locale() -> str:
     if chosen in languages:
         return chosen
     return request.accept_languages.best_match(languages) or languages[0]
+
+
+def time_of_day(timestamp: float) -> str:
+    """A time of day as people write it, in Europe/Paris: "10 h 42" in French, "10:42" in English."""
+    pattern = "H' h 'mm" if str(get_locale() or "fr") == "fr" else "HH:mm"
+    return str(format_time(datetime.fromtimestamp(timestamp, timezone.utc), pattern))
 
 
 def _remember_choice(response: Response) -> Response:

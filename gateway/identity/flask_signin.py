@@ -126,6 +126,11 @@ def code_sent(purpose: str) -> bool:
     return codes.code_sent(facts(), purpose)
 
 
+def still_valid_since(purpose: str) -> float | None:
+    """When this browser's ``purpose`` code was mailed, while it still works (:func:`.signin.codes.still_valid_since`)."""
+    return codes.still_valid_since(collaborators(), facts(), purpose)
+
+
 def link_elsewhere(purpose: str, flow: str) -> str | None:
     return codes.link_elsewhere(collaborators(), facts(), purpose, flow)
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
 from .. import services
 from ..accounts.codes import InvalidCode, WrongCode
 from ..accounts.errors import InvalidEmail
+from ..i18n import time_of_day
 from ..identity.current import current_authentication
 from ..identity.logout import logout_outcome
 from ..identity.redirects import is_local_url
@@ -45,7 +47,19 @@ def finish() -> Response:
 
 
 def too_many(exc: errors.TooManyAttempts) -> str:
-    return str(_("Trop de tentatives. Réessayez dans %(minutes)d minute(s).", minutes=exc.minutes))
+    return str(ngettext("Trop de tentatives. Réessayez dans %(num)d minute.",
+                        "Trop de tentatives. Réessayez dans %(num)d minutes.", exc.minutes))
+
+
+def no_new_code_yet(exc: errors.TooManyAttempts, sent_at: float | None) -> str:
+    """A refusal to mail another code that says what still works: the code already sent, if it does."""
+    if sent_at is None:
+        return too_many(exc)
+    return str(ngettext(
+        "Un code vous a été envoyé à %(time)s, il reste valable ; vous pourrez en demander un autre dans "
+        "%(num)d minute.",
+        "Un code vous a été envoyé à %(time)s, il reste valable ; vous pourrez en demander un autre dans "
+        "%(num)d minutes.", exc.minutes, time=time_of_day(sent_at)))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -122,7 +136,7 @@ def send_code() -> Response | str:
     try:
         signin.send_code(purpose, account, email)
     except errors.TooManyAttempts as exc:
-        session["notice"] = too_many(exc)
+        session["notice"] = no_new_code_yet(exc, signin.still_valid_since(purpose))
     return redirect(url_for("login.activation" if purpose == "activation" else "login.code"))
 
 
@@ -272,7 +286,8 @@ def code_gone(exc: Exception) -> bool:
 def wrong_code(exc: WrongCode) -> str:
     if exc.remaining <= 0:
         return str(_("Code incorrect. Ce code n'est plus valable : demandez-en un nouveau."))
-    return str(_("Code incorrect. Il vous reste %(n)d essai(s).", n=exc.remaining))
+    return str(ngettext("Code incorrect. Il vous reste %(num)d essai.", "Code incorrect. Il vous reste %(num)d essais.",
+                        exc.remaining))
 
 
 def policy_messages(problems: list[str]) -> list[str]:

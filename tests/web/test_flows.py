@@ -102,7 +102,7 @@ def test_code_void_after_five_wrong_tries(browser, make_user, mailbox):
     wrong = "000000" if right != "000000" else "111111"
     for remaining in (4, 3, 2, 1):
         text = browser.submit("/login/code", {"flow": flow, "code": wrong}).get_data(as_text=True)
-        assert f"Il vous reste {remaining} essai(s)." in text
+        assert f"Il vous reste {remaining} essai{'s' if remaining > 1 else ''}." in text
     assert "n&#39;est plus valable" in browser.submit("/login/code", {"flow": flow, "code": wrong}).get_data(as_text=True)
     text = browser.submit("/login/code", {"flow": flow, "code": right}).get_data(as_text=True)
     assert "Ce code n'est plus valable" in text and not browser.signed_in()

@@ -8,6 +8,12 @@
 from __future__ import annotations
 
 import html
+import re
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from tests.web.conftest import PASSWORD, Browser
 from tests.web.test_code_links import link_parts
@@ -188,3 +194,51 @@ def test_the_continue_button_of_a_live_or_made_up_link_does_nothing(app, make_us
         sent = other.submit(f"/login/link/activation/{ref}", form_page="/login")
         assert sent.headers["Location"].endswith("/login")
     assert len(mailbox.to(INTERNE)) == 1
+
+
+# -- throttle messages say what still works -------------------------------------------------------------
+
+def paris_times(before: float, after: float) -> set[tuple[int, int]]:
+    """The (hour, minute) readings in Europe/Paris between two instants (one, or two at a minute's edge)."""
+    zone = ZoneInfo("Europe/Paris")
+    return {(t.hour, t.minute) for t in (datetime.fromtimestamp(x, zone) for x in (before, after))}
+
+
+@pytest.mark.parametrize("lang, pattern", [
+    ("fr", r"Un code vous a été envoyé à (\d{1,2}) h (\d{2}), il reste valable ; vous pourrez en demander "
+           r"un autre dans (\d+) (minutes?)\."),
+    ("en", r"A code was sent to you at (\d{2}):(\d{2}) and is still valid; you can ask for another one in "
+           r"(\d+) (minutes?)\."),
+])
+def test_a_refused_new_code_says_the_sent_one_still_works(build, make_user, mailbox, lang, pattern):
+    make_user(CAMILLE)
+    app = build({"limits": {"mail_per_address": "1/10minute"}})
+    browser = Browser(app.test_client())
+    browser.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
+    browser.submit("/login", {"email": CAMILLE})
+    before = time.time()
+    browser.submit("/login/code/send", form_page="/login/password")
+    after = time.time()
+    again = browser.submit("/login/code/send", form_page="/login/code")
+    assert again.headers["Location"].endswith("/login/code")
+    page = text(browser.client.get("/login/code"))
+    found = re.search(pattern, page)
+    assert found, page[page.index("<main"):]
+    hour, minute, minutes, word = found.groups()
+    assert (int(hour), int(minute)) in paris_times(before, after)
+    assert 1 <= int(minutes) <= 10 and (word == "minute") == (int(minutes) == 1)
+    assert len(mailbox.to(CAMILLE)) == 1
+    assert browser.submit("/login/code", {"code": mailbox.code(CAMILLE)}).status_code == 302  # it does work
+
+
+def test_plurals_of_the_tries_left(app, make_user, mailbox, browser):
+    make_user(CAMILLE)
+    browser.submit("/login", {"email": CAMILLE})
+    browser.submit("/login/code/send", form_page="/login/password")
+    right = mailbox.code(CAMILLE)
+    wrong = "000000" if right != "000000" else "111111"
+    said = [text(browser.submit("/login/code", {"code": wrong}, form_page="/login/code")) for _ in range(2)]
+    assert "Il vous reste 4 essais." in said[0] and "Il vous reste 3 essais." in said[1]
+    browser.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    said = [text(browser.submit("/login/code", {"code": wrong}, form_page="/login/code")) for _ in range(2)]
+    assert "You have 2 attempts left." in said[0] and "You have 1 attempt left." in said[1]

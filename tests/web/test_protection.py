@@ -26,7 +26,7 @@ COOKIE = "uness_session"
 LAST_EMAIL = "uness_last_email"
 DEVICE = "uness_device"
 EXPIRED = "Page expirée"
-TOO_MANY = re.compile(r"Trop de tentatives\. Réessayez dans (\d+) minute\(s\)\.")
+TOO_MANY = re.compile(r"Trop de tentatives\. Réessayez dans (\d+) minutes?\.")
 WRONG = "Mot de passe incorrect."
 ATTACKER_IP, OFFICE_IP = "203.0.113.66", "198.51.100.7"
 

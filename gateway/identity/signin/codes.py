@@ -71,6 +71,15 @@ def code_sent(facts: Facts, purpose: str) -> bool:
     return flow is not None and chosen is not None and flow.purpose == purpose and flow.email == chosen.email
 
 
+def still_valid_since(c: Collaborators, facts: Facts, purpose: str) -> float | None:
+    """When the code this browser asked for (``purpose``, for the address chosen) was mailed, while
+    that code still works; None otherwise (what a refusal to mail another one can still offer)."""
+    if not code_sent(facts, purpose):
+        return None
+    data = c.codes.code_data(purpose, facts.flow.id)  # type: ignore[union-attr]
+    return float(data["sent"]) if data and "sent" in data else None
+
+
 def asked_here(facts: Facts, purpose: str, flow: str) -> bool:
     """Whether ``flow`` is the code flow this browser asked for."""
     mine = facts.flow
@@ -107,7 +116,7 @@ def send_code(c: Collaborators, facts: Facts, purpose: str, account: Account, ad
     settings = c.code_settings
     minutes = settings.activation_minutes if purpose == "activation" else settings.signin_code_minutes
     flow, code = c.codes.start_code(purpose, account.id, minutes * 60, settings.signin_code_attempts,
-                                    {"account": account.id, "email": address})
+                                    {"account": account.id, "email": address, "sent": c.clock()})
     template = "activation" if purpose == "activation" else "signin_code"
     c.mail(template, address, facts.lang, code=code, link=c.links.code(purpose, flow, code), minutes=minutes,
            expires_at=c.clock() + minutes * 60)  # not sent late: dropped once the code has ended
