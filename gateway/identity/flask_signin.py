@@ -56,6 +56,9 @@ class _Links:
     def address(self, flow: str, code: str) -> str:
         return absolute("account.verify_link", flow=flow, code=code)
 
+    def forgot(self) -> str:
+        return absolute("login.forgot")
+
 
 def _end_sessions(account_id: str, except_sid: str | None, reason: str, only_sid: str | None = None) -> int:
     return end_account_sessions(account_id, except_sid=except_sid, only_sid=only_sid, reason=reason)

@@ -62,6 +62,34 @@ def no_new_code_yet(exc: errors.TooManyAttempts, sent_at: float | None) -> str:
         "%(num)d minutes.", exc.minutes, time=time_of_day(sent_at)))
 
 
+@bp.get("/")
+def home() -> Response:
+    """The site root (links in mails, people typing the address): "Mes informations" when signed in,
+    else the sign-in page."""
+    return redirect(url_for("account.overview" if current_authentication() else "login.address"))
+
+
+@bp.route("/login/forgot", methods=["GET", "POST"])
+def forgot() -> Response | str:
+    """"Mot de passe oublié" from outside the sign-in (the "password changed" mail's "this was not you"):
+    the address (the address step's rules), then a reset link mailed to it."""
+    form = AddressForm(email=last_email() or None)
+    if form.validate_on_submit():
+        try:
+            found = signin.identify(form.email.data)
+            if found.kind == "password" and found.account is not None:
+                signin.send_reset(found.account, found.address)
+                return render_template("reset/sent.html", email=found.address, notice=None, actions=ButtonForm())
+            response = _route(found, form)  # unknown, disabled: said under the field; activate: its page
+            if response is not None:
+                return response
+        except InvalidEmail:
+            form.email.errors.append(_("Cette adresse email n'est pas valide."))
+        except errors.TooManyAttempts as exc:
+            form.email.errors.append(too_many(exc))
+    return render_template("login/forgot.html", form=form)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def address() -> Response | str:
     """Step 1: the email address decides the way on."""

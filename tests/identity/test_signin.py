@@ -43,6 +43,9 @@ class Links:
     def address(self, flow: str, code: str) -> str:
         return f"https://gw.example/account/emails/verify/{flow}?code={code}"
 
+    def forgot(self) -> str:
+        return "https://gw.example/login/forgot"
+
 
 class EndSessions:
     """Ends sessions in the real session store (the app's version also runs the logout hooks)."""

@@ -242,3 +242,42 @@ def test_plurals_of_the_tries_left(app, make_user, mailbox, browser):
     browser.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     said = [text(browser.submit("/login/code", {"code": wrong}, form_page="/login/code")) for _ in range(2)]
     assert "You have 2 attempts left." in said[0] and "You have 1 attempt left." in said[1]
+
+
+# -- the site root, and every mailed link, lead to a real page --------------------------------------------
+
+def test_the_root_leads_to_the_sign_in_page_or_the_account(make_user, browser):
+    assert browser.client.get("/").headers["Location"].endswith("/login")
+    make_user(CAMILLE)
+    browser.login(CAMILLE)
+    assert browser.client.get("/").headers["Location"].endswith("/account")
+
+
+def test_the_password_changed_mail_leads_to_a_page_that_resets_the_password(app, make_user, mailbox, browser):
+    """Someone else changed Camille's password: the mail's link is a real page mailing her a reset link."""
+    make_user(CAMILLE)
+    intruder = Browser(app.test_client())
+    intruder.login(CAMILLE)
+    new = "une phrase que l'intrus a choisie"
+    changed = intruder.submit("/account/password", {"current": PASSWORD, "password": new, "confirm": new},
+                              form_page="/account")
+    assert changed.status_code == 302
+    mail = mailbox.last(CAMILLE)
+    assert mail["Subject"] == "Votre mot de passe a été modifié"
+    link = mailbox.link(CAMILLE)
+    assert link == "/login/forgot"
+    page = browser.client.get(link)
+    assert page.status_code == 200 and "Choisir un nouveau mot de passe" in text(page)
+    sent = browser.submit(link, {"email": CAMILLE})
+    assert sent.status_code == 200 and "Nous avons envoyé un lien de réinitialisation" in text(sent)
+    reset = mailbox.link(CAMILLE)
+    assert reset.startswith("/reset/")
+    assert browser.submit(reset, {"password": NEW, "confirm": NEW}).status_code == 302 and browser.signed_in()
+    assert not intruder.signed_in()
+
+
+def test_the_forgot_page_follows_the_address_step_rules(make_user, mailbox, browser):
+    make_user(INTERNE, status="provisioned", verified=False, account_id="interne")
+    assert "Adresse email non reconnue" in text(browser.submit("/login/forgot", {"email": "qui@exemple.fr"}))
+    assert browser.submit("/login/forgot", {"email": INTERNE}).headers["Location"].endswith("/login/activate")
+    assert mailbox.to(INTERNE) == []

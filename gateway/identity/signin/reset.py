@@ -98,6 +98,6 @@ def set_password(c: Collaborators, facts: Facts, account: Account, password: str
         account = c.directory.verify_email(account.id, method_email)
     c.codes.void_links(RESET_LINK, account.id)
     c.end_sessions(account.id, facts.session_id, "password.changed")
-    c.mail("password_changed", account.primary_email, facts.lang)
+    c.mail("password_changed", account.primary_email, facts.lang, link=c.links.forgot())
     c.audit("password.changed", account=account.id, ip=facts.client)
     return account
