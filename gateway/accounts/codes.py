@@ -105,7 +105,9 @@ class Codes:
 
     def link_trace(self, purpose: str, token: str) -> dict[str, Any] | None:
         """The data a link was issued with, used or not, expired or not (for ``TRACE_TTL``)."""
-        raw = self.store.redis.get(key("link-trace", purpose, self._digest(purpose, token))) if token else None
+        if not token:
+            return None
+        raw = self.store.redis.get(key("link-trace", purpose, self._digest(purpose, token)))
         return None if raw is None else dict(json.loads(raw))
 
     def peek_link(self, purpose: str, token: str) -> dict[str, Any] | None:

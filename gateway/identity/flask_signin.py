@@ -130,7 +130,7 @@ def code_sent(purpose: str) -> bool:
 
 
 def still_valid_since(purpose: str) -> float | None:
-    """When this browser's ``purpose`` code was mailed, while it still works (:func:`.signin.codes.still_valid_since`)."""
+    """When this browser's ``purpose`` code was mailed, while it works (:func:`.signin.codes`)."""
     return codes.still_valid_since(collaborators(), facts(), purpose)
 
 

@@ -30,7 +30,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Flask, current_app, has_request_context, make_response, redirect, render_template, session, url_for
+from flask import (Flask, current_app, has_request_context, make_response, redirect, render_template, session,
+                   url_for)
 from flask_login import logout_user
 from werkzeug.wrappers import Response
 

@@ -144,7 +144,8 @@ def initiate() -> Response | tuple[str, int]:
         return rejected(exc)
     auth = current_authentication()
     if auth is None:
-        return require_login(url_for("saml.initiate", sp=entity_id, target=target), app_names=sp.display_names)
+        return require_login(url_for("saml.initiate", sp=entity_id, target=target),
+                             app_names=sp.display_names)
     parties = services.parties()
     previous = participants.previous(parties, auth.session_id, sp.entity_id)
     account = services.directory().get(auth.account_id)

@@ -210,8 +210,9 @@ def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:
                 return send(final, sp)
     if chain.return_to:  # an OIDC RP-Initiated Logout: on to the RP's post_logout_redirect_uri
         return no_store_redirect(chain.return_to)
-    return logged_out_landing(done=(display_name(sp) for sp, result in chain.results.items() if result == "ok"),
-                              unconfirmed=(display_name(sp) for sp, result in chain.results.items() if result != "ok"))
+    done = [display_name(sp) for sp, result in chain.results.items() if result == "ok"]
+    unconfirmed = [display_name(sp) for sp, result in chain.results.items() if result != "ok"]
+    return logged_out_landing(done, unconfirmed)
 
 
 def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:

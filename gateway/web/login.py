@@ -79,7 +79,8 @@ def forgot() -> Response | str:
             found = signin.identify(form.email.data)
             if found.kind == "password" and found.account is not None:
                 signin.send_reset(found.account, found.address)
-                return render_template("reset/sent.html", email=found.address, notice=None, actions=ButtonForm())
+                return render_template("reset/sent.html", email=found.address, notice=None,
+                                       actions=ButtonForm())
             response = _route(found, form)  # unknown, disabled: said under the field; activate: its page
             if response is not None:
                 return response
@@ -314,8 +315,8 @@ def code_gone(exc: Exception) -> bool:
 def wrong_code(exc: WrongCode) -> str:
     if exc.remaining <= 0:
         return str(_("Code incorrect. Ce code n'est plus valable : demandez-en un nouveau."))
-    return str(ngettext("Code incorrect. Il vous reste %(num)d essai.", "Code incorrect. Il vous reste %(num)d essais.",
-                        exc.remaining))
+    return str(ngettext("Code incorrect. Il vous reste %(num)d essai.",
+                        "Code incorrect. Il vous reste %(num)d essais.", exc.remaining))
 
 
 def policy_messages(problems: list[str]) -> list[str]:

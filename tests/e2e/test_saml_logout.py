@@ -113,7 +113,8 @@ def test_logout_button_logs_the_saml_sps_out(demo, account, page):
     page.wait_for_url(re.compile(r"/login\?logged_out=1$"))  # every logout ends on the sign-in page
     assert "Vous êtes déconnecté." in page.get_by_role("status").inner_text()
     requests = [sp.requests for sp in sps]
-    assert page.locator("#slo-done li").all_inner_texts() == sorted(sp.name for sp in sps), (console, requests)
+    names = sorted(sp.name for sp in sps)
+    assert page.locator("#slo-done li").all_inner_texts() == names, (console, requests)
     assert page.locator("#slo-unconfirmed").count() == 0
     for sp in sps:
         method = "POST" if sp.settings["slo_binding"] == "post" else "GET"

@@ -37,8 +37,8 @@ def pysaml2_metadata(spec: SpSpec, ui_info: dict | None) -> str:
 
 @pytest.fixture(scope="module")
 def specs(keys) -> dict[str, SpSpec]:
-    return {entity: SpSpec(entity, ((BINDING_HTTP_POST, entity.replace("/sp", "/acs"), 0, None),), keys["main"])
-            for entity in (FORMATION, ENGLISH_ONLY, NAMELESS)}
+    return {entity: SpSpec(entity, ((BINDING_HTTP_POST, entity.replace("/sp", "/acs"), 0, None),),
+                           keys["main"]) for entity in (FORMATION, ENGLISH_ONLY, NAMELESS)}
 
 
 @pytest.fixture
@@ -98,4 +98,17 @@ def test_no_display_name_no_line_and_never_the_entity_id(flow, specs, idp_metada
 
 def test_a_plain_visit_to_the_sign_in_page_names_nothing(flow, specs, idp_metadata, client):
     to_login(flow, FakeSP(specs[FORMATION], idp_metadata))
-    assert "Vous vous connectez à" not in client.application.test_client().get("/login").get_data(as_text=True)
+    other_browser = client.application.test_client()
+    assert "Vous vous connectez à" not in other_browser.get("/login").get_data(as_text=True)
+
+
+def test_the_page_expired_and_the_code_pages_name_it_too(flow, specs, idp_metadata, alice):
+    page, start = to_login(flow, FakeSP(specs[FORMATION], idp_metadata))
+    expired = flow.client.post("/login", data={"csrf_token": "old-tab", "email": "alice@univ-exemple.fr"})
+    assert expired.status_code == 400
+    assert "Vous vous connectez à « UNESS Formation »" in unescape(expired.get_data(as_text=True))
+    browser = Browser(flow.client)
+    browser.submit("/login", {"email": "alice@univ-exemple.fr"}, form_page=start)
+    browser.submit("/login/code/send", form_page="/login/password")
+    code_page = unescape(flow.client.get("/login/code").get_data(as_text=True))
+    assert "Vous vous connectez à « UNESS Formation »" in code_page

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.cli.conftest import cli_environ, invoke, set_environ
 from tests.web.conftest import PASSWORD, Browser
 from tests.web.test_code_links import link_parts
 from tests.web.test_flows import NEW, hidden
@@ -281,3 +282,21 @@ def test_the_forgot_page_follows_the_address_step_rules(make_user, mailbox, brow
     assert "Adresse email non reconnue" in text(browser.submit("/login/forgot", {"email": "qui@exemple.fr"}))
     assert browser.submit("/login/forgot", {"email": INTERNE}).headers["Location"].endswith("/login/activate")
     assert mailbox.to(INTERNE) == []
+
+
+@pytest.fixture
+def operator(monkeypatch, redis_server):
+    """``gateway …`` as support runs it, on the test database."""
+    set_environ(monkeypatch, cli_environ(redis_server.url))
+    return invoke
+
+
+def test_after_an_operators_set_password_the_unconfirmed_address_leads_to_the_password(
+        operator, make_user, directory, browser):
+    """The person whose only address never got its activation mail: support runs
+    ``gateway users set-password``; that address now leads to the password (issue 12 §1)."""
+    make_user(INTERNE, status="provisioned", verified=False, account_id="interne")
+    result = operator("users", "set-password", INTERNE, input=NEW + "\n")
+    assert result.exit_code == 0 and directory.get("interne").status == "active"
+    assert browser.submit("/login", {"email": INTERNE}).headers["Location"].endswith("/login/password")
+    assert browser.submit("/login/password", {"password": NEW}).status_code == 302 and browser.signed_in()

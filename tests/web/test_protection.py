@@ -27,7 +27,8 @@ LAST_EMAIL = "uness_last_email"
 DEVICE = "uness_device"
 EXPIRED = "Page expirée"
 #: a refusal: "Trop de tentatives…", or a new code refused while the one sent still works (issue 12)
-TOO_MANY = re.compile(r"(?:Trop de tentatives\. Réessayez dans|vous pourrez en demander un autre dans) (\d+) minutes?\.")
+TOO_MANY = re.compile(
+    r"(?:Trop de tentatives\. Réessayez dans|vous pourrez en demander un autre dans) (\d+) minutes?\.")
 WRONG = "Mot de passe incorrect."
 ATTACKER_IP, OFFICE_IP = "203.0.113.66", "198.51.100.7"
 
