@@ -137,6 +137,23 @@ def test_activation_sets_the_password_and_the_account_is_active(c, sent):
     assert c.passwords.verify(active.password_hash, "a long new passphrase")
 
 
+def test_an_ended_link_says_what_happened_without_spending_or_sending(c, sent):
+    account = make(c, "u1", "new@example.org", verified=False, status="provisioned")
+    flow = codes.send_code(c, FACTS, "activation", account, "new@example.org")
+    assert codes.ended_link(c, "activation", flow.id) is None  # open: its form
+    replaced = codes.send_code(c, FACTS, "activation", account, "new@example.org")
+    ended = codes.ended_link(c, "activation", flow.id)
+    assert (ended.kind, ended.address, ended.shown_as) == ("ended", "new@example.org", "n***w@example.org")
+    codes.activate(c, Facts(client="192.0.2.7", flow=replaced), replaced.id, sent[-1][2]["code"],
+                   "a long new passphrase", remember=False)
+    assert codes.ended_link(c, "activation", replaced.id).kind == "activated"
+    assert codes.ended_link(c, "activation", flow.id).kind == "activated"
+    assert codes.ended_link(c, "activation", "no-such-flow") == codes.EndedLink("unknown", "activation")
+    c.directory.disable("u1")
+    assert codes.ended_link(c, "activation", flow.id).kind == "unknown"  # nothing to offer any more
+    assert len(sent) == 2
+
+
 # -- "Mes informations" ----------------------------------------------------------------------
 
 def test_an_added_address_joins_only_once_its_code_comes_back(c, sent):
