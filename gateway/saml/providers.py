@@ -111,11 +111,13 @@ def _provider(mds: MetadataStore, entity_id: str, descriptor: dict[str, Any],
 
 
 def _display_names(mds: MetadataStore, entity_id: str) -> tuple[tuple[str, str], ...]:
-    """The mdui:DisplayName of each language (the first one per language; blank ones skipped)."""
+    """The mdui:DisplayName of each language, by primary subtag (fr-FR is fr; the first one per
+    language; blank ones skipped)."""
     names: dict[str, str] = {}
     for uiinfo in mds.mdui_uiinfo(entity_id):
         for element in uiinfo.get("display_name", []):
-            text, lang = " ".join(str(element.get("text") or "").split()), str(element.get("lang") or "")
+            text = " ".join(str(element.get("text") or "").split())
+            lang = str(element.get("lang") or "").split("-")[0].lower()
             if text and lang not in names:
                 names[lang] = text[:200]
     return tuple(names.items())

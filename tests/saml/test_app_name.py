@@ -46,7 +46,7 @@ def app(base_config, redis_client, tmp_path: Path, specs):
     names = {
         FORMATION: {"display_name": [{"text": "UNESS Formation", "lang": "fr"},
                                      {"text": "UNESS Training", "lang": "en"}]},
-        ENGLISH_ONLY: {"display_name": [{"text": "Clinical Cases", "lang": "en"}]},
+        ENGLISH_ONLY: {"display_name": [{"text": "Clinical Cases", "lang": "en-GB"}]},
         NAMELESS: None,
     }
     for number, (entity, ui_info) in enumerate(names.items()):
@@ -89,6 +89,8 @@ def test_the_english_page_names_it_in_english(flow, specs, idp_metadata):
 def test_a_name_in_one_language_serves_both(flow, specs, idp_metadata):
     page, _ = to_login(flow, FakeSP(specs[ENGLISH_ONLY], idp_metadata))
     assert "Vous vous connectez à « Clinical Cases »" in page
+    page, _ = to_login(flow, FakeSP(specs[ENGLISH_ONLY], idp_metadata), lang="en")
+    assert "You are signing in to “Clinical Cases”" in page
 
 
 def test_no_display_name_no_line_and_never_the_entity_id(flow, specs, idp_metadata):
