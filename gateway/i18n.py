@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Flask, Response, request
-from flask_babel import Babel, gettext, to_user_timezone
+from flask_babel import Babel, format_time, get_locale
 
 from . import services
 
@@ -24,6 +24,12 @@ def select_locale() -> str:
     if chosen in languages:
         return chosen
     return request.accept_languages.best_match(languages) or languages[0]
+
+
+def time_of_day(timestamp: float) -> str:
+    """A time of day as people write it, in Europe/Paris: "9 h 05" in French, "9:05" in English."""
+    pattern = "H' h 'mm" if str(get_locale() or "fr") == "fr" else "H:mm"
+    return str(format_time(datetime.fromtimestamp(timestamp, timezone.utc), pattern))
 
 
 def _remember_choice(response: Response) -> Response:
@@ -40,9 +46,3 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Paris"  # UNESS people are in France (and its overseas regions)
     Babel(app, locale_selector=select_locale)
     app.after_request(_remember_choice)
-
-
-def time_of_day(stamp: float) -> str:
-    """A Unix time as the person reads a time of day, in Europe/Paris: "9 h 05" (English: "9:05")."""
-    local = to_user_timezone(datetime.fromtimestamp(stamp, timezone.utc))
-    return gettext("%(hour)s h %(minute)s", hour=str(local.hour), minute=f"{local.minute:02d}")

@@ -12,6 +12,11 @@ secret itself. Everything has a TTL and is consumed atomically:
   counts, and the code is void after ``attempts`` wrong tries. Starting a flow
   voids the previous one of the same (purpose, subject), whichever browser
   started it: one account has at most ``attempts`` guesses at one live code.
+
+Each link and flow also leaves a **trace** (its data, never the secret) for
+``TRACE_TTL`` after it was issued, live or not: the page of a mailed link opened
+after its end can say so, name the (masked) address and offer a new one
+(``link_trace`` / ``flow_trace``).
 """
 from __future__ import annotations
 
@@ -41,6 +46,10 @@ local left = redis.call('HINCRBY', KEYS[1], 'left', -1)
 if left <= 0 then redis.call('DEL', KEYS[1]) end
 return {'wrong', payload, tostring(left)}
 """
+
+
+#: How long a link's or code flow's data stays known after it was issued (its page says what happened).
+TRACE_TTL = 7 * 86400
 
 
 class InvalidCode(AccountsError):
@@ -90,8 +99,16 @@ class Codes:
         if previous:
             pipe.delete(key("link", purpose, previous))
         pipe.set(key("link", purpose, digest), payload, ex=ttl)
+        pipe.set(key("link-trace", purpose, digest), payload, ex=max(ttl, TRACE_TTL))
         pipe.execute()
         return token
+
+    def link_trace(self, purpose: str, token: str) -> dict[str, Any] | None:
+        """The data a link was issued with, used or not, expired or not (for ``TRACE_TTL``)."""
+        if not token:
+            return None
+        raw = self.store.redis.get(key("link-trace", purpose, self._digest(purpose, token)))
+        return None if raw is None else dict(json.loads(raw))
 
     def peek_link(self, purpose: str, token: str) -> dict[str, Any] | None:
         """The link's data without consuming it (GET of a mailed link)."""
@@ -137,6 +154,7 @@ class Codes:
             pipe.hset(name, mapping=fields)
             pipe.expire(name, ttl)
             pipe.set(latest, flow, ex=ttl)
+            pipe.set(key("code-trace", purpose, flow), fields["payload"], ex=max(ttl, TRACE_TTL))
 
         self.store.redis.transaction(replace, latest)
         return flow, code
@@ -150,6 +168,11 @@ class Codes:
         """The flow's data if it is still open (without trying a code)."""
         raw = self.store.redis.hget(key("code", purpose, flow), "payload") if flow else None
         return self._live(raw)
+
+    def flow_trace(self, purpose: str, flow: str) -> dict[str, Any] | None:
+        """The data a code flow was started with, spent, voided or expired or not (for ``TRACE_TTL``)."""
+        raw = self.store.redis.get(key("code-trace", purpose, flow)) if flow else None
+        return None if raw is None else dict(json.loads(raw))
 
     def check_code(self, purpose: str, flow: str, code: str) -> dict[str, Any]:
         """Consume the flow if ``code`` is right. Raises WrongCode (counts a try) or InvalidCode."""

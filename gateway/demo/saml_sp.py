@@ -42,6 +42,8 @@ DEFAULTS = {
     "idp_metadata_url": "http://127.0.0.1:8000/saml/metadata",
     "key_file": str(KEYS / "dev-only-demo-sp.key"),
     "cert_file": str(KEYS / "dev-only-demo-sp.crt"),
+    #: its mdui:DisplayName (French), the name the gateway's sign-in pages show
+    "display_name": "Application de démonstration",
 }
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
@@ -71,6 +73,8 @@ def sp_config(conf: Mapping[str, str], idp_metadata: str | None = None) -> dict[
         "accepted_time_diff": 60,
         "service": {"sp": {
             "name": "Application de démonstration (UNESS, développement)",
+            "ui_info": {"display_name": [{"text": conf.get("display_name") or DEFAULTS["display_name"],
+                                          "lang": "fr"}]},
             "endpoints": {"assertion_consumer_service": [(url + "/acs", BINDING_HTTP_POST)],
                           "single_logout_service": [(url + "/slo", slo_binding)]},
             "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT],

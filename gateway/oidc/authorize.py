@@ -150,7 +150,8 @@ def _answer(provider: Provider, request: AuthorizationRequest, handle: str | Non
     if need:
         handle = handle or save_request(provider, request, user, force=need == FRESH)
         hint = (request.payload.data.get("login_hint") or "")[:254] or None
-        return require_login(f"/oidc/authorize/{handle}", force=need == FRESH, login_hint=hint)
+        return require_login(f"/oidc/authorize/{handle}", force=need == FRESH, login_hint=hint,
+                             app_names=[("", grant.client.client_name)])
     if handle is not None and provider.tokens.take_request(handle) is None:
         return error_page(_("Cette demande de connexion a déjà été traitée."))
     assert user is not None

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
 from ..identity.flaskglue.current import current_authentication
+from ..identity.flaskglue.logout import logged_out_landing
 from . import authorize as authorization
 from .discovery import metadata
 from .endpoints import userinfo as userinfo_claims
@@ -129,7 +130,7 @@ def logout() -> Response | tuple[str, int] | str:
                                client_name=(client.client_name or client.client_id) if client else None)
     response = provider.server.create_endpoint_response("end_session", end)
     if response is None:
-        return render_template("oidc/logged_out.html")
+        return logged_out_landing()
     if confirmed and response.headers.get("Location"):
         # after our own form: a page moves on by itself (CSP form-action, see authorize.continue_page),
         # to the client, or first through the SAML SPs' logout, which leaves the gateway too

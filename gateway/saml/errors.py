@@ -28,6 +28,8 @@ page. Status errors carry the top-level and second-level StatusCode values.
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 TOP = "urn:oasis:names:tc:SAML:2.0:status:"
 
 
@@ -36,10 +38,10 @@ class SamlError(Exception):
 
 
 class RequestRejected(SamlError):
-    """The request gets a French error page (400), nothing goes back to the SP."""
+    """The request gets an error page (400, French or English), nothing goes back to the SP."""
 
-    #: What the person reads (French; the page adds what to do next).
-    message = "La demande de connexion envoyée par le service n'est pas valable."
+    #: What the person reads (French, translated when shown; the page adds what to do next).
+    message = _l("La demande de connexion envoyée par le service n'est pas valable.")
 
     def __init__(self, detail: str = "", sp_entity_id: str | None = None) -> None:
         super().__init__(detail or self.message)
@@ -49,44 +51,44 @@ class RequestRejected(SamlError):
 
 
 class MalformedRequest(RequestRejected):
-    message = "La demande de connexion reçue est illisible ou incomplète."
+    message = _l("La demande de connexion reçue est illisible ou incomplète.")
 
 
 class UnsafeXml(MalformedRequest):
-    message = "La demande de connexion reçue contient des éléments interdits."
+    message = _l("La demande de connexion reçue contient des éléments interdits.")
 
 
 class UnknownServiceProvider(RequestRejected):
-    message = "Le service qui vous a envoyé ici n'est pas connu de la passerelle UNESS."
+    message = _l("Le service qui vous a envoyé ici n'est pas connu de la passerelle UNESS.")
 
 
 class AcsNotAllowed(RequestRejected):
-    message = ("Le service demande à recevoir la réponse à une adresse qui n'est pas déclarée "
+    message = _l("Le service demande à recevoir la réponse à une adresse qui n'est pas déclarée "
                "dans ses métadonnées.")
 
 
 class UnsupportedBinding(RequestRejected):
-    message = "Le service demande une méthode de réponse que la passerelle UNESS ne propose pas."
+    message = _l("Le service demande une méthode de réponse que la passerelle UNESS ne propose pas.")
 
 
 class SignatureRejected(RequestRejected):
-    message = "La signature de la demande de connexion est absente ou invalide."
+    message = _l("La signature de la demande de connexion est absente ou invalide.")
 
 
 class WrongDestination(RequestRejected):
-    message = "La demande de connexion était destinée à un autre fournisseur d'identité."
+    message = _l("La demande de connexion était destinée à un autre fournisseur d'identité.")
 
 
 class StaleRequest(RequestRejected):
-    message = "La demande de connexion est trop ancienne (ou l'horloge du service est déréglée)."
+    message = _l("La demande de connexion est trop ancienne (ou l'horloge du service est déréglée).")
 
 
 class ReplayedRequest(RequestRejected):
-    message = "Cette demande de connexion a déjà été utilisée."
+    message = _l("Cette demande de connexion a déjà été utilisée.")
 
 
 class RequestExpired(RequestRejected):
-    message = "Cette demande de connexion a expiré. Retournez sur le service et recommencez."
+    message = _l("Cette demande de connexion a expiré. Retournez sur le service et recommencez.")
 
 
 class StatusError(SamlError):

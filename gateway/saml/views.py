@@ -19,14 +19,15 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, current_app, make_response, redirect, render_template, request, session,
                    url_for)
+from flask_babel import gettext as _
 from markupsafe import Markup
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from werkzeug.wrappers import Response
 
 from .. import services
 from ..config import ROOT
-from ..identity.flaskglue.current import current_authentication, require_login
-from ..identity.flaskglue.logout import end_this_session, moving_on_page
+from ..identity.flaskglue.current import current_authentication, name_in, page_language, require_login
+from ..identity.flaskglue.logout import end_this_session, logged_out_landing, moving_on_page
 from ..identity.logout import Initiator
 from ..identity.models import Authentication
 from ..identity.redirects import browser_url, location
@@ -101,7 +102,8 @@ def initiate() -> Response | tuple[str, int]:
         return rejected(exc)
     auth = current_authentication()
     if auth is None:
-        return require_login(url_for("saml.initiate", sp=entity_id, target=target))
+        return require_login(url_for("saml.initiate", sp=entity_id, target=target),
+                             app_names=sp.display_names)
     parties = services.parties()
     previous = participants.previous(parties, auth.session_id, sp.entity_id)
     account = services.directory().get(auth.account_id)
@@ -157,14 +159,14 @@ def slo() -> Response | tuple[str, int]:
             idp(), sp, logout.id, single_logout.REQUESTER, single_logout.UNKNOWN_PRINCIPAL,
             logout.relay_state, time.time())
         if outgoing is None or sp is None:
-            return logged_out_page({}, denied=True)
+            return denied_page()
         answer = send(outgoing, sp)
         return off_the_form(answer) if request.method == "POST" else answer
     initiator = Initiator(participants.PROTOCOL, logout.sp_entity_id, logout.id, logout.relay_state,
                           logout.asynchronous)
     url = end_this_session(initiator=initiator, reason="slo").continuation
-    if url is None:  # the hook did not run (or failed): answer as a partial logout
-        return logged_out_page({}, denied=False)
+    if url is None:  # the hook did not run (or failed): the sign-in page says the person is logged out
+        return logged_out_landing()
     step = chain_step(url.partition("token=")[2], skip=False)
     return off_the_form(step) if request.method == "POST" else step
 
@@ -204,7 +206,9 @@ def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:
         return send(step.message, step.sp)
     if isinstance(step, logout_chain.ReturnTo):  # an OIDC RP-Initiated Logout: the RP's post_logout_redirect_uri
         return no_store_redirect(step.url)
-    return logged_out_page(step.results, denied=False)
+    done = [display_name(sp) for sp, result in step.results.items() if result == "ok"]
+    unconfirmed = [display_name(sp) for sp, result in step.results.items() if result != "ok"]
+    return logged_out_landing(done, unconfirmed)
 
 
 def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:
@@ -253,19 +257,19 @@ def waiting_page(token: str, sp_entity_id: str, seconds: int) -> Response:
     return response
 
 
-def logged_out_page(results: dict[str, str], denied: bool) -> Response:
-    """The end of a logout started here (button) or asynchronous (SLO06): who confirmed, who did not."""
-    done = sorted(display_name(sp) for sp, result in results.items() if result == "ok")
-    unconfirmed = sorted(display_name(sp) for sp, result in results.items() if result != "ok")
-    response = make_response(render_template("saml/logged_out.html", done=done, unconfirmed=unconfirmed,
-                                              denied=denied))
+def denied_page() -> Response:
+    """An asynchronous LogoutRequest (SLO06) for no session of this browser: nothing was changed (SLO03)."""
+    response = make_response(render_template("saml/logout_denied.html", denied=True))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def display_name(entity_id: str) -> str:
-    """What the person recognises: the SP's host name."""
-    return urlsplit(entity_id).hostname or entity_id
+    """What the person recognises: the SP's mdui:DisplayName in the page's language (else another),
+    else its host name."""
+    sp = idp().provider(entity_id)
+    return name_in(dict(sp.display_names) if sp else {}, page_language()) \
+        or urlsplit(entity_id).hostname or entity_id
 
 
 def slo_rejected(exc: RequestRejected) -> tuple[str, int]:
@@ -273,17 +277,17 @@ def slo_rejected(exc: RequestRejected) -> tuple[str, int]:
     reference = secrets.token_hex(4)
     audit("saml.slo.rejected", reason=type(exc).__name__, sp=exc.sp_entity_id, detail=exc.detail[:300],
           reference=reference)
-    message = ("La demande de déconnexion reçue n'est pas valable (signature absente ou invalide, "
-               "demande déjà utilisée ou expirée).")
+    message = _("La demande de déconnexion reçue n'est pas valable (signature absente ou invalide, "
+                "demande déjà utilisée ou expirée).")
     return render_template("saml/error.html", message=message, reference=reference), 400
 
 
 @bp.get("/saml/error")
 def error_page() -> str:
     """The metadata's errorURL (A07): where an SP sends people when the IdP failed."""
-    text = ("La connexion par la passerelle UNESS n'a pas abouti. Retournez sur le service "
-            "et réessayez dans un instant.")
-    return render_template("error.html", status=200, title="Connexion impossible", text=text)
+    text = _("La connexion par la passerelle UNESS n'a pas abouti. Retournez sur le service "
+             "et réessayez dans un instant.")
+    return render_template("error.html", status=200, title=_("Connexion impossible"), text=text)
 
 
 def proceed(sso_request: SsoRequest, resuming: str | None) -> Response | tuple[str, int]:
@@ -301,7 +305,8 @@ def proceed(sso_request: SsoRequest, resuming: str | None) -> Response | tuple[s
             prior = session_digest(auth.session_id) if auth else ""
             saved = dataclasses.replace(sso_request, prior_session=prior)
             resuming = pending.save(services.store(), saved, idp().settings.pending_minutes * 60)
-        return require_login(url_for("saml.resume", key=resuming), force=sso_request.force_authn)
+        return require_login(url_for("saml.resume", key=resuming), force=sso_request.force_authn,
+                             app_names=provider_of(idp(), sso_request).display_names)
     if resuming and pending.consume(services.store(), resuming) is None:
         return rejected(RequestExpired("saved request already used"))
     return deliver(sso_request, cast(Authentication, auth), fresh=resuming is None)

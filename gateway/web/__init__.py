@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, session
-from flask_babel import get_locale
 from flask_login import LoginManager
 
+from ..identity.flaskglue.current import destination_name, page_language
 from ..identity.logout import on_session_end
 from ..identity.sessions import AUTH
 from . import account, login, logout, mail_status, reset, site
@@ -34,7 +34,7 @@ def init_app(app: Flask) -> None:
 
 
 def _template_globals() -> dict[str, Any]:
-    lang = str(get_locale() or "fr")
+    lang = page_language()
     signed_in = bool(session.get(AUTH))
     return {"signed_in": signed_in, "lang": lang, "footer": site.footer(lang),
-            "signed_in_name": site.signed_in_name() if signed_in else ""}
+            "signed_in_name": site.signed_in_name() if signed_in else "", "destination": destination_name(lang)}

@@ -3,19 +3,23 @@ from __future__ import annotations
 
 from flask import Blueprint, after_this_request, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
 from .. import services
 from ..accounts.codes import InvalidCode, WrongCode
 from ..accounts.errors import InvalidEmail
+from ..i18n import time_of_day
 from ..identity.flaskglue.current import current_authentication
+from ..identity.flaskglue.logout import logout_outcome
 from ..identity.logout import EndedSession
 from ..identity.redirects import is_local_url
 from ..identity.sessions import AUTH
 from ..identity.flaskglue import signin
 from ..identity.signin import errors
 from ..identity.signin.address import Identified
+from ..identity.signin.codes import EndedLink
 from .forms import ActivationForm, AddressForm, ButtonForm, CodeForm, PasswordForm
 
 bp = Blueprint("login", __name__)
@@ -65,7 +69,48 @@ def _forget(response: Response) -> Response:
 
 
 def too_many(exc: errors.TooManyAttempts) -> str:
-    return str(_("Trop de tentatives. Réessayez dans %(minutes)d minute(s).", minutes=exc.minutes))
+    return str(ngettext("Trop de tentatives. Réessayez dans %(num)d minute.",
+                        "Trop de tentatives. Réessayez dans %(num)d minutes.", exc.minutes))
+
+
+def no_new_code_yet(exc: errors.TooManyAttempts, sent_at: float | None) -> str:
+    """A refusal to mail another code that says what still works: the code already sent, if it does."""
+    if sent_at is None:
+        return too_many(exc)
+    return str(ngettext(
+        "Un code vous a été envoyé à %(time)s, il reste valable ; vous pourrez en demander un autre dans "
+        "%(num)d minute.",
+        "Un code vous a été envoyé à %(time)s, il reste valable ; vous pourrez en demander un autre dans "
+        "%(num)d minutes.", exc.minutes, time=time_of_day(sent_at)))
+
+
+@bp.get("/")
+def home() -> Response:
+    """The site root (links in mails, people typing the address): "Mes informations" when signed in,
+    else the sign-in page."""
+    return redirect(url_for("account.overview" if current_authentication() else "login.address"))
+
+
+@bp.route("/login/forgot", methods=["GET", "POST"])
+def forgot() -> Response | str:
+    """"Mot de passe oublié" from outside the sign-in (the "password changed" mail's "this was not you"):
+    the address (the address step's rules), then a reset link mailed to it."""
+    form = AddressForm(email=last_email() or None)
+    if form.validate_on_submit():
+        try:
+            found = signin.identify(form.email.data)
+            if found.kind == "password" and found.account is not None:
+                signin.send_reset(found.account, found.address)
+                return render_template("reset/sent.html", email=found.address, notice=None,
+                                       actions=ButtonForm())
+            response = _route(found, form)  # unknown, disabled: said under the field; activate: its page
+            if response is not None:
+                return response
+        except InvalidEmail:
+            form.email.errors.append(_("Cette adresse email n'est pas valide."))
+        except errors.TooManyAttempts as exc:
+            form.email.errors.append(too_many(exc))
+    return render_template("login/forgot.html", form=form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -91,7 +136,9 @@ def address() -> Response | str:
             response = _route(found, form)
             if response is not None:
                 return response
-    return render_template("login/address.html", form=form, logged_out="logged_out" in request.args)
+    logged_out = "logged_out" in request.args
+    return render_template("login/address.html", form=form, logged_out=logged_out,
+                           outcome=logout_outcome() if logged_out else {})
 
 
 def _route(found: Identified, form: AddressForm) -> Response | None:
@@ -103,7 +150,7 @@ def _route(found: Identified, form: AddressForm) -> Response | None:
         form.email.errors.append(_(
             "Ce compte est désactivé. Contactez le support de votre université pour le rétablir."))
     else:  # nothing is mailed before the person asks, on the page of the account's state
-        pages = {"password": "login.password", "activate": "login.activation", "verify": "login.code"}
+        pages = {"password": "login.password", "activate": "login.activation"}
         if found.kind == "password" and signin.support_code_waiting():
             return redirect(url_for("login.code"))  # a code support read out by phone
         return redirect(url_for(pages[found.kind]))
@@ -117,9 +164,8 @@ def password() -> Response | str:
     if chosen is None:
         return redirect(url_for("login.address"))
     account, email = chosen
-    typed = account.email(email)
-    if account.status != "active" or typed is None or not typed.verified:
-        return redirect(url_for("login.address"))  # only a confirmed address leads to the password
+    if account.status != "active":
+        return redirect(url_for("login.address"))  # a provisioned account is activated first
     form = PasswordForm()
     if form.validate_on_submit():
         try:
@@ -143,7 +189,7 @@ def send_code() -> Response | str:
     try:
         signin.send_code(purpose, account, email)
     except errors.TooManyAttempts as exc:
-        session["notice"] = too_many(exc)
+        session["notice"] = no_new_code_yet(exc, signin.still_valid_since(purpose))
     return redirect(url_for("login.activation" if purpose == "activation" else "login.code"))
 
 
@@ -152,7 +198,7 @@ def code() -> Response | str:
     """Sign in with the 6-digit code received by mail (before one was sent: the button that sends it)."""
     if request.method == "GET" and not signin.code_sent("signin"):
         return _ask("signin")
-    form = CodeForm(flow=(session.get("flow") or {}).get("id"))
+    form, spent = CodeForm(flow=(session.get("flow") or {}).get("id")), False
     if form.validate_on_submit():
         try:
             signin.sign_in_with_code(form.flow.data, form.code.data, form.remember.data,
@@ -162,16 +208,18 @@ def code() -> Response | str:
             pass  # the page says whose account it opens, and asks to confirm
         except CODE_REFUSALS as exc:
             form.code.errors.append(code_refused(exc))
-    return _code_page("signin", form)
+            spent = code_gone(exc)
+    return _ended_or_code_page("signin", form, spent or request.method == "GET")
 
 
 @bp.get("/code/<flow>")
-def code_link(flow: str) -> str:
+def code_link(flow: str) -> Response | str:
     """The mailed link: the code filled in; only the button (POST) signs in.
 
-    In another browser than the one that asked, the page first says whose account it opens.
+    In another browser than the one that asked, the page first says whose account it opens;
+    once the code is spent, replaced or expired, the page says so and offers a new one.
     """
-    return _code_page("signin", CodeForm(flow=flow, code=request.args.get("code", "")), from_link=True)
+    return _link_page("signin", CodeForm(flow=flow, code=request.args.get("code", "")))
 
 
 @bp.route("/login/activate", methods=["GET", "POST"])
@@ -179,7 +227,7 @@ def activation() -> Response | str:
     """First sign-in: the mailed code and a new password (before a code was sent: the button)."""
     if request.method == "GET" and not signin.code_sent("activation"):
         return _ask("activation")
-    form = ActivationForm(flow=(session.get("flow") or {}).get("id"))
+    form, spent = ActivationForm(flow=(session.get("flow") or {}).get("id")), False
     if form.validate_on_submit():
         try:
             signin.activate(form.flow.data, form.code.data, form.password.data, form.remember.data,
@@ -191,14 +239,58 @@ def activation() -> Response | str:
             form.password.errors.extend(policy_messages(exc.problems))
         except CODE_REFUSALS as exc:
             form.code.errors.append(code_refused(exc))
-    return _code_page("activation", form)
+            spent = code_gone(exc)
+    return _ended_or_code_page("activation", form, spent or request.method == "GET")
 
 
 @bp.get("/activate/<flow>")
-def activation_link(flow: str) -> str:
+def activation_link(flow: str) -> Response | str:
     """The mailed activation link, as :func:`code_link`."""
-    form = ActivationForm(flow=flow, code=request.args.get("code", ""))
-    return _code_page("activation", form, from_link=True)
+    return _link_page("activation", ActivationForm(flow=flow, code=request.args.get("code", "")))
+
+
+@bp.post("/login/link/<purpose>/<ref>")
+def link_continue(purpose: str, ref: str) -> Response | str:
+    """The button of an ended link's page: a new code (or reset link) mailed, or on to the password."""
+    ended = signin.ended_link(purpose, ref) if purpose in ENDED_PURPOSES else None
+    if ended is None or ended.kind == "unknown" or not ButtonForm().validate_on_submit():
+        return redirect(url_for("login.address"))
+    try:
+        step = signin.continue_after(ended)
+    except errors.TooManyAttempts as exc:
+        return ended_page(ended, ref, notice=too_many(exc))
+    if step == "reset":
+        return render_template("reset/sent.html", email=ended.address, notice=None, actions=ButtonForm())
+    return redirect(url_for({"password": "login.password", "activation": "login.activation",
+                             "signin": "login.code"}[step]))
+
+
+ENDED_PURPOSES = ("signin", "activation", "reset")
+
+
+def ended_page(ended: EndedLink, ref: str, notice: str | None = None, typed: bool = False) -> str:
+    """"Ce lien n'est plus valable" (with the masked address and a button mailing a new code), or
+    "Votre compte est déjà activé" (with the way to the password step). ``typed``: the code was typed
+    (a waiting tab), not a link opened."""
+    return render_template("login/link_ended.html", ended=ended, actions=ButtonForm(), notice=notice,
+                           typed=typed, action=url_for("login.link_continue", purpose=ended.purpose, ref=ref))
+
+
+def _link_page(purpose: str, form: CodeForm) -> Response | str:
+    """A mailed link opened (GET): checked, never spent; the form, or why it no longer works (410)."""
+    ended = signin.ended_link(purpose, form.flow.data or "")
+    if ended is not None:
+        return ended_page(ended, form.flow.data or ""), 410  # type: ignore[return-value]
+    return _code_page(purpose, form, from_link=True)
+
+
+def _ended_or_code_page(purpose: str, form: CodeForm, check: bool) -> str:
+    """The code form again, unless (``check``) its flow ended meanwhile (a tab that waited while the
+    person used the mailed link on the phone): then what happened, as on the link's own page."""
+    ended = signin.ended_link(purpose, form.flow.data or "") if check else None
+    if ended is not None and ended.kind != "unknown":
+        return ended_page(ended, form.flow.data or "", typed=True)
+    return _code_page(purpose, form)
 
 
 def _ask(purpose: str) -> Response | str:
@@ -239,10 +331,16 @@ def code_refused(exc: Exception) -> str:
     return str(_("Ce code n'est plus valable. Demandez-en un nouveau."))
 
 
+def code_gone(exc: Exception) -> bool:
+    """The code was refused because its flow is gone (spent, replaced, expired), not mistyped."""
+    return isinstance(exc, InvalidCode) and not isinstance(exc, WrongCode)
+
+
 def wrong_code(exc: WrongCode) -> str:
     if exc.remaining <= 0:
         return str(_("Code incorrect. Ce code n'est plus valable : demandez-en un nouveau."))
-    return str(_("Code incorrect. Il vous reste %(n)d essai(s).", n=exc.remaining))
+    return str(ngettext("Code incorrect. Il vous reste %(num)d essai.",
+                        "Code incorrect. Il vous reste %(num)d essais.", exc.remaining))
 
 
 def policy_messages(problems: list[str]) -> list[str]:

@@ -5,7 +5,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from ..identity.flaskglue.current import current_authentication
-from ..identity.flaskglue.logout import end_this_session, moving_on_page
+from ..identity.flaskglue.logout import end_this_session, logged_out_landing, moving_on_page
 from .forms import ButtonForm
 
 bp = Blueprint("logout", __name__)
@@ -23,6 +23,6 @@ def confirm() -> Response | str:
 def logout() -> Response:
     if ButtonForm().validate_on_submit():
         chain = end_this_session().continuation  # a page, not a 302: see moving_on_page
-        return moving_on_page(chain) if chain else redirect(url_for("login.address", logged_out=1))
+        return moving_on_page(chain) if chain else logged_out_landing()
     return redirect(url_for("logout.confirm"))
 

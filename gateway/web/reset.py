@@ -8,8 +8,10 @@ from werkzeug.wrappers import Response
 from ..accounts.codes import InvalidCode
 from ..identity.flaskglue import signin
 from ..identity.signin import errors
+from ..identity.signin.codes import EndedLink
+from ..identity.signin.reset import RESET_LINK
 from .forms import ButtonForm, NewPasswordForm
-from .login import finish, policy_messages, too_many
+from .login import ended_page, finish, policy_messages, too_many
 from .mail_status import mail_status
 
 bp = Blueprint("reset", __name__)
@@ -48,7 +50,7 @@ def form(token: str) -> Response | str:
     """The mailed link. GET only shows the form (mail scanners open links); POST spends it."""
     target = signin.reset_target(token)
     if target is None:
-        return render_template("reset/invalid.html"), 410  # type: ignore[return-value]
+        return _ended(token)
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
@@ -56,8 +58,14 @@ def form(token: str) -> Response | str:
         except errors.PasswordRejected as exc:
             form.password.errors.extend(policy_messages(exc.problems))
         except InvalidCode:
-            return render_template("reset/invalid.html"), 410  # type: ignore[return-value]
+            return _ended(token)
         else:
             session["notice"] = _("Votre mot de passe a été modifié. Vos autres sessions ont été fermées.")
             return finish()
     return render_template("reset/form.html", form=form, email=target.primary_email)
+
+
+def _ended(token: str) -> Response:
+    """A used, replaced or expired reset link: what happened, and a button mailing a new one (410)."""
+    ended = signin.ended_link(RESET_LINK, token) or EndedLink("unknown", RESET_LINK)
+    return Response(ended_page(ended, token), 410, mimetype="text/html")

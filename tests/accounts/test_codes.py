@@ -65,3 +65,20 @@ def test_a_wrong_code_names_the_flow_it_was_tried_on(codes):
     assert (last.value.remaining, last.value.data["account"]) == (0, "acc-1")
     with pytest.raises(InvalidCode):  # void after the last try
         codes.check_code("activation", flow, code)
+
+
+def test_links_and_flows_leave_a_trace_without_their_secret(codes, redis_client):
+    """What a used, replaced or expired link's page needs (its account and address), for TRACE_TTL."""
+    from gateway.accounts.codes import TRACE_TTL
+
+    token = codes.issue_link("reset", "u1", 1800, {"email": "a@example.org"})
+    codes.redeem_link("reset", token)
+    assert codes.link_trace("reset", token)["email"] == "a@example.org"
+    assert codes.link_trace("reset", "made-up") is None and codes.link_trace("reset", "") is None
+    flow, code = codes.start_code("signin", "u1", 600, 5, {"account": "u1", "email": "a@example.org"})
+    codes.check_code("signin", flow, code)
+    assert codes.flow_trace("signin", flow) == {"account": "u1", "email": "a@example.org",
+                                                "exp": codes.flow_trace("signin", flow)["exp"]}
+    traces = list(redis_client.scan_iter("gw:*-trace:*"))
+    assert len(traces) == 2 and all(600 < redis_client.ttl(t) <= TRACE_TTL for t in traces)
+    assert all(code not in redis_client.get(t) and token not in redis_client.get(t) for t in traces)

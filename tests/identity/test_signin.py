@@ -43,6 +43,9 @@ class Links:
     def address(self, flow: str, code: str) -> str:
         return f"https://gw.example/account/emails/verify/{flow}?code={code}"
 
+    def forgot(self) -> str:
+        return "https://gw.example/login/forgot"
+
 
 class EndSessions:
     """Ends sessions in the real session store (the app's version also runs the logout hooks)."""
@@ -92,7 +95,7 @@ def test_identify_names_the_way_on_for_each_state(c):
     make(c, "u4", "gone@example.org", status="disabled")
     kinds = {raw: address.identify(c, FACTS, raw).kind for raw in (
         " Active@Example.org", "unverified@example.org", "new@example.org", "gone@example.org", "who@example.org")}
-    assert kinds == {" Active@Example.org": "password", "unverified@example.org": "verify",
+    assert kinds == {" Active@Example.org": "password", "unverified@example.org": "password",
                      "new@example.org": "activate", "gone@example.org": "disabled", "who@example.org": "unknown"}
     found = address.identify(c, FACTS, "active@example.org")
     assert (found.pending.account_id, found.pending.email) == ("u1", "active@example.org")
@@ -132,6 +135,23 @@ def test_activation_sets_the_password_and_the_account_is_active(c, sent):
     active = c.directory.get("u1")
     assert active.status == "active" and active.email("new@example.org").verified
     assert c.passwords.verify(active.password_hash, "a long new passphrase")
+
+
+def test_an_ended_link_says_what_happened_without_spending_or_sending(c, sent):
+    account = make(c, "u1", "new@example.org", verified=False, status="provisioned")
+    flow = codes.send_code(c, FACTS, "activation", account, "new@example.org")
+    assert codes.ended_link(c, "activation", flow.id) is None  # open: its form
+    replaced = codes.send_code(c, FACTS, "activation", account, "new@example.org")
+    ended = codes.ended_link(c, "activation", flow.id)
+    assert (ended.kind, ended.address, ended.shown_as) == ("ended", "new@example.org", "n***w@example.org")
+    codes.activate(c, Facts(client="192.0.2.7", flow=replaced), replaced.id, sent[-1][2]["code"],
+                   "a long new passphrase", remember=False)
+    assert codes.ended_link(c, "activation", replaced.id).kind == "activated"
+    assert codes.ended_link(c, "activation", flow.id).kind == "activated"
+    assert codes.ended_link(c, "activation", "no-such-flow") == codes.EndedLink("unknown", "activation")
+    c.directory.disable("u1")
+    assert codes.ended_link(c, "activation", flow.id).kind == "unknown"  # nothing to offer any more
+    assert len(sent) == 2
 
 
 # -- "Mes informations" ----------------------------------------------------------------------

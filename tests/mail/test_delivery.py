@@ -61,7 +61,7 @@ def test_mail_arrives_in_the_request_language(mail_client, mail_app, smtp, mail_
     ("signin_code", {"code": "300400", "link": "https://x.test/c", "minutes": 10}),
     ("reset", {"link": "https://x.test/r", "minutes": 30}),
     ("verify_email", {"code": "500600", "link": "https://x.test/v", "minutes": 30}),
-    ("password_changed", {}),
+    ("password_changed", {"link": "https://x.test/login/forgot"}),
 ])
 def test_every_mail_renders_in_both_parts(mail_app, smtp, mail_worker, template, context):
     with mail_app.app_context():

@@ -134,12 +134,14 @@ def test_oidcc_rp_initiated_logout_no_id_token_hint(browser, rp, live, account, 
 
 
 def test_oidcc_rp_initiated_logout_no_params(browser, rp, live, account):
-    """LOGOUT01 (-no-params): a confirmation page; once confirmed, our 'logged out' page."""
+    """LOGOUT01 (-no-params): a confirmation page; once confirmed, the sign-in page says "déconnecté"."""
     _signed_in(browser, rp)
     page = browser.get("/oidc/logout")
     assert page.status_code == 200 and "Se déconnecter ?" in page.text
     done = browser.submit("/oidc/logout", {"confirm": "1"}, page=page)
-    assert done.status_code == 200 and "Vous êtes déconnecté" in done.text
+    assert done.status_code == 302 and done.headers["Location"].endswith("/login?logged_out=1")
+    landing = browser.get(done.headers["Location"])
+    assert "Vous êtes déconnecté" in landing.text and 'name="email"' in landing.text
     assert browser.get("/account").status_code == 302
 
 

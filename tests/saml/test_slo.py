@@ -328,9 +328,10 @@ def test_slo06_asynchronous_request_gets_no_response(flow, parties):
     step = flow.client.get(signed_redirect(logout_request_xml(a, "_logout5", asynchronous=True), a))
     assert signed_out(flow)
     page = answer_b_by_post(flow, parties, form_of(step))
-    html = page.get_data(as_text=True)
-    assert page.status_code == 200 and "SAMLResponse" not in html and "Vous êtes déconnecté" in html
-    assert "b.example.org" in html
+    assert page.status_code == 302 and page.headers["Location"].endswith("/login?logged_out=1")
+    html = flow.client.get(page.headers["Location"]).get_data(as_text=True)  # the sign-in page (issue 12)
+    assert "SAMLResponse" not in html and "Vous êtes déconnecté" in html and 'name="email"' in html
+    assert "b.example.org" in re.search(r'<ul id="slo-done">(.*?)</ul>', html, re.S).group(1)
 
 
 # -- the logout button --------------------------------------------------------------------------------------
@@ -357,8 +358,9 @@ def test_slo04_slo08_logout_button_logs_out_every_sp(flow, parties, idp_cert):
     step = flow.client.get(signed_redirect(logout_response_xml(a, message.id), a, params["RelayState"],
                                            field="SAMLResponse"))
     page = answer_b_by_post(flow, parties, form_of(step))
-    html = page.get_data(as_text=True)
-    assert page.status_code == 200 and "Vous êtes déconnecté" in html
+    assert page.status_code == 302 and page.headers["Location"].endswith("/login?logged_out=1")
+    html = flow.client.get(page.headers["Location"]).get_data(as_text=True)
+    assert "Vous êtes déconnecté" in html and 'name="email"' in html
     done = re.search(r'<ul id="slo-done">(.*?)</ul>', html, re.S).group(1)
     assert "a.example.org" in done and "b.example.org" in done and "slo-unconfirmed" not in html
     assert signed_out(flow)
@@ -422,3 +424,56 @@ def test_slo03_name_id_of_another_person_refused(flow, parties, idp_cert):
     back = flow.client.get(signed_redirect(logout_request_xml(a, "_logout13", session_index="_other"), a))
     assert logout_response_at_a(back, idp_cert, "_logout13")[-1] == STATUS + "UnknownPrincipal"
     assert flow.client.get("/account").status_code == 200
+
+
+# -- where every logout ends (issue 12): the sign-in page, in the person's language ------------------------
+
+def test_asynchronous_logout_with_an_sp_not_answering_lands_on_the_english_sign_in_page(flow, parties):
+    """Shibboleth SP 3's asynchronous LogoutRequest, B never confirms: the sign-in page, in English (and
+    declared so), says the person is signed out and lists B as not confirmed."""
+    a = parties["A"]
+    flow.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB,en;q=0.9"
+    step = flow.client.get(signed_redirect(logout_request_xml(a, "_logout9", asynchronous=True), a))
+    assert signed_out(flow) and "SAMLRequest" in step.get_data(as_text=True)  # on to B
+    token = form_of(step)["RelayState"]
+    end = flow.client.get(f"/saml/slo/chain?token={token}&skip=1")  # "Continuer": B did not answer
+    assert end.status_code == 302 and end.headers["Location"].endswith("/login?logged_out=1")
+    html = flow.client.get(end.headers["Location"]).get_data(as_text=True)
+    assert '<html lang="en">' in html and "You are now signed out." in html and 'name="email"' in html
+    assert "b.example.org" in re.search(r'<ul id="slo-unconfirmed">(.*?)</ul>', html, re.S).group(1)
+    assert "a.example.org" not in html  # A asked: it is not "told", nor listed
+
+
+def test_the_sp_that_wants_a_logout_response_gets_it_not_the_sign_in_page(flow, parties, idp_cert):
+    a = parties["A"]
+    form = form_of(flow.client.get(signed_redirect(logout_request_xml(a, "_logout10"), a)))
+    back = answer_b_by_post(flow, parties, form)
+    assert logout_response_at_a(back, idp_cert, "_logout10", after_form=True) == [SUCCESS]
+
+
+def test_the_outcome_is_shown_once_and_cannot_be_forged(flow, parties, client):
+    a = parties["A"]
+    step = flow.client.get(signed_redirect(logout_request_xml(a, "_logout11", asynchronous=True), a))
+    end = flow.client.get(f"/saml/slo/chain?token={form_of(step)['RelayState']}&skip=1")
+    assert "slo-unconfirmed" in flow.client.get(end.headers["Location"]).get_data(as_text=True)
+    assert "slo-unconfirmed" not in flow.client.get(end.headers["Location"]).get_data(as_text=True)
+    forged = flow.client.get("/login?logged_out=1&unconfirmed=Appelez+le+0800")
+    assert "0800" not in forged.get_data(as_text=True)
+
+
+def test_the_sp_display_name_and_its_wait_page_in_english(flow, parties):
+    a = parties["A"]
+    flow.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    step = flow.client.get(signed_redirect(logout_request_xml(a, "_logout12", asynchronous=True), a))
+    waiting = flow.client.get(f"/saml/slo/chain?token={form_of(step)['RelayState']}")
+    html = waiting.get_data(as_text=True)
+    assert '<html lang="en">' in html and "has not confirmed your sign-out yet" in html
+    assert ">Continue<" in html
+
+
+def test_rejected_logout_request_page_in_english(flow, parties):
+    flow.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = flow.client.get("/saml/slo?SAMLRequest=bm90IHNhbWw%3D")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and '<html lang="en">' in html and "Cannot sign in" in html
+    assert "The sign-out request received is not valid" in html

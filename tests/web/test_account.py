@@ -162,7 +162,7 @@ def test_wrong_code_counts_down_then_the_code_is_void(signed_in, directory, mail
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for left in (4, 3, 2, 1):
         text = page(enter_code(signed_in, wrong))
-        assert f"Code incorrect. Il vous reste {left} essai(s)." in text
+        assert f"Code incorrect. Il vous reste {left} essai{'s' if left > 1 else ''}." in text
         assert 'aria-invalid="true"' in text and 'aria-describedby="code-error"' in text
     text = page(enter_code(signed_in, wrong))
     assert "Ce code n'est plus valable : demandez-en un nouveau." in text

@@ -75,12 +75,16 @@ def test_english_when_the_browser_asks(client):
     assert '<html lang="fr">' in page and "Connexion à UNESS" in page
 
 
-def test_unconfirmed_address_never_reaches_the_password(browser, make_account, directory):
-    """An address the account has but never confirmed leads to a mailed code, not to the password."""
+def test_a_second_cockpit_address_leads_to_the_password(browser, make_account, directory, mailbox):
+    """An address cockpit registered but never mailed leads an active account to the password (issue 12):
+    the password signs in without confirming it; a code mailed from there confirms it."""
     make_account("camille@univ-exemple.fr")
-    directory.add_email(directory.find_by_email("camille@univ-exemple.fr").id, "camille@gmail.com")
+    account_id = directory.find_by_email("camille@univ-exemple.fr").id
+    directory.add_email(account_id, "camille@gmail.com")
     step = browser.submit("/login", {"email": "camille@gmail.com"})
-    assert step.headers["Location"].endswith("/login/code")
-    forced = browser.submit("/login/password", {"password": PASSWORD}, form_page="/login")
-    assert forced.status_code == 302 and forced.headers["Location"].endswith("/login")
-    assert not browser.signed_in()
+    assert step.headers["Location"].endswith("/login/password")
+    page = browser.client.get("/login/password").get_data(as_text=True)
+    assert "Mot de passe oublié ?" in page and "Recevoir un code de connexion par email" in page
+    assert browser.submit("/login/password", {"password": PASSWORD}).status_code == 302
+    assert browser.signed_in() and mailbox.to("camille@gmail.com") == []
+    assert not directory.get(account_id).email("camille@gmail.com").verified

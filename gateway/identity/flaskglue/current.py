@@ -5,12 +5,18 @@ with the URL to resume, and read :func:`current_authentication`.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from flask import has_request_context, redirect, request, session, url_for
+from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
 from ..models import Authentication
 from ..redirects import is_local_url
 from ..sessions import AUTH
+
+#: session key: the application a pending sign-in leads to (its names by language) and the path resuming it
+DESTINATION = "destination"
 
 
 def current_authentication() -> Authentication | None:
@@ -27,19 +33,50 @@ def signed_in_session_id() -> str | None:
     return auth.session_id if auth else None
 
 
-def require_login(resume_url: str, *, force: bool = False, login_hint: str | None = None) -> Response:
+def require_login(resume_url: str, *, force: bool = False, login_hint: str | None = None,
+                  app_names: Iterable[tuple[str, str]] = ()) -> Response:
     """Send the person to the sign-in page, then back to ``resume_url`` (a local path).
 
     ``force`` asks for the password even with a session (SAML ForceAuthn, OIDC prompt=login).
+    ``app_names``: (language, name) pairs of the application the sign-in is for (an SP's
+    mdui:DisplayName, an OIDC client_name; language "" when unknown), kept in the session
+    with ``resume_url`` for the pages to name it (:func:`destination_name`).
     """
     if not is_local_url(resume_url):
         resume_url = "/account"
+    names = {lang: name for lang, name in app_names if name}
+    if names:
+        session[DESTINATION] = {"for": resume_url, "names": names}
+    else:
+        session.pop(DESTINATION, None)
     args: dict[str, str] = {"next": resume_url}
     if force:
         args["force"] = "1"
     if login_hint:
         args["login_hint"] = login_hint
     return redirect(url_for("login.address", **args))  # type: ignore[arg-type]
+
+
+def destination_name(lang: str) -> str:
+    """The application this browser is signing in to, in ``lang`` (else in another language), or "".
+
+    Only while the sign-in it was named for is pending (the pages until the way back) or on
+    the way back itself (its error page), never from a value the request carries.
+    """
+    record = session.get(DESTINATION) if has_request_context() else None
+    if not record or record["for"] not in (session.get("next"), request.full_path.rstrip("?")):
+        return ""
+    return name_in(record["names"], lang)
+
+
+def name_in(names: Mapping[str, str], lang: str) -> str:
+    """The name in ``lang``, else in another language (the first given), else ""."""
+    return names.get(lang) or next(iter(names.values()), "")
+
+
+def page_language() -> str:
+    """The language of the page being rendered: fr or en (Flask-Babel's choice for this request)."""
+    return str(get_locale() or "fr")
 
 
 def client_address() -> str:

@@ -9,7 +9,9 @@ front-channel logout moves on with.
 """
 from __future__ import annotations
 
-from flask import current_app, has_request_context, make_response, render_template, session
+from collections.abc import Iterable
+
+from flask import current_app, has_request_context, make_response, redirect, render_template, session, url_for
 from flask_login import logout_user
 from werkzeug.wrappers import Response
 
@@ -20,6 +22,9 @@ from ..logout import Ended, Initiator
 from ..redirects import location as checked_location
 from ..redirects import refresh_header
 from .current import client_address
+
+#: session key (of the anonymous session after a logout): the applications it told, which confirmed, which not
+LOGOUT_OUTCOME = "logout_outcome"
 
 
 def ending() -> logout.Ending:
@@ -70,3 +75,22 @@ def moving_on_page(location: str) -> Response:
     response = make_response(render_template("logout/continue.html", location=target))
     response.headers["Refresh"] = refresh_header(target)
     return response
+
+
+def logged_out_landing(done: Iterable[str] = (), unconfirmed: Iterable[str] = ()) -> Response:
+    """Where every logout ends (button, SLO chain, OIDC end-session without a way back): the sign-in page
+    saying "Vous êtes déconnecté", listing the applications that confirmed (``done``) and those that did
+    not (``unconfirmed``), names as the person knows them, kept for it in this browser's (new, anonymous)
+    session: nothing in the URL, so nobody can make the page list what did not happen."""
+    outcome = {"done": sorted(done)[:50], "unconfirmed": sorted(unconfirmed)[:50]}
+    if outcome["done"] or outcome["unconfirmed"]:
+        session[LOGOUT_OUTCOME] = outcome
+    response = redirect(url_for("login.address", logged_out=1))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def logout_outcome() -> dict[str, list[str]]:
+    """The applications the last logout of this browser told: ``done`` and ``unconfirmed`` (read once)."""
+    outcome = session.pop(LOGOUT_OUTCOME, None) or {}
+    return {"done": list(outcome.get("done", [])), "unconfirmed": list(outcome.get("unconfirmed", []))}

@@ -26,9 +26,10 @@ from .. import devices
 from ..signin import address as address_step
 from ..signin import account_addresses, account_sessions, codes, limits, password, reset
 from ..signin.address import Identified
+from ..signin.codes import EndedLink
 from ..signin.errors import AccountUnavailable
 from ..signin.context import Collaborators, Facts, Flow, Pending, SignedIn
-from .current import client_address, signed_in_session_id
+from .current import DESTINATION, client_address, signed_in_session_id
 from .logout import end_account_sessions, session_renewed
 from .user import User
 
@@ -54,6 +55,9 @@ class _Links:
 
     def address(self, flow: str, code: str) -> str:
         return absolute("account.verify_link", flow=flow, code=code)
+
+    def forgot(self) -> str:
+        return absolute("login.forgot")
 
 
 def _end_sessions(account_id: str, except_sid: str | None, reason: str, only_sid: str | None = None) -> int:
@@ -141,6 +145,11 @@ def code_sent(purpose: str) -> bool:
     return codes.code_sent(facts(), purpose)
 
 
+def still_valid_since(purpose: str) -> float | None:
+    """When this browser's ``purpose`` code was mailed, while it works (:func:`.signin.codes`)."""
+    return codes.still_valid_since(collaborators(), facts(), purpose)
+
+
 def link_elsewhere(purpose: str, flow: str) -> str | None:
     return codes.link_elsewhere(collaborators(), facts(), purpose, flow)
 
@@ -157,6 +166,31 @@ def sign_in_with_code(flow: str, code: str, remember: bool, confirmed: bool = Fa
 
 def activate(flow: str, code: str, secret: str, remember: bool, confirmed: bool = False) -> None:
     start_session(codes.activate(collaborators(), facts(), flow, code, secret, remember, confirmed))
+
+
+def ended_link(purpose: str, ref: str) -> EndedLink | None:
+    """A mailed link (a code flow, or a reset token for purpose reset) that no longer works, or None."""
+    if purpose == reset.RESET_LINK:
+        return reset.ended_reset(collaborators(), ref)
+    return codes.ended_link(collaborators(), purpose, ref)
+
+
+def continue_after(ended: EndedLink) -> str:
+    """The way on from an ended link: its account becomes the pending sign-in, and unless it is an
+    activation already done (on to the password), a new code (or reset link) is mailed.
+
+    Returns the step to show: password, activation, signin or reset. Raises TooManyAttempts.
+    """
+    assert ended.account is not None
+    session[PENDING] = {"account": ended.account.id, "email": ended.address}
+    if ended.kind == "activated":
+        return "password"
+    if ended.purpose == reset.RESET_LINK:
+        send_reset(ended.account, ended.address)
+        return "reset"
+    purpose = "activation" if ended.account.status == "provisioned" else "signin"
+    send_code(purpose, ended.account, ended.address)
+    return purpose
 
 
 def send_reset(account: Account, address: str) -> None:
@@ -242,7 +276,7 @@ def start_session(proven: SignedIn) -> None:
     Signing in again as the same account (SAML ForceAuthn, OIDC prompt=login) carries
     what the protocols recorded over to the new session id.
     """
-    keep = {k: session[k] for k in ("next",) if k in session}
+    keep = {k: session[k] for k in ("next", DESTINATION) if k in session}
     previous = (session.get("_auth") or {}).get("account")
     old_sid = getattr(session, "sid", "")
     session.clear()

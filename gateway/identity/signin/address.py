@@ -1,8 +1,16 @@
-"""Step 1, the address: which way it leads (unknown, disabled, activate, verify, password).
+"""Step 1, the address: which way it leads (unknown, disabled, activate, password).
 
 The product tells a person an address is not recognised (they have several);
 that answer is counted per client and per typed address, and farming unknown
 addresses has its own per-client limit (STYLE 7).
+
+Every address the directory holds for an active account leads to the password:
+the directory holds only the addresses cockpit registered (import, SCIM, CLI),
+confirmed or not yet, and those a person added on "Mes informations", which are
+written only once their mailed code came back
+(:mod:`.account_addresses`). So nobody can reserve someone else's address, and a
+second cockpit address works like the first (the code or reset link mailed from
+the password step confirms it).
 """
 from __future__ import annotations
 
@@ -16,7 +24,7 @@ from .limits import limit, refuse
 
 @dataclasses.dataclass(frozen=True)
 class Identified:
-    """What the address step found: ``kind`` is unknown, disabled, activate, verify or password.
+    """What the address step found: ``kind`` is unknown, disabled, activate or password.
 
     ``pending`` is the sign-in to keep for the next steps (None for unknown and disabled).
     """
@@ -50,8 +58,7 @@ def identify(c: Collaborators, facts: Facts, raw: str) -> Identified:
     pending = Pending(account.id, address)
     if account.status == "provisioned":
         return Identified("activate", address, account, pending)
-    email = account.email(address)
-    return Identified("password" if email and email.verified else "verify", address, account, pending)
+    return Identified("password", address, account, pending)
 
 
 def pending_account(c: Collaborators, pending: Pending | None) -> tuple[Account, str] | None:

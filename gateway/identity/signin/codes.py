@@ -9,7 +9,10 @@ that page's confirmation. The code itself is checked once, atomically, by
 """
 from __future__ import annotations
 
+import dataclasses
 import hmac
+from collections.abc import Mapping
+from typing import Any
 
 from ...accounts.codes import InvalidCode, WrongCode
 from ...accounts.emails import mask_email
@@ -24,10 +27,59 @@ from .password import known_device, signed_in
 SUPPORT = "support"  # a code flow's data: the operator who gave its code by phone
 
 
+@dataclasses.dataclass(frozen=True)
+class EndedLink:
+    """A mailed code or link that no longer works (spent, replaced, expired), as its page explains it.
+
+    ``kind``: "activated" (an activation whose account is active now: on to the password),
+    "ended" (a new code or link can be mailed to ``address``), "unknown" (nothing known of it
+    any more, or its account can no longer sign in: back to the address step).
+    """
+
+    kind: str
+    purpose: str
+    account: Account | None = None
+    address: str = ""
+
+    @property
+    def shown_as(self) -> str:
+        """The address as the page shows it (masked: whoever opens the link may not own it)."""
+        return mask_email(self.address) if self.address else ""
+
+
+def ended_link(c: Collaborators, purpose: str, flow: str) -> EndedLink | None:
+    """None while the code flow is open; else what the page of its link (or its waiting tab) says.
+
+    Reads only (mail scanners open links): nothing is spent or sent.
+    """
+    if c.codes.code_data(purpose, flow) is not None:
+        return None
+    return ended_from_trace(c, purpose, c.codes.flow_trace(purpose, flow))
+
+
+def ended_from_trace(c: Collaborators, purpose: str, trace: Mapping[str, Any] | None) -> EndedLink:
+    """The :class:`EndedLink` of a link or flow whose data was ``trace`` (None: nothing known)."""
+    account = c.directory.get(str(trace["account"])) if trace else None
+    address = str(trace.get("email", "")) if trace else ""
+    if account is None or account.status == "disabled" or address not in account.addresses:
+        return EndedLink("unknown", purpose)
+    kind = "activated" if purpose == "activation" and account.is_active else "ended"
+    return EndedLink(kind, purpose, account, address)
+
+
 def code_sent(facts: Facts, purpose: str) -> bool:
     """Whether this browser asked for a ``purpose`` code for the address chosen at the address step."""
     flow, chosen = facts.flow, facts.pending
     return flow is not None and chosen is not None and flow.purpose == purpose and flow.email == chosen.email
+
+
+def still_valid_since(c: Collaborators, facts: Facts, purpose: str) -> float | None:
+    """When the code this browser asked for (``purpose``, for the address chosen) was mailed, while
+    that code still works; None otherwise (what a refusal to mail another one can still offer)."""
+    if not code_sent(facts, purpose):
+        return None
+    data = c.codes.code_data(purpose, facts.flow.id)  # type: ignore[union-attr]
+    return float(data["sent"]) if data and "sent" in data else None
 
 
 def asked_here(facts: Facts, purpose: str, flow: str) -> bool:
@@ -102,7 +154,7 @@ def send_code(c: Collaborators, facts: Facts, purpose: str, account: Account, ad
     settings = c.code_settings
     minutes = settings.activation_minutes if purpose == "activation" else settings.signin_code_minutes
     flow, code = c.codes.start_code(purpose, account.id, minutes * 60, settings.signin_code_attempts,
-                                    {"account": account.id, "email": address})
+                                    {"account": account.id, "email": address, "sent": c.clock()})
     template = "activation" if purpose == "activation" else "signin_code"
     message_id = c.mail(template, address, facts.lang, code=code, link=c.links.code(purpose, flow, code),
                         minutes=minutes, expires_at=c.clock() + minutes * 60)  # not sent after it ends

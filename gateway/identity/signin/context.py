@@ -67,6 +67,8 @@ class Links(Protocol):
 
     def address(self, flow: str, code: str) -> str: ...
 
+    def forgot(self) -> str: ...
+
 
 #: ``send_mail(template, to, lang, expires_at=None, **context)``: queue one mail.
 Mailer = Callable[..., Any]

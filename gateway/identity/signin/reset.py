@@ -13,10 +13,14 @@ from ...accounts.codes import InvalidCode
 from ...accounts.models import Account
 from ...accounts.passwords import password_problems
 from ..models import RESET
+from .codes import EndedLink, ended_from_trace
 from .context import Collaborators, Facts, SignedIn, email_hash
 from .errors import PasswordRejected, WrongPassword
 from .limits import mail_limits
 from .password import signed_in, try_password
+
+
+RESET_LINK = "reset"  # the link purpose (gateway.accounts.codes)
 
 
 def _password_fingerprint(account: Account) -> str:
@@ -27,7 +31,7 @@ def send_reset(c: Collaborators, facts: Facts, account: Account, address: str) -
     """Mail a reset link (the previous one is void). Raises TooManyAttempts."""
     mail_limits(c, facts, address, account.id)
     minutes = c.code_settings.reset_minutes
-    token = c.codes.issue_link("reset", account.id, minutes * 60,
+    token = c.codes.issue_link(RESET_LINK, account.id, minutes * 60,
                                {"email": address, "pw": _password_fingerprint(account)})
     message_id = c.mail("reset", address, facts.lang, link=c.links.reset(token), minutes=minutes,
                         expires_at=c.clock() + minutes * 60)
@@ -37,13 +41,20 @@ def send_reset(c: Collaborators, facts: Facts, account: Account, address: str) -
 
 def reset_target(c: Collaborators, token: str) -> Account | None:
     """The account a reset link is for, without spending it (mail scanners open links)."""
-    data = c.codes.peek_link("reset", token)
+    data = c.codes.peek_link(RESET_LINK, token)
     if data is None:
         return None
     account = c.directory.get(data["account"])
     if account is None or account.status == "disabled" or data["pw"] != _password_fingerprint(account):
         return None
     return account
+
+
+def ended_reset(c: Collaborators, token: str) -> EndedLink | None:
+    """None while the reset link works; else what its page says (nothing is spent or sent)."""
+    if reset_target(c, token) is not None:
+        return None
+    return ended_from_trace(c, RESET_LINK, c.codes.link_trace(RESET_LINK, token))
 
 
 def reset_password(c: Collaborators, facts: Facts, token: str, password: str, remember: bool) -> SignedIn:
@@ -57,7 +68,7 @@ def reset_password(c: Collaborators, facts: Facts, token: str, password: str, re
     problems = password_problems(password, account.addresses)
     if problems:
         raise PasswordRejected(problems)
-    data = c.codes.redeem_link("reset", token)
+    data = c.codes.redeem_link(RESET_LINK, token)
     if data["pw"] != _password_fingerprint(account):
         raise InvalidCode("the password changed since the link was sent")
     account = set_password(c, facts, account, password, method_email=data["email"])
@@ -86,8 +97,8 @@ def set_password(c: Collaborators, facts: Facts, account: Account, password: str
     account = c.directory.set_password_hash(account.id, c.passwords.hash(password))
     if method_email:
         account = c.directory.verify_email(account.id, method_email)
-    c.codes.void_links("reset", account.id)
+    c.codes.void_links(RESET_LINK, account.id)
     c.end_sessions(account.id, facts.session_id, "password.changed")
-    message_id = c.mail("password_changed", account.primary_email, facts.lang)
+    message_id = c.mail("password_changed", account.primary_email, facts.lang, link=c.links.forgot())
     c.audit("password.changed", account=account.id, ip=facts.client, message_id=message_id)
     return account

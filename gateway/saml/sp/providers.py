@@ -56,6 +56,8 @@ class ServiceProvider:
     subject_id_req: str | None = None
     #: entity-category values of its md:EntityAttributes (R&S, CoCo…), read once with the metadata.
     entity_categories: frozenset[str] = frozenset()
+    #: (xml:lang, mdui:DisplayName) pairs of its mdui:UIInfo (MDUI §2.1.2), in metadata order.
+    display_names: tuple[tuple[str, str], ...] = ()
     policy: SpPolicy = DEFAULT
 
     @property
@@ -103,8 +105,22 @@ def _provider(mds: MetadataStore, entity_id: str, descriptor: dict[str, Any],
         requested_attributes=_requested(descriptor),
         subject_id_req=next(iter(attributes.get(SUBJECT_ID_REQ, [])), None),
         entity_categories=frozenset(v.strip() for v in attributes.get(ENTITY_CATEGORY, [])),
+        display_names=_display_names(mds, entity_id),
         policy=policy,
     )
+
+
+def _display_names(mds: MetadataStore, entity_id: str) -> tuple[tuple[str, str], ...]:
+    """The mdui:DisplayName of each language, by primary subtag (fr-FR is fr; the first one per
+    language; blank ones skipped)."""
+    names: dict[str, str] = {}
+    for uiinfo in mds.mdui_uiinfo(entity_id):
+        for element in uiinfo.get("display_name", []):
+            text = " ".join(str(element.get("text") or "").split())
+            lang = str(element.get("lang") or "").split("-")[0].lower()
+            if text and lang not in names:
+                names[lang] = text[:200]
+    return tuple(names.items())
 
 
 def _endpoint(raw: dict[str, Any]) -> Endpoint:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask_babel import lazy_gettext as _l
+
 from ...identity.redirects import browser_url
 from ..errors import RequestRejected, UnknownServiceProvider
 from ..idp.build import IdentityProvider
@@ -66,5 +68,5 @@ def find_sp(idp: IdentityProvider, entity_id: str) -> ServiceProvider:
 class Refused(RequestRejected):
     """A status error at IdP-initiated SSO: no request to answer with a status, so the person is told."""
 
-    message = "La passerelle UNESS ne peut pas vous connecter à ce service avec ce compte."
+    message = _l("La passerelle UNESS ne peut pas vous connecter à ce service avec ce compte.")
 
