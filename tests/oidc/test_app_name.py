@@ -13,10 +13,10 @@ def test_sign_in_pages_and_the_expired_page_name_the_client(live, account, brows
     assert sent.status_code == 302 and urlsplit(sent.headers["Location"]).path == "/login"
     page = browser.get(sent.headers["Location"])
     assert "Vous vous connectez à « rp-basic »" in unescape(page.text)
-    step = browser.submit(page, "/login", {"email": EMAIL})
+    step = browser.submit("/login", {"email": EMAIL}, page=page)
     password_page = browser.get(step.headers["Location"])
     assert "Vous vous connectez à « rp-basic »" in unescape(password_page.text)
-    done = browser.submit(password_page, "/login/password", {"password": "correct horse battery staple"})
+    done = browser.submit("/login/password", {"password": "correct horse battery staple"}, page=password_page)
     resume = urljoin(live.url, done.headers["Location"])
     assert urlsplit(resume).path.startswith("/oidc/authorize/")
     assert browser.get(resume).status_code == 200  # on to the client (the continue page)

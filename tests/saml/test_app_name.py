@@ -16,7 +16,8 @@ from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
 
 from tests.conftest import make_app
-from tests.saml.conftest import PASSWORD, FakeSP, Flow, SpSpec, read_form
+from tests.conftest import PASSWORD
+from tests.saml.conftest import FakeSP, Flow, SpSpec, read_form
 from tests.conftest import Browser
 
 FORMATION = "https://formation.uness.fr/sp"

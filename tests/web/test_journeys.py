@@ -258,7 +258,7 @@ def test_the_password_changed_mail_leads_to_a_page_that_resets_the_password(app,
     """Someone else changed Camille's password: the mail's link is a real page mailing her a reset link."""
     make_account(CAMILLE)
     intruder = Browser(app.test_client())
-    intruder.login(CAMILLE)
+    intruder.sign_in(CAMILLE)
     new = "une phrase que l'intrus a choisie"
     changed = intruder.submit("/account/password", {"current": PASSWORD, "password": new, "confirm": new},
                               form_page="/account")
