@@ -393,20 +393,25 @@ def one_stack(args: argparse.Namespace, results: Results, tmp: Path, label: str,
     results.footprints.append(Footprint(label, startup, master, workers, after))
 
 
+def bench_sp(tmp: Path) -> dict[str, str]:
+    """The bench SP's metadata in a folder of ``tmp``; the gateway setting that names it."""
+    sp_dir = tmp / "sp"
+    sp_dir.mkdir()
+    _, _, sp_cert = make_cert(tmp, "bench-sp")
+    (sp_dir / "bench-sp.xml").write_text(
+        f'<md:EntitiesDescriptor xmlns:md="{MD_NS}" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
+        + sp_entity(SP_ID, "https://bench-sp.example.org", sp_cert) + "</md:EntitiesDescriptor>",
+        encoding="utf-8")
+    return {"GATEWAY_SAML_SP_METADATA_DIR": str(sp_dir)}
+
+
 def run(args: argparse.Namespace) -> Results:
     progress(f"(g) raw response crypto (sign assertion, encrypt, sign response), {CORES} processes "
              f"for {args.saml_sign_seconds:g} s")
     results = Results(raw_rate(args.saml_sign_seconds))
     with tempfile.TemporaryDirectory(prefix="uness-bench-saml-") as tmp_dir:
         tmp = Path(tmp_dir)
-        sp_dir = tmp / "sp"
-        sp_dir.mkdir()
-        _, _, sp_cert = make_cert(tmp, "bench-sp")
-        (sp_dir / "bench-sp.xml").write_text(
-            f'<md:EntitiesDescriptor xmlns:md="{MD_NS}" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
-            + sp_entity(SP_ID, "https://bench-sp.example.org", sp_cert) + "</md:EntitiesDescriptor>",
-            encoding="utf-8")
-        base = {"GATEWAY_SAML_SP_METADATA_DIR": str(sp_dir)}
+        base = bench_sp(tmp)
         one_stack(args, results, tmp, "bench SP only", base, True)
         fed_key, fed_cert, _ = make_cert(tmp, "federation")
         certs = [make_cert(tmp, f"sp-{n}")[2] for n in range(20)]

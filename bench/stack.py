@@ -138,7 +138,7 @@ def gunicorn(redis_url: str, log: Path, app: str = APP,
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         workers = int(env.get("GATEWAY_WORKERS", os.cpu_count() or 1))
-        gateway = Gateway("127.0.0.1", port, process.pid, workers, int(env.get("GATEWAY_THREADS", 8)), log)
+        gateway = Gateway("127.0.0.1", port, process.pid, workers, int(env.get("GATEWAY_THREADS", 32)), log)
         _wait_ready(gateway, process)
         yield gateway
     finally:

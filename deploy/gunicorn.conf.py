@@ -1,7 +1,7 @@
 """gunicorn settings: ``gunicorn -c deploy/gunicorn.conf.py gateway.wsgi:app``.
 
 Environment: GATEWAY_BIND (default 127.0.0.1:8000), GATEWAY_WORKERS (default:
-one per core), GATEWAY_THREADS (default 8), GATEWAY_FORWARDED_ALLOW_IPS (the
+one per core), GATEWAY_THREADS (default 32), GATEWAY_FORWARDED_ALLOW_IPS (the
 reverse proxy's address, default 127.0.0.1).
 
 From a peer in GATEWAY_FORWARDED_ALLOW_IPS, gunicorn honours X-Forwarded-Proto,
@@ -10,9 +10,14 @@ itself leaves REMOTE_ADDR at the proxy's address). The access log holds no
 query string and no reset-link token.
 
 Threads per worker, one worker per core: argon2 releases the GIL while it
-hashes, and each worker runs one hash at a time (passwords.concurrency), so a
-burst of sign-ins queues for the core while the worker's other threads keep
-answering the SSO requests of people already signed in (`make bench`, part c).
+hashes, and each worker runs one hash at a time (passwords.concurrency) on a
+hashing thread of lower priority, so a burst of sign-ins queues for the core
+while the worker's other threads keep answering the SSO requests of people
+already signed in (`make bench`, part c). A sign-in waiting for its hash holds
+its request thread: with 8 threads, a burst of 16 sign-ins held every thread of
+both workers and /healthz waited up to 1.7 s behind it; 32 leave room for
+bursts twice that size. Threads waiting cost no CPU, and the threads at work
+are bounded by the connections, not by this number.
 
 gunicorn's control socket (``gunicornc``, gunicorn >= 25.1: worker counts,
 reload, shutdown for whoever can reach the socket) is off: systemd starts,
@@ -36,7 +41,7 @@ from gunicorn.glogging import Logger
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GATEWAY_WORKERS", multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("GATEWAY_THREADS", "8"))
+threads = int(os.environ.get("GATEWAY_THREADS", "32"))
 # Load the app (configuration, SAML metadata) once in the master, then fork:
 # a configuration error stops the start with its message, and read-only data
 # is shared between workers.
