@@ -33,7 +33,7 @@ from typing import TypeVar
 from gateway.config import PasswordSettings
 
 from . import argon, cutover, hospital, load, oidc, saml, stack
-from .meter import CORES, Meter, Usage
+from .meter import CORES, Meter, Usage, monitored, sent_and_scripted
 
 GOAL = 0.85
 #: argon2 verify / whole sign-in, from CPU (steadier than (b) / (a) on a shared host)
@@ -113,6 +113,9 @@ def run_stack(args: argparse.Namespace, gw: stack.Gateway, redis_url: str,
     pending = load.prepare(gw.host, gw.port, emails, needed, args.concurrency)
     conn = load.Connection(gw.host, gw.port)
     probe_cookie = load.post_password(conn, pending.popleft(), PASSWORD)
+    with monitored(redis_url) as seen:  # one sign-in read with MONITOR
+        load.post_password(conn, pending.popleft(), PASSWORD)
+    args.one_sign_in = sent_and_scripted(seen)
     conn.close()
     if not probe_cookie:
         sys.exit(f"bench: a password sign-in failed; the gateway's log:\n{gw.log.read_text()[-3000:]}")
@@ -175,6 +178,8 @@ GATEWAY_LIMITS_ENABLED=false{'' if args.app == stack.APP else f', app {args.app}
     row("    per sign-in: CPU of load generator / Redis",
         f"{1000 * usage.bench / ok:.1f} / {1000 * usage.redis / ok:.1f} ms")
     row("    per sign-in: Redis commands", f"{usage.redis_commands / ok:.1f}")
+    sent, scripted = args.one_sign_in
+    row("    one sign-in under MONITOR: commands sent / run by scripts", f"{len(sent)} / {len(scripted)}")
     cpu_ratio = raw.cpu_ms_per_verify / per_sign_in
     row("    ratio from CPU: verify / whole sign-in (idle-host ratio)",
         f"{cpu_ratio:.2f} ({raw.cpu_ms_per_verify:.1f}/{per_sign_in:.1f})")
