@@ -63,11 +63,31 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 SECRET_PATHS = ("/reset/",)
 
 
+#: The atoms access_log_format above uses: with that format, only they are computed (gunicorn's own
+#: atoms() also copies every request and response header and the whole environ, and decodes an
+#: Authorization header, for each request); with another one (GUNICORN_CMD_ARGS), all of them.
+_FORMAT_ATOMS = access_log_format
+
+
 class AccessLog(Logger):
     """gunicorn's logger; in the access log, what follows a SECRET_PATHS prefix is replaced."""
 
     def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
+        if self.cfg.access_log_format == _FORMAT_ATOMS:
+            status = resp.status
+            sent = getattr(resp, "sent", None)
+            atoms = {
+                "h": environ.get("REMOTE_ADDR", "-"),
+                "m": environ.get("REQUEST_METHOD"),
+                "U": environ.get("PATH_INFO"),
+                "H": environ.get("SERVER_PROTOCOL"),
+                "s": status.split(None, 1)[0] if isinstance(status, str) else status,
+                "b": str(sent) if sent is not None else "-",
+                "L": "%d.%06d" % (request_time.seconds, request_time.microseconds),
+                "a": environ.get("HTTP_USER_AGENT", "-"),
+            }
+        else:
+            atoms = super().atoms(resp, req, environ, request_time)
         path = atoms.get("U") or ""
         for prefix in SECRET_PATHS:
             if path.startswith(prefix):
