@@ -369,7 +369,8 @@ GATEWAY_LIMITS_ENABLED=false
     row("    goal: worker CPU per flow <= 2 ms", "OK" if 1000 * usage.workers / ok <= CPU_GOAL_MS else "HIGH")
     sent, scripted = r.one_flow
     row("    one flow under MONITOR: commands sent / run by scripts", f"{len(sent)} / {len(scripted)}")
-    row(f"    goal: <= {COMMANDS_GOAL} commands sent per flow", "OK" if len(sent) <= COMMANDS_GOAL else "HIGH")
+    row(f"    goal: <= {COMMANDS_GOAL} commands sent per flow",
+        "OK" if len(sent) <= COMMANDS_GOAL else "HIGH")
     print(f"    sent: {' '.join(sent)}")
     if usage.others / usage.wall / CORES > 0.05:
         print(f"\n  warning: other processes used {usage.share(usage.others)} of the cores during (f):\n"

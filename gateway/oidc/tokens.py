@@ -5,8 +5,8 @@ carries a TTL. Codes and tokens are stored under the SHA-256 of their value,
 never the value. Single-use things are consumed atomically: a refresh token is
 taken with ``GETDEL`` and, in the same Lua script, a *spent* marker is written;
 a code is marked spent in place by the script that reads it. A second
-presentation is thus recognised as reuse and revokes the family (RFC 6749 §4.1.2 and §10.5, RFC 9700 §4.14.2; checklist OIDC06,
-OIDC12, SEC05).
+presentation is thus recognised as reuse and revokes the family (RFC 6749
+§4.1.2 and §10.5, RFC 9700 §4.14.2; checklist OIDC06, OIDC12, SEC05).
 
 The code flow costs one Redis round trip per step (``make bench``, part oidc):
 issuing a code is one script (:data:`_ISSUE_CODE`: nonce, grant, session index,
