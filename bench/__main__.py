@@ -175,6 +175,8 @@ GATEWAY_LIMITS_ENABLED=false{'' if args.app == stack.APP else f', app {args.app}
         f"{burst.ok} / {burst.failed}")
     row("    POST /login/password latency p50 / p99", ms(load.percentiles(burst.latencies), 0))
     row("    per sign-in: CPU of gunicorn workers", f"{1000 * usage.workers / ok:.1f} ms")
+    row("    of which: argon2 threads (in place) / the rest",
+        f"{1000 * usage.hashing / ok:.1f} / {1000 * (usage.workers - usage.hashing) / ok:.1f} ms")
     row("    per sign-in: CPU of load generator / Redis",
         f"{1000 * usage.bench / ok:.1f} / {1000 * usage.redis / ok:.1f} ms")
     row("    per sign-in: Redis commands", f"{usage.redis_commands / ok:.1f}")

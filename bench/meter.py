@@ -30,6 +30,8 @@ class Usage:
     redis: float = 0.0
     others: float = 0.0
     redis_commands: int = 0
+    #: the part of ``workers`` their argon2 threads used
+    hashing: float = 0.0
 
     def share(self, seconds: float) -> str:
         """``seconds`` as a share of every core over the phase."""
@@ -48,19 +50,20 @@ class Meter:
         self.gw, self.redis_url = gw, redis_url
         self.usage = Usage()
 
-    def _read(self) -> tuple[float, float, float, float, stack.RedisCounters]:
+    def _read(self) -> tuple[float, float, float, float, stack.RedisCounters, float]:
         counters = stack.redis_counters(self.redis_url) if self.redis_url else stack.RedisCounters(0, 0.0)
         workers = self.gw.cpu_seconds() if self.gw else 0.0
-        return time.perf_counter(), stack.busy_cpu_seconds(), workers, time.process_time(), counters
+        hashing = self.gw.hashing_cpu_seconds() if self.gw else 0.0
+        return time.perf_counter(), stack.busy_cpu_seconds(), workers, time.process_time(), counters, hashing
 
     def __enter__(self) -> Usage:
         self.start = self._read()
         return self.usage
 
     def __exit__(self, *exc: object) -> None:
-        (t0, busy0, w0, own0, r0), (t1, busy1, w1, own1, r1) = self.start, self._read()
+        (t0, busy0, w0, own0, r0, h0), (t1, busy1, w1, own1, r1, h1) = self.start, self._read()
         u = self.usage
-        u.wall, u.workers, u.bench = t1 - t0, w1 - w0, own1 - own0
+        u.wall, u.workers, u.bench, u.hashing = t1 - t0, w1 - w0, own1 - own0, h1 - h0
         u.redis, u.redis_commands = r1.cpu_seconds - r0.cpu_seconds, r1.commands - r0.commands
         u.others = max(0.0, (busy1 - busy0) - u.workers - u.bench - u.redis)
 
