@@ -290,11 +290,16 @@ def sign_in_burst(host: str, port: int, pending: deque[Pending], password: str, 
 
 
 class Probe:
-    """GETs one path over and over (one connection, ~10 ms apart) while started; keeps each latency."""
+    """GETs one path over and over (one connection, ~10 ms apart) while started; keeps each latency.
 
-    def __init__(self, host: str, port: int, path: str, cookie: str | None = None, expect: int = 200) -> None:
+    ``path`` may be a function giving the next path (a fresh SAML AuthnRequest each time).
+    """
+
+    def __init__(self, host: str, port: int, path: str | Callable[[], str], cookie: str | None = None,
+                 expect: int = 200) -> None:
         self.conn = Connection(host, port)
-        self.path, self.cookie, self.expect = path, cookie, expect
+        self.next_path = path if callable(path) else lambda: path
+        self.cookie, self.expect = cookie, expect
         self.latencies: list[float] = []
         self.error: str | None = None
         self._stop = threading.Event()
@@ -302,11 +307,12 @@ class Probe:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            path = self.next_path()
             sent = time.perf_counter()
-            reply = self.conn.request("GET", self.path, self.cookie)
+            reply = self.conn.request("GET", path, self.cookie)
             self.latencies.append(time.perf_counter() - sent)
             if reply.status != self.expect:
-                self.error = f"GET {self.path} answered {reply.status}, not {self.expect}"
+                self.error = f"GET {path.partition('?')[0]} answered {reply.status}, not {self.expect}"
                 return
             self._stop.wait(0.01)
 

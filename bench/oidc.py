@@ -41,9 +41,11 @@ from gateway.oidc.keys import KeyStore
 from gateway.oidc.settings import DEV_KEYS
 
 from . import load, stack
-from .meter import CORES, Meter, Usage
+from .meter import CORES, Meter, Usage, monitored, sent_and_scripted
 
 GOAL = 500.0  # flows per second at 16 connections
+CPU_GOAL_MS = 2.0  # worker CPU per flow (issue 14)
+COMMANDS_GOAL = 8  # Redis commands the gateway sends per flow (one script per step)
 CLIENT_ID = "bench-rp"
 REDIRECT_URI = "http://127.0.0.1:9/bench/callback"  # the discard port: nobody serves it, nobody goes there
 SCOPE = "openid email profile"
@@ -267,6 +269,8 @@ class Results:
     full_usage: Usage
     gw: stack.Gateway
     client: BenchClient
+    #: one flow read with MONITOR: the commands the gateway sent, those its scripts ran
+    one_flow: tuple[list[str], list[str]]
 
 
 def run(args: argparse.Namespace) -> Results:
@@ -302,7 +306,13 @@ def run(args: argparse.Namespace) -> Results:
             with Meter(gw, redis_url) as full_usage:
                 full = flow_burst(gw, cookies, client, args.oidc_seconds, args.oidc_concurrency,
                                   args.oidc_httplib)
-    return Results(signing, serial, serial_usage, full, full_usage, gw, client)
+            conn = load.RawConnection(gw.host, gw.port)
+            try:
+                with monitored(redis_url) as seen:
+                    flow(conn, cookies[0], client)
+            finally:
+                conn.close()
+    return Results(signing, serial, serial_usage, full, full_usage, gw, client, sent_and_scripted(seen))
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -356,6 +366,12 @@ GATEWAY_LIMITS_ENABLED=false
     row("    ratio from CPU: signature / whole flow (idle-host ratio)",
         f"{signer.cpu_ms_per_signature / per_flow:.2f} ({signer.cpu_ms_per_signature:.2f}/{per_flow:.2f})")
     row("    flows/s the cores allow at that CPU per flow", f"{CORES * 1000 / per_flow:.0f} /s")
+    row("    goal: worker CPU per flow <= 2 ms", "OK" if 1000 * usage.workers / ok <= CPU_GOAL_MS else "HIGH")
+    sent, scripted = r.one_flow
+    row("    one flow under MONITOR: commands sent / run by scripts", f"{len(sent)} / {len(scripted)}")
+    row(f"    goal: <= {COMMANDS_GOAL} commands sent per flow",
+        "OK" if len(sent) <= COMMANDS_GOAL else "HIGH")
+    print(f"    sent: {' '.join(sent)}")
     if usage.others / usage.wall / CORES > 0.05:
         print(f"\n  warning: other processes used {usage.share(usage.others)} of the cores during (f):\n"
               "  the measured rate is lower than this host can do alone; the CPU per flow much less so.")

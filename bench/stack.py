@@ -97,6 +97,18 @@ class Gateway:
         """User + system CPU of the gunicorn workers so far (the arbiter does no request work)."""
         return sum(int(fields[11]) + int(fields[12]) for fields in _children(self.pid)) / CLOCK_TICKS
 
+    def hashing_cpu_seconds(self) -> float:
+        """The part of :meth:`cpu_seconds` its argon2 threads used: the workers' threads running at a
+        lower priority (``nice`` > 0, see gateway.accounts.passwords)."""
+        total = 0
+        for worker in _children_pids(self.pid):
+            for stat in Path(f"/proc/{worker}/task").glob("*/stat"):
+                with contextlib.suppress(OSError):
+                    fields = stat.read_text().rpartition(")")[2].split()
+                    if int(fields[16]) > 0:  # field 19 of stat(5): nice
+                        total += int(fields[11]) + int(fields[12])
+        return total / CLOCK_TICKS
+
 
 def gateway_env(redis_url: str, port: int, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of the bench's gateway processes: this one's, without its ``GATEWAY_*`` settings."""
@@ -138,7 +150,7 @@ def gunicorn(redis_url: str, log: Path, app: str = APP,
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         workers = int(env.get("GATEWAY_WORKERS", os.cpu_count() or 1))
-        gateway = Gateway("127.0.0.1", port, process.pid, workers, int(env.get("GATEWAY_THREADS", 8)), log)
+        gateway = Gateway("127.0.0.1", port, process.pid, workers, int(env.get("GATEWAY_THREADS", 32)), log)
         _wait_ready(gateway, process)
         yield gateway
     finally:
@@ -161,11 +173,21 @@ def _wait_ready(gateway: Gateway, process: subprocess.Popen[bytes], timeout: flo
 
 def _children(pid: int) -> Iterator[list[str]]:
     """The ``/proc/<child>/stat`` fields after the command name, for each child of ``pid``."""
+    for _, fields in _children_stats(pid):
+        yield fields
+
+
+def _children_pids(pid: int) -> Iterator[int]:
+    for child, _ in _children_stats(pid):
+        yield child
+
+
+def _children_stats(pid: int) -> Iterator[tuple[int, list[str]]]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
             fields = stat.read_text().rpartition(")")[2].split()
             if int(fields[1]) == pid:  # the parent pid
-                yield fields
+                yield int(stat.parent.name), fields
 
 
 def create_accounts(redis_url: str, count: int, password: str) -> list[str]:

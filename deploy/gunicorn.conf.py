@@ -1,7 +1,7 @@
 """gunicorn settings: ``gunicorn -c deploy/gunicorn.conf.py gateway.wsgi:app``.
 
 Environment: GATEWAY_BIND (default 127.0.0.1:8000), GATEWAY_WORKERS (default:
-one per core), GATEWAY_THREADS (default 8), GATEWAY_FORWARDED_ALLOW_IPS (the
+one per core), GATEWAY_THREADS (default 32), GATEWAY_FORWARDED_ALLOW_IPS (the
 reverse proxy's address, default 127.0.0.1).
 
 From a peer in GATEWAY_FORWARDED_ALLOW_IPS, gunicorn honours X-Forwarded-Proto,
@@ -10,9 +10,14 @@ itself leaves REMOTE_ADDR at the proxy's address). The access log holds no
 query string and no reset-link token.
 
 Threads per worker, one worker per core: argon2 releases the GIL while it
-hashes, and each worker runs one hash at a time (passwords.concurrency), so a
-burst of sign-ins queues for the core while the worker's other threads keep
-answering the SSO requests of people already signed in (`make bench`, part c).
+hashes, and each worker runs one hash at a time (passwords.concurrency) on a
+hashing thread of lower priority, so a burst of sign-ins queues for the core
+while the worker's other threads keep answering the SSO requests of people
+already signed in (`make bench`, part c). A sign-in waiting for its hash holds
+its request thread: with 8 threads, a burst of 16 sign-ins held every thread of
+both workers and /healthz waited up to 1.7 s behind it; 32 leave room for
+bursts twice that size. Threads waiting cost no CPU, and the threads at work
+are bounded by the connections, not by this number.
 
 gunicorn's control socket (``gunicornc``, gunicorn >= 25.1: worker counts,
 reload, shutdown for whoever can reach the socket) is off: systemd starts,
@@ -36,7 +41,7 @@ from gunicorn.glogging import Logger
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GATEWAY_WORKERS", multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("GATEWAY_THREADS", "8"))
+threads = int(os.environ.get("GATEWAY_THREADS", "32"))
 # Load the app (configuration, SAML metadata) once in the master, then fork:
 # a configuration error stops the start with its message, and read-only data
 # is shared between workers.
@@ -58,11 +63,31 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 SECRET_PATHS = ("/reset/",)
 
 
+#: The atoms access_log_format above uses: with that format, only they are computed (gunicorn's own
+#: atoms() also copies every request and response header and the whole environ, and decodes an
+#: Authorization header, for each request); with another one (GUNICORN_CMD_ARGS), all of them.
+_FORMAT_ATOMS = access_log_format
+
+
 class AccessLog(Logger):
     """gunicorn's logger; in the access log, what follows a SECRET_PATHS prefix is replaced."""
 
     def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
+        if self.cfg.access_log_format == _FORMAT_ATOMS:
+            status = resp.status
+            sent = getattr(resp, "sent", None)
+            atoms = {
+                "h": environ.get("REMOTE_ADDR", "-"),
+                "m": environ.get("REQUEST_METHOD"),
+                "U": environ.get("PATH_INFO"),
+                "H": environ.get("SERVER_PROTOCOL"),
+                "s": status.split(None, 1)[0] if isinstance(status, str) else status,
+                "b": str(sent) if sent is not None else "-",
+                "L": "%d.%06d" % (request_time.seconds, request_time.microseconds),
+                "a": environ.get("HTTP_USER_AGENT", "-"),
+            }
+        else:
+            atoms = super().atoms(resp, req, environ, request_time)
         path = atoms.get("U") or ""
         for prefix in SECRET_PATHS:
             if path.startswith(prefix):

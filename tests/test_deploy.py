@@ -222,6 +222,30 @@ def load_gunicorn_conf() -> dict:
     return namespace
 
 
+@pytest.mark.parametrize("path", ["/oidc/token", "/reset/secret-reset-token-0123456789"])
+def test_the_access_line_is_the_one_gunicorns_own_atoms_give(path):
+    """deploy/gunicorn.conf.py computes only the atoms of its format: the line is unchanged (but
+    for the reset token, redacted), including for a client authenticating with HTTP Basic."""
+    from gunicorn.glogging import Logger, SafeAtoms
+
+    conf = load_gunicorn_conf()
+    cfg = Config()
+    cfg.set("access_log_format", conf["access_log_format"])
+    logger = conf["AccessLog"](cfg)
+    environ = {"REMOTE_ADDR": "198.51.100.7", "REQUEST_METHOD": "POST", "PATH_INFO": path,
+               "RAW_URI": path + "?code=123456", "QUERY_STRING": "code=123456", "SERVER_PROTOCOL": "HTTP/1.1",
+               "HTTP_USER_AGENT": "rp/1.0", "HTTP_AUTHORIZATION": "Basic cnAtYmFzaWM6c2VjcmV0"}
+    request = types.SimpleNamespace(headers=[("USER-AGENT", "rp/1.0"), ("AUTHORIZATION", "Basic x")])
+    response = types.SimpleNamespace(status="200 OK", sent=1234,
+                                     headers=[("Content-Type", "application/json")])
+    took = datetime.timedelta(seconds=0, microseconds=2345)
+    ours = cfg.access_log_format % SafeAtoms(logger.atoms(response, request, environ, took))
+    theirs = cfg.access_log_format % SafeAtoms(Logger.atoms(logger, response, request, environ, took))
+    assert ours == theirs.replace("/reset/secret-reset-token-0123456789", "/reset/[redacted]")
+    assert ours.startswith(f'198.51.100.7 "POST {path.split("/secret")[0]}')
+    assert '" 200 1234 0.002345s "rp/1.0"' in ours
+
+
 def test_gunicorn_conf_loads_with_bind_from_the_environment(monkeypatch):
     monkeypatch.setenv("GATEWAY_BIND", "127.0.0.1:18123")
     monkeypatch.setenv("GATEWAY_WORKERS", "3")

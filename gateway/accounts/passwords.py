@@ -5,12 +5,16 @@ password step costs the same whether or not the address exists.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
+import os
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
+from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -18,19 +22,30 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from ..config import PasswordSettings
 
 MIN_LENGTH = 12
+T = TypeVar("T")
+
+
+#: How much lower the hashing threads' scheduling priority is than the request threads' (Linux
+#: ``nice``, per thread). Alone on the host they still get every idle cycle; when a request needs the
+#: core during a burst of sign-ins, the scheduler gives it the core first.
+HASH_NICENESS = 10
 
 
 class Passwords:
     """Hash and verify with the configured argon2id parameters.
 
-    At most ``settings.concurrency`` hashes run at once in a process: a burst of
-    sign-ins then queues here instead of interleaving on the cores (which costs
-    about 12 % more CPU per hash and holds every thread of the worker), so the
-    other threads keep answering cheap requests. ``make bench`` measures it.
+    Hashes run in a small pool of ``settings.concurrency`` threads per process, at a lower
+    scheduling priority (:data:`HASH_NICENESS`): a burst of sign-ins queues for the pool instead
+    of interleaving on the cores (which costs about 12 % more CPU per hash), and the request
+    threads keep answering cheap requests (/healthz, SSO, /account) first. ``make bench`` (part c)
+    measures both. The pool is made on first use in each process (a gunicorn worker, not the
+    master it was forked from).
     """
 
     def __init__(self, settings: PasswordSettings) -> None:
-        self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self._threads = settings.concurrency
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
+        self._pool_lock = threading.Lock()
         self.hasher = PasswordHasher(
             time_cost=settings.time_cost,
             memory_cost=settings.memory_cost,
@@ -38,20 +53,27 @@ class Passwords:
             type=Type.ID,
         )
 
+    def _in_pool(self, work: Callable[..., T], *args: str) -> T:
+        """``work(*args)`` on a hashing thread of this process; raises what ``work`` raises."""
+        with self._pool_lock:
+            if self._pool is None or self._pool[0] != os.getpid():  # none yet, or forked since
+                pool = ThreadPoolExecutor(self._threads, "argon2", initializer=_lower_priority)
+                self._pool = (os.getpid(), pool)
+            pool = self._pool[1]
+        return pool.submit(work, *args).result()
+
     @functools.cached_property
     def _dummy_hash(self) -> str:
         return self.hasher.hash(secrets.token_urlsafe(16))
 
     def hash(self, password: str) -> str:
-        with self._slots:
-            return self.hasher.hash(password)
+        return self._in_pool(self.hasher.hash, password)
 
     def verify(self, password_hash: str, password: str) -> bool:
         """True when ``password`` matches; an empty hash costs the same as a real one and fails."""
-        target = password_hash or self._dummy_hash  # computed outside the slot (it hashes once)
+        target = password_hash or self._dummy_hash  # computed outside the pool (it hashes once)
         try:
-            with self._slots:
-                return self.hasher.verify(target, password) and bool(password_hash)
+            return self._in_pool(self.hasher.verify, target, password) and bool(password_hash)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
@@ -61,6 +83,12 @@ class Passwords:
             return self.hasher.check_needs_rehash(password_hash)
         except InvalidHashError:
             return True
+
+
+def _lower_priority() -> None:
+    """Run by each hashing thread as it starts: lower its own priority (Linux: nice is per thread)."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or a sandbox that forbids it
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
 
 
 @functools.lru_cache(maxsize=1)

@@ -25,9 +25,15 @@ class Parties:
         """Record (or refresh) that ``party_id`` of ``protocol`` ("saml", "oidc") got this session."""
         name = self.key(session_id)
         pipe = self.store.redis.pipeline()  # HSET and EXPIRE together (MULTI): never a hash without TTL
-        pipe.hset(name, f"{protocol}|{party_id}", json.dumps(dict(data), separators=(",", ":")))
+        pipe.hset(name, *self.entry(protocol, party_id, data))
         pipe.expire(name, max(ttl, 1))
         pipe.execute()
+
+    @staticmethod
+    def entry(protocol: str, party_id: str, data: Mapping[str, Any]) -> tuple[str, str]:
+        """The hash field and value :meth:`joined` writes (for callers writing it with other keys
+        in one script, as the OIDC token step does; they set the hash's TTL with it)."""
+        return f"{protocol}|{party_id}", json.dumps(dict(data), separators=(",", ":"))
 
     def of(self, session_id: str, protocol: str | None = None) -> dict[str, dict[str, Any]]:
         """party id -> data, for one protocol or all (then keyed "protocol|party")."""

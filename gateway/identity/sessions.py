@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from redis.client import Pipeline
+
 from ..config import SessionSettings
 from ..store import Store, key
 
@@ -84,15 +86,30 @@ class SessionStore:
         # last_seen is refreshed at most every TOUCH_INTERVAL: never stricter than the TTL
         return not auth.get("remember") and idle > self.settings.idle_minutes * 60 + TOUCH_INTERVAL
 
-    def save(self, sid: str, data: Mapping[str, Any], *, new: bool) -> bool:
-        """Write with the TTL the data calls for. False when it expired or was ended meanwhile."""
+    def save(self, sid: str, data: Mapping[str, Any], *, new: bool, replacing: str | None = None) -> bool:
+        """Write with the TTL the data calls for. False when it expired or was ended meanwhile.
+
+        A new signed-in session is indexed under its account, and the record of the id it
+        replaces (``replacing``: a sign-in changes the id, against fixation) is deleted, in the
+        same round trip (MULTI) as the write.
+        """
         ttl = self.ttl_for(data)
         if ttl <= 0:
             self.delete(sid, data)
+            if replacing:
+                self.delete(replacing)
             return False
         payload = json.dumps(data, separators=(",", ":"))
-        written = self.store.redis.set(key("session", sid), payload, ex=ttl, nx=new, xx=not new)
-        return bool(written)
+        auth = data.get(AUTH) if new else None
+        if not replacing and not auth:
+            return bool(self.store.redis.set(key("session", sid), payload, ex=ttl, nx=new, xx=not new))
+        pipe = self.store.redis.pipeline()
+        if replacing:
+            pipe.delete(key("session", replacing))
+        pipe.set(key("session", sid), payload, ex=ttl, nx=new, xx=not new)
+        if auth:
+            self._index(pipe, auth["account"], sid)
+        return bool(pipe.execute()[1 if replacing else 0])
 
     def delete(self, sid: str, data: Mapping[str, Any] | None = None) -> None:
         pipe = self.store.redis.pipeline()
@@ -135,9 +152,12 @@ class SessionStore:
 
     def index(self, account_id: str, sid: str) -> None:
         pipe = self.store.redis.pipeline()
+        self._index(pipe, account_id, sid)
+        pipe.execute()
+
+    def _index(self, pipe: Pipeline, account_id: str, sid: str) -> None:
         pipe.sadd(key("account-sessions", account_id), sid)
         pipe.expire(key("account-sessions", account_id), self.settings.remember_days * 86400 + 86400)
-        pipe.execute()
 
     def touch(self, data: dict[str, Any]) -> bool:
         """Refresh last-seen (and so the idle TTL) when it is stale. True when changed."""

@@ -144,8 +144,7 @@ class Provider:
                 raise InvalidGrantError("The session this code belongs to has ended.")
             client = request.client
             rp = {"sid": grant.sid, "sub": self.subject(grant.account_id, client)}
-            self.tokens.save_tokens(grant, token, scope, rp=(rp, ttl))
-            services.parties().joined(grant.session_id, "oidc", client.client_id, {"sid": grant.sid}, ttl)
+            self.tokens.save_tokens(grant, token, scope, rp=(rp, {"sid": grant.sid}, ttl))
         audit("oidc.token_issued", client=grant.client_id, grant_type=request.payload.grant_type,
               account=grant.account_id)
 

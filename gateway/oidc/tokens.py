@@ -2,25 +2,27 @@
 
 Every key comes from :func:`gateway.store.key` (``gw:oidc:…``) and every write
 carries a TTL. Codes and tokens are stored under the SHA-256 of their value,
-never the value. Single-use things are consumed atomically: a code or a
-refresh token is taken with ``GETDEL`` and, in the same Lua script, a *spent*
-marker is written, so a second presentation is recognised as reuse and revokes
-the family (RFC 6749 §4.1.2 and §10.5, RFC 9700 §4.14.2; checklist OIDC06,
-OIDC12, SEC05).
+never the value. Single-use things are consumed atomically: a refresh token is
+taken with ``GETDEL`` and, in the same Lua script, a *spent* marker is written;
+a code is marked spent in place by the script that reads it. A second
+presentation is thus recognised as reuse and revokes the family (RFC 6749
+§4.1.2 and §10.5, RFC 9700 §4.14.2; checklist OIDC06, OIDC12, SEC05).
 
 The code flow costs one Redis round trip per step (``make bench``, part oidc):
 issuing a code is one script (:data:`_ISSUE_CODE`: nonce, grant, session index,
 code), redeeming it another (:data:`_REDEEM_CODE`: the code, its grant, the SSO
 session and the account they belong to), and the tokens with the session's RP
-record one pipeline (:meth:`TokenStore.save_tokens`).
+records (this module's index and :mod:`gateway.identity.parties`) a third
+(:data:`_SAVE_TOKENS`). With the session and account reads of authorize, a flow
+sends 5 commands to Redis, in 5 round trips (``tests/oidc/test_redis_commands.py``).
 
 =========================================  ==========================================  ====================
 key                                        holds                                       TTL
 =========================================  ==========================================  ====================
 ``gw:oidc:request:<random>``               an authorization request awaiting sign-in   request_seconds
 ``gw:oidc:grant:<id>``                     a token family (:class:`Grant`)             refresh_token_seconds
-``gw:oidc:code:<sha256>``                  an authorization code                       code_seconds
-``gw:oidc:code-used:<sha256>``             a spent code (-> its grant)                 longest token life
+``gw:oidc:code:<sha256>``                  an authorization code, then once redeemed   code_seconds, then
+                                           the same marked spent (-> its grant)        longest token life
 ``gw:oidc:access:<sha256>``                an access token                             access_token_seconds
 ``gw:oidc:refresh:<sha256>``               a refresh token                             refresh_token_seconds
 ``gw:oidc:refresh-used:<sha256>``          a spent refresh token (-> its grant)        refresh_token_seconds
@@ -39,6 +41,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ..accounts.models import Account, from_hash
+from ..identity.parties import Parties
 from .settings import OidcSettings
 from ..store import Store, key
 from .credentials import token_digest
@@ -59,26 +62,37 @@ redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
 redis.call('SET', KEYS[4], ARGV[6], 'EX', tonumber(ARGV[7]))
 return 1
 """
-#: KEYS code, spent code; ARGV client id, spent TTL, then the key prefixes of grants, sessions
-#: and accounts. {'ok', code, grant, session, account fields} (the code consumed, a spent marker
-#: written; '' or {} for what is missing), {'other'} (another client's code: left alone),
-#: {'spent', code} or {'none'}.
+#: KEYS code; ARGV client id, spent TTL, then the key prefixes of grants, sessions and accounts.
+#: {'ok', code, grant, session, account fields} (the code marked spent in place, for the longest token
+#: life; '' or {} for what is missing), {'other'} (another client's code: left alone), {'spent', code}
+#: or {'none'}.
 _REDEEM_CODE = """
 local v = redis.call('GET', KEYS[1])
-if not v then
-  local spent = redis.call('GET', KEYS[2])
-  if spent then return {'spent', spent} end
-  return {'none'}
-end
+if not v then return {'none'} end
 local code = cjson.decode(v)
+if code['spent'] then return {'spent', v} end
 if code['client_id'] ~= ARGV[1] then return {'other'} end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], v, 'EX', tonumber(ARGV[2]))
+code['spent'] = true
+redis.call('SET', KEYS[1], cjson.encode(code), 'EX', tonumber(ARGV[2]))
 local grant = redis.call('GET', ARGV[3] .. code['grant'])
 if not grant then return {'ok', v, '', '', {}} end
 local g = cjson.decode(grant)
 local session = redis.call('GET', ARGV[4] .. g['session_id'])
 return {'ok', v, grant, session or '', redis.call('HGETALL', ARGV[5] .. g['account_id'])}
+"""
+#: KEYS access token, refresh token, session index, session parties; ARGV access record, its TTL,
+#: refresh record ('' for none), its TTL, then ('' for none) the index field and value, the TTL of both
+#: hashes, the parties field and value. Both hashes get their TTL in the same step (never one without).
+_SAVE_TOKENS = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'EX', tonumber(ARGV[4])) end
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
+  redis.call('HSET', KEYS[4], ARGV[8], ARGV[9])
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[7]))
+end
+return 1
 """
 
 
@@ -105,6 +119,7 @@ class TokenStore:
         self._take_and_mark = store.redis.register_script(_TAKE_AND_MARK)
         self._issue_code = store.redis.register_script(_ISSUE_CODE)
         self._redeem_code = store.redis.register_script(_REDEEM_CODE)
+        self._save_tokens = store.redis.register_script(_SAVE_TOKENS)
 
     def now(self) -> int:
         return int(self.clock())
@@ -166,8 +181,7 @@ class TokenStore:
     def redeem_code(self, code: str, client_id: str) -> Redeemed:
         """Consume the code if it is ``client_id``'s, with its grant, the grant's SSO session and
         account: one round trip. Another client's code is left for its owner."""
-        digest = token_digest(code)
-        keys = [key("oidc", "code", digest), key("oidc", "code-used", digest)]
+        keys = [key("oidc", "code", token_digest(code))]
         args = [client_id, self.longest_life, key("oidc", "grant", ""), key("session", ""), Store.USER_PREFIX]
         found = self._redeem_code(keys=keys, args=args)
         status = found[0]
@@ -191,24 +205,28 @@ class TokenStore:
 
     # -- access and refresh tokens ----------------------------------------------------------------
     def save_tokens(self, grant: Grant, token: dict[str, Any], scope: str,
-                    rp: tuple[dict[str, Any], int] | None = None) -> None:
-        """The access (and refresh) token; with ``rp`` (its data, the session's TTL), also record the
-        client as an RP of the grant's SSO session (``rp:<client>`` in its hash). One round trip."""
+                    rp: tuple[dict[str, Any], dict[str, Any], int] | None = None) -> None:
+        """The access (and refresh) token; with ``rp`` (its data for this module's session index, its
+        data for the session's parties, the session's TTL), also record the client as an RP of the
+        grant's SSO session: ``rp:<client>`` in the index, ``oidc|<client>`` in
+        :class:`~gateway.identity.parties.Parties`. One round trip (one script)."""
         now = self.now()
         s = self.settings
         base = {"grant": grant.id, "client_id": grant.client_id, "scope": scope, "iat": now}
-        pipe = self.store.redis.pipeline(transaction=False)
-        pipe.set(key("oidc", "access", token_digest(token["access_token"])),
-                 _json({**base, "exp": now + s.access_token_seconds}), ex=s.access_token_seconds)
-        if token.get("refresh_token"):
-            pipe.set(key("oidc", "refresh", token_digest(token["refresh_token"])),
-                     _json({**base, "exp": now + s.refresh_token_seconds}), ex=s.refresh_token_seconds)
-        if rp is not None:
-            data, ttl = rp
-            name = key("oidc", "session", grant.session_id)
-            pipe.hset(name, f"rp:{grant.client_id}", _json(data))
-            pipe.expire(name, max(ttl, 1))
-        pipe.execute()
+        refresh = token.get("refresh_token")
+        keys = [key("oidc", "access", token_digest(token["access_token"])),
+                key("oidc", "refresh", token_digest(refresh) if refresh else "-"),
+                key("oidc", "session", grant.session_id), Parties.key(grant.session_id)]
+        args: list[Any] = [_json({**base, "exp": now + s.access_token_seconds}), s.access_token_seconds,
+                           _json({**base, "exp": now + s.refresh_token_seconds}) if refresh else "",
+                           s.refresh_token_seconds]
+        if rp is None:
+            args += ["", "", 1, "", ""]
+        else:
+            index, party, ttl = rp
+            args += [f"rp:{grant.client_id}", _json(index), max(ttl, 1),
+                     *Parties.entry("oidc", grant.client_id, party)]
+        self._save_tokens(keys=keys, args=args)
 
     def _token(self, kind: str, record: dict[str, Any] | None, value: str) -> Token | None:
         if record is None:

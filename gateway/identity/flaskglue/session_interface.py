@@ -117,23 +117,23 @@ class RedisSessionInterface(SessionInterface):
             _become(response, app.make_response(app.handle_user_exception(exc)))
 
     def _save(self, session: ServerSession, response: Response) -> None:
-        if session.old_sid:
-            self.sessions.delete(session.old_sid)
         if not session:
+            if session.old_sid:
+                self.sessions.delete(session.old_sid)
             if not session.new:
                 self.sessions.delete(session.sid)
             if {self.cookie_name, self.saml_cookie_name} & set(request.cookies):
                 response.delete_cookie(self.cookie_name, path="/")
                 self._delete_saml_cookie(response)
             return
-        if session.modified and not self.sessions.save(session.sid, dict(session), new=session.new):
+        # regenerate() marks the session modified: the old record goes with this write (and a new
+        # signed-in session is indexed under its account), in one round trip
+        if session.modified and not self.sessions.save(session.sid, dict(session), new=session.new,
+                                                       replacing=session.old_sid):
             response.delete_cookie(self.cookie_name, path="/")
             self._delete_saml_cookie(response)
             return
         if session.new or session.modified:
-            auth = session.get(AUTH)
-            if auth and session.new:
-                self.sessions.index(auth["account"], session.sid)
             max_age = self.sessions.ttl_for(session) if session.permanent else None
             response.set_cookie(
                 self.cookie_name, session.sid, max_age=max_age, path="/", httponly=True,

@@ -191,15 +191,21 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 def refresh_cache(aggregate: Aggregate, timeout: float = TIMEOUT) -> bool:
     """Fetch, check, and on success replace the cache file. False (one log line) on any failure."""
+    return refreshed(aggregate, timeout) is not None
+
+
+def refreshed(aggregate: Aggregate, timeout: float = TIMEOUT) -> tuple[bytes, etree._Element] | None:
+    """:func:`refresh_cache`, giving the document written and its checked root (None on failure),
+    so that loading it at start-up does not check the signature a second time."""
     try:
         data = fetch(aggregate.url, timeout)
-        verified(data, Path(aggregate.cert).read_bytes())
+        root = verified(data, Path(aggregate.cert).read_bytes())
     except (AggregateError, OSError) as exc:
         log.warning("saml aggregate %s: refresh refused, last good copy kept: %s", aggregate.url, exc)
-        return False
+        return None
     write_atomically(aggregate.cache_file, data)
     log.info("saml aggregate %s: refreshed (%d bytes)", aggregate.url, len(data))
-    return True
+    return data, root
 
 
 def read_cache(aggregate: Aggregate) -> etree._Element:
@@ -268,9 +274,8 @@ class Aggregates:
     def load_at_start(self, fetch_first: bool = True) -> None:
         """Refresh each aggregate if its cache is stale, then load the cache; nothing usable: skipped."""
         for aggregate in self.aggregates:
-            if fetch_first and self._stale(aggregate):
-                refresh_cache(aggregate)
-            self._load(aggregate)
+            fresh = refreshed(aggregate) if fetch_first and self._stale(aggregate) else None
+            self._load(aggregate, fresh)
 
     def _stale(self, aggregate: Aggregate) -> bool:
         try:
@@ -278,15 +283,20 @@ class Aggregates:
         except OSError:
             return True
 
-    def _load(self, aggregate: Aggregate) -> bool:
-        """Load the cache file if its content changed; True when the store got a new copy."""
+    def _load(self, aggregate: Aggregate, fresh: tuple[bytes, etree._Element] | None = None) -> bool:
+        """Load the cache file if its content changed; True when the store got a new copy.
+
+        ``fresh``: the document just fetched and checked, with its root: used as it is when the
+        cache file still holds exactly that document."""
         try:
             mtime = aggregate.cache_file.stat().st_mtime
-            digest = hashlib.sha256(aggregate.cache_file.read_bytes()).digest()
+            data = aggregate.cache_file.read_bytes()
+            digest = hashlib.sha256(data).digest()
             if digest == self._digests.get(aggregate.url):  # touched, not changed
                 self._mtimes[aggregate.url] = mtime
                 return False
-            loaded = metadata_of(self.mds, read_cache(aggregate), self.local)
+            root = fresh[1] if fresh is not None and fresh[0] == data else read_cache(aggregate)
+            loaded = metadata_of(self.mds, root, self.local)
         except (AggregateError, OSError) as exc:
             log.warning("saml aggregate %s: not loaded, previous copy kept (%s)", aggregate.url, exc)
             return False
