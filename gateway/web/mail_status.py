@@ -1,8 +1,12 @@
 """What became of the mail a page just sent, as that page says it (``templates/_mail_status.html``).
 
-The code, activation and reset pages include the partial, which calls
-:func:`mail_status` (a template global) with the address the page names and
-the kind of mail it waits for; the fate itself is :mod:`gateway.mail.fate`'s.
+The code, activation, reset and address-confirmation pages include the partial,
+which calls :func:`mail_status` (a template global) with the address the page
+names and the kind of mail it waits for; the fate itself is
+:mod:`gateway.mail.fate`'s. A code page shows the mail this browser's own code
+flow sent (its Message-ID kept with the flow), never another browser's mail to
+the same address; the reset page, the newest reset mail to the address this
+browser asked a link for.
 """
 from __future__ import annotations
 
@@ -14,11 +18,15 @@ import redis
 from flask import Flask
 
 from .. import services
+from ..identity.flaskglue import signin
 from ..i18n import time_of_day
 from ..mail import fate as fates
 
 #: The mail templates each page waits for.
-KINDS = {"code": ("signin_code",), "activation": ("activation",), "reset": ("reset",)}
+KINDS = {"code": ("signin_code",), "activation": ("activation",), "reset": ("reset",),
+         "address": ("verify_email",)}
+#: The kinds whose mail is this browser's own code flow's, by the flow's purpose.
+OWN_FLOW = {"code": "signin", "activation": "activation", "address": signin.CONFIRMING}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +46,9 @@ class MailStatus:
 
 
 def mail_status(address: str | None, kind: str, now: float | None = None) -> MailStatus | None:
-    """The status of the newest ``kind`` mail (a key of :data:`KINDS`) to ``address``; None if there is
-    none, or Redis cannot say (the page then shows only what it always did).
+    """The status of the ``kind`` mail (a key of :data:`KINDS`) to ``address`` this page waits for: the
+    one this browser's code flow sent (:data:`OWN_FLOW`), else the newest to ``address``; None if there
+    is none, or Redis cannot say (the page then shows only what it always did).
 
     Raises KeyError for another kind.
     """
@@ -47,10 +56,18 @@ def mail_status(address: str | None, kind: str, now: float | None = None) -> Mai
     if not address:
         return None
     try:
-        found = fates.latest(services.store(), address, templates)
+        found = _own_mail(address, kind) if kind in OWN_FLOW else fates.latest(services.store(), address, templates)
     except redis.RedisError:
         return None
-    return None if found is None else present(found, time.time() if now is None else now)
+    if found is None or found.template not in templates:
+        return None
+    return present(found, time.time() if now is None else now)
+
+
+def _own_mail(address: str, kind: str) -> fates.MailFate | None:
+    """The fate of the mail this browser's ``kind`` code flow sent to ``address``. Raises RedisError."""
+    message_id = signin.mail_sent_here(OWN_FLOW[kind], address)
+    return None if message_id is None else fates.fate(services.store(), message_id)
 
 
 def present(fate: fates.MailFate, now: float) -> MailStatus:

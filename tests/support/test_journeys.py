@@ -111,6 +111,7 @@ def test_a_person_whose_mail_never_arrived_signs_in_with_a_code_read_out(no_retr
         "/login/activate")
     page = phone.client.get("/login/activate").get_data(as_text=True)
     assert 'name="code"' in page  # the code step at once: nothing mailed
+    assert 'id="etat-du-message"' not in page  # this browser asked for no mail: not the failed one shown
     answer = phone.submit("/login/activate", {"code": code, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert answer.status_code == 302, answer.get_data(as_text=True)
     assert phone.signed_in()

@@ -202,3 +202,31 @@ def all_page_logs(caplog):
     yield caplog
     for logger in loggers:
         logger.removeHandler(caplog.handler)
+
+
+def test_two_browsers_asking_codes_for_one_address_each_see_their_own_mail(browser, make_account, app, smtp):
+    make_account("camille.martin@chu-x.fr")
+    ask_signin_code(browser, "camille.martin@chu-x.fr")
+    run_mail_worker(app)  # the first browser's mail: accepted
+    assert ACCEPTED in page(browser.client.get("/login/code"))
+    other = Browser(app.test_client())
+    asked = ask_signin_code(other, "camille.martin@chu-x.fr")  # the second one's: still queued
+    assert "Envoi en cours à c***n@chu-x.fr" in asked and ACCEPTED not in asked
+
+    first = page(browser.client.get("/login/code"))  # its code replaced by the second one's
+    assert "Ce code n'est plus valable" in first and "Recevoir un nouveau code par email" in first
+    assert "Envoi en cours" not in first  # never the other browser's mail
+    run_mail_worker(app)
+    assert ACCEPTED in page(other.client.get("/login/code"))
+
+def test_the_address_confirmation_step_shows_its_mail(browser, make_account, app, smtp):
+    make_account("camille.martin@chu-x.fr")
+    browser.sign_in("camille.martin@chu-x.fr")
+    browser.submit("/account/emails", {"new_email": "camille.perso@example.org"}, form_page="/account")
+    before = page(browser.client.get("/account/emails/verify"))
+    assert "Envoi en cours à c***o@example.org" in before
+    assert '<a href="/account/emails/verify">Actualiser</a>' in before
+    run_mail_worker(app)
+    accepted = last_fate(app, "camille.perso@example.org")
+    shown = page(browser.client.get("/account/emails/verify"))
+    assert f"Envoyé à c***o@example.org à {clock(accepted.at)}, {ACCEPTED}." in shown

@@ -157,7 +157,7 @@ def link_elsewhere(purpose: str, flow: str) -> str | None:
 def send_code(purpose: str, account: Account, address: str) -> None:
     """Mail a code (:func:`..signin.codes.send_code`); this browser keeps the flow."""
     flow = codes.send_code(collaborators(), facts(), purpose, account, address)
-    session[FLOW] = {"purpose": flow.purpose, "id": flow.id, "email": flow.email}
+    session[FLOW] = {"purpose": flow.purpose, "id": flow.id, "email": flow.email, "mail": flow.message_id}
 
 
 def sign_in_with_code(flow: str, code: str, remember: bool, confirmed: bool = False) -> None:
@@ -229,8 +229,20 @@ def send_address_code(account: Account, address: str) -> None:
 
 
 def _keep_confirming(flow: Flow) -> str:
-    session[CONFIRMING] = {"flow": flow.id, "email": flow.email}
+    session[CONFIRMING] = {"flow": flow.id, "email": flow.email, "mail": flow.message_id}
     return flow.email
+
+
+def mail_sent_here(purpose: str, address: str) -> str | None:
+    """The Message-ID of the mail this browser's own ``purpose`` code flow (activation, signin, or
+    :data:`CONFIRMING`) sent to ``address``; None when this browser asked for none (or support read
+    its code out): never the mail another browser asked for."""
+    kept = session.get(CONFIRMING if purpose == CONFIRMING else FLOW) or {}
+    if purpose != CONFIRMING and kept.get("purpose") != purpose:
+        return None
+    if kept.get("email") != address or not kept.get("mail"):
+        return None
+    return str(kept["mail"])
 
 
 def pending_address(account: Account, flow: str) -> str | None:

@@ -67,7 +67,7 @@ def _mail_code(c: Collaborators, facts: Facts, account: Account, address: str) -
                         link=c.links.address(flow, code))
     c.audit("email.code_sent", account=account.id, email_hash=email_hash(address), ip=facts.client,
             message_id=message_id)
-    return Flow(VERIFY, flow, address)
+    return Flow(VERIFY, flow, address, message_id or "")
 
 
 def pending_address(c: Collaborators, account: Account, flow: str) -> str | None:

@@ -160,7 +160,7 @@ def send_code(c: Collaborators, facts: Facts, purpose: str, account: Account, ad
                         minutes=minutes, expires_at=c.clock() + minutes * 60)  # not sent after it ends
     c.audit(f"{'activation' if purpose == 'activation' else 'code'}.sent", account=account.id,
             email_hash=email_hash(address), ip=facts.client, message_id=message_id)
-    return Flow(purpose, flow, address)
+    return Flow(purpose, flow, address, message_id or "")
 
 
 def redeem(c: Collaborators, facts: Facts, purpose: str, flow: str, code: str) -> tuple[Account, str]:

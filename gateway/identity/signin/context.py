@@ -35,11 +35,13 @@ class Pending:
 
 @dataclasses.dataclass(frozen=True)
 class Flow:
-    """A code flow this browser asked for: ``purpose`` (activation, signin), its id, the address mailed."""
+    """A code flow this browser asked for: ``purpose`` (activation, signin), its id, the address mailed,
+    and the Message-ID of its mail (empty when none was sent: a code support read out)."""
 
     purpose: str
     id: str
     email: str
+    message_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
