@@ -123,6 +123,11 @@ class Codes:
             raise InvalidCode("unknown, used or expired link")
         return data
 
+    def latest_link(self, purpose: str, account_id: str) -> dict[str, Any] | None:
+        """The data of (purpose, account)'s outstanding link while it works (unused, unexpired), or None."""
+        digest = self.store.redis.get(key("link-latest", purpose, account_id))
+        return self._live(self.store.redis.get(key("link", purpose, digest))) if digest else None
+
     def void_links(self, purpose: str, account_id: str) -> None:
         """Void the outstanding link of (purpose, account), e.g. once the password changed."""
         previous = self.store.redis.getdel(key("link-latest", purpose, account_id))

@@ -73,10 +73,17 @@ def too_many(exc: errors.TooManyAttempts) -> str:
                         "Trop de tentatives. Réessayez dans %(num)d minutes.", exc.minutes))
 
 
-def no_new_code_yet(exc: errors.TooManyAttempts, sent_at: float | None) -> str:
-    """A refusal to mail another code that says what still works: the code already sent, if it does."""
+def no_new_mail_yet(exc: errors.TooManyAttempts, sent_at: float | None, link: bool = False) -> str:
+    """A refusal to mail another code (or reset ``link``) that says what still works: the one already
+    sent, if it does."""
     if sent_at is None:
         return too_many(exc)
+    if link:
+        return str(ngettext(
+            "Un lien vous a été envoyé à %(time)s, il reste valable ; vous pourrez en demander un autre dans "
+            "%(num)d minute.",
+            "Un lien vous a été envoyé à %(time)s, il reste valable ; vous pourrez en demander un autre dans "
+            "%(num)d minutes.", exc.minutes, time=time_of_day(sent_at)))
     return str(ngettext(
         "Un code vous a été envoyé à %(time)s, il reste valable ; vous pourrez en demander un autre dans "
         "%(num)d minute.",
@@ -97,6 +104,7 @@ def forgot() -> Response | str:
     the address (the address step's rules), then a reset link mailed to it."""
     form = AddressForm(email=last_email() or None)
     if form.validate_on_submit():
+        found = None
         try:
             found = signin.identify(form.email.data)
             if found.kind == "password" and found.account is not None:
@@ -109,7 +117,9 @@ def forgot() -> Response | str:
         except InvalidEmail:
             form.email.errors.append(_("Cette adresse email n'est pas valide."))
         except errors.TooManyAttempts as exc:
-            form.email.errors.append(too_many(exc))
+            sent_at = signin.link_still_valid_since(found.account, found.address) \
+                if found is not None and found.account is not None else None
+            form.email.errors.append(no_new_mail_yet(exc, sent_at, link=True))
     return render_template("login/forgot.html", form=form)
 
 
@@ -189,7 +199,7 @@ def send_code() -> Response | str:
     try:
         signin.send_code(purpose, account, email)
     except errors.TooManyAttempts as exc:
-        session["notice"] = no_new_code_yet(exc, signin.still_valid_since(purpose))
+        session["notice"] = no_new_mail_yet(exc, signin.still_valid_since(purpose))
     return redirect(url_for("login.activation" if purpose == "activation" else "login.code"))
 
 

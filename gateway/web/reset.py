@@ -11,12 +11,10 @@ from ..identity.signin import errors
 from ..identity.signin.codes import EndedLink
 from ..identity.signin.reset import RESET_LINK
 from .forms import ButtonForm, NewPasswordForm
-from .login import ended_page, finish, policy_messages, too_many
+from .login import ended_page, finish, no_new_mail_yet, policy_messages
 from .mail_status import mail_status
 
 bp = Blueprint("reset", __name__)
-#: The address this browser last mailed a reset link to (its "Actualiser" shows that mail's fate, no other).
-RESET_SENT = "reset_sent"
 
 
 @bp.post("/login/reset")
@@ -29,9 +27,8 @@ def send() -> Response | str:
     notice = None
     try:
         signin.send_reset(account, email)
-        session[RESET_SENT] = email
     except errors.TooManyAttempts as exc:
-        notice = too_many(exc)
+        notice = no_new_mail_yet(exc, signin.link_still_valid_since(account, email), link=True)
     return render_template("reset/sent.html", email=email, notice=notice, actions=ButtonForm())
 
 
@@ -40,7 +37,7 @@ def sent() -> Response | str:
     """The "link sent" page again (its "Actualiser"): what became of the last reset mail to the address,
     once this browser asked for one (typing someone's address does not show their mails)."""
     chosen = signin.pending()
-    if chosen is None or session.get(RESET_SENT) != chosen[1] or mail_status(chosen[1], "reset") is None:
+    if chosen is None or not signin.reset_sent_here(chosen[1]) or mail_status(chosen[1], "reset") is None:
         return redirect(url_for("login.address"))
     return render_template("reset/sent.html", email=chosen[1], notice=None, actions=ButtonForm())
 

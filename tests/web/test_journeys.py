@@ -232,6 +232,35 @@ def test_a_refused_new_code_says_the_sent_one_still_works(build, make_account, m
     assert browser.submit("/login/code", {"code": mailbox.code(CAMILLE)}).status_code == 302  # it does work
 
 
+LINK_STILL_WORKS = (r"Un lien vous a été envoyé à (\d{1,2}) h (\d{2}), il reste valable ; vous pourrez en demander "
+                    r"un autre dans (\d+) (minutes?)\.")
+
+
+def test_a_refused_new_reset_link_says_the_sent_one_still_works(build, make_account, mailbox):
+    make_account(CAMILLE)
+    app = build({"limits": {"mail_per_address": "1/10minute"}})
+    browser = Browser(app.test_client())
+    browser.submit("/login", {"email": CAMILLE})
+    before = time.time()
+    browser.submit("/login/reset", form_page="/login/password")
+    after = time.time()
+    found = re.search(LINK_STILL_WORKS, text(browser.submit("/login/reset", form_page="/login/reset")))
+    assert found
+    hour, minute, minutes, word = found.groups()
+    assert (int(hour), int(minute)) in paris_times(before, after)
+    assert 1 <= int(minutes) <= 10 and (word == "minute") == (int(minutes) == 1)
+    forgot = text(browser.submit("/login/forgot", {"email": CAMILLE}))  # "Mot de passe oublié" from outside
+    assert re.search(LINK_STILL_WORKS, forgot) and 'role="alert"' in forgot
+    assert len(mailbox.to(CAMILLE)) == 1
+    assert mailbox.link(CAMILLE).startswith("/reset/")
+    assert browser.client.get(mailbox.link(CAMILLE)).status_code == 200  # it does work
+
+    other = Browser(app.test_client())  # someone typing Camille's address learns nothing of her link
+    other.submit("/login", {"email": CAMILLE})
+    refused = text(other.submit("/login/reset", form_page="/login/password"))
+    assert "Réessayez dans" in refused and not re.search(LINK_STILL_WORKS, refused)
+
+
 def test_plurals_of_the_tries_left(app, make_account, mailbox, browser):
     make_account(CAMILLE)
     browser.submit("/login", {"email": CAMILLE})

@@ -36,6 +36,7 @@ from .user import User
 PENDING = "login"  # session key: the account chosen at the address step
 FLOW = "flow"  # session key: the code flow this browser asked for
 CONFIRMING = account_addresses.VERIFY  # session key: the address this browser is adding, its code flow
+RESET_SENT = "reset_sent"  # session key: the address this browser last had a reset link mailed to
 
 
 def absolute(endpoint: str, **values: Any) -> str:
@@ -194,7 +195,23 @@ def continue_after(ended: EndedLink) -> str:
 
 
 def send_reset(account: Account, address: str) -> None:
+    """Mail a reset link (:func:`..signin.reset.send_reset`); this browser remembers it asked for
+    one to ``address``. Raises TooManyAttempts."""
     reset.send_reset(collaborators(), facts(), account, address)
+    session[RESET_SENT] = address
+
+
+def reset_sent_here(address: str) -> bool:
+    """Whether this browser had a reset link mailed to ``address`` (typing someone's address shows
+    nothing of their mails)."""
+    return bool(address) and session.get(RESET_SENT) == address
+
+
+def link_still_valid_since(account: Account, address: str) -> float | None:
+    """When the reset link this browser asked for ``address`` was mailed, while it still works."""
+    if not reset_sent_here(address):
+        return None
+    return reset.link_still_valid_since(collaborators(), account, address)
 
 
 def reset_target(token: str) -> Account | None:

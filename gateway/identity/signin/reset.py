@@ -32,11 +32,20 @@ def send_reset(c: Collaborators, facts: Facts, account: Account, address: str) -
     mail_limits(c, facts, address, account.id)
     minutes = c.code_settings.reset_minutes
     token = c.codes.issue_link(RESET_LINK, account.id, minutes * 60,
-                               {"email": address, "pw": _password_fingerprint(account)})
+                               {"email": address, "pw": _password_fingerprint(account), "sent": c.clock()})
     message_id = c.mail("reset", address, facts.lang, link=c.links.reset(token), minutes=minutes,
                         expires_at=c.clock() + minutes * 60)
     c.audit("reset.sent", account=account.id, email_hash=email_hash(address), ip=facts.client,
             message_id=message_id)
+
+
+def link_still_valid_since(c: Collaborators, account: Account, address: str) -> float | None:
+    """When the account's outstanding reset link was mailed to ``address``, while it still works
+    (what a refusal to mail another one can still offer); None otherwise."""
+    data = c.codes.latest_link(RESET_LINK, account.id)
+    if not data or data.get("email") != address or data.get("pw") != _password_fingerprint(account):
+        return None
+    return float(data["sent"]) if "sent" in data else None
 
 
 def reset_target(c: Collaborators, token: str) -> Account | None:
