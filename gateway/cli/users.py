@@ -2,7 +2,10 @@
 
 Bad input never ends in a stack trace: a directory error (address taken,
 invalid field, unknown account…) becomes one line on stderr and exit status 1.
-Writes leave an audit line (``source="cli"``).
+Writes leave an audit line (``source="cli"``); a change to one person's account
+(disable, add-email, remove-email, set-password) is audited inside the app, so
+that its audit hooks hear it as they hear the pages' (:func:`gateway.logs.on_audit`:
+the person's "Activité récente" and support's history).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from typing import IO, Any, TypeVar, cast
 
 import click
 
-from .. import logs
+from .. import logs, services
 from ..accounts.directory import Directory, new_account_id
 from ..accounts.emails import normalize_email
 from ..accounts.errors import AccountNotFound, AccountsError, InvalidEmail
@@ -35,7 +38,8 @@ from ..accounts.models import (
 )
 from ..accounts.passwords import MIN_LENGTH, password_problems
 from ..accounts.provisioning import apply_record
-from . import Context, cli, fail, pass_context
+from ..identity.signin.context import email_hash
+from . import Context, cli, create_app_or_exit, fail, pass_context
 from .records import Entry, FileProblem, entries, file_format, read_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,9 +92,21 @@ def find_account(directory: Directory, ref: str) -> Account:
         raise AccountNotFound(ref) from None
 
 
-def audit(event: str, account: Account) -> None:
+def audit(event: str, account: Account, **fields: Any) -> None:
     """One audit line for a change made from the command line."""
-    logs.audit(event, account=account.id, source="cli")
+    logs.audit(event, account=account.id, source="cli", **fields)
+
+
+@contextlib.contextmanager
+def in_app() -> Iterator[None]:
+    """Inside the app's context (its services; its audit hooks hear :func:`audit`), its Redis
+    connections closed afterwards. A configuration problem ends the command, one line each."""
+    app = create_app_or_exit()
+    try:
+        with app.app_context():
+            yield
+    finally:
+        services.store(app).close()
 
 
 def export_line(account: Account, persistent_ids: Mapping[str, str]) -> str:
@@ -365,22 +381,12 @@ def disable(ctx: Context, ref: str) -> None:
             click.echo(f"account {account.id} was already disabled")
             return
         disabled = directory.disable(account.id)
-    audit("account.disabled", disabled)
-    ended = _end_sessions(disabled.id)
+    with in_app():  # the SSO sessions end with the protocols told (the app's logout hooks)
+        from ..identity.flaskglue.logout import end_account_sessions
+
+        audit("account.disabled", disabled)
+        ended = end_account_sessions(disabled.id, reason="account.disabled")
     click.echo(f"account {disabled.id} disabled; {ended} session(s) ended")
-
-
-def _end_sessions(account_id: str) -> int:
-    """End the account's SSO sessions with the protocols told (needs the app for their hooks)."""
-    from .. import create_app, services
-    from ..identity.flaskglue.logout import end_account_sessions
-
-    app = create_app()
-    try:
-        with app.app_context():
-            return end_account_sessions(account_id, reason="account.disabled")
-    finally:
-        services.store(app).close()
 
 
 @users.command("add-email")
@@ -398,7 +404,8 @@ def add_email(ctx: Context, ref: str, new: str, verified: bool) -> None:
     if updated.version == account.version:
         click.echo(f"{address} is already an address of account {account.id}")
         return
-    audit("account.updated", updated)
+    with in_app():
+        audit("email.added", updated, email_hash=email_hash(address))
     click.echo(f"added {address} ({'verified' if verified else 'unverified'}) to account {updated.id}")
 
 
@@ -420,7 +427,8 @@ def remove_email(ctx: Context, ref: str, address: str) -> None:
         if len(account.emails) == 1:
             fail(f"{address} is the only address of account {account.id}")
         updated = directory.remove_email(account.id, address)
-    audit("account.updated", updated)
+    with in_app():
+        audit("email.removed", updated, email_hash=email_hash(address))
     click.echo(f"removed {address} from account {updated.id}; primary address {updated.primary_email}")
 
 
@@ -447,7 +455,8 @@ def set_password(ctx: Context, ref: str) -> None:
         if problems:
             sys.exit(1)
         updated = directory.set_password_hash(account.id, ctx.passwords().hash(password))
-    audit("account.password_set", updated)
+    with in_app():
+        audit("account.password_set", updated)
     click.echo(f"password set; account {updated.status}")
 
 

@@ -29,13 +29,13 @@ from ..store import Store, key
 EVENTS = frozenset({
     "login.succeeded", "login.failed", "login.disabled", "limit.refused", "logout",
     "code.sent", "code.failed", "activation.sent", "activation.completed", "activation.failed",
-    "reset.sent", "reset.completed", "password.changed", "account.password_set",
+    "reset.sent", "reset.completed", "password.changed", "account.password_set", "account.disabled",
     "email.added", "email.removed", "email.verified", "email.primary", "email.code_sent",
     "support.code_given", "support.unblocked",
 })
 #: The fields kept from an audit event (the rest stay in the audit log only).
 FIELDS = ("ip", "agent", "device", "known_device", "message_id", "email_hash", "rule", "wait", "methods",
-          "operator", "service", "reason", "purpose", "step")
+          "operator", "service", "reason", "purpose", "step", "source")
 #: The longest user agent kept (characters).
 MAX_AGENT = 256
 

@@ -34,6 +34,7 @@ EVENTS = {
     "reset.completed": _l("Mot de passe réinitialisé"),
     "password.changed": _l("Mot de passe modifié"),
     "account.password_set": _l("Mot de passe défini par le support"),
+    "account.disabled": _l("Compte désactivé"),
     "email.added": _l("Adresse ajoutée"),
     "email.removed": _l("Adresse retirée"),
     "email.verified": _l("Adresse confirmée"),
@@ -95,6 +96,8 @@ def describe(entry: Entry, account: Account) -> dict[str, str]:
         device = device_name(str(entry.get("agent", "")))
         known = _("appareil déjà utilisé") if entry.get("known_device") else _("nouvel appareil")
         where = f"{device}, {entry.get('ip')} ({known})"
+    elif entry.get("source") == "cli":
+        where = _("le support (ligne de commande)")
     return {"when": when(entry.at), "what": what, "where": where}
 
 

@@ -105,8 +105,9 @@ def test_disable(run, accounts, jean, redis_client):
 
 
 def test_add_email_and_remove_email(run, accounts, jean):
+    # audited as the pages audit it (email.added), inside the app: the person's history keeps it
     added = run("users", "add-email", jean, "Third@Example.net", "--verified")
-    assert added.exit_code == 0 and audit_events(added.stderr) == ["account.updated"]
+    assert added.exit_code == 0 and audit_events(added.stderr) == ["email.added"]
     assert accounts.get(jean).email("third@example.net").verified
     assert accounts.find_by_email("third@example.net").id == jean
     assert "already an address" in run("users", "add-email", jean, "third@example.net").stdout

@@ -154,3 +154,24 @@ def test_recent_activity_shows_what_became_of_a_mailed_code(app, camille, mailbo
     page = person.client.get("/account").get_data(as_text=True)
     assert "Code de connexion envoyé par email (c***e@univ-exemple.fr) — accepté par la messagerie" in page
     assert code not in page
+
+
+def test_an_operators_users_commands_show_in_the_persons_history(app, camille, run):
+    """``gateway users …`` audits inside the app: its hooks keep the change in the person's history."""
+    assert run("users", "set-password", EMAIL, input=NEW_PASSWORD + "\n").exit_code == 0
+    assert run("users", "add-email", EMAIL, "camille.perso@example.org", "--verified").exit_code == 0
+    person = browser_from(app, HOME_IP)
+    assert person.sign_in(EMAIL, NEW_PASSWORD).status_code == 302
+    page = person.client.get("/account").get_data(as_text=True)
+    section = page[page.index('id="activite"'):]
+    rows = re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>", section)
+    assert [(what, where) for _when, what, where in rows][1:] == [
+        ("Adresse ajoutée (c***o@example.org)", "le support (ligne de commande)"),
+        ("Mot de passe défini par le support", "le support (ligne de commande)"),
+    ]
+
+    assert run("users", "remove-email", EMAIL, "camille.perso@example.org").exit_code == 0
+    assert run("users", "disable", EMAIL).exit_code == 0
+    said = run("support", "diagnose", EMAIL).stdout
+    assert "Compte désactivé — le support (ligne de commande)" in said
+    assert "Adresse retirée — le support (ligne de commande)" in said
