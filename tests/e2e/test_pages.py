@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import re
+from email.message import EmailMessage
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from gateway.accounts.directory import Directory
 from gateway.accounts.models import Account
+from gateway.mail import fate as fates
 from gateway.store import Store
 from tests.conftest import DEV_KEY, PASSWORD, Gunicorn
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -39,11 +41,28 @@ SITE_ENV = {
 }
 
 
+APP_NAME = "UNESS Formation"
+#: An OIDC client (public, PKCE) the sign-in pages name.
+CLIENTS = f"""
+[[clients]]
+client_id = "uness-formation"
+client_name = "{APP_NAME}"
+redirect_uris = ["https://formation.uness.example/cb"]
+scopes = ["openid", "email"]
+token_endpoint_auth_method = "none"
+"""
+AUTHORIZE = ("/oidc/authorize?client_id=uness-formation&response_type=code&scope=openid&state=s1"
+             "&redirect_uri=https%3A%2F%2Fformation.uness.example%2Fcb&code_challenge_method=S256"
+             "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+
+
 @pytest.fixture
-def site(gunicorn, smtp: SmtpCapture) -> Gunicorn:
-    """The gateway with the footer configured, its mail to the SMTP capture."""
+def site(gunicorn, smtp: SmtpCapture, tmp_path: Path) -> Gunicorn:
+    """The gateway with the footer configured and an OIDC client, its mail to the SMTP capture."""
+    clients = tmp_path / "oidc-clients.toml"
+    clients.write_text(CLIENTS, encoding="utf-8")
     return gunicorn({**SITE_ENV, "GATEWAY_MAIL_SERVER": smtp.host, "GATEWAY_MAIL_PORT": str(smtp.port),
-                     "GATEWAY_MAIL_SECURITY": "none"})
+                     "GATEWAY_MAIL_SECURITY": "none", "GATEWAY_OIDC_CLIENTS_FILE": str(clients)})
 
 
 @pytest.fixture
@@ -70,7 +89,7 @@ def chromium(tmp_path: Path, name: str, **options) -> Iterator:
     """A fresh headless Chromium context (``java_script_enabled=False``, a phone viewport...)."""
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="fr-FR", **options)
+        context = browser.new_context(**{"locale": "fr-FR", **options})
         context.set_default_timeout(10_000)
         try:
             yield context.new_page()
@@ -90,12 +109,25 @@ def assert_accessible(page, state: str) -> None:
     assert results.violations_count == 0, f"{state} ({page.url}):\n{results.generate_report()}"
 
 
+def assert_way_forward(page, state: str) -> None:
+    """Not a dead end: the page's main part holds a form with a button, a button, or a link."""
+    ways = page.locator("main form button, main form input[type=submit], main button, main a[href]")
+    assert ways.count() > 0, f"{state} ({page.url}): no way forward\n{page.locator('main').inner_text()}"
+
+
+def mailed(smtp: SmtpCapture, to: str) -> tuple[str, str]:
+    """The code and the link of the last mail to ``to``."""
+    message: EmailMessage = [m for m in smtp.messages if to in str(m["To"])][-1]
+    text = message.get_body(("plain",)).get_content()
+    return re.search(r"^\s+(\d{6})\s*$", text, re.M).group(1), re.search(r"(http://\S+)", text).group(1)
+
+
 def focused_id(page) -> str:
     return page.evaluate("document.activeElement && document.activeElement.id")
 
 
-def assert_error_summary_focused(page, summary_id: str = "erreurs") -> None:
-    """Focus is on the summary (role=alert), it is on screen, the title says "Erreur :"."""
+def assert_error_summary_focused(page, summary_id: str = "erreurs", title: str = "Erreur : ") -> None:
+    """Focus is on the summary (role=alert), it is on screen, the title says "Erreur :" (``title``)."""
     summary = page.locator(f"#{summary_id}")
     summary.wait_for()
     page.wait_for_load_state()
@@ -103,7 +135,7 @@ def assert_error_summary_focused(page, summary_id: str = "erreurs") -> None:
     page.wait_for_function("id => document.activeElement && document.activeElement.id === id", arg=summary_id)
     assert summary.is_visible() and summary.evaluate(
         "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }")
-    assert page.title().startswith("Erreur : ")
+    assert page.title().startswith(title)
     for link in summary.get_by_role("link").all():  # each error links to its field
         assert page.locator(link.get_attribute("href")).count() == 1
 
@@ -152,7 +184,8 @@ def test_every_page_state_passes_axe_and_errors_take_the_focus(site, people, pag
     page.wait_for_url(re.compile(r"/account$"))
     assert "Université Paris Cité" in page.locator("main").inner_text()
     assert page.locator("header .who").inner_text() == "Connecté : Camille Martin"
-    assert_accessible(page, "Mes informations")
+    assert page.locator("section[aria-labelledby=activite] tbody tr").count() >= 2  # "Activité récente": the failure, the sign-in
+    assert_accessible(page, "Mes informations, with Activité récente")
 
     page.get_by_label("Mot de passe actuel").fill("pas le bon")
     page.get_by_label("Nouveau mot de passe").fill(NEW)
@@ -167,6 +200,11 @@ def test_every_page_state_passes_axe_and_errors_take_the_focus(site, people, pag
     assert_accessible(page, "Mes informations, invalid address")
     page.locator("#erreurs-ajout a").click()
     assert focused_id(page) == "new_email"  # the summary's link leads to the field
+    page.get_by_label("Nouvelle adresse email").fill("camille.autre@exemple.fr")
+    page.get_by_role("button", name="Ajouter l'adresse").click()
+    page.wait_for_url(re.compile(r"/account/emails/verify$"))
+    assert "c***e@exemple.fr" in page.locator("#etat-du-message").inner_text()
+    assert_accessible(page, "address confirmation, its mail's status")
 
     page.goto(site.url + "/logout")
     assert_accessible(page, "logout confirmation")
@@ -239,6 +277,20 @@ def test_phone_width_sessions_as_cards(site, people, tmp_path):
         assert page.locator("table.sessions thead").is_hidden() or \
             page.locator("table.sessions thead").bounding_box()["height"] <= 1
 
+    with chromium(tmp_path, "phone-activation", **phone) as page:  # the activation steps at 375 px
+        page.goto(site.url + "/login")
+        page.get_by_label("Adresse email").fill("dominique.e2e@chu-exemple.fr")
+        page.get_by_role("button", name="Continuer").click()
+        page.wait_for_url(re.compile(r"/login/activate$"))
+        assert_accessible(page, "activation at 375 px, before the code")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.get_by_role("button", name="Recevoir mon code d'activation par email").click()
+        page.get_by_label("Code reçu par email").fill("12")
+        page.get_by_role("button", name="Activer mon compte").click()
+        assert_error_summary_focused(page)
+        assert_accessible(page, "activation form at 375 px, errors")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
 
 def test_show_password_without_javascript(site, people, tmp_path):
     with chromium(tmp_path, "nojs", java_script_enabled=False) as page:
@@ -280,3 +332,129 @@ def test_show_password_with_javascript(site, people, page):
     assert_accessible(page, "password shown")
     toggle.click()
     assert field.get_attribute("type") == "password" and toggle.get_attribute("aria-pressed") == "false"
+
+
+def test_mail_status_ended_links_and_throttle_messages_pass_axe(site, people, page, worker_app, smtp):
+    address = people["camille"].primary_email
+    page.goto(site.url + "/login")
+    page.get_by_label("Adresse email").fill(address)
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_role("button", name="Recevoir un code de connexion par email").click()
+    page.wait_for_url(re.compile(r"/login/code$"))
+    assert "Envoi en cours" in page.locator("#etat-du-message").inner_text()
+    assert_accessible(page, "sign-in code, mail queued")
+    run_mail_worker(worker_app)
+    _code, first_link = mailed(smtp, address)
+    page.get_by_role("button", name="Renvoyer un code").click()
+    run_mail_worker(worker_app)
+    page.get_by_role("link", name="Actualiser").click()
+    assert "accepté par votre messagerie" in page.locator("#etat-du-message").inner_text()
+    assert_accessible(page, "sign-in code, mail accepted")
+
+    response = page.goto(first_link)  # replaced by the second code
+    assert response is not None and response.status == 410
+    page.get_by_role("heading", name="Ce lien n'est plus valable").wait_for()
+    assert_accessible(page, "ended link")
+    page.get_by_role("button", name="Recevoir un nouveau code par email").click()
+    page.wait_for_url(re.compile(r"/login/code$"))
+    page.get_by_role("button", name="Renvoyer un code").click()  # the fourth mail in ten minutes: refused
+    assert "il reste valable" in page.get_by_role("status").first.inner_text()
+    assert_accessible(page, "throttle message")
+
+    run_mail_worker(worker_app)  # accepted ten minutes ago and still unused: the Mailinblack hint
+    store = worker_app.extensions["gateway.store"]
+    [newest, *_] = fates.recent(store, address)
+    fates.record(store, dataclasses.replace(newest, at=newest.at - 600), days=1)
+    page.get_by_role("link", name="Actualiser").click()
+    assert "Mailinblack" in page.locator("#etat-du-message").inner_text()
+    assert_accessible(page, "sign-in code, Mailinblack hint")
+
+
+def test_refused_and_retrying_mail_and_the_activated_link_pass_axe(site, people, worker_app, smtp, tmp_path):
+    smtp.refuse["sacha.perso@exemple.fr"] = "550 5.1.1 <sacha.perso@exemple.fr>: Recipient address rejected"
+    with chromium(tmp_path, "refused") as page:
+        page.goto(site.url + "/login")
+        page.get_by_label("Adresse email").fill("sacha.perso@exemple.fr")
+        page.get_by_role("button", name="Continuer").click()
+        page.get_by_role("button", name="Recevoir un code de connexion par email").click()
+        run_mail_worker(worker_app)
+        page.get_by_role("link", name="Actualiser").click()
+        assert "Refusé par votre messagerie" in page.locator("#etat-du-message").inner_text()
+        assert_accessible(page, "sign-in code, mail refused")
+
+        page.get_by_role("link", name="Utiliser une autre de mes adresses").click()
+        page.get_by_label("Adresse email").fill("sacha.e2e@chu-exemple.fr")
+        page.get_by_role("button", name="Continuer").click()
+        smtp.stop()
+        try:
+            page.get_by_role("button", name="Recevoir un code de connexion par email").click()
+            run_mail_worker(worker_app)
+            page.get_by_role("link", name="Actualiser").click()
+            assert "nouvel essai" in page.locator("#etat-du-message").inner_text()
+            assert_accessible(page, "sign-in code, mail retrying")
+        finally:
+            smtp.start()
+
+    with chromium(tmp_path, "activation") as page:
+        page.goto(site.url + "/login")
+        page.get_by_label("Adresse email").fill("dominique.e2e@chu-exemple.fr")
+        page.get_by_role("button", name="Continuer").click()
+        page.get_by_role("button", name="Recevoir mon code d'activation par email").click()
+        run_mail_worker(worker_app)
+        code, link = mailed(smtp, "dominique.e2e@chu-exemple.fr")
+        page.get_by_label("Code reçu par email").fill(code)
+        page.get_by_label("Nouveau mot de passe").fill(NEW)
+        page.get_by_label("Confirmez le mot de passe").fill(NEW)
+        page.get_by_role("button", name="Activer mon compte").click()
+        page.wait_for_url(re.compile(r"/account$"))
+        response = page.goto(link)  # the activation link once more
+        assert response is not None and response.status == 410
+        page.get_by_role("heading", name="Votre compte est déjà activé").wait_for()
+        assert_accessible(page, "account already activated")
+        assert_way_forward(page, "account already activated")
+
+
+def test_forgot_page_and_the_application_name_pass_axe(site, people, page):
+    page.goto(site.url + "/login/forgot")
+    assert_accessible(page, "forgot, blank")
+    page.get_by_label("Adresse email").fill("personne@univ-exemple.fr")
+    page.get_by_role("button", name="Recevoir un lien par email").click()
+    assert_error_summary_focused(page)
+    assert_accessible(page, "forgot, unknown address")
+    page.get_by_label("Adresse email").fill(people["camille"].primary_email)
+    page.get_by_role("button", name="Recevoir un lien par email").click()
+    page.get_by_role("heading", name="Mot de passe oublié").wait_for()
+    assert_accessible(page, "forgot, link sent")
+
+    page.goto(site.url + "/login?change=1")
+    page.goto(site.url + AUTHORIZE)
+    page.wait_for_url(re.compile(r"/login(\?|$)"))
+    assert f"Vous vous connectez à « {APP_NAME} »" in page.locator("main").inner_text()
+    assert_accessible(page, "address step naming the application")
+    page.get_by_label("Adresse email").fill(people["camille"].primary_email)
+    page.get_by_role("button", name="Continuer").click()
+    page.wait_for_url(re.compile(r"/login/password$"))
+    assert f"Vous vous connectez à « {APP_NAME} »" in page.locator("main").inner_text()
+    assert_accessible(page, "password step naming the application")
+
+
+def test_english_pages_pass_axe(site, people, tmp_path):
+    with chromium(tmp_path, "english", locale="en-GB") as english:
+        english.goto(site.url + AUTHORIZE)
+        english.wait_for_url(re.compile(r"/login(\?|$)"))
+        assert english.locator("html").get_attribute("lang") == "en"
+        assert f"You are signing in to “{APP_NAME}”" in english.locator("main").inner_text()
+        english.get_by_label("Email address").fill(people["camille"].primary_email)
+        english.locator("form button.button-primary").click()
+        english.wait_for_url(re.compile(r"/login/password$"))
+        assert_accessible(english, "password step in English")
+        english.locator("#password").fill("not it")
+        english.locator("form button.button-primary").first.click()
+        assert_error_summary_focused(english, title="Error")
+        assert_accessible(english, "password step in English, wrong password")
+        english.goto(site.url + "/login/forgot")
+        assert_accessible(english, "forgot page in English")
+        response = english.goto(site.url + "/reset/not-a-link")
+        assert response is not None and response.status == 410
+        assert_accessible(english, "ended link in English")
+

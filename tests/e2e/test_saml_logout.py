@@ -23,6 +23,7 @@ import pytest
 
 from gateway.demo import saml_sp
 from tests.conftest import PASSWORD, Gunicorn, WsgiServer, free_port
+from tests.e2e.test_pages import assert_accessible
 
 
 class DemoSp:
@@ -111,6 +112,7 @@ def test_logout_button_logs_the_saml_sps_out(demo, account, page):
     names = sorted(sp.name for sp in sps)
     assert page.locator("#slo-done li").all_inner_texts() == names, (console, requests)
     assert page.locator("#slo-unconfirmed").count() == 0
+    assert_accessible(page, "logged out, the applications listed")
     for sp in sps:
         method = "POST" if sp.settings["slo_binding"] == "post" else "GET"
         assert (method, "/slo", frozenset({"SAMLRequest"})) in sp.requests, (console, requests)
