@@ -56,7 +56,10 @@ def mail_status(address: str | None, kind: str, now: float | None = None) -> Mai
     if not address:
         return None
     try:
-        found = _own_mail(address, kind) if kind in OWN_FLOW else fates.latest(services.store(), address, templates)
+        if kind in OWN_FLOW:
+            found = _own_mail(address, kind)
+        else:
+            found = fates.latest(services.store(), address, templates)
     except redis.RedisError:
         return None
     if found is None or found.template not in templates:

@@ -184,7 +184,8 @@ def test_every_page_state_passes_axe_and_errors_take_the_focus(site, people, pag
     page.wait_for_url(re.compile(r"/account$"))
     assert "Université Paris Cité" in page.locator("main").inner_text()
     assert page.locator("header .who").inner_text() == "Connecté : Camille Martin"
-    assert page.locator("section[aria-labelledby=activite] tbody tr").count() >= 2  # "Activité récente": the failure, the sign-in
+    activity = page.locator("section[aria-labelledby=activite] tbody tr")
+    assert activity.count() >= 2  # "Activité récente": the failure, the sign-in
     assert_accessible(page, "Mes informations, with Activité récente")
 
     page.get_by_label("Mot de passe actuel").fill("pas le bon")

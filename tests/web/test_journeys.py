@@ -232,8 +232,8 @@ def test_a_refused_new_code_says_the_sent_one_still_works(build, make_account, m
     assert browser.submit("/login/code", {"code": mailbox.code(CAMILLE)}).status_code == 302  # it does work
 
 
-LINK_STILL_WORKS = (r"Un lien vous a été envoyé à (\d{1,2}) h (\d{2}), il reste valable ; vous pourrez en demander "
-                    r"un autre dans (\d+) (minutes?)\.")
+LINK_STILL_WORKS = (r"Un lien vous a été envoyé à (\d{1,2}) h (\d{2}), il reste valable ; vous pourrez en "
+                    r"demander un autre dans (\d+) (minutes?)\.")
 
 
 def test_a_refused_new_reset_link_says_the_sent_one_still_works(build, make_account, mailbox):
