@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import pytest
 
@@ -36,6 +36,8 @@ class DemoSp:
                          "slo_answer_binding": answer_binding, "display_name": self.name}
         self.requests: list[tuple[str, str, frozenset[str]]] = []
         self.server: Any = None
+        #: The gateway's chain URL: its LogoutRequests are then sent back there without a LogoutResponse.
+        self.silent_to = ""
 
     def start(self, gateway_url: str) -> None:
         app = saml_sp.create_app({**self.settings, "idp_metadata_url": gateway_url + "/saml/metadata"})
@@ -46,6 +48,10 @@ class DemoSp:
             sent = parse_qs(environ.get("QUERY_STRING", "")) | parse_qs(body.decode("latin-1"))
             fields = frozenset(k for k in ("SAMLRequest", "SAMLResponse") if k in sent)
             self.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], fields))
+            if self.silent_to and environ["PATH_INFO"] == "/slo":
+                relay = sent["RelayState"][0]
+                start_response("302 Found", [("Location", f"{self.silent_to}?token={quote(relay)}")])
+                return [b""]
             return app(environ, start_response)
 
         port = int(self.url.rsplit(":", 1)[1])
@@ -123,3 +129,27 @@ def test_logout_button_logs_the_saml_sps_out(demo, account, page):
         assert "Vous n'êtes pas connecté à cette application." in page.locator("body").inner_text()
     page.goto(gateway.url + "/account")
     assert page.url.startswith(gateway.url + "/login")
+
+
+@pytest.mark.parametrize("demo", ["redirect"], indirect=True)
+def test_an_sp_that_never_answers_is_listed_as_not_confirmed(demo, account, page):
+    """The SP takes its LogoutRequest but sends the person back without a LogoutResponse: the waiting
+    page, its "Continuer", and the sign-in page listing the SP as not confirmed (axe on each)."""
+    gateway, [sp] = demo
+    page.goto(sp.url + "/")
+    page.get_by_role("button", name="Se connecter via UNESS").click()
+    page.get_by_label("Adresse email").fill(account.primary_email)
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(sp.url + "/")
+
+    sp.silent_to = gateway.url + "/saml/slo/chain"
+    page.goto(gateway.url + "/account")
+    page.get_by_role("button", name="Se déconnecter", exact=True).first.click()
+    page.get_by_role("heading", name="Déconnexion en cours").wait_for()
+    assert_accessible(page, "logout waiting for an application")
+    page.get_by_role("link", name="Continuer").click()
+    page.wait_for_url(re.compile(r"/login\?logged_out=1$"))
+    assert page.locator("#slo-unconfirmed li").all_inner_texts() == [sp.name]
+    assert_accessible(page, "logged out, an application not confirmed")
