@@ -210,7 +210,8 @@ def test_changed_entity_is_read_again(served, fed_key, agg_config, aggregate, re
 def test_expired_entity_is_no_sp(served, fed_key, agg_config, aggregate, redis_client, caplog):
     """An entity past its own validUntil, inside a valid aggregate, is refused when first asked for;
     the aggregate's other SPs are served."""
-    past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
     old = entity("https://old.example.org/sp").replace(
         'entityID="https://old.example.org/sp"', f'entityID="https://old.example.org/sp" validUntil="{past}"')
     served.body = signed(["https://a.example.org/sp"], fed_key.key_file, extra=old)

@@ -6,7 +6,8 @@ metadata of every ``*.xml`` of ``saml.sp_metadata_dir`` (plus, in development,
 ``config/dev/saml/sp``), each file checked with defusedxml first. pysaml2 keeps
 the metadata store of those files; the SP aggregates are indexed at start and each of
 their SPs read when first used (:class:`~gateway.saml.sp.providers.Providers`);
-:class:`IdentityProvider` holds the typed views the rest of the package uses. Every URL is built from ``settings.public_url``.
+:class:`IdentityProvider` holds the typed views the rest of the package uses. Every URL is
+built from ``settings.public_url``.
 """
 from __future__ import annotations
 

@@ -147,7 +147,8 @@ class Providers(Mapping[str, ServiceProvider]):
                         type(exc).__name__, exc)
             return None
         if entity_id not in found:
-            log.warning("saml aggregate SP %s: no usable SAML 2.0 SP role (or past its validUntil)", entity_id)
+            log.warning("saml aggregate SP %s: no usable SAML 2.0 SP role (or past its validUntil)",
+                        entity_id)
         return found.get(entity_id)
 
 
