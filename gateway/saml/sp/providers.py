@@ -94,7 +94,9 @@ class Providers(Mapping[str, ServiceProvider]):
 
     A kept SP is read again once its aggregate reloads with a changed entity (:meth:`Aggregates.document`
     then gives another object); an SP gone from the aggregate is gone. An entity pysaml2 refuses
-    (or whose validUntil has passed) is no SP: one log line, and the next use tries again.
+    (or whose validUntil has passed) is no SP: one log line, and the refusal is kept until the
+    entity changes (requests naming it cost no second parse). Iteration gives every entityID,
+    read or not.
     """
 
     def __init__(self, local: dict[str, ServiceProvider], policies: Mapping[str, SpPolicy],
@@ -124,7 +126,9 @@ class Providers(Mapping[str, ServiceProvider]):
         return [sp for sp in map(self.get, self.policies) if sp is not None]
 
     def _remote(self, entity_id: str) -> ServiceProvider | None:
-        document = self.aggregates.document(entity_id) if self.aggregates else None
+        if self.aggregates is None:
+            return None
+        document = self.aggregates.document(entity_id)
         if document is None:
             return None
         kept = self._read.get(entity_id)
@@ -134,14 +138,14 @@ class Providers(Mapping[str, ServiceProvider]):
             kept = self._read.get(entity_id)
             if kept is not None and kept[0] is document:
                 return kept[1]
-            sp = self._parse(entity_id, document)
+            sp = self._parse(self.aggregates, entity_id, document)
             self._read[entity_id] = (document, sp)
             return sp
 
-    def _parse(self, entity_id: str, document: bytes) -> ServiceProvider | None:
-        assert self.aggregates is not None
+    def _parse(self, aggregates: Aggregates, entity_id: str, document: bytes) -> ServiceProvider | None:
+        """The SP of one aggregate entity, or None (logged) when pysaml2 refuses it."""
         try:
-            found = load_service_providers(self.aggregates.metadata(document), self.policies)
+            found = load_service_providers(aggregates.metadata(document), self.policies)
         except Exception as exc:  # noqa: BLE001 - pysaml2 raises anything on bad metadata
             log.warning("saml aggregate SP %s: pysaml2 refused its metadata (%s: %s)", entity_id,
                         type(exc).__name__, exc)
