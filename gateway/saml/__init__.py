@@ -53,7 +53,11 @@ import warnings
 
 from flask import Flask
 
-from .. import csrf, jobs, metrics, services
+from .wire.schemas import defer_pysaml2_schema
+
+defer_pysaml2_schema()  # before anything imports pysaml2's sigver: ~0.8 s of start-up (wire/schemas.py)
+
+from .. import csrf, jobs, metrics, services  # noqa: E402
 from ..identity.logout import on_session_end
 
 with warnings.catch_warnings():
