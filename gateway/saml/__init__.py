@@ -43,6 +43,7 @@ Sub-packages, from the views down to the wire; each imports only those below it 
       crypto           sign / encrypt, in-process (xmlsec binding) or with the xmlsec1 program
       keys             the IdP's keys and certificates
       xml              safe parsing, namespaces
+      schemas          pysaml2's schema validator, built when first used (not at import)
     errors.py        the error tree, split by who must be told (a French page, or a StatusCode)
 
 ``saml`` imports ``identity`` (and reads accounts), never ``web`` or ``oidc``.
