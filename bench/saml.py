@@ -8,7 +8,8 @@
     -> 200 auto-POST page carrying the signed (and encrypted) SAMLResponse. One
     sample Response is checked (signature by the IdP key, InResponseTo) before
     the bursts; the hot loop does not parse answers;
-(j) start-up seconds (gunicorn master started -> every worker up, /healthz 200)
+(j) start-up seconds (gunicorn master started -> every worker up, /healthz 200), the master's CPU
+    seconds by then (steadier on a shared host)
     and Pss / Rss (/proc/<pid>/smaps_rollup) of the master and workers, with the
     bench SP only and with a signed 2,000-SP aggregate (saml.aggregates, served
     from a local http.server, loaded by the master before the fork: preload).
@@ -330,10 +331,18 @@ def rollup(pid: int) -> tuple[float, float]:
     return values["Pss"], values["Rss"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / stack.CLOCK_TICKS
+
+
 @dataclasses.dataclass(frozen=True)
 class Footprint:
     label: str
     startup: float
+    #: the master's CPU once every worker answers: imports, settings, the IdP (steadier than startup)
+    startup_cpu: float
     master: tuple[float, float]
     workers: list[tuple[float, float]]
     after: list[tuple[float, float]]  # workers after the SSO bursts (refcounts touch shared pages)
@@ -371,6 +380,7 @@ def one_stack(args: argparse.Namespace, results: Results, tmp: Path, label: str,
         started = time.monotonic()
         with stack.gunicorn(redis_url, tmp / f"gunicorn-{label.split()[0]}.log", args.app, extra) as gw:
             startup = time.monotonic() - started
+            startup_cpu = cpu_seconds(gw.pid)
             results.workers, results.threads = gw.workers, gw.threads
             pids = worker_pids(gw)
             master, workers = rollup(gw.pid), [rollup(p) for p in pids]
@@ -403,7 +413,7 @@ def one_stack(args: argparse.Namespace, results: Results, tmp: Path, label: str,
                 progress(f"{label}: 2 s of SSO from {args.saml_concurrency} connections (touches the pages)")
                 sso_burst(gw, cookies, requests, 2.0, args.saml_concurrency)
             after = [rollup(p) for p in pids]
-    results.footprints.append(Footprint(label, startup, master, workers, after))
+    results.footprints.append(Footprint(label, startup, startup_cpu, master, workers, after))
 
 
 def bench_sp(tmp: Path) -> dict[str, str]:
@@ -488,7 +498,7 @@ def report(args: argparse.Namespace, results: Results) -> None:
         row("    one SSO under MONITOR: commands sent / run by scripts", f"{len(sent)} / {len(scripted)}")
     print(f"\n  (j) start-up and memory (aggregate: {results.aggregate_bytes / 1e6:.1f} MB, signed; "
           "MiB from /proc/<pid>/smaps_rollup)\n")
-    print(f"  {'metadata':<26} {'start s':>8} {'master Pss/Rss':>16} {'worker Pss/Rss':>16} "
+    print(f"  {'metadata':<26} {'start s':>8} {'CPU s':>6} {'master Pss/Rss':>16} {'worker Pss/Rss':>16} "
           f"{'after SSO Pss/Rss':>18} {'all Pss':>8}")
     for f in results.footprints:
         wp = sum(p for p, _ in f.workers) / max(len(f.workers), 1)
@@ -496,7 +506,7 @@ def report(args: argparse.Namespace, results: Results) -> None:
         ap = sum(p for p, _ in f.after) / max(len(f.after), 1)
         ar = sum(r for _, r in f.after) / max(len(f.after), 1)
         total = f.master[0] + sum(p for p, _ in f.after)
-        print(f"  {f.label:<26} {f.startup:>8.2f} {f.master[0]:>7.1f}/{f.master[1]:<8.1f} "
+        print(f"  {f.label:<26} {f.startup:>8.2f} {f.startup_cpu:>6.2f} {f.master[0]:>7.1f}/{f.master[1]:<8.1f} "
               f"{wp:>7.1f}/{wr:<8.1f} "
               f"{ap:>8.1f}/{ar:<9.1f} {total:>8.1f}")
     if len(results.footprints) > 1:

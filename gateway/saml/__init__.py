@@ -43,6 +43,7 @@ Sub-packages, from the views down to the wire; each imports only those below it 
       crypto           sign / encrypt, in-process (xmlsec binding) or with the xmlsec1 program
       keys             the IdP's keys and certificates
       xml              safe parsing, namespaces
+      schemas          pysaml2's schema validator, built when first used (not at import)
     errors.py        the error tree, split by who must be told (a French page, or a StatusCode)
 
 ``saml`` imports ``identity`` (and reads accounts), never ``web`` or ``oidc``.
@@ -53,7 +54,11 @@ import warnings
 
 from flask import Flask
 
-from .. import csrf, jobs, metrics, services
+from .wire.schemas import defer_pysaml2_schema
+
+defer_pysaml2_schema()  # before anything imports pysaml2's sigver: ~0.8 s of start-up (wire/schemas.py)
+
+from .. import csrf, jobs, metrics, services  # noqa: E402
 from ..identity.logout import on_session_end
 
 with warnings.catch_warnings():

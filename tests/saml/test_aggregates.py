@@ -193,6 +193,38 @@ def test_refresh_picks_up_new_sp(served, fed_key, agg_config, aggregate, redis_c
     assert "https://a.example.org/sp" not in idp.providers  # gone from the aggregate: gone
 
 
+def test_changed_entity_is_read_again(served, fed_key, agg_config, aggregate, redis_client):
+    """An SP already read is read again once the aggregate reloads with its entity changed."""
+    served.body = signed(["https://a.example.org/sp", "https://b.example.org/sp"], fed_key.key_file)
+    idp = idp_of(agg_config)
+    assert idp.providers["https://a.example.org/sp"].acs[0].location == "https://a.example.org/sp/acs"
+    kept = idp.providers["https://b.example.org/sp"]
+    moved = entity("https://a.example.org/sp").replace("sp/acs", "sp/new-acs")
+    served.body = signed(["https://b.example.org/sp"], fed_key.key_file, extra=moved)
+    make_stale(aggregate)
+    assert idp.aggregates.check() is True
+    assert idp.providers["https://a.example.org/sp"].acs[0].location == "https://a.example.org/sp/new-acs"
+    assert idp.providers["https://b.example.org/sp"] is kept  # unchanged: not read again
+
+
+def test_expired_entity_is_no_sp(served, fed_key, agg_config, aggregate, redis_client, caplog):
+    """An entity past its own validUntil, inside a valid aggregate, is refused when first asked for;
+    the aggregate's other SPs are served."""
+    past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    old = entity("https://old.example.org/sp").replace(
+        'entityID="https://old.example.org/sp"', f'entityID="https://old.example.org/sp" validUntil="{past}"')
+    served.body = signed(["https://a.example.org/sp"], fed_key.key_file, extra=old)
+    idp = idp_of(agg_config)
+    with caplog.at_level(logging.WARNING, "gateway.saml.aggregates"):
+        assert idp.providers.get("https://old.example.org/sp") is None
+        assert "https://old.example.org/sp" not in idp.providers  # the refusal is kept: no second line
+    assert "https://a.example.org/sp" in idp.providers
+    lines = [r.getMessage() for r in caplog.records
+             if r.name == "gateway.saml.aggregates" and r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and "old.example.org" in lines[0]
+
+
 def test_other_worker_picks_up_cache_file(served, fed_key, agg_config, aggregate, redis_client):
     """A worker that did not fetch sees the new cache file (mtime changed) and reloads it."""
     served.body = signed(["https://a.example.org/sp"], fed_key.key_file)

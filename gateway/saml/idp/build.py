@@ -4,8 +4,10 @@ The pysaml2 ``Server`` configuration is generated here, in code (no pysaml2
 config files): entityID, keys, endpoints, SHA-256 algorithms, and the SP
 metadata of every ``*.xml`` of ``saml.sp_metadata_dir`` (plus, in development,
 ``config/dev/saml/sp``), each file checked with defusedxml first. pysaml2 keeps
-the metadata store; :class:`IdentityProvider` holds the typed views the rest of
-the package uses. Every URL is built from ``settings.public_url``.
+the metadata store of those files; the SP aggregates are indexed at start and each of
+their SPs read when first used (:class:`~gateway.saml.sp.providers.Providers`);
+:class:`IdentityProvider` holds the typed views the rest of the package uses. Every URL is
+built from ``settings.public_url``.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from ..errors import MalformedRequest
 from ..settings import SamlSettings
 from ..sp.aggregates import Aggregate, Aggregates
 from ..sp.policy import SpPolicy, parse_policies
-from ..sp.providers import ServiceProvider, load_service_providers
+from ..sp.providers import Providers, ServiceProvider, load_service_providers
 from ..wire.crypto import SHA256, SIGNATURE_URIS, InProcessSigner, ProgramSigner, Signer, XmlSecBindingBackend
 from ..wire.keys import DEV_DIR, IdpKeys, KeyFiles, KeyProblem, load_idp_keys
 from ..wire.xml import check_safe
@@ -40,7 +42,8 @@ class IdentityProvider:
     public_url: str
     settings: SamlSettings
     keys: IdpKeys
-    providers: dict[str, ServiceProvider]
+    #: the local files' SPs, read at start; the aggregates' ones, read on first use
+    providers: Providers
     signer: Signer
     server: Server
     files: KeyFiles
@@ -78,9 +81,7 @@ def build_identity_provider(settings: Settings) -> IdentityProvider | None:
     key_file = files.write("signing.key", keys.signing.key_pem)
     server = _server(entity_id, public_url, keys, files, metadata_files(settings), key_file)
     feeds = _aggregates(saml, server)
-    providers = load_service_providers(server.metadata, policies)
-    if feeds is not None:
-        feeds.on_reload = lambda: _swap(providers, load_service_providers(server.metadata, policies))
+    providers = Providers(load_service_providers(server.metadata, policies), policies, feeds)
     problems = _duplicates(server) + _policy_problems(policies, providers)
     if problems:
         raise ConfigError(problems)
@@ -102,13 +103,6 @@ def _aggregates(saml: SamlSettings, server: Server) -> Aggregates | None:
                        saml.aggregate_check_seconds)
     feeds.load_at_start()
     return feeds
-
-
-def _swap(providers: dict[str, ServiceProvider], new: dict[str, ServiceProvider]) -> None:
-    """Update the providers in place (each dict operation is atomic: readers never see it empty)."""
-    providers.update(new)
-    for entity_id in set(providers) - set(new):
-        providers.pop(entity_id, None)
 
 
 def _checked_inputs(settings: Settings) -> tuple[dict[str, SpPolicy], IdpKeys | None]:
@@ -193,11 +187,13 @@ def _duplicates(server: Server) -> list[str]:
     return problems
 
 
-def _policy_problems(policies: dict[str, Any], providers: dict[str, ServiceProvider]) -> list[str]:
+def _policy_problems(policies: dict[str, Any], providers: Providers) -> list[str]:
+    """Only the SPs with a policy are read here: the aggregates' others wait for their first use."""
     problems = []
-    for entity_id in sorted(set(policies) - set(providers)):
+    configured = providers.configured()
+    for entity_id in sorted(set(policies) - {sp.entity_id for sp in configured}):
         log.warning("saml.sp.%s: no such SP in the metadata (options unused)", entity_id)
-    for entity_id, sp in providers.items():
+    for sp in configured:
         if sp.policy.encrypt and not sp.encryption_certs:
-            problems.append(f"saml.sp.{entity_id!r}.encrypt: true, but its metadata has no encryption key")
+            problems.append(f"saml.sp.{sp.entity_id!r}.encrypt: true, but its metadata has no encryption key")
     return problems

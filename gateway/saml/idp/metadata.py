@@ -225,7 +225,7 @@ def _key_descriptor(cert: Certificate, use: str, encryption_methods: bool = Fals
 def _name_id_formats(idp: IdentityProvider) -> list[str]:
     """Transient and persistent; emailAddress only when some SP may get it (A08, NID08)."""
     formats = [FORMATS["transient"], FORMATS["persistent"]]
-    if any(sp.policy.email_name_id for sp in idp.providers.values()):
+    if any(sp.policy.email_name_id for sp in idp.providers.configured()):
         formats.append(FORMATS["email"])
     return formats
 

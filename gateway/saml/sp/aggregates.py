@@ -19,19 +19,25 @@ the local metadata folder is skipped (the local file wins).
 
 Schedule (decided here): the gunicorn master builds the IdP before forking
 (preload), loading each aggregate from the network or, when that fails, from
-its disk cache, so the ~2,000 parsed SPs are shared copy-on-write. Afterwards
-each worker runs :meth:`Aggregates.tick` before requests: at most every
+its disk cache. Loading checks the signature once and indexes the SP entities
+by entityID, each kept as its serialised ``md:EntityDescriptor`` (a few kB):
+pysaml2 parses an entity only when its SP is first used
+(:class:`~gateway.saml.sp.providers.Providers`), which was more than half of the
+start-up with 2,000 SPs. The index is shared copy-on-write by the workers.
+Afterwards each worker runs :meth:`Aggregates.tick` before requests: at most every
 ``saml.aggregate_check_seconds`` it stats the cache file (cheap); when the file
 is older than ``refresh_seconds`` one worker (an ``flock`` on the cache folder)
 fetches in a background thread and rewrites the cache; every worker whose last
 seen mtime differs reloads the cache file in a background thread and swaps its
-providers. Reloading happens in one worker per refresh event per worker, never on
+index (an SP whose entity changed is parsed again on its next use). Reloading
+happens in one worker per refresh event per worker, never on
 the request path. A systemd timer may also run the same fetch
 (:func:`refresh_cache`) instead: workers pick the file up the same way.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import datetime
 import fcntl
@@ -43,7 +49,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +92,6 @@ class Aggregate:
         folder = Path(self.cache_dir)
         folder = folder if folder.is_absolute() else ROOT / folder
         return folder / (hashlib.sha256(self.url.encode()).hexdigest()[:16] + ".xml")
-
-    @property
-    def key(self) -> str:
-        """The key of its entry in pysaml2's ``MetadataStore.metadata``."""
-        return "aggregate:" + self.url
 
 
 def fetch(url: str, timeout: float = TIMEOUT) -> bytes:
@@ -159,19 +160,37 @@ def verified(document: bytes, cert_pem: bytes, now: datetime.datetime | None = N
     return root
 
 
-def sp_entities(root: etree._Element, skip: Iterable[str] = ()) -> str:
-    """A new md:EntitiesDescriptor with the SP entities only (nested EntitiesDescriptor flattened)."""
+def sp_entities(root: etree._Element, skip: Iterable[str] = ()) -> dict[str, bytes]:
+    """The SP entities of ``root`` (nested EntitiesDescriptor flattened), by entityID, each
+    serialised on its own; ``skip``: entityIDs left out. The first of a repeated entityID wins."""
     skipped = set(skip)
-    out = etree.Element(MD + "EntitiesDescriptor", nsmap={"md": MD_NS})
+    found: dict[str, bytes] = {}
     for entity in root.iter(MD + "EntityDescriptor"):
-        if entity.find(MD + "SPSSODescriptor") is None or entity.get("entityID") in skipped:
+        entity_id = entity.get("entityID")
+        if (not entity_id or entity_id in skipped or entity_id in found
+                or entity.find(MD + "SPSSODescriptor") is None):
             continue
-        copy = etree.fromstring(etree.tostring(entity))
-        for descriptor in list(copy):  # an SP that is also an IdP: only its SP role
-            if descriptor.tag in (MD + "IDPSSODescriptor", MD + "AttributeAuthorityDescriptor"):
-                copy.remove(descriptor)
-        out.append(copy)
-    return str(etree.tostring(out, encoding="unicode"))
+        found[entity_id] = etree.tostring(entity)
+    return found
+
+
+def entity_metadata(mds: MetadataStore, document: bytes) -> MetadataStore:
+    """pysaml2's parse of one entity of :func:`sp_entities`, in a store of its own (sharing the
+    attribute converters and security context of ``mds``). Only its SP role is kept (an SP that is
+    also an IdP). pysaml2 skips an entity whose validUntil has passed. Raises whatever pysaml2
+    raises on bad metadata."""
+    entity = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True,
+                                                        load_dtd=False))
+    for descriptor in list(entity):
+        if descriptor.tag in (MD + "IDPSSODescriptor", MD + "AttributeAuthorityDescriptor"):
+            entity.remove(descriptor)
+    wrapper = etree.Element(MD + "EntitiesDescriptor", nsmap={"md": MD_NS})
+    wrapper.append(entity)
+    loaded = InMemoryMetaData(mds.attrc, str(etree.tostring(wrapper, encoding="unicode")))
+    loaded.load()
+    store = copy.copy(mds)
+    store.metadata = {"aggregate-entity": loaded}
+    return store
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -247,15 +266,11 @@ def cache_state(aggregate: Aggregate, now: float | None = None) -> tuple[float, 
     return age, (until if until.tzinfo else until.replace(tzinfo=datetime.timezone.utc)).timestamp()
 
 
-def metadata_of(mds: MetadataStore, root: etree._Element, local: Iterable[str]) -> InMemoryMetaData:
-    """pysaml2's parse of the SP entities of ``root``."""
-    loaded = InMemoryMetaData(mds.attrc, sp_entities(root, local))
-    loaded.load()
-    return loaded
-
-
 class Aggregates:
-    """The aggregates loaded into one MetadataStore, and their refresh."""
+    """The SP entities of the aggregates, indexed by entityID, and their refresh.
+
+    ``mds``: the store of the local metadata files, whose attribute converters parse each entity
+    (:meth:`metadata`)."""
 
     def __init__(self, aggregates: list[Aggregate], mds: MetadataStore, local: Iterable[str],
                  check_seconds: int = 30) -> None:
@@ -266,10 +281,27 @@ class Aggregates:
         self._mtimes: dict[str, float] = {}
         self._retry_after: dict[str, float] = {}
         self._digests: dict[str, bytes] = {}
+        #: aggregate URL -> its SP entities (:func:`sp_entities`); each value is replaced whole.
+        self._indexes: dict[str, dict[str, bytes]] = {}
         self._next_check = 0.0
         self._busy = threading.Lock()
-        #: Called after a reload (the IdP rebuilds its providers from the store).
-        self.on_reload: Callable[[], None] = lambda: None
+
+    def document(self, entity_id: str) -> bytes | None:
+        """The serialised md:EntityDescriptor of an SP of the aggregates (the first aggregate
+        listed wins), or None. A reload gives a changed entity a new bytes object."""
+        for aggregate in self.aggregates:
+            found = self._indexes.get(aggregate.url, {}).get(entity_id)
+            if found is not None:
+                return found
+        return None
+
+    def entity_ids(self) -> set[str]:
+        """Every SP entityID of the aggregates."""
+        return {entity_id for index in list(self._indexes.values()) for entity_id in index}
+
+    def metadata(self, document: bytes) -> MetadataStore:
+        """pysaml2's parse of one :meth:`document`. Raises whatever pysaml2 raises."""
+        return entity_metadata(self.mds, document)
 
     def load_at_start(self, fetch_first: bool = True) -> None:
         """Refresh each aggregate if its cache is stale, then load the cache; nothing usable: skipped."""
@@ -284,7 +316,7 @@ class Aggregates:
             return True
 
     def _load(self, aggregate: Aggregate, fresh: tuple[bytes, etree._Element] | None = None) -> bool:
-        """Load the cache file if its content changed; True when the store got a new copy.
+        """Load the cache file if its content changed; True when the index got a new copy.
 
         ``fresh``: the document just fetched and checked, with its root: used as it is when the
         cache file still holds exactly that document."""
@@ -296,15 +328,15 @@ class Aggregates:
                 self._mtimes[aggregate.url] = mtime
                 return False
             root = fresh[1] if fresh is not None and fresh[0] == data else read_cache(aggregate)
-            loaded = metadata_of(self.mds, root, self.local)
         except (AggregateError, OSError) as exc:
             log.warning("saml aggregate %s: not loaded, previous copy kept (%s)", aggregate.url, exc)
             return False
-        except Exception as exc:  # noqa: BLE001 - pysaml2 raises anything on bad metadata
-            log.warning("saml aggregate %s: pysaml2 refused it, previous copy kept (%s: %s)", aggregate.url,
-                        type(exc).__name__, exc)
-            return False
-        self.mds.metadata[aggregate.key] = loaded  # one atomic swap
+        previous = self._indexes.get(aggregate.url, {})
+        index = sp_entities(root, self.local)
+        for entity_id, document in index.items():  # unchanged entities keep their object (and parse)
+            if previous.get(entity_id) == document:
+                index[entity_id] = previous[entity_id]
+        self._indexes[aggregate.url] = index  # one atomic swap
         self._mtimes[aggregate.url] = mtime
         self._digests[aggregate.url] = digest
         return True
@@ -334,8 +366,6 @@ class Aggregates:
                     continue
                 if mtime != self._mtimes.get(aggregate.url) and self._load(aggregate):
                     changed = True
-            if changed:
-                self.on_reload()
             return changed
         finally:
             self._busy.release()

@@ -1,20 +1,26 @@
-"""The SPs the gateway answers, read once from pysaml2's metadata store into typed values.
+"""The SPs the gateway answers, read from pysaml2's metadata store into typed values.
 
 pysaml2 parses the metadata files (defusedxml underneath, after our own
 :func:`~gateway.saml.wire.xml.check_safe`); this module copies what the IdP needs out of its
-nested dicts, so the rest of the package never digs into them.
+nested dicts, so the rest of the package never digs into them. The SPs of the local files are
+read at start; those of the aggregates when each is first asked for (:class:`Providers`).
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 import textwrap
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from saml2.mdstore import MetadataStore
 
 from ..wire.keys import Certificate
+from .aggregates import Aggregates
 from .policy import DEFAULT, SpPolicy
+
+log = logging.getLogger("gateway.saml.aggregates")
 
 SUBJECT_ID_REQ = "urn:oasis:names:tc:SAML:profiles:subject-id:req"
 #: The mdattr:EntityAttributes Name carrying entity categories (REFEDS, NameFormat uri).
@@ -80,6 +86,74 @@ def load_service_providers(mds: MetadataStore,
         if descriptor is not None:
             found[entity_id] = _provider(mds, entity_id, descriptor, policies.get(entity_id, DEFAULT))
     return found
+
+
+class Providers(Mapping[str, ServiceProvider]):
+    """Every SP by entityID: those of the local files, read at start, then those of the aggregates,
+    each read from its entity when first asked for and kept by the process.
+
+    A kept SP is read again once its aggregate reloads with a changed entity (:meth:`Aggregates.document`
+    then gives another object); an SP gone from the aggregate is gone. An entity pysaml2 refuses
+    (or whose validUntil has passed) is no SP: one log line, and the refusal is kept until the
+    entity changes (requests naming it cost no second parse). Iteration gives every entityID,
+    read or not.
+    """
+
+    def __init__(self, local: dict[str, ServiceProvider], policies: Mapping[str, SpPolicy],
+                 aggregates: Aggregates | None = None) -> None:
+        self.local = local
+        self.policies = policies
+        self.aggregates = aggregates
+        #: entityID -> (the entity document it was read from, the SP or None if refused)
+        self._read: dict[str, tuple[bytes, ServiceProvider | None]] = {}
+        self._reading = threading.Lock()
+
+    def __getitem__(self, entity_id: str) -> ServiceProvider:
+        sp = self.local.get(entity_id) or self._remote(entity_id)
+        if sp is None:
+            raise KeyError(entity_id)
+        return sp
+
+    def __iter__(self) -> Iterator[str]:
+        remote = self.aggregates.entity_ids() - set(self.local) if self.aggregates else set()
+        return iter([*self.local, *sorted(remote)])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def configured(self) -> list[ServiceProvider]:
+        """The SPs with a ``[saml.sp."<entityID>"]`` table that are in the metadata."""
+        return [sp for sp in map(self.get, self.policies) if sp is not None]
+
+    def _remote(self, entity_id: str) -> ServiceProvider | None:
+        if self.aggregates is None:
+            return None
+        document = self.aggregates.document(entity_id)
+        if document is None:
+            return None
+        kept = self._read.get(entity_id)
+        if kept is not None and kept[0] is document:
+            return kept[1]
+        with self._reading:  # one thread reads it; the others then find it kept
+            kept = self._read.get(entity_id)
+            if kept is not None and kept[0] is document:
+                return kept[1]
+            sp = self._parse(self.aggregates, entity_id, document)
+            self._read[entity_id] = (document, sp)
+            return sp
+
+    def _parse(self, aggregates: Aggregates, entity_id: str, document: bytes) -> ServiceProvider | None:
+        """The SP of one aggregate entity, or None (logged) when pysaml2 refuses it."""
+        try:
+            found = load_service_providers(aggregates.metadata(document), self.policies)
+        except Exception as exc:  # noqa: BLE001 - pysaml2 raises anything on bad metadata
+            log.warning("saml aggregate SP %s: pysaml2 refused its metadata (%s: %s)", entity_id,
+                        type(exc).__name__, exc)
+            return None
+        if entity_id not in found:
+            log.warning("saml aggregate SP %s: no usable SAML 2.0 SP role (or past its validUntil)",
+                        entity_id)
+        return found.get(entity_id)
 
 
 def _saml2_descriptor(descriptors: list[dict[str, Any]]) -> dict[str, Any] | None:

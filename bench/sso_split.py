@@ -1,0 +1,86 @@
+"""Where an SSO's CPU goes, in one process: ``python -m bench.sso_split [count] [--profile]``.
+
+A private Redis and gunicorn sign one browser in through the real pages; then the
+same app, built in this process, answers ``count`` SSO requests (fresh
+Redirect-binding AuthnRequests, as ``bench saml`` sends them) through Flask's test
+client, and this prints the thread CPU per SSO: the whole request in the app
+(``Flask.wsgi_app``: no gunicorn, no socket), the response crypto (the signer's
+``sign`` and ``encrypt``) and the rest. ``--profile`` adds cProfile's view by
+thread CPU (each Python call costs more under the profiler: read its shares,
+not its milliseconds). Steadier than a profile of the workers under load, and
+it needs no ptrace; gunicorn's own share (request parsing, access line,
+poller, socket writes) is what ``bench saml`` reports beyond this.
+"""
+from __future__ import annotations
+
+import cProfile
+import functools
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import load, oidc, saml, stack
+
+
+def _counting(spent: list[float], action: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(action)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return action(*args, **kwargs)
+        finally:
+            spent[0] += time.thread_time() - started
+    return counted
+
+
+def main(argv: list[str]) -> None:
+    count = int(next((a for a in argv if a.isdigit()), "500"))
+    with tempfile.TemporaryDirectory(prefix="uness-bench-split-") as directory:
+        tmp = Path(directory)
+        extra = saml.bench_sp(tmp)
+        with stack.private_redis(tmp) as redis_url:
+            with stack.gunicorn(redis_url, tmp / "gunicorn.log", stack.APP, extra) as gw:
+                cookie = oidc.sign_in_browsers(gw, redis_url, 1)[0]
+                env = stack.gateway_env(redis_url, gw.port, extra)
+            os.environ.update(env)
+            from gateway import create_app
+            from gateway.saml.wire.crypto import InProcessSigner
+
+            app = create_app()
+            client = app.test_client()
+            client.set_cookie(load.COOKIE, cookie, domain="127.0.0.1")
+            requests = saml.Requests(gw.url + "/saml/sso")
+
+            def one() -> None:
+                reply = client.get(requests.next()[1], base_url=gw.url)
+                if reply.status_code != 200 or b'name="SAMLResponse"' not in reply.data:
+                    sys.exit(f"bench: the SSO failed ({reply.status_code})")
+
+            for _ in range(50):  # warm-up: caches, first reads
+                one()
+            crypto, whole = [0.0], [0.0]
+            signer = InProcessSigner
+            plain = (signer.sign, signer.encrypt, app.wsgi_app)
+            signer.sign = _counting(crypto, plain[0])  # type: ignore[method-assign]
+            signer.encrypt = _counting(crypto, plain[1])  # type: ignore[method-assign]
+            app.wsgi_app = _counting(whole, plain[2])  # type: ignore[method-assign]
+            for _ in range(count):
+                one()
+            signer.sign, signer.encrypt = plain[0], plain[1]  # type: ignore[method-assign]
+            app.wsgi_app = plain[2]  # type: ignore[method-assign]
+            per = [v / count * 1000 for v in (whole[0], crypto[0])]
+            print(f"per SSO, thread CPU over {count}: the app {per[0]:.2f} ms = response crypto "
+                  f"{per[1]:.2f} ms + the rest {per[0] - per[1]:.2f} ms")
+            if "--profile" in argv:
+                profile = cProfile.Profile(time.thread_time)
+                profile.runcall(lambda: [one() for _ in range(count)])
+                pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
