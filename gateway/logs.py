@@ -108,7 +108,8 @@ def audit(event: str, **fields: Any) -> None:
     if logger.isEnabledFor(logging.INFO):
         # handed to the handlers directly: Logger.info would also walk the stack for the caller's
         # file and line, which the JSON line does not show
-        logger.handle(logger.makeRecord(AUDIT, logging.INFO, "gateway.logs", 0, event, None, None, extra=fields))
+        record = logger.makeRecord(AUDIT, logging.INFO, "gateway.logs", 0, event, None, None, extra=fields)
+        logger.handle(record)
     metrics.count(event, fields)
     if has_app_context():
         for hook in current_app.extensions.get(AUDIT_HOOKS, ()):

@@ -35,8 +35,8 @@ def test_relying_parties_endpoints_leave_the_persons_session_alone(browser, live
     where = redis_client.connection_pool.connection_kwargs
     with monitored(f"redis://{where['host']}:{where['port']}/{where.get('db', 0)}") as seen:
         answers = [browser.get("/.well-known/openid-configuration"), browser.get("/oidc/jwks"),
-                   browser.get("/oidc/userinfo"), browser.post("/oidc/token", {"grant_type": "authorization_code"}),
-                   browser.get("/healthz")]
+                   browser.get("/oidc/userinfo"),
+                   browser.post("/oidc/token", {"grant_type": "authorization_code"}), browser.get("/healthz")]
     assert [a.status_code for a in answers] == [200, 200, 401, 401, 200]
     sent, _ = sent_and_scripted(seen)
     # /healthz's PING (and a new connection's HELLO, PING): no session read, no touch, no write

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import redis
-from flask import Flask, Request, Response, current_app, request, session
+from flask import Flask, Request, Response, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -125,7 +125,8 @@ class RedisSessionInterface(SessionInterface):
         unmarked view also serves (another method) is not one of them.
         """
         if self._unused_paths is None:
-            marked, unmarked = set(), set()
+            marked: set[str] = set()
+            unmarked: set[str] = set()
             for rule in app.url_map.iter_rules():
                 if not rule.arguments and rule.endpoint != "static":
                     view = app.view_functions.get(rule.endpoint)
