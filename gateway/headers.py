@@ -1,30 +1,45 @@
-"""Security headers on every response, app-wide: CSP, no framing, no referrer, HSTS under https."""
+"""Security headers on every response, app-wide: CSP, no framing, no referrer, HSTS under https.
+
+The headers and their values are fixed: they are built once, when the app is made, and each
+response only gets those it does not set itself (a view may set its own ``Cache-Control``).
+"""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 
 from . import services
 
+#: Sent with every response.
+ALWAYS = (
+    ("Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+#: Pages are never cached (they may show a person's data or a form's token).
+NO_STORE = ("Cache-Control", "no-store")
+
 
 def init_app(app: Flask) -> None:
-    app.config["GATEWAY_HTTPS"] = services.settings(app).public_url.startswith("https://")
-    app.after_request(_security_headers)
+    https = services.settings(app).public_url.startswith("https://")
+    app.config["GATEWAY_HTTPS"] = https
+    with_https = ALWAYS + (HSTS,)
+    always = with_https if https else ALWAYS
+
+    def security_headers(response: Response) -> Response:
+        """CSP, no framing, no referrer (links carry tokens), HSTS under https, no caching of pages."""
+        fixed = with_https if request.environ.get("wsgi.url_scheme") == "https" else always
+        _add_missing(response, fixed + (NO_STORE,) if response.mimetype == "text/html" else fixed)
+        return response
+
+    app.after_request(security_headers)
 
 
-def _security_headers(response: Response) -> Response:
-    """CSP, no framing, no referrer (links carry tokens), HSTS under https, no caching of pages."""
-    headers = response.headers
-    headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-    )
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.environ.get("wsgi.url_scheme") == "https" or current_app.config.get("GATEWAY_HTTPS"):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if response.mimetype == "text/html":
-        headers.setdefault("Cache-Control", "no-store")
-    return response
+def _add_missing(response: Response, headers: tuple[tuple[str, str], ...]) -> None:
+    """Add each of ``headers`` that ``response`` does not have yet (names compared without case)."""
+    present = {name.lower() for name, _ in response.headers.items()}
+    response.headers.extend([(name, value) for name, value in headers if name.lower() not in present])

@@ -5,13 +5,13 @@ from flask import Blueprint, Flask, Response, jsonify
 
 from . import csrf, services
 from .errors import log_unavailable
-from .identity.flaskglue.session_interface import session_optional
+from .identity.flaskglue.session_interface import session_unused
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-@session_optional
+@session_unused
 def healthz() -> tuple[Response, int]:
     """200 ``{"status": "ok", "redis": "ok"}``; 503 with ``"redis": "unreachable"``, cookie or not."""
     if services.store().is_reachable():

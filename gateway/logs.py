@@ -83,15 +83,17 @@ def _scrub(text: str) -> str:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, event, and the record's extra fields."""
 
-    _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+    _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+    _encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "event": record.getMessage(),
         }
-        entry.update({k: v for k, v in vars(record).items() if k not in self._STANDARD})
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        standard = self._STANDARD
+        entry.update({k: v for k, v in vars(record).items() if k not in standard})
+        return self._encode(entry)
 
 
 def audit(event: str, **fields: Any) -> None:
@@ -102,7 +104,12 @@ def audit(event: str, **fields: Any) -> None:
     """
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
-    logging.getLogger(AUDIT).info(event, extra=fields)
+    logger = logging.getLogger(AUDIT)
+    if logger.isEnabledFor(logging.INFO):
+        # handed to the handlers directly: Logger.info would also walk the stack for the caller's
+        # file and line, which the JSON line does not show
+        record = logger.makeRecord(AUDIT, logging.INFO, "gateway.logs", 0, event, None, None, extra=fields)
+        logger.handle(record)
     metrics.count(event, fields)
     if has_app_context():
         for hook in current_app.extensions.get(AUDIT_HOOKS, ()):

@@ -86,7 +86,7 @@ class History:
         name = key("history", account_id)
         value = json.dumps({"at": entry.at, "event": entry.event, **entry.fields}, separators=(",", ":"),
                            default=str)
-        pipe = self.store.redis.pipeline()
+        pipe = self.store.redis.pipeline(transaction=False)  # one round trip; nothing here needs MULTI
         pipe.lpush(name, value)
         pipe.ltrim(name, 0, self.settings.history_size - 1)
         pipe.expire(name, self.settings.history_days * 86400)

@@ -49,7 +49,8 @@ class Grant:
     claims: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
-        record = dataclasses.asdict(self)
+        # shallow: every other field is a str or an int (dataclasses.asdict deep-copies, field by field)
+        record = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         record["amr"] = list(self.amr)
         record["claims"] = {k: list(v) for k, v in self.claims.items()}
         return record

@@ -18,6 +18,7 @@ from wtforms.validators import ValidationError
 
 from ..identity.flaskglue.current import current_authentication
 from ..identity.flaskglue.logout import logged_out_landing
+from ..identity.flaskglue.session_interface import session_unused
 from . import authorize as authorization
 from .discovery import metadata
 from .endpoints import userinfo as userinfo_claims
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     from authlib.oidc.rpinitiated.end_session import EndSessionRequest
 
 bp = Blueprint("oidc", __name__)
-#: Endpoints a browser application (public client) calls from another origin.
+#: Endpoints a browser application (public client) calls from another origin. They, introspection and
+#: registration never read the session (:func:`session_unused`): relying parties call them, not browsers.
 CORS_ENDPOINTS = {"oidc.discovery", "oidc.jwks", "oidc.token", "oidc.userinfo", "oidc.revoke"}
 
 
@@ -45,6 +47,7 @@ def _cors(response: Response) -> Response:
 
 
 @bp.get("/.well-known/openid-configuration")
+@session_unused
 def discovery() -> Response:
     response = jsonify(metadata(_provider()))
     response.headers["Cache-Control"] = "public, max-age=3600"
@@ -52,6 +55,7 @@ def discovery() -> Response:
 
 
 @bp.get("/oidc/jwks")
+@session_unused
 def jwks() -> Response:
     provider = _provider()
     response = jsonify(provider.keys.current().jwks(provider.now()))
@@ -70,26 +74,31 @@ def resume(handle: str) -> Response:
 
 
 @bp.post("/oidc/token")
+@session_unused
 def token() -> Response:
     return cast(Response, _provider().server.create_token_response())
 
 
 @bp.route("/oidc/userinfo", methods=["GET", "POST"])
+@session_unused
 def userinfo() -> Response:
     return cast(Response, _provider().server.handle_response(*userinfo_claims(_provider())))
 
 
 @bp.post("/oidc/revoke")
+@session_unused
 def revoke() -> Response:
     return cast(Response, _provider().server.create_endpoint_response("revocation"))
 
 
 @bp.post("/oidc/introspect")
+@session_unused
 def introspect() -> Response:
     return cast(Response, _provider().server.create_endpoint_response("introspection"))
 
 
 @bp.post("/oidc/register")
+@session_unused
 def register() -> Response:
     if not _provider().settings.registration_enabled:
         abort(404)

@@ -25,3 +25,21 @@ def test_a_code_flow_sends_five_commands_in_five_round_trips(browser, rp, live, 
     # the scripts: nonce, grant, session index (2), code; the code marked spent, its grant, the
     # session, the account; access and refresh tokens, the session's RP records (2 hashes, 2 TTLs)
     assert len(inside) == 5 + 5 + 6, inside
+
+
+def test_relying_parties_endpoints_leave_the_persons_session_alone(browser, live, account, redis_client):
+    """Discovery, JWKS, userinfo and token are called by relying parties: a call that carries the person's
+    cookie (a browser application's, or a forged one) neither reads, refreshes nor changes the session."""
+    browser.sign_in()
+    assert browser.signed_in()
+    where = redis_client.connection_pool.connection_kwargs
+    with monitored(f"redis://{where['host']}:{where['port']}/{where.get('db', 0)}") as seen:
+        answers = [browser.get("/.well-known/openid-configuration"), browser.get("/oidc/jwks"),
+                   browser.get("/oidc/userinfo"),
+                   browser.post("/oidc/token", {"grant_type": "authorization_code"}), browser.get("/healthz")]
+    assert [a.status_code for a in answers] == [200, 200, 401, 401, 200]
+    sent, _ = sent_and_scripted(seen)
+    # /healthz's PING (and a new connection's HELLO, PING): no session read, no touch, no write
+    assert not [command for command in sent if command not in ("PING", "HELLO", "CLIENT")], sent
+    assert not [a.headers["Set-Cookie"] for a in answers if "Set-Cookie" in a.headers]
+    assert browser.signed_in()  # the session is still there, under the same cookie

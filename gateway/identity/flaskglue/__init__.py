@@ -1,7 +1,7 @@
 """The Flask glue of the identity core: the only place identity meets Flask.
 
 * :mod:`.session_interface` — ``flask.session`` kept in Redis, the cookie an opaque id
-  (installed by ``create_app``); :func:`.session_interface.session_optional`;
+  (installed by ``create_app``); :func:`.session_interface.session_unused`;
 * :mod:`.current` — who is signed in (:func:`.current.current_authentication`),
   :func:`.current.require_login` (how SAML and OIDC hand over to the sign-in
   pages), the client's address;

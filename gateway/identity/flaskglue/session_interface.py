@@ -15,11 +15,16 @@ Redis away (:data:`gateway.store.UNAVAILABLE`) never escapes from here: Flask
 calls the interface outside the view, where an exception becomes a 500 and a
 traceback. Opening keeps the error on the session, and a ``before_request`` hook
 raises it again inside the request, where the app's handler answers it (503,
-in the protocol's shape) — unless the view is marked :func:`session_optional`
-(``/healthz``, static files). Such a session is never saved and its cookie is
+in the protocol's shape). Such a session is never saved and its cookie is
 left as it is, so the person is still signed in once Redis is back. A save that
 fails turns the response into that same 503 answer: nobody is told "done" (or
 sent on as signed in) when the session was not written.
+
+Views that never read the session (:func:`session_unused`: ``/healthz``, static
+files, the OIDC endpoints relying parties call — token, userinfo, JWKS,
+discovery...) get an empty session without the cookie being read: no Redis
+read, no idle-time refresh by a call that is not the person's, nothing saved,
+no cookie set or deleted, and Redis away does not refuse them.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import redis
-from flask import Flask, Request, Response, current_app, request, session
+from flask import Flask, Request, Response, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -52,6 +57,8 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.old_sid: str | None = None
         #: Why the record could not be read (Redis away); such a session is never saved.
         self.unavailable: redis.RedisError | None = None
+        #: Opened for a view marked :func:`session_unused`: the cookie was not read, nothing is saved.
+        self.unused = False
 
     def regenerate(self) -> None:
         """A new id for the same data; the old record is deleted when the response is saved."""
@@ -80,6 +87,7 @@ class RedisSessionInterface(SessionInterface):
         self.cookie_name = cookie_name
         self.secure = secure
         self.saml_cookie_name = cookie_name + "_saml"
+        self._unused_paths: frozenset[str] | None = None
 
     def _session_id(self, request: Request) -> str:
         sid = request.cookies.get(self.cookie_name, "")
@@ -90,6 +98,10 @@ class RedisSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         """The session of the cookie, else a new one. Never raises: Redis away is kept in
         :attr:`ServerSession.unavailable` and raised by :func:`_refuse_without_session`."""
+        if self._unused(app, request.path):
+            unused = ServerSession({}, "", new=False)
+            unused.unused = True
+            return unused
         sid = self._session_id(request)
         if sid and looks_like_session_id(sid):
             try:
@@ -105,11 +117,29 @@ class RedisSessionInterface(SessionInterface):
                 return opened
         return ServerSession({}, new_session_id(), new=True)
 
+    def _unused(self, app: Flask, path: str) -> bool:
+        """Whether ``path`` is served by a view marked :func:`session_unused` (or is a static file).
+
+        The session opens before Flask matches the URL, so the paths are read from the URL map,
+        once, at the first request (every blueprint is registered by then). A path that some
+        unmarked view also serves (another method) is not one of them.
+        """
+        if self._unused_paths is None:
+            marked: set[str] = set()
+            unmarked: set[str] = set()
+            for rule in app.url_map.iter_rules():
+                if not rule.arguments and rule.endpoint != "static":
+                    view = app.view_functions.get(rule.endpoint)
+                    (marked if getattr(view, "session_unused", False) else unmarked).add(rule.rule)
+            self._unused_paths = frozenset(marked - unmarked)
+        return path in self._unused_paths or (
+            app.static_url_path is not None and path.startswith(app.static_url_path + "/"))
+
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Write the session and set its cookie. Never raises: when Redis is away, ``response``
         becomes the app's answer to that error (a 503), with no cookie set or deleted."""
         session = cast(ServerSession, session)
-        if session.unavailable is not None:
+        if session.unavailable is not None or session.unused:
             return
         try:
             self._save(session, response)
@@ -162,22 +192,19 @@ def _become(response: Response, answer: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
-def session_optional(view: View) -> View:
-    """Mark a view that answers without the session (``/healthz``): Redis away does not refuse it."""
-    view.session_optional = True  # type: ignore[attr-defined]
+def session_unused(view: View) -> View:
+    """Mark a view that never reads nor writes the session (``/healthz``, the OIDC endpoints relying
+    parties call): its requests do not load it, refresh it or save it."""
+    view.session_unused = True  # type: ignore[attr-defined]
     return view
 
 
 def _refuse_without_session() -> None:
     """``before_request``: raise the error that kept the session from opening (Redis away), so
-    that the app's handler answers it, unless the view does without the session."""
+    that the app's handler answers it."""
     exc = cast(ServerSession, session).unavailable
-    if exc is None:
-        return
-    view = current_app.view_functions.get(request.endpoint or "")
-    if request.endpoint == "static" or getattr(view, "session_optional", False):
-        return
-    raise exc
+    if exc is not None:
+        raise exc
 
 
 def init_app(app: Flask, sessions: SessionStore) -> None:
