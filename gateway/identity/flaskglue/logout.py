@@ -19,6 +19,7 @@ from ... import services
 from ...logs import audit
 from .. import logout
 from ..logout import Ended, Initiator
+from ..names import shown_name
 from ..redirects import location as checked_location
 from ..redirects import refresh_header
 from .current import client_address
@@ -82,7 +83,7 @@ def logged_out_landing(done: Iterable[str] = (), unconfirmed: Iterable[str] = ()
     saying "Vous êtes déconnecté", listing the applications that confirmed (``done``) and those that did
     not (``unconfirmed``), names as the person knows them, kept for it in this browser's (new, anonymous)
     session: nothing in the URL, so nobody can make the page list what did not happen."""
-    outcome = {"done": sorted(done)[:50], "unconfirmed": sorted(unconfirmed)[:50]}
+    outcome = {"done": sorted(map(shown_name, done))[:50], "unconfirmed": sorted(map(shown_name, unconfirmed))[:50]}
     if outcome["done"] or outcome["unconfirmed"]:
         session[LOGOUT_OUTCOME] = outcome
     response = redirect(url_for("login.address", logged_out=1))
