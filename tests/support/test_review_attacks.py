@@ -43,3 +43,46 @@ def test_a_user_agent_is_text_on_the_activity_page(app, make_account):
     shown = activity(person.get("/account"))
     assert THIEF_IP in shown
     assert "<script>alert(1)" not in shown and "<img src=x" not in shown
+
+
+# -- the support API and its codes ------------------------------------------------------------------
+
+def test_the_support_api_finds_the_account_by_any_spelling_and_nothing_else(app, make_account, audit_events):
+    from unicodedata import normalize
+
+    from tests.support.conftest import HELPDESK
+
+    make_account("élodie.bernard@ars.sante.fr", account_id="elodie", display_name="Élodie Bernard")
+    make_account("dominique@univ-exemple.fr")
+    api = app.test_client()
+    for spelling in ("  Élodie.Bernard@ARS.sante.fr ", normalize("NFD", "élodie.bernard@ars.sante.fr")):
+        found = api.get("/support/v1/diagnose", query_string={"address": spelling}, headers=HELPDESK)
+        assert found.status_code == 200 and found.get_json()["address"] == "élodie.bernard@ars.sante.fr"
+    for other in ("elodie.bernard@ars.sante.fr", "élodie.bernard+x@ars.sante.fr", "élodie.bernard@ars.sante.fr\r\nX: y",
+                  "ｅlodie.bernard@ars.sante.fr", ["élodie.bernard@ars.sante.fr"]):
+        answer = api.post("/support/v1/code", json={"address": other, "operator": "Ana"}, headers=HELPDESK)
+        assert answer.status_code in (400, 404), other
+    answer = api.get("/support/v1/diagnose", query_string={"address": "élodie.bernard@ars.sante.fr"},
+                     headers=HELPDESK).get_data(as_text=True)
+    assert "dominique" not in answer and "$argon2" not in answer and "password_hash" not in answer
+    assert all("élodie" not in str(vars(r)) and "ars.sante.fr" not in str(getattr(r, "msg", ""))
+               for r in audit_events)  # audit lines carry hashes, never the address
+
+
+def test_a_support_code_voids_the_mailed_one_and_does_not_open_a_disabled_account(app, make_account, mailbox):
+    from tests.support.test_api import give_code
+
+    camille = make_account(EMAIL)
+    person = browser_from(app, HOME_IP)
+    person.submit("/login", {"email": EMAIL})
+    person.submit("/login/code/send", form_page="/login/password")
+    mailed = mailbox.code(EMAIL)
+    given = give_code(app.test_client())
+    assert not person.submit("/login/code", {"code": mailed}).status_code == 302  # void now
+    holder = browser_from(app, THIEF_IP)  # took the support code's flow, then the account is disabled
+    assert holder.submit("/login", {"email": EMAIL}).headers["Location"].endswith("/login/code")
+    app.extensions["gateway.directory"].disable(camille.id)
+    refused = holder.submit("/login/code", {"code": given})
+    assert refused.status_code == 200 and "plus valable" in refused.get_data(as_text=True)
+    assert not holder.signed_in() and not person.signed_in()
+    assert "désactivé" in browser_from(app).submit("/login", {"email": EMAIL}).get_data(as_text=True)
