@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from tests.conftest import PASSWORD as PASSWORD_OF_TESTS
 from tests.conftest import Browser
 from tests.web.test_code_links import link_parts
 from tests.web.test_protection import browser_from
@@ -58,3 +59,58 @@ def test_an_old_reset_link_never_shows_the_address_in_clear(app, make_account, m
     for page in (sent, finder.client.get("/login/password")):
         assert CAMILLE not in text(page)
     assert mailbox.link(CAMILLE) != link  # mailed to its owner, within the mail limits
+
+
+# -- "Afficher" without JavaScript -------------------------------------------------------------------
+
+def test_show_password_from_another_site_is_refused_and_what_is_shown_stays_private(browser, make_account,
+                                                                                    audit_events):
+    make_account(CAMILLE)
+    browser.submit("/login", {"email": CAMILLE})
+    forged = browser.post("/login/password", {"password": "posée par un autre site", "reveal": "password"})
+    assert forged.status_code == 400 and "posée par un autre site" not in text(forged)  # CSRF
+    typed = '"><script>alert(1)</script>'
+    page = browser.submit("/login/password", {"password": typed, "reveal": "password"})
+    assert page.status_code == 200 and "<script>alert(1)" not in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
+    assert all(typed not in str(vars(r)) for r in audit_events)  # shown, never logged
+    assert browser.submit("/login/password", {"password": PASSWORD_OF_TESTS}).status_code == 302
+
+
+# -- /login/forgot -----------------------------------------------------------------------------------
+
+def test_the_forgot_page_mails_within_the_limits_and_answers_unknown_addresses_as_the_address_step(
+        app, make_account, mailbox):
+    make_account(CAMILLE)
+    attacker = browser_from(app, "203.0.113.66")
+    for _ in range(6):
+        attacker.submit("/login/forgot", {"email": CAMILLE})
+    mailbox.deliver()
+    assert len(mailbox.to(CAMILLE)) == 3  # limits.mail_per_address_client: 3 per 10 minutes
+    page = text(attacker.submit("/login/forgot", {"email": "personne@univ-exemple.fr"}))
+    assert "Adresse email non reconnue" in page  # the product's choice (SEC09), as at the address step
+    elsewhere = browser_from(app, "192.0.2.80")  # the person, from home, is not refused
+    sent = elsewhere.submit("/login/forgot", {"email": CAMILLE})
+    assert "Nous avons envoyé un lien de réinitialisation" in text(sent)
+
+
+# -- the "new code" button of an ended link ------------------------------------------------------------
+
+def test_an_old_link_cannot_mail_beyond_the_limits_nor_change_a_victims_pending_sign_in(app, make_account,
+                                                                                      mailbox):
+    make_account(CAMILLE)
+    make_account("dominique@univ-exemple.fr")
+    link = spent_sign_in_link(app, mailbox)  # Camille's old link, in the attacker's hands
+    ref = link_parts(link)[0]
+    attacker = browser_from(app, "203.0.113.66")
+    for _ in range(6):
+        attacker.submit(f"/login/link/signin/{ref}", form_page=link)
+    mailbox.deliver()
+    assert len(mailbox.to(CAMILLE)) == 1 + 3  # the first code, then limits.mail_per_address_client
+    victim = browser_from(app, "192.0.2.80")
+    victim.submit("/login", {"email": "dominique@univ-exemple.fr"})
+    forged = victim.post(f"/login/link/signin/{ref}", {})  # from the attacker's page: no CSRF token
+    assert forged.status_code in (302, 400)
+    assert MASKED not in text(victim.get("/login/password"))
+    assert "dominique@univ-exemple.fr" in text(victim.get("/login/password"))  # still her own sign-in
+    assert len(mailbox.to(CAMILLE)) == 4
