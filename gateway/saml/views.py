@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from .. import services
 from ..config import ROOT
 from ..identity.flaskglue.current import current_authentication, name_in, page_language, require_login
-from ..identity.flaskglue.logout import end_this_session, logged_out_landing, moving_on_page
+from ..identity.flaskglue.logout import end_this_session, follows_this_logout, logged_out_landing, moving_on_page
 from ..identity.logout import Initiator
 from ..identity.models import Authentication
 from ..identity.redirects import browser_url, location
@@ -181,6 +181,8 @@ def slo_response() -> Response | tuple[str, int]:
     except RequestRejected as exc:
         return slo_rejected(exc)
     token = message.relay_state or ""
+    if not follows_this_logout(f"{logout_chain.CHAIN_PATH}?token={token}"):  # as slo_chain
+        return slo_rejected(RequestExpired("a LogoutResponse for a logout chain this browser did not start"))
     current = logout_chain.take_answer(idp(), services.store(), token, message, time.time())
     if current is None:
         return slo_rejected(RequestExpired("LogoutResponse for no logout in progress"))
@@ -191,8 +193,12 @@ def slo_response() -> Response | tuple[str, int]:
 
 @bp.get("/saml/slo/chain")
 def slo_chain() -> Response | tuple[str, int]:
-    """The front-channel chain: the next participant, or the end (SLO04)."""
-    return chain_step(request.args.get("token", ""), skip=request.args.get("skip") == "1")
+    """The front-channel chain: the next participant, or the end (SLO04), in the browser whose logout
+    started it only (a chain's link opened elsewhere is refused, and the chain left as it was)."""
+    token = request.args.get("token", "")
+    if not follows_this_logout(f"{logout_chain.CHAIN_PATH}?token={token}"):
+        return slo_rejected(RequestExpired("a logout chain this browser did not start"))
+    return chain_step(token, skip=request.args.get("skip") == "1")
 
 
 def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:

@@ -86,3 +86,21 @@ def test_a_support_code_voids_the_mailed_one_and_does_not_open_a_disabled_accoun
     assert refused.status_code == 200 and "plus valable" in refused.get_data(as_text=True)
     assert not holder.signed_in() and not person.signed_in()
     assert "désactivé" in browser_from(app).submit("/login", {"email": EMAIL}).get_data(as_text=True)
+
+
+def test_a_support_code_gets_five_guesses_whatever_the_number_of_browsers(app, make_account):
+    from tests.support.test_api import give_code
+
+    make_account(EMAIL)
+    given = give_code(app.test_client())
+    wrong = f"{(int(given) + 1) % 1_000_000:06d}"
+    for n in range(5):  # five browsers, one wrong guess each (codes.signin_code_attempts: 5)
+        guesser = browser_from(app, f"203.0.113.{n + 1}")
+        assert guesser.submit("/login", {"email": EMAIL}).headers["Location"].endswith("/login/code")
+        guesser.submit("/login/code", {"code": wrong})
+    late = browser_from(app, "203.0.113.99")
+    assert late.submit("/login", {"email": EMAIL}).headers["Location"].endswith("/login/password")
+    person = browser_from(app, HOME_IP)
+    person.submit("/login", {"email": EMAIL})
+    person.submit("/login/code", {"code": given, "flow": ""}, form_page="/login/password")
+    assert not person.signed_in() and not late.signed_in()
