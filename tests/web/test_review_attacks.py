@@ -114,3 +114,15 @@ def test_an_old_link_cannot_mail_beyond_the_limits_nor_change_a_victims_pending_
     assert MASKED not in text(victim.get("/login/password"))
     assert "dominique@univ-exemple.fr" in text(victim.get("/login/password"))  # still her own sign-in
     assert len(mailbox.to(CAMILLE)) == 4
+
+
+# -- the last address (shared PCs) -------------------------------------------------------------------
+
+def test_the_last_address_cookie_is_out_of_reach_of_scripts_and_only_with_remember_me(browser, make_account):
+    make_account(CAMILLE)
+    without = browser.sign_in(CAMILLE)
+    assert "uness_last_email" not in " ".join(without.headers.getlist("Set-Cookie"))
+    browser.submit("/logout", form_page="/logout")
+    remembered = browser.sign_in(CAMILLE, remember=True)
+    [cookie] = [c for c in remembered.headers.getlist("Set-Cookie") if c.startswith("uness_last_email=")]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
