@@ -30,6 +30,7 @@ from ..identity.flaskglue.current import current_authentication, name_in, page_l
 from ..identity.flaskglue.logout import end_this_session, follows_this_logout, logged_out_landing, moving_on_page
 from ..identity.logout import Initiator
 from ..identity.models import Authentication
+from ..identity.names import shown_name
 from ..identity.redirects import browser_url, location
 from ..logs import audit
 from .errors import NoPassive, RequestExpired, RequestRejected, StatusError
@@ -272,10 +273,10 @@ def denied_page() -> Response:
 
 def display_name(entity_id: str) -> str:
     """What the person recognises: the SP's mdui:DisplayName in the page's language (else another),
-    else its host name."""
+    else its host name; its visible characters only (:func:`gateway.identity.names.shown_name`)."""
     sp = idp().provider(entity_id)
-    return name_in(dict(sp.display_names) if sp else {}, page_language()) \
-        or urlsplit(entity_id).hostname or entity_id
+    return shown_name(name_in(dict(sp.display_names) if sp else {}, page_language())
+                      or urlsplit(entity_id).hostname or entity_id)
 
 
 def slo_rejected(exc: RequestRejected) -> tuple[str, int]:
