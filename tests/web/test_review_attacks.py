@@ -46,6 +46,21 @@ def test_an_old_link_found_on_a_shared_pc_never_shows_the_address_in_clear(app, 
     assert finder.submit("/login/code", {"code": new_code}).status_code == 302 and finder.signed_in()
 
 
+def test_the_tab_that_typed_the_address_still_shows_it_after_the_new_code_button(app, make_account, mailbox):
+    make_account(CAMILLE)
+    tab = Browser(app.test_client())
+    tab.submit("/login", {"email": CAMILLE})
+    tab.submit("/login/code/send", form_page="/login/password")
+    link = mailbox.link(CAMILLE)
+    flow, code = link_parts(link)
+    phone = Browser(app.test_client())
+    assert phone.post_form(phone.get(link), {"code": code}, field="code").status_code == 302  # used there
+    ended = tab.submit("/login/code", {"code": code})  # the waiting tab
+    assert "plus valable" in text(ended)
+    sent = tab.post_form(ended, {}, action=f"/login/link/signin/{flow}")
+    assert CAMILLE in text(tab.get(sent.headers["Location"]))  # typed here: shown as typed
+
+
 def test_an_old_reset_link_never_shows_the_address_in_clear(app, make_account, mailbox):
     make_account(CAMILLE)
     person = Browser(app.test_client())

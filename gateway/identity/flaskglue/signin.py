@@ -187,13 +187,16 @@ def ended_link(purpose: str, ref: str) -> EndedLink | None:
 
 
 def continue_after(ended: EndedLink) -> str:
-    """The way on from an ended link: its account becomes the pending sign-in, and unless it is an
-    activation already done (on to the password), a new code (or reset link) is mailed.
+    """The way on from an ended link: its account becomes the pending sign-in (its address shown masked,
+    :func:`shown_address`, unless this browser typed it), and unless it is an activation already done
+    (on to the password), a new code (or reset link) is mailed.
 
     Returns the step to show: password, activation, signin or reset. Raises TooManyAttempts.
     """
     assert ended.account is not None
-    session[PENDING] = {"account": ended.account.id, "email": ended.address, "masked": True}  # shown_address
+    chosen = session.get(PENDING) or {}
+    typed_here = chosen.get("email") == ended.address and not chosen.get("masked")  # a waiting tab
+    session[PENDING] = {"account": ended.account.id, "email": ended.address, "masked": not typed_here}
     if ended.kind == "activated":
         return "password"
     if ended.purpose == reset.RESET_LINK:
