@@ -32,5 +32,5 @@ def name_problem(name: object) -> str | None:
     if not isinstance(name, str):
         return "must be a string"
     if len(name) > MAX_NAME or any(unicodedata.category(c) in _HIDDEN for c in name):
-        return f"at most {MAX_NAME} visible characters, without control or bidirectional formatting characters"
+        return f"at most {MAX_NAME} characters, without control or invisible formatting characters"
     return None

@@ -27,7 +27,8 @@ from werkzeug.wrappers import Response
 from .. import services
 from ..config import ROOT
 from ..identity.flaskglue.current import current_authentication, name_in, page_language, require_login
-from ..identity.flaskglue.logout import end_this_session, follows_this_logout, logged_out_landing, moving_on_page
+from ..identity.flaskglue.logout import (end_this_session, follows_this_logout, logged_out_landing,
+                                         moving_on_page)
 from ..identity.logout import Initiator
 from ..identity.models import Authentication
 from ..identity.names import shown_name

@@ -98,7 +98,8 @@ def logged_out_landing(done: Iterable[str] = (), unconfirmed: Iterable[str] = ()
     saying "Vous êtes déconnecté", listing the applications that confirmed (``done``) and those that did
     not (``unconfirmed``), names as the person knows them, kept for it in this browser's (new, anonymous)
     session: nothing in the URL, so nobody can make the page list what did not happen."""
-    outcome = {"done": sorted(map(shown_name, done))[:50], "unconfirmed": sorted(map(shown_name, unconfirmed))[:50]}
+    outcome = {"done": sorted(map(shown_name, done))[:50],
+               "unconfirmed": sorted(map(shown_name, unconfirmed))[:50]}
     if outcome["done"] or outcome["unconfirmed"]:
         session[LOGOUT_OUTCOME] = outcome
     response = redirect(url_for("login.address", logged_out=1))
