@@ -16,6 +16,8 @@ key                             holds                                       TTL
 ``gw:jobs:alive:<worker>``      a job worker's heartbeat (gateway.jobs)     10 s
 ``gw:history:<id>``             list: an account's recent activity, newest  support.history_days
                                 first (gateway.identity.history)
+``gw:history-refused:<id>``     "1" while a refusal of that account was     15 min
+                                kept in its history (one per 15 minutes)
 ``gw:<namespace>:<parts…>``     short-lived values written with put()       always
 ==============================  ==========================================  =========
 

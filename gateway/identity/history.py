@@ -10,7 +10,9 @@ known-device reference come from the request, added by the Flask glue).
 
 One capped Redis list per account, newest first: ``gw:history:<account id>``,
 at most ``support.history_size`` entries, its TTL renewed to
-``support.history_days`` at each write (an account idle that long has none).
+``support.history_days`` at each write (an account idle that long has none);
+refusals by a limit, which anyone typing the address can cause at any rate,
+are kept once per :data:`REFUSAL_EVERY` (``gw:history-refused:<id>``).
 Addresses appear as the audit's ``email_hash`` only; the page matches them
 against the account's addresses when it shows them.
 """
@@ -38,6 +40,10 @@ FIELDS = ("ip", "agent", "device", "known_device", "message_id", "email_hash", "
           "operator", "service", "reason", "purpose", "step", "source")
 #: The longest user agent kept (characters).
 MAX_AGENT = 256
+#: Refusals by a limit or a delay cost whoever triggers them nothing and come at any rate, from anyone
+#: typing the address: one is kept per account per this many seconds (the longest delay), so that a
+#: flood cannot push the account's sign-ins out of its history (the audit log keeps every one).
+REFUSAL_EVERY = 15 * 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +87,7 @@ class History:
         """Keep the audit event ``event`` in its account's history when it is one the history keeps."""
         entry = entry_of(event, fields, self.clock())
         account_id = account_of(fields)
-        if entry is None or account_id is None:
+        if entry is None or account_id is None or not self._first_refusal(entry, account_id):
             return
         name = key("history", account_id)
         value = json.dumps({"at": entry.at, "event": entry.event, **entry.fields}, separators=(",", ":"),
@@ -91,6 +97,12 @@ class History:
         pipe.ltrim(name, 0, self.settings.history_size - 1)
         pipe.expire(name, self.settings.history_days * 86400)
         pipe.execute()
+
+    def _first_refusal(self, entry: Entry, account_id: str) -> bool:
+        """False for a ``limit.refused`` within :data:`REFUSAL_EVERY` of the last one kept for the account."""
+        if entry.event != "limit.refused":
+            return True
+        return bool(self.store.redis.set(key("history-refused", account_id), "1", nx=True, ex=REFUSAL_EVERY))
 
     def recent(self, account_id: str, limit: int | None = None) -> list[Entry]:
         """The account's entries, newest first (at most ``limit``)."""

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
 
+from ..identity.names import name_problem
 from ..identity.redirects import UnsafeUrl, browser_url
 from ..outbound import endpoint_problem
 from ..store import Store, key
@@ -198,6 +199,8 @@ def client_problems(client: Client, *, production: bool) -> list[str]:
         problems.append("client_id: 1 to 128 letters, digits or . _ : ~ -")
     if not client.redirect_uris:
         problems.append("redirect_uris: at least one")
+    if problem := name_problem(client.client_name):
+        problems.append(f"client_name: {problem}")
     for name in ("redirect_uris", "post_logout_redirect_uris"):
         for uri in getattr(client, name):
             if problem := uri_problem(uri, production=production):

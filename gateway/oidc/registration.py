@@ -75,7 +75,7 @@ def build_client(provider: Provider, info: Mapping[str, Any], metadata: Mapping[
     scopes = [s for s in asked if s in SUPPORTED_SCOPES]
     now = provider.now()
     client = Client(
-        client_id=info["client_id"], client_name=str(metadata.get("client_name") or ""),
+        client_id=info["client_id"], client_name=metadata.get("client_name") or "",
         secret_hash=(previous.secret_hash if previous else hash_secret(info["client_secret"]))
         if method in SECRET_METHODS else "",
         redirect_uris=tuple(metadata.get("redirect_uris") or ()),

@@ -19,6 +19,7 @@ from wtforms.validators import ValidationError
 from ..identity.flaskglue.current import current_authentication
 from ..identity.flaskglue.logout import logged_out_landing
 from ..identity.flaskglue.session_interface import session_unused
+from ..identity.names import shown_name
 from . import authorize as authorization
 from .discovery import metadata
 from .endpoints import userinfo as userinfo_claims
@@ -136,7 +137,8 @@ def logout() -> Response | tuple[str, int] | str:
         fields = {k: v for k, v in request.values.items() if k not in ("csrf_token", "confirm")}
         client = end.client
         return render_template("oidc/logout_confirm.html", fields=fields,
-                               client_name=(client.client_name or client.client_id) if client else None)
+                               client_name=shown_name(client.client_name or client.client_id)
+                               if client else None)
     response = provider.server.create_endpoint_response("end_session", end)
     if response is None:
         return logged_out_landing()

@@ -27,9 +27,11 @@ from werkzeug.wrappers import Response
 from .. import services
 from ..config import ROOT
 from ..identity.flaskglue.current import current_authentication, name_in, page_language, require_login
-from ..identity.flaskglue.logout import end_this_session, logged_out_landing, moving_on_page
+from ..identity.flaskglue.logout import (end_this_session, follows_this_logout, logged_out_landing,
+                                         moving_on_page)
 from ..identity.logout import Initiator
 from ..identity.models import Authentication
+from ..identity.names import shown_name
 from ..identity.redirects import browser_url, location
 from ..logs import audit
 from .errors import NoPassive, RequestExpired, RequestRejected, StatusError
@@ -181,6 +183,8 @@ def slo_response() -> Response | tuple[str, int]:
     except RequestRejected as exc:
         return slo_rejected(exc)
     token = message.relay_state or ""
+    if not follows_this_logout(f"{logout_chain.CHAIN_PATH}?token={token}"):  # as slo_chain
+        return slo_rejected(RequestExpired("a LogoutResponse for a logout chain this browser did not start"))
     current = logout_chain.take_answer(idp(), services.store(), token, message, time.time())
     if current is None:
         return slo_rejected(RequestExpired("LogoutResponse for no logout in progress"))
@@ -191,8 +195,12 @@ def slo_response() -> Response | tuple[str, int]:
 
 @bp.get("/saml/slo/chain")
 def slo_chain() -> Response | tuple[str, int]:
-    """The front-channel chain: the next participant, or the end (SLO04)."""
-    return chain_step(request.args.get("token", ""), skip=request.args.get("skip") == "1")
+    """The front-channel chain: the next participant, or the end (SLO04), in the browser whose logout
+    started it only (a chain's link opened elsewhere is refused, and the chain left as it was)."""
+    token = request.args.get("token", "")
+    if not follows_this_logout(f"{logout_chain.CHAIN_PATH}?token={token}"):
+        return slo_rejected(RequestExpired("a logout chain this browser did not start"))
+    return chain_step(token, skip=request.args.get("skip") == "1")
 
 
 def chain_step(token: str, skip: bool) -> Response | tuple[str, int]:
@@ -266,10 +274,10 @@ def denied_page() -> Response:
 
 def display_name(entity_id: str) -> str:
     """What the person recognises: the SP's mdui:DisplayName in the page's language (else another),
-    else its host name."""
+    else its host name; its visible characters only (:func:`gateway.identity.names.shown_name`)."""
     sp = idp().provider(entity_id)
-    return name_in(dict(sp.display_names) if sp else {}, page_language()) \
-        or urlsplit(entity_id).hostname or entity_id
+    return shown_name(name_in(dict(sp.display_names) if sp else {}, page_language())
+                      or urlsplit(entity_id).hostname or entity_id)
 
 
 def slo_rejected(exc: RequestRejected) -> tuple[str, int]:

@@ -13,6 +13,7 @@ from flask import Flask, session
 from flask_login import LoginManager
 
 from ..identity.flaskglue.current import destination_name, page_language
+from ..identity.flaskglue.signin import shown_address
 from ..identity.logout import on_session_end
 from ..identity.sessions import AUTH
 from . import account, login, logout, mail_status, reset, site
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
     mail_status.init_app(app)
+    app.jinja_env.globals["shown_address"] = shown_address  # the macros' too (imported without context)
     on_session_end(app, login.forget_last_email)
 
 

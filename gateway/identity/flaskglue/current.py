@@ -12,6 +12,7 @@ from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
 from ..models import Authentication
+from ..names import shown_name
 from ..redirects import is_local_url
 from ..sessions import AUTH
 
@@ -40,11 +41,12 @@ def require_login(resume_url: str, *, force: bool = False, login_hint: str | Non
     ``force`` asks for the password even with a session (SAML ForceAuthn, OIDC prompt=login).
     ``app_names``: (language, name) pairs of the application the sign-in is for (an SP's
     mdui:DisplayName, an OIDC client_name; language "" when unknown), kept in the session
-    with ``resume_url`` for the pages to name it (:func:`destination_name`).
+    with ``resume_url`` for the pages to name it (:func:`destination_name`), as
+    :func:`gateway.identity.names.shown_name` cleans them.
     """
     if not is_local_url(resume_url):
         resume_url = "/account"
-    names = {lang: name for lang, name in app_names if name}
+    names = {lang: shown_name(name) for lang, name in app_names if shown_name(name)}
     if names:
         session[DESTINATION] = {"for": resume_url, "names": names}
     else:

@@ -9,6 +9,7 @@ front-channel logout moves on with.
 """
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable
 
 from flask import current_app, has_request_context, make_response, redirect, render_template, session, url_for
@@ -19,12 +20,15 @@ from ... import services
 from ...logs import audit
 from .. import logout
 from ..logout import Ended, Initiator
+from ..names import shown_name
 from ..redirects import location as checked_location
 from ..redirects import refresh_header
 from .current import client_address
 
 #: session key (of the anonymous session after a logout): the applications it told, which confirmed, which not
 LOGOUT_OUTCOME = "logout_outcome"
+#: session key (idem): the logout chain this browser follows (its continuation path, which names its token)
+LOGOUT_CHAIN = "logout_chain"
 
 
 def ending() -> logout.Ending:
@@ -41,8 +45,20 @@ def end_this_session(*, initiator: Initiator | None = None, return_to: str | Non
     sid = getattr(session, "sid", "")
     logout_user()
     session.clear()
-    return logout.end_this_session(ending(), sid, record, initiator=initiator, return_to=return_to,
-                                   reason=reason)
+    ended = logout.end_this_session(ending(), sid, record, initiator=initiator, return_to=return_to,
+                                    reason=reason)
+    if ended.continuation:  # only this browser follows the chain (follows_this_logout): kept in a new
+        session.regenerate()  # type: ignore[attr-defined]  # anonymous session (the old record is gone)
+        session[LOGOUT_CHAIN] = ended.continuation
+    return ended
+
+
+def follows_this_logout(continuation: str) -> bool:
+    """Whether ``continuation`` (a logout chain's path, naming its token) is the chain this browser's own
+    logout started. A chain's link handed to another browser must not carry on there: it would send the
+    first person's LogoutRequests from it and end on its sign-in page listing their applications."""
+    mine = session.get(LOGOUT_CHAIN)
+    return isinstance(mine, str) and hmac.compare_digest(mine.encode(), continuation.encode())
 
 
 def end_account_sessions(account_id: str, *, except_sid: str | None = None, only_sid: str | None = None,
@@ -82,7 +98,8 @@ def logged_out_landing(done: Iterable[str] = (), unconfirmed: Iterable[str] = ()
     saying "Vous êtes déconnecté", listing the applications that confirmed (``done``) and those that did
     not (``unconfirmed``), names as the person knows them, kept for it in this browser's (new, anonymous)
     session: nothing in the URL, so nobody can make the page list what did not happen."""
-    outcome = {"done": sorted(done)[:50], "unconfirmed": sorted(unconfirmed)[:50]}
+    outcome = {"done": sorted(map(shown_name, done))[:50],
+               "unconfirmed": sorted(map(shown_name, unconfirmed))[:50]}
     if outcome["done"] or outcome["unconfirmed"]:
         session[LOGOUT_OUTCOME] = outcome
     response = redirect(url_for("login.address", logged_out=1))

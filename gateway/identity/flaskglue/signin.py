@@ -19,6 +19,7 @@ from flask_login import login_user
 from werkzeug.wrappers import Response
 
 from ... import services
+from ...accounts.emails import mask_email
 from ...accounts.models import Account
 from ...logs import audit
 from ...mail import send_mail
@@ -120,6 +121,16 @@ def pending() -> tuple[Account, str] | None:
     return found
 
 
+def shown_address(address: str | None) -> str:
+    """``address`` as the sign-in pages show it (a template global): masked while the pending sign-in came
+    from an ended link's button, since whoever found an old link (a shared PC's history) saw only the
+    masked address and must not read it off the next page; else as typed."""
+    chosen = session.get(PENDING) or {}
+    if address and chosen.get("masked") and chosen.get("email") == address:
+        return mask_email(address)
+    return address or ""
+
+
 def forget_pending() -> None:
     for name in (PENDING, FLOW):
         session.pop(name, None)
@@ -177,13 +188,16 @@ def ended_link(purpose: str, ref: str) -> EndedLink | None:
 
 
 def continue_after(ended: EndedLink) -> str:
-    """The way on from an ended link: its account becomes the pending sign-in, and unless it is an
-    activation already done (on to the password), a new code (or reset link) is mailed.
+    """The way on from an ended link: its account becomes the pending sign-in (its address shown masked,
+    :func:`shown_address`, unless this browser typed it), and unless it is an activation already done
+    (on to the password), a new code (or reset link) is mailed.
 
     Returns the step to show: password, activation, signin or reset. Raises TooManyAttempts.
     """
     assert ended.account is not None
-    session[PENDING] = {"account": ended.account.id, "email": ended.address}
+    chosen = session.get(PENDING) or {}
+    typed_here = chosen.get("email") == ended.address and not chosen.get("masked")  # a waiting tab
+    session[PENDING] = {"account": ended.account.id, "email": ended.address, "masked": not typed_here}
     if ended.kind == "activated":
         return "password"
     if ended.purpose == reset.RESET_LINK:
