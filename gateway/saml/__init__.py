@@ -9,11 +9,14 @@ This package's ``__init__`` imports nothing: :mod:`gateway.config` reads
 :func:`gateway.saml.app.init_app` builds the IdP and registers the pages
 (``create_app`` calls it).
 
+Outside the layers below: ``app.py`` (``init_app``: the IdP built once, its pages, its
+logout hook and SOAP back-channel; it imports from every layer, nothing imports it but
+``create_app``) and ``settings.py`` (the ``[saml]`` settings and their checks, composed
+by :mod:`gateway.config`; it imports nothing of this package).
+
 Sub-packages, from the views down to the wire; each imports only those below it (the
 ``saml-layers`` contract of setup.cfg, checked by tests/test_layers.py)::
 
-    app.py           init_app: the IdP built once, its pages, its logout hook and SOAP back-channel
-    settings.py      the [saml] settings and their checks (composed by gateway.config)
     views            /saml/metadata (+ /aggregate), /saml/sso (+ /resume, /init), /saml/slo
                      (+ /saml/slo/chain), /saml/error: parse, call one function below, render
     slo/             single logout (checklist G)
