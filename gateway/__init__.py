@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from .configbase import ROOT
 
-from .config import ROOT
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["ROOT", "create_app"]
 
@@ -17,10 +18,13 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     ``config`` is a nested mapping shaped like the TOML file; it wins over the
     file and the environment (the tests use it).
     """
-    from . import csrf, errors, headers, health, i18n, jobs, logs, mail, metrics, oidc, saml, scim, services, web
-    from . import support
+    from flask import Flask
+
+    from . import csrf, errors, headers, health, i18n, jobs, logs, mail, metrics, scim, services, support, web
     from .config import load_settings
     from .identity.flaskglue import session_interface
+    from .oidc import app as oidc
+    from .saml import app as saml
 
     settings = load_settings(environ, overrides=config)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "templates" / "static"))

@@ -12,6 +12,10 @@ counter for every API; over it, every request from that client is refused (429,
 ``Retry-After``, RFC 6585 §4) before its token is looked at, so a client
 guessing tokens learns nothing more until the window ends. Each API turns
 :class:`Refused` into its own error body (SCIM error JSON, the support API's JSON).
+
+Reading the header (:func:`bearer_token`) and finding whose token it is
+(:func:`service_for`) serve OIDC Dynamic Client Registration too (its initial
+access tokens, RFC 7591 §3): the one place a bearer token is read and compared.
 """
 from __future__ import annotations
 

@@ -33,6 +33,8 @@ from typing import Any
 from limits import parse_many
 
 from .configbase import DEV_CONFIG_DIR, ROOT, secret  # noqa: F401 - ROOT: read from here by the rest
+from .oidc.settings import OidcSettings
+from .saml.settings import SamlSettings
 
 #: Development secrets start with this marker; production refuses them.
 DEV_SECRET_MARKER = "dev-only-"
@@ -335,10 +337,9 @@ class Settings:
     codes: CodeSettings = dataclasses.field(default_factory=CodeSettings)
     limits: LimitSettings = dataclasses.field(default_factory=LimitSettings)
     support: SupportSettings = dataclasses.field(default_factory=SupportSettings)
-    # Each protocol owns its section (gateway/saml/settings.py, gateway/oidc/settings.py); the classes are
-    # imported at the end of this module (see there), hence the lambdas.
-    saml: SamlSettings = dataclasses.field(default_factory=lambda: SamlSettings())
-    oidc: OidcSettings = dataclasses.field(default_factory=lambda: OidcSettings())
+    # Each protocol owns its section (gateway/saml/settings.py, gateway/oidc/settings.py).
+    saml: SamlSettings = dataclasses.field(default_factory=SamlSettings)
+    oidc: OidcSettings = dataclasses.field(default_factory=OidcSettings)
     metrics: MetricsSettings = dataclasses.field(default_factory=MetricsSettings)
     site: SiteSettings = dataclasses.field(default_factory=SiteSettings)
     #: Languages of the interface, the first is the default.
@@ -584,10 +585,3 @@ def _env_list(raw: str) -> Any:
             return raw
     return [part.strip() for part in raw.split(",") if part.strip()]
 
-
-# The protocols' sections, last: importing gateway.saml.settings runs gateway/saml/__init__.py first, and
-# gateway.oidc.settings gateway/oidc/__init__.py, whose imports (services, jobs, the oidc modules) read
-# the names above (Settings, RedisSettings...). Imported first, they would meet a half-built module. The
-# two settings modules themselves import only gateway.configbase (setup.cfg's contracts hold it).
-from .oidc.settings import OidcSettings  # noqa: E402
-from .saml.settings import SamlSettings  # noqa: E402

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Flask, Response, request
-from flask_babel import Babel, format_time, get_locale
+from flask_babel import Babel, format_datetime, format_time, get_locale
 
 from . import services
 
@@ -26,10 +26,17 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages) or languages[0]
 
 
+# The times people read, in Flask-Babel's time zone (Europe/Paris): the one home of both formats.
+
 def time_of_day(timestamp: float) -> str:
     """A time of day as people write it, in Europe/Paris: "9 h 05" in French, "9:05" in English."""
     pattern = "H' h 'mm" if str(get_locale() or "fr") == "fr" else "H:mm"
     return str(format_time(datetime.fromtimestamp(timestamp, timezone.utc), pattern))
+
+
+def date_and_time(timestamp: float) -> str:
+    """A date and time in the person's language, in Europe/Paris ("7 déc. 2026, 09:05:00")."""
+    return str(format_datetime(datetime.fromtimestamp(timestamp, timezone.utc), "medium"))
 
 
 def _remember_choice(response: Response) -> Response:

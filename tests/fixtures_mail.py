@@ -11,6 +11,8 @@
   ``make_mail_app(config)`` builds more (all closed at teardown).
 * ``mail_worker``: ``run()`` delivers what is queued and due, in-process
   (burst mode, scheduler on), and returns whether a job ran.
+* ``queue_again_as(app, queue, stored)``: the jobs waiting on ``queue``, queued
+  again as an earlier release stored them (their function as the text ``stored``).
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from rq import Queue
+from rq.serializers import JSONSerializer
 
 from gateway import jobs
 from gateway.jobs.worker import run_worker
@@ -118,6 +122,19 @@ def run_mail_worker(app: Flask) -> bool:
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+
+
+def queue_again_as(app: Flask, queue: str, stored: str) -> int:
+    """Take every job waiting on ``queue`` and queue its arguments again through plain rq under the function
+    text ``stored`` (e.g. ``gateway.saml.backchannel.deliver``), as a release before stable job names did
+    (rq stored the function's module path). Returns how many jobs."""
+    waiting = jobs.service(app).queue(queue)
+    plain = Queue(queue, connection=waiting.connection, serializer=JSONSerializer)
+    taken = waiting.jobs
+    for job in taken:
+        plain.enqueue(stored, *job.args, result_ttl=0, description=job.description)
+        job.delete()
+    return len(taken)
 
 
 @pytest.fixture

@@ -187,3 +187,17 @@ def test_scim_reach_is_checked_against_tokens_and_configured_scopes():
     ]
     env["GATEWAY_SCIM_REACH"] = '{"cockpit": {"addresses": ["*.univ-lille.fr"], "scopes": ["univ-lille.fr"]}}'
     assert load_settings(env).saml.scopes == ("uness.fr", "univ-lille.fr")
+
+
+def test_reading_the_settings_loads_no_protocol_nor_flask():
+    """config imports the protocols' settings like any module: in a fresh interpreter, ``import gateway.config``
+    (and a settings load) brings in neither the SAML IdP nor the OIDC provider, pysaml2, authlib nor Flask."""
+    heavy = ("flask", "saml2", "authlib", "gateway.saml.app", "gateway.saml.views", "gateway.oidc.app",
+             "gateway.oidc.provider", "gateway.services", "gateway.jobs")
+    code = ("import sys\nfrom gateway.config import load_settings\n"
+            "s = load_settings({'GATEWAY_MODE': 'development', 'GATEWAY_SECRET_KEY': 'x' * 40})\n"
+            f"print(s.saml.scope, s.oidc.code_seconds, [m for m in {heavy!r} if m in sys.modules])\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["uness.fr", "60", "[]"]

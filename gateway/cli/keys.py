@@ -19,9 +19,7 @@ from . import Context, cli, fail, pass_context
 
 
 def _folder(ctx: Context) -> Path:
-    from ..oidc import keys_dir
-
-    folder = keys_dir(ctx.settings)
+    folder = ctx.settings.oidc.keys_path(ctx.settings.is_production)
     if folder is None:
         fail("oidc.keys_dir is not set: name the folder of the managed signing keys")
     assert folder is not None

@@ -14,6 +14,7 @@ import click
 from flask_babel import gettext as _
 
 from .. import jobs, services
+from ..i18n import date_and_time
 from ..identity.signin.errors import AccountUnavailable
 from ..logs import audit
 from ..support import actions, diagnosis, words
@@ -77,7 +78,7 @@ def code(address: str, operator: str, lang: str) -> None:
         what = _("Code d'activation") if given.purpose == "activation" else _("Code de connexion")
         click.echo(_("%(what)s pour %(address)s : %(code)s", what=what, address=given.address,
                      code=given.code))
-        until = words.when(given.expires_at)
+        until = date_and_time(given.expires_at)
         click.echo(_("Valable une seule fois, jusqu'à %(until)s. La personne saisit %(address)s sur la page "
                      "de connexion, puis ce code.", until=until, address=given.address))
 

@@ -6,7 +6,10 @@ with :func:`enqueue`: one bytes-reply Redis client (rq needs it) built from the
 store's settings, so it follows Sentinel as the store does, and rq queues named
 here (:data:`MAIL`, :data:`LOGOUT`), which the worker (:mod:`.worker`) listens to.
 
-A job is a function of this package's callers and JSON arguments (never pickle).
+A job is a function of this package's callers, registered under a stable name
+(:func:`job`, e.g. ``"mail.deliver"``: what Redis stores, so a function may move
+between modules without stranding queued jobs; :mod:`.names`), and JSON
+arguments (never pickle).
 It raises to ask for another attempt: rq tries again after each interval of the
 retry schedule given at enqueue time; after the last one the job waits in rq's
 failed registry (``failure_ttl``) until ``gateway jobs retry`` puts it back.
@@ -17,6 +20,7 @@ next worker within seconds (:mod:`.recovery`): the scheduled retries, and the
 job it was running, which goes back on its queue with its remaining schedule.
 
     gateway.jobs        enqueue(), the queue names, the Redis client
+    gateway.jobs.names  the job functions by stable name, and the module paths they had before
     gateway.jobs.worker the worker (rq SimpleWorker + recovery, in one process)
     gateway.jobs.recovery  liveness of workers, scheduler locks, abandoned jobs
     gateway.jobs.status what ``gateway jobs`` shows and retries
@@ -36,8 +40,9 @@ from rq.serializers import JSONSerializer
 from .. import services
 from ..config import RedisSettings
 from ..store import connect
+from .names import NamedJob, job, name_of
 
-__all__ = ["LOGOUT", "MAIL", "QUEUES", "JobQueue", "enqueue", "init_app", "service"]
+__all__ = ["LOGOUT", "MAIL", "QUEUES", "JobQueue", "enqueue", "init_app", "job", "service"]
 
 #: Mail to people (:mod:`gateway.mail`).
 MAIL = "mail"
@@ -76,7 +81,7 @@ class JobQueue:
         """The rq queue ``name`` (one of :data:`QUEUES`). Raises ValueError for another name."""
         if name not in QUEUES:
             raise ValueError(f"unknown job queue {name!r}")
-        return Queue(name, connection=self.connection, serializer=JSONSerializer)
+        return Queue(name, connection=self.connection, serializer=JSONSerializer, job_class=NamedJob)
 
     def queues(self) -> list[Queue]:
         return [self.queue(name) for name in QUEUES]
@@ -85,11 +90,12 @@ class JobQueue:
                 timeout: int, description: str, failure_ttl: int = FAILED_TTL) -> Job:
         """Queue ``func(*args)`` on ``queue``, tried again after each of ``retry_intervals`` while it raises.
 
-        ``description`` is logged by rq: never a body, an address or a token. Raises
+        ``func`` is a registered job (:func:`job`); the job stores its name. ``description`` is logged by
+        rq: never a body, an address or a token. Raises ValueError for a function that is not a job, and
         ``redis.RedisError`` when Redis cannot be reached (nothing was queued).
         """
         return self.queue(queue).enqueue(
-            func, *args, retry=retry_schedule(retry_intervals), description=description,
+            name_of(func), *args, retry=retry_schedule(retry_intervals), description=description,
             result_ttl=0, failure_ttl=failure_ttl, job_timeout=timeout,
         )
 

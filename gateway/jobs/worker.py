@@ -30,6 +30,7 @@ from rq.job_lifecycle import call_exception_handlers
 from rq.utils import now
 
 from . import service
+from .names import NamedJob
 from .recovery import Heartbeat, recover_abandoned, schedule_due
 
 #: Seconds between two ticks (and the longest wait for a job before one).
@@ -51,7 +52,7 @@ class JobWorker(SimpleWorker):  # type: ignore[misc]
     """rq's in-process worker, plus the scheduler, the heartbeat and recovery of :mod:`.recovery`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, serializer=JSONSerializer, **kwargs)
+        super().__init__(*args, serializer=JSONSerializer, job_class=NamedJob, **kwargs)
         self.alive = Heartbeat(self.connection, self.name)
         self.retries = RQScheduler(self.queue_names(), self.connection, interval=TICK,
                                    serializer=JSONSerializer, name=self.name)

@@ -37,7 +37,7 @@ import flask_mail
 from flask import current_app
 from rq import get_current_job
 
-from .. import services
+from .. import jobs, services
 from ..logs import audit
 from . import fate as fates
 from .render import recipient_domain
@@ -47,6 +47,7 @@ class Undeliverable(Exception):
     """This server can never take this address (an internationalised address without SMTPUTF8)."""
 
 
+@jobs.job("mail.deliver")
 def deliver(message: dict[str, Any]) -> None:
     """Send ``message`` (built by :func:`gateway.mail.render.build_message`) over SMTP, unless expired.
 

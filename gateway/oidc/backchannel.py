@@ -91,6 +91,7 @@ def post_logout_token(uri: str, token: str, timeout: float, production: bool) ->
     return status
 
 
+@jobs.job("oidc.backchannel.deliver")
 def deliver(job: Mapping[str, str]) -> None:
     """The rq job: sign a fresh Logout Token and deliver it (run by the worker, in app context)."""
     provider = _provider()

@@ -34,6 +34,7 @@ from authlib.oauth2.rfc7591 import (
 from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint
 from authlib.oidc.registration import ClientMetadataClaims as OidcClientMetadataClaims
 
+from ..bearer import bearer_token, service_for
 from ..logs import audit
 from .claims import SUPPORTED_SCOPES
 from .clients import SECRET_METHODS, Client, client_problems
@@ -60,8 +61,8 @@ _DESCRIPTION_UNSAFE = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
 
 
 def _bearer(headers: Mapping[str, str]) -> str:
-    scheme, _, value = (headers.get("Authorization") or "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else ""
+    """The request's bearer token (:func:`gateway.bearer.bearer_token`), "" when none."""
+    return bearer_token(headers.get("Authorization")) or ""
 
 
 def build_client(provider: Provider, info: Mapping[str, Any], metadata: Mapping[str, Any],
@@ -123,10 +124,10 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
             return None
         given = _bearer(request.headers)
         if given:
-            for name, value in settings.initial_access_tokens.items():
-                if value and hmac.compare_digest(value.encode(), given.encode()):
-                    return {"initial_access_token": name}
-            raise InvalidTokenError()
+            name = service_for(given, settings.initial_access_tokens)  # each one compared, in constant time
+            if name is None:
+                raise InvalidTokenError()
+            return {"initial_access_token": name}
         return None if self.provider.production else {"open": "development"}
 
     def get_server_metadata(self) -> dict[str, Any]:

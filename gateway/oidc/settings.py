@@ -5,7 +5,7 @@ them into its ``Settings`` and runs :meth:`OidcSettings.problems` with every
 other check, so an operator gets one ConfigError listing every problem. What
 the values cannot tell (a key folder whose key set is marked dev-only, the
 clients file's contents) is checked when the provider is built
-(:func:`gateway.oidc.init_app`). This module imports nothing of
+(:func:`gateway.oidc.app.init_app`). This module imports nothing of
 :mod:`gateway.oidc` nor :mod:`gateway.config` (an import-linter contract in
 ``setup.cfg`` holds it): config imports it.
 """

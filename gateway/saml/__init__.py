@@ -4,6 +4,16 @@ The gateway answers legacy Renater SPs (Shibboleth SP 3, SimpleSAMLphp) that
 must keep working unmodified. Docstrings cite the spec sections and the IDs of
 the protocol checklist (A01, REQ02, RSP05, CRY04, NID07, ATT01, SEC02...).
 
+This package's ``__init__`` imports nothing: :mod:`gateway.config` reads
+:mod:`.settings` (the ``[saml]`` section and its checks) without loading pysaml2.
+:func:`gateway.saml.app.init_app` builds the IdP and registers the pages
+(``create_app`` calls it).
+
+Outside the layers below: ``app.py`` (``init_app``: the IdP built once, its pages, its
+logout hook and SOAP back-channel; it imports from every layer, nothing imports it but
+``create_app``) and ``settings.py`` (the ``[saml]`` settings and their checks, composed
+by :mod:`gateway.config`; it imports nothing of this package).
+
 Sub-packages, from the views down to the wire; each imports only those below it (the
 ``saml-layers`` contract of setup.cfg, checked by tests/test_layers.py)::
 
@@ -48,52 +58,3 @@ Sub-packages, from the views down to the wire; each imports only those below it 
 
 ``saml`` imports ``identity`` (and reads accounts), never ``web`` or ``oidc``.
 """
-from __future__ import annotations
-
-import warnings
-
-from flask import Flask
-
-from .wire.schemas import defer_pysaml2_schema
-
-defer_pysaml2_schema()  # before anything imports pysaml2's sigver: ~0.8 s of start-up (wire/schemas.py)
-
-from .. import csrf, jobs, metrics, services  # noqa: E402
-from ..identity.logout import on_session_end
-
-with warnings.catch_warnings():
-    # pysaml2 7.5 lists cryptography's CFB mode, which recent cryptography moved to "decrepit" and
-    # warns about on import: harmless here, and printed by every command otherwise.
-    warnings.filterwarnings("ignore", message="CFB has been moved", module="saml2.cryptography.symmetric")
-    from . import views
-    from .idp import gauges
-    from .idp.build import build_identity_provider
-    from .idp.metadata import MetadataPublisher
-    from .slo.backchannel import EXTENSION as BACKCHANNEL
-    from .slo.backchannel import BackChannel
-    from .slo.chain import logout_hook
-    from .sp.nameids import NameIds
-
-
-def init_app(app: Flask) -> None:
-    """Build the IdP once (pysaml2 Server, keys, SP metadata) and register ``/saml/*``.
-
-    Off (no routes) in production mode without a signing key. Raises ConfigError.
-    """
-    settings = services.settings(app)
-    idp = build_identity_provider(settings)
-    if idp is None:
-        return
-    store = services.store(app)
-    app.extensions["gateway.saml"] = idp
-    metrics.on_scrape(app, gauges.gauges)  # aggregate ages and certificate expiry, at scrape time
-    app.extensions["gateway.saml.nameids"] = NameIds(store, idp.entity_id)
-    app.extensions["gateway.saml.metadata"] = MetadataPublisher(idp)
-    app.register_blueprint(views.bp)
-    if idp.aggregates is not None:  # remote SP aggregates: a cheap check, the work in a thread
-        app.before_request(idp.aggregates.tick)
-    for view in (views.sso, views.slo):  # cross-site POSTs from SPs carry no CSRF token (SEC07)
-        csrf.exempt(app, view)
-    channel = BackChannel(idp, settings, jobs.service(app))  # SOAP logout when no browser can carry the chain
-    app.extensions[BACKCHANNEL] = channel
-    on_session_end(app, logout_hook(idp, store, services.parties(app), channel.tell))

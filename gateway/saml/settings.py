@@ -27,7 +27,7 @@ class SamlSettings:
     dev-only pair of config/dev/saml in development mode, and is off (its pages
     answer 404) in production mode. :meth:`problems` holds the SAML rules that span
     keys; :func:`gateway.config.check_settings` runs it with every other check, and
-    ``gateway.saml.init_app`` adds what the values cannot tell: the per-SP policies
+    ``gateway.saml.app.init_app`` adds what the values cannot tell: the per-SP policies
     of ``sp`` and the keys themselves.
     """
 

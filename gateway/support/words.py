@@ -6,15 +6,14 @@ is what ``gateway support diagnose`` prints.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..accounts.emails import mask_email
 from ..accounts.models import Account
+from ..i18n import date_and_time
 from ..identity.history import Entry
 from .activity import mail_fate
 from .diagnosis import Diagnosis, MailSent, OpenCode, Reason, address_of
@@ -74,11 +73,6 @@ def device_name(user_agent: str) -> str:
     return browser or system or _("Appareil inconnu")
 
 
-def when(timestamp: float) -> str:
-    """A date and time in the person's language and Flask-Babel's time zone (Europe/Paris)."""
-    return str(format_datetime(datetime.fromtimestamp(timestamp, timezone.utc), "medium"))
-
-
 def describe(entry: Entry, account: Account) -> dict[str, str]:
     """One history entry as shown: ``when``, ``what`` (with the address, masked, and what became of
     the mail it sent) and ``where`` (the device and client address, for what a browser did)."""
@@ -98,18 +92,18 @@ def describe(entry: Entry, account: Account) -> dict[str, str]:
         where = f"{device}, {entry.get('ip')} ({known})"
     elif entry.get("source") == "cli":
         where = _("le support (ligne de commande)")
-    return {"when": when(entry.at), "what": what, "where": where}
+    return {"when": date_and_time(entry.at), "what": what, "where": where}
 
 
 def mail_line(mail: MailSent) -> str:
     """"<when> : <what> à <address> : <fate>"."""
     what = EVENTS.get(mail.event, mail.event)
     address = mail.address or _("une adresse retirée depuis")
-    return str(_("%(when)s : %(what)s à %(address)s : %(fate)s", when=when(mail.at), what=what,
+    return str(_("%(when)s : %(what)s à %(address)s : %(fate)s", when=date_and_time(mail.at), what=what,
                  address=address, fate=FATES.get(mail.fate, mail.fate)))
 
 
-#: Each reason's words; its values fill them in (dates as :func:`when` shows them).
+#: Each reason's words; its values fill them in (dates as :func:`gateway.i18n.date_and_time` shows them).
 REASONS = {
     "ok": _l("Rien n'empêche la connexion : mot de passe, ou code reçu par email."),
     "disabled": _l("Le compte est désactivé : aucune connexion possible avant qu'il soit rétabli."),
@@ -141,7 +135,7 @@ def reason_line(reason: Reason) -> str:
     values: dict[str, Any] = dict(reason.values)
     for name in ("until", "at"):
         if name in values:
-            values[name] = when(values[name])
+            values[name] = date_and_time(values[name])
     if reason.code == "throttle_device":
         values["whom"] = str(values["whom"])[:8]  # enough to tell devices apart
     return str(REASONS[reason.code]) % values
@@ -150,7 +144,7 @@ def reason_line(reason: Reason) -> str:
 def code_line(c: OpenCode) -> str:
     """"<purpose> pour <address>, valable jusqu'à <when>" (and who gave it by phone)."""
     line = _("%(purpose)s pour %(address)s, valable jusqu'à %(until)s",
-             purpose=PURPOSES.get(c.purpose, c.purpose), address=c.address, until=when(c.expires_at))
+             purpose=PURPOSES.get(c.purpose, c.purpose), address=c.address, until=date_and_time(c.expires_at))
     return str(line) + (" (" + _("donné par %(operator)s", operator=c.operator) + ")" if c.operator else "")
 
 
@@ -178,5 +172,5 @@ def diagnosis_lines(d: Diagnosis, reasons: list[Reason]) -> list[str]:
     out += ["", _("Dernières activités :")] + ([f"  - {event_line(e, a)}" for e in d.events] or [none])
     out += ["", _("Sessions ouvertes :")]
     out += ["  - " + _("%(device)s, %(ip)s, connexion le %(when)s", device=device_name(s.user_agent),
-                       ip=s.ip or "—", when=when(s.auth_time)) for s in d.sessions] or [none]
+                       ip=s.ip or "—", when=date_and_time(s.auth_time)) for s in d.sessions] or [none]
     return [str(line) for line in out]

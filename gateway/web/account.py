@@ -24,7 +24,8 @@ from ..accounts.errors import InvalidEmail
 from ..accounts.models import Account
 from ..identity.flaskglue import signin
 from ..identity.signin import errors
-from ..support.words import describe, device_name, when
+from ..i18n import date_and_time
+from ..support.words import describe, device_name
 from .forms import (
     AddEmailForm,
     AddressActionForm,
@@ -91,8 +92,8 @@ def refusal(exc: Exception) -> list[str]:
 def session_rows(account: Account) -> list[dict[str, Any]]:
     """The account's live sessions for the table, this browser's first."""
     current = getattr(session, "sid", "")
-    rows = [{"device": device_name(s.user_agent), "ip": s.ip or "—", "signed_in": when(s.auth_time),
-             "last_seen": when(s.last_seen), "remember": s.remember, "current": s.session_id == current,
+    rows = [{"device": device_name(s.user_agent), "ip": s.ip or "—", "signed_in": date_and_time(s.auth_time),
+             "last_seen": date_and_time(s.last_seen), "remember": s.remember, "current": s.session_id == current,
              "form": SessionActionForm(formdata=None, ref=signin.session_ref(s.session_id))}
             for s in services.sessions().list_for(account.id)]
     return sorted(rows, key=lambda row: not row["current"])

@@ -29,6 +29,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_group(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server started in its own process group: SIGTERM (it stops its children), then SIGKILL to
+    the whole group if it lingers, and to a child left behind."""
+    if process is None:
+        return
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def gunicorn_environ(**settings: str) -> dict[str, str]:
     """This process's environment without GATEWAY_* / REDIS_URL, plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k != "REDIS_URL"}
@@ -96,19 +114,7 @@ class Gunicorn:
     def stop(self) -> None:
         """SIGTERM to the arbiter (it stops its workers); the whole group is killed if it lingers."""
         process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # a worker left behind, if any
-        except ProcessLookupError:
-            pass
+        stop_group(process)
 
     def __enter__(self) -> Gunicorn:
         return self.start()

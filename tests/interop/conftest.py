@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -39,7 +38,7 @@ from lxml import etree
 
 from gateway.accounts.models import Account
 from tests.conftest import Gunicorn, RedisServer, free_port
-from tests.helpers.servers import ROOT
+from tests.helpers.servers import ROOT, stop_group
 
 HERE = Path(__file__).resolve().parent / "shibboleth"
 PACKAGES = ("apache2", "libapache2-mod-shib")
@@ -158,7 +157,7 @@ class ShibbolethSP:
             time.sleep(0.1)
 
     def stop_shibd(self) -> None:
-        _stop(self.shibd)
+        stop_group(self.shibd)
         self.shibd = None
 
     def restart_shibd(self, idp_metadata: Path) -> None:
@@ -193,7 +192,7 @@ class ShibbolethSP:
                     + self.logs_text())
 
     def stop(self) -> None:
-        _stop(self.apache)
+        stop_group(self.apache)
         self.apache = None
         self.stop_shibd()
 
@@ -204,23 +203,6 @@ class ShibbolethSP:
     def logs_text(self) -> str:
         return "\n".join(f"----- {name} -----\n{self.log(name)[-12000:]}"
                          for name in ("shibd.log", "shibd.out", "native.log", "apache-error.log", "apache.out"))
-
-
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM (apache2 stops its children, shibd closes its socket); the group is killed if it lingers."""
-    if process is None:
-        return
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # a child left behind, if any
-    except ProcessLookupError:
-        pass
 
 
 def live_gateway(redis_url: str, log: Path, port: int, sp_dir: Path) -> Gunicorn:

@@ -181,7 +181,7 @@ def test_keys_list_and_client_secret_commands(keys_dir, monkeypatch):
 def test_dev_keys_are_refused_in_production(tmp_path):
     """The dev-only key folder (or any key set marked dev_only) is refused in production."""
     from gateway.config import ConfigError, load_settings
-    from gateway.oidc import key_folder_problems
+    from gateway.oidc.app import key_folder_problems
     from gateway.oidc.settings import DEV_KEYS
 
     with pytest.raises(ConfigError, match="holds development keys"):  # by its place: a settings check

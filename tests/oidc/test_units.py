@@ -235,7 +235,7 @@ def _production(**env):
 
 
 def test_production_refuses_dev_clients_file_and_pairwise_without_secret(tmp_path, keys_dir):
-    from gateway.oidc import _load
+    from gateway.oidc.app import _load
     from gateway.oidc.settings import DEV_CLIENTS
 
     with pytest.raises(ConfigError) as refused:

@@ -35,7 +35,7 @@ from gateway import jobs
 from gateway.identity.flaskglue.logout import end_account_sessions
 from gateway.logs import AUDIT
 from tests.conftest import free_port
-from tests.fixtures_mail import SmtpCapture, run_mail_worker
+from tests.fixtures_mail import SmtpCapture, queue_again_as, run_mail_worker
 from tests.saml.conftest import NS, RSA_SHA256, FakeSP, Flow, SpSpec, sp_metadata
 
 ALICE = "alice@univ-exemple.fr"
@@ -330,6 +330,17 @@ def test_slo04_end_all_my_other_sessions_tells_each_soap_sp(app, flow, parties, 
     other = another_browser(app)
     assert end_other_sessions(other) < 1.0
     assert signed_out(flow) and other.client.get("/account").status_code == 200
+    run_mail_worker(app)
+    assert_told(endpoints["A"], parties["A"])
+    assert_told(endpoints["B"], parties["B"])
+
+
+def test_slo04_a_logout_queued_before_the_saml_package_moved_is_delivered(app, parties, endpoints):
+    """A SOAP logout job stored under its function's former module path (``gateway.saml.backchannel.deliver``,
+    before saml/ was split by concern) by the release before an upgrade is still run by the worker."""
+    with app.app_context():
+        assert end_account_sessions("alice", reason="account.disabled") == 1
+    assert queue_again_as(app, jobs.LOGOUT, "gateway.saml.backchannel.deliver") == 2
     run_mail_worker(app)
     assert_told(endpoints["A"], parties["A"])
     assert_told(endpoints["B"], parties["B"])

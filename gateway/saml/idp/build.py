@@ -106,10 +106,12 @@ def _aggregates(saml: SamlSettings, server: Server) -> Aggregates | None:
 
 
 def _checked_inputs(settings: Settings) -> tuple[dict[str, SpPolicy], IdpKeys | None]:
-    """Per-SP policies and keys, every problem of the SAML settings reported at once. Raises ConfigError."""
-    problems = settings.saml.problems(settings.is_production)
-    policies, found = parse_policies(settings.saml.sp)
-    problems.extend(found)
+    """Per-SP policies and keys, every problem of them reported at once. Raises ConfigError.
+
+    The rules of the values themselves (:meth:`SamlSettings.problems`) ran in
+    :func:`gateway.config.load_settings`, which every ``settings`` comes from.
+    """
+    policies, problems = parse_policies(settings.saml.sp)
     keys = None
     try:
         keys = load_idp_keys(settings.saml, development=not settings.is_production)

@@ -121,6 +121,7 @@ class BackChannel:
         return True
 
 
+@jobs.job("saml.backchannel.deliver")
 def deliver(job: Mapping[str, Any]) -> None:
     """The rq job (run by the worker, in app context): one attempt at telling one SP.
 
