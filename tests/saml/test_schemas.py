@@ -7,7 +7,8 @@ import sys
 
 from gateway.config import ROOT
 
-# A fresh interpreter: the import order is the gateway's (gateway.saml.app, which create_app imports, before pysaml2's sigver).
+# A fresh interpreter: the import order is the gateway's (gateway.saml.app, which create_app imports,
+# before pysaml2's sigver).
 PROBE = """
 import gateway.saml.app
 import saml2.xml.schema as schema
