@@ -46,7 +46,7 @@ def page(tmp_path: Path):
             str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
             viewport={"width": 1280, "height": 800}, locale="fr-FR",
         )
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(20_000)  # a loaded 2-core host is slow, a hang still fails
         try:
             yield context.pages[0] if context.pages else context.new_page()
         finally:

@@ -90,7 +90,7 @@ def chromium(tmp_path: Path, name: str, **options) -> Iterator:
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(**{"locale": "fr-FR", **options})
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(20_000)  # a loaded 2-core host is slow, a hang still fails
         try:
             yield context.new_page()
         finally:
