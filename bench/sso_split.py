@@ -9,9 +9,10 @@ client, and this prints the thread CPU per SSO: the whole request in the app
 thread CPU (each Python call costs more under the profiler: read its shares,
 not its milliseconds); ``--pieces`` the thread CPU of each step of the path
 (:data:`PIECES`), timed in place: a function timed alone in a loop costs less
-than on the path, where the crypto before it has emptied the caches. Steadier than a profile of the workers under load, and
-it needs no ptrace; gunicorn's own share (request parsing, access line,
-poller, socket writes) is what ``bench saml`` reports beyond this.
+than on the path, where the crypto before it has emptied the caches. Steadier
+than a profile of the workers under load, and it needs no ptrace; gunicorn's
+own share (request parsing, access line, poller, socket writes) is what
+``bench saml`` reports beyond this.
 """
 from __future__ import annotations
 

@@ -53,8 +53,8 @@ def post_page(stylesheet: str, script: str, action: str, field: str, message: by
     ``saml/static/post.js``.
     """
     doing = "Déconnexion" if logout else "Connexion"
-    head = _HEAD.format(doing=doing, stylesheet=escape(stylesheet), script=escape(script), action=escape(action),
-                        field=escape(field))
+    head = _HEAD.format(doing=doing, stylesheet=escape(stylesheet), script=escape(script),
+                        action=escape(action), field=escape(field))
     tail = _TAIL.format(doing=doing, towards=" la déconnexion" if logout else " vers le service",
                         relay_state="" if relay_state is None else _RELAY_STATE.format(escape(relay_state)))
     value = base64.b64encode(message) if isinstance(message, bytes) else str(escape(message)).encode()

@@ -223,8 +223,8 @@ def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:
     redirect back here (its LogoutResponse by HTTP-Redirect: ``form-action`` governs that redirect too)."""
     if outgoing.binding == BINDING_HTTP_REDIRECT:
         return no_store_redirect(outgoing.url)
-    response = make_response(post_page(*page_assets(), browser_url(outgoing.url), outgoing.field, outgoing.value,
-                                       outgoing.relay_state, logout=True))
+    response = make_response(post_page(*page_assets(), browser_url(outgoing.url), outgoing.field,
+                                       outgoing.value, outgoing.relay_state, logout=True))
     response.headers["Content-Security-Policy"] = form_csp(outgoing.url, (*sp.policy.form_action, "'self'"))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -352,7 +352,8 @@ def post_status(sso_request: SsoRequest, error: StatusError) -> Response:
 
 def post_form(sp: ServiceProvider, acs_url: str, document: bytes, relay_state: str | None) -> Response:
     """The auto-submitting form (RSP01), with a CSP letting it post to the ACS only."""
-    html = post_page(*page_assets(), checked_action(acs_url), "SAMLResponse", document, relay_state, logout=False)
+    html = post_page(*page_assets(), checked_action(acs_url), "SAMLResponse", document, relay_state,
+                     logout=False)
     return with_form_csp(make_response(html), acs_url, sp)
 
 
