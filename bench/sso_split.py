@@ -1,4 +1,4 @@
-"""Where an SSO's CPU goes, in one process: ``python -m bench.sso_split [count] [--profile]``.
+"""Where an SSO's CPU goes, in one process: ``python -m bench.sso_split [count] [--profile] [--pieces]``.
 
 A private Redis and gunicorn sign one browser in through the real pages; then the
 same app, built in this process, answers ``count`` SSO requests (fresh
@@ -7,14 +7,18 @@ client, and this prints the thread CPU per SSO: the whole request in the app
 (``Flask.wsgi_app``: no gunicorn, no socket), the response crypto (the signer's
 ``sign`` and ``encrypt``) and the rest. ``--profile`` adds cProfile's view by
 thread CPU (each Python call costs more under the profiler: read its shares,
-not its milliseconds). Steadier than a profile of the workers under load, and
-it needs no ptrace; gunicorn's own share (request parsing, access line,
-poller, socket writes) is what ``bench saml`` reports beyond this.
+not its milliseconds); ``--pieces`` the thread CPU of each step of the path
+(:data:`PIECES`), timed in place: a function timed alone in a loop costs less
+than on the path, where the crypto before it has emptied the caches. Steadier
+than a profile of the workers under load, and it needs no ptrace; gunicorn's
+own share (request parsing, access line, poller, socket writes) is what
+``bench saml`` reports beyond this.
 """
 from __future__ import annotations
 
 import cProfile
 import functools
+import importlib
 import os
 import pstats
 import sys
@@ -36,6 +40,33 @@ def _counting(spent: list[float], action: Callable[..., Any]) -> Callable[..., A
         finally:
             spent[0] += time.thread_time() - started
     return counted
+
+
+#: The steps ``--pieces`` times: (module, class or None, function), looked up where the path calls them.
+PIECES = (
+    ("gateway.identity.flaskglue.session_interface", "RedisSessionInterface", "open_session"),
+    ("gateway.saml.views", None, "read_redirect"),
+    ("gateway.saml.views", None, "receive"),
+    ("gateway.saml.slo.participants", None, "load"),
+    ("gateway.saml.sso.answer", None, "attributes_for"),
+    ("gateway.saml.sso.answer", None, "build_success"),
+    ("gateway.saml.views", None, "post_form"),
+    ("gateway.saml.views", None, "audit"),
+    ("gateway.identity.flaskglue.session_interface", "RedisSessionInterface", "save_session"),
+    ("flask.app", "Flask", "preprocess_request"),
+    ("flask.app", "Flask", "process_response"),
+)
+
+
+def _time_pieces() -> dict[str, list[float]]:
+    """Wrap each of :data:`PIECES` with a thread-CPU counter; their counters by name."""
+    spent: dict[str, list[float]] = {}
+    for module, owner_name, name in PIECES:
+        owner = importlib.import_module(module)
+        owner = getattr(owner, owner_name) if owner_name else owner
+        spent[name] = [0.0]
+        setattr(owner, name, _counting(spent[name], getattr(owner, name)))
+    return spent
 
 
 def main(argv: list[str]) -> None:
@@ -63,6 +94,7 @@ def main(argv: list[str]) -> None:
 
             for _ in range(50):  # warm-up: caches, first reads
                 one()
+            pieces = _time_pieces() if "--pieces" in argv else {}
             crypto, whole = [0.0], [0.0]
             signer = InProcessSigner
             plain = (signer.sign, signer.encrypt, app.wsgi_app)
@@ -76,6 +108,8 @@ def main(argv: list[str]) -> None:
             per = [v / count * 1000 for v in (whole[0], crypto[0])]
             print(f"per SSO, thread CPU over {count}: the app {per[0]:.2f} ms = response crypto "
                   f"{per[1]:.2f} ms + the rest {per[0] - per[1]:.2f} ms")
+            for name, spent in pieces.items():  # build_success includes the crypto
+                print(f"  {name:20} {spent[0] / count * 1000:.3f} ms")
             if "--profile" in argv:
                 profile = cProfile.Profile(time.thread_time)
                 profile.runcall(lambda: [one() for _ in range(count)])

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, current_app, make_response, redirect, render_template, request, session,
                    url_for)
 from flask_babel import gettext as _
-from markupsafe import Markup
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from werkzeug.wrappers import Response
 
@@ -37,6 +36,7 @@ from ..logs import audit
 from .errors import NoPassive, RequestExpired, RequestRejected, StatusError
 from .idp.build import IdentityProvider
 from .idp.metadata import AGGREGATE_PATH, CONTENT_TYPE, MetadataPublisher, etag
+from .post_page import post_page
 from .slo import chain as logout_chain
 from .slo import messages as single_logout
 from .slo import participants
@@ -48,7 +48,6 @@ from .sso.acs import default_endpoint
 from .sso.answer import answer, answer_error, answer_unsolicited, needs_sign_in, provider_of, session_digest
 from .sso.authn_request import SsoRequest, receive, remember, replay_guard, replayed
 from .sso.initiated import Refused, check_target, find_sp
-from .sso.response import encode
 from .wire.bindings import read_post, read_redirect
 
 bp = Blueprint("saml", __name__, static_folder=str(ROOT / "templates" / "saml" / "static"),
@@ -224,9 +223,8 @@ def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:
     redirect back here (its LogoutResponse by HTTP-Redirect: ``form-action`` governs that redirect too)."""
     if outgoing.binding == BINDING_HTTP_REDIRECT:
         return no_store_redirect(outgoing.url)
-    html = render_template("saml/post.html", action=browser_url(outgoing.url), field=outgoing.field,
-                           value=outgoing.value, relay_state=outgoing.relay_state, logout=True)
-    response = make_response(html)
+    response = make_response(post_page(*page_assets(), browser_url(outgoing.url), outgoing.field,
+                                       outgoing.value, outgoing.relay_state, logout=True))
     response.headers["Content-Security-Policy"] = form_csp(outgoing.url, (*sp.policy.form_action, "'self'"))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -354,13 +352,14 @@ def post_status(sso_request: SsoRequest, error: StatusError) -> Response:
 
 def post_form(sp: ServiceProvider, acs_url: str, document: bytes, relay_state: str | None) -> Response:
     """The auto-submitting form (RSP01), with a CSP letting it post to the ACS only."""
-    # Rendered without the context processors: this page shows nothing of the session, and they would
-    # load the signed-in account again (Flask-Login) on the hottest path of the IdP.
-    # Base64 has nothing to escape (Markup spares escaping ~16 KB); RelayState is escaped as ever.
-    html = current_app.jinja_env.get_template("saml/post.html").render(
-        action=checked_action(acs_url), field="SAMLResponse", value=Markup(encode(document)), relay_state=relay_state,
-        logout=False)
+    html = post_page(*page_assets(), checked_action(acs_url), "SAMLResponse", document, relay_state,
+                     logout=False)
     return with_form_csp(make_response(html), acs_url, sp)
+
+
+def page_assets() -> tuple[str, str]:
+    """The POST page's stylesheet and script URLs."""
+    return url_for("static", filename="gateway.css"), url_for("saml.static", filename="post.js")
 
 
 @functools.lru_cache(maxsize=4096)  # ACS URLs come from metadata only: a bounded set

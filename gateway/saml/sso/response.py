@@ -14,7 +14,6 @@ has InResponseTo and NotOnOrAfter but neither NotBefore nor Address;
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import functools
 import secrets
@@ -69,11 +68,6 @@ def instant(when: float) -> str:
 @functools.lru_cache(maxsize=64)
 def _instant(second: int) -> str:  # a Response writes five of them, mostly the same few seconds
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-
-
-def encode(document: bytes) -> str:
-    """The SAMLResponse form value: base64, not deflated (Bind §3.5.4)."""
-    return base64.b64encode(document).decode("ascii")
 
 
 def build_success(idp: IdentityProvider, to: Addressee, content: AssertionContent, now: float) -> bytes:

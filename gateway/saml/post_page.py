@@ -1,0 +1,61 @@
+"""The HTTP-POST binding's page (Bind §3.5): the SSO Response to the ACS (RSP01), or a logout message
+(a LogoutRequest to a participant, the LogoutResponse to the initiator: SLO04, SLO07).
+
+It submits itself (``saml/static/post.js``, allowed by the page's own CSP, set by
+the view), or with the button when JavaScript is off. A string template filled in
+with :func:`markupsafe.escape` rather than a Jinja template: the page is the IdP's
+hottest, and Jinja's render (a new context copying the environment's globals)
+cost more than the rest of building it. Built as UTF-8 bytes around the message's
+base64 (~16 KB), which is neither decoded, escaped (nothing in its alphabet to
+escape) nor encoded again. Every other value is HTML-escaped; the browser sends
+them back unchanged (RelayState byte for byte, REQ12). The page is French only,
+as the auto-POST page always was: it is shown for an instant.
+"""
+from __future__ import annotations
+
+import base64
+
+from markupsafe import escape
+
+_HEAD = """<!doctype html>
+<html lang="fr">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="referrer" content="no-referrer">
+  <title>{doing} en cours · UNESS</title>
+  <link rel="stylesheet" href="{stylesheet}">
+  <script src="{script}" defer></script>
+</head>
+<body>
+  <main>
+    <form method="post" action="{action}" id="saml-post">
+      <input type="hidden" name="{field}" value=\""""
+_TAIL = """\">{relay_state}
+      <p>{doing} en cours…</p>
+      <noscript>
+        <p>JavaScript est désactivé : cliquez sur le bouton pour continuer{towards}.</p>
+        <button type="submit" class="button-primary">Continuer</button>
+      </noscript>
+    </form>
+  </main>
+</body>
+</html>"""
+_RELAY_STATE = '\n      <input type="hidden" name="RelayState" value="{}">'
+
+
+def post_page(stylesheet: str, script: str, action: str, field: str, message: bytes | str,
+              relay_state: str | None, logout: bool) -> bytes:
+    """The page (UTF-8) posting ``field`` (and RelayState, when not None) to ``action``.
+
+    ``message``: the SAML document (bytes: base64-encoded here, Bind §3.5.4), or its form value
+    already encoded (str: escaped). ``stylesheet`` and ``script``: the URLs of ``gateway.css`` and
+    ``saml/static/post.js``.
+    """
+    doing = "Déconnexion" if logout else "Connexion"
+    head = _HEAD.format(doing=doing, stylesheet=escape(stylesheet), script=escape(script),
+                        action=escape(action), field=escape(field))
+    tail = _TAIL.format(doing=doing, towards=" la déconnexion" if logout else " vers le service",
+                        relay_state="" if relay_state is None else _RELAY_STATE.format(escape(relay_state)))
+    value = base64.b64encode(message) if isinstance(message, bytes) else str(escape(message)).encode()
+    return b"".join((head.encode(), value, tail.encode()))
