@@ -8,22 +8,34 @@ hottest, and Jinja's render (a new context copying the environment's globals)
 cost more than the rest of building it. Built as UTF-8 bytes around the message's
 base64 (~16 KB), which is neither decoded, escaped (nothing in its alphabet to
 escape) nor encoded again. Every other value is HTML-escaped; the browser sends
-them back unchanged (RelayState byte for byte, REQ12). The page is French only,
-as the auto-POST page always was: it is shown for an instant.
+them back unchanged (RelayState byte for byte, REQ12). Its words come translated
+(:class:`Words`, the views' gettext), in the page's language like every page.
 """
 from __future__ import annotations
 
 import base64
 
+from typing import NamedTuple
+
 from markupsafe import escape
 
+
+class Words(NamedTuple):
+    """What the page says, already translated: its language, title, line, JavaScript-off line, button."""
+
+    lang: str
+    title: str
+    doing: str
+    noscript: str
+    button: str
+
 _HEAD = """<!doctype html>
-<html lang="fr">
+<html lang="{lang}">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <meta name="referrer" content="no-referrer">
-  <title>{doing} en cours · UNESS</title>
+  <title>{title} · UNESS</title>
   <link rel="stylesheet" href="{stylesheet}">
   <script src="{script}" defer></script>
 </head>
@@ -32,10 +44,10 @@ _HEAD = """<!doctype html>
     <form method="post" action="{action}" id="saml-post">
       <input type="hidden" name="{field}" value=\""""
 _TAIL = """\">{relay_state}
-      <p>{doing} en cours…</p>
+      <p>{doing}</p>
       <noscript>
-        <p>JavaScript est désactivé : cliquez sur le bouton pour continuer{towards}.</p>
-        <button type="submit" class="button-primary">Continuer</button>
+        <p>{noscript}</p>
+        <button type="submit" class="button-primary">{button}</button>
       </noscript>
     </form>
   </main>
@@ -45,17 +57,16 @@ _RELAY_STATE = '\n      <input type="hidden" name="RelayState" value="{}">'
 
 
 def post_page(stylesheet: str, script: str, action: str, field: str, message: bytes | str,
-              relay_state: str | None, logout: bool) -> bytes:
+              relay_state: str | None, words: Words) -> bytes:
     """The page (UTF-8) posting ``field`` (and RelayState, when not None) to ``action``.
 
     ``message``: the SAML document (bytes: base64-encoded here, Bind §3.5.4), or its form value
     already encoded (str: escaped). ``stylesheet`` and ``script``: the URLs of ``gateway.css`` and
-    ``saml/static/post.js``.
+    ``saml/static/post.js``; ``words``: what it says.
     """
-    doing = "Déconnexion" if logout else "Connexion"
-    head = _HEAD.format(doing=doing, stylesheet=escape(stylesheet), script=escape(script),
-                        action=escape(action), field=escape(field))
-    tail = _TAIL.format(doing=doing, towards=" la déconnexion" if logout else " vers le service",
+    head = _HEAD.format(lang=escape(words.lang), title=escape(words.title), stylesheet=escape(stylesheet),
+                        script=escape(script), action=escape(action), field=escape(field))
+    tail = _TAIL.format(doing=escape(words.doing), noscript=escape(words.noscript), button=escape(words.button),
                         relay_state="" if relay_state is None else _RELAY_STATE.format(escape(relay_state)))
     value = base64.b64encode(message) if isinstance(message, bytes) else str(escape(message)).encode()
     return b"".join((head.encode(), value, tail.encode()))

@@ -36,7 +36,7 @@ from ..logs import audit
 from .errors import NoPassive, RequestExpired, RequestRejected, StatusError
 from .idp.build import IdentityProvider
 from .idp.metadata import AGGREGATE_PATH, CONTENT_TYPE, MetadataPublisher, etag
-from .post_page import post_page
+from .post_page import Words, post_page
 from .slo import chain as logout_chain
 from .slo import messages as single_logout
 from .slo import participants
@@ -224,7 +224,7 @@ def send(outgoing: single_logout.Outgoing, sp: ServiceProvider) -> Response:
     if outgoing.binding == BINDING_HTTP_REDIRECT:
         return no_store_redirect(outgoing.url)
     response = make_response(post_page(*page_assets(), browser_url(outgoing.url), outgoing.field,
-                                       outgoing.value, outgoing.relay_state, logout=True))
+                                       outgoing.value, outgoing.relay_state, post_words(logout=True)))
     response.headers["Content-Security-Policy"] = form_csp(outgoing.url, (*sp.policy.form_action, "'self'"))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -353,8 +353,19 @@ def post_status(sso_request: SsoRequest, error: StatusError) -> Response:
 def post_form(sp: ServiceProvider, acs_url: str, document: bytes, relay_state: str | None) -> Response:
     """The auto-submitting form (RSP01), with a CSP letting it post to the ACS only."""
     html = post_page(*page_assets(), checked_action(acs_url), "SAMLResponse", document, relay_state,
-                     logout=False)
+                     post_words(logout=False))
     return with_form_csp(make_response(html), acs_url, sp)
+
+
+def post_words(logout: bool) -> Words:
+    """What the auto-POST page says, in the page's language."""
+    if logout:
+        return Words(page_language(), _("Déconnexion en cours"), _("Déconnexion en cours…"),
+                     _("JavaScript est désactivé : cliquez sur le bouton pour continuer la déconnexion."),
+                     _("Continuer"))
+    return Words(page_language(), _("Connexion en cours"), _("Connexion en cours…"),
+                 _("JavaScript est désactivé : cliquez sur le bouton pour continuer vers le service."),
+                 _("Continuer"))
 
 
 def page_assets() -> tuple[str, str]:

@@ -49,6 +49,15 @@ def test_rsp01_post_form_works_without_javascript_and_has_its_own_csp(flow, sp, 
         assert script.status_code == 200 and b"submit()" in script.data
 
 
+def test_the_post_page_speaks_the_persons_language(flow, sp, alice):
+    """The auto-POST page, like every page: English when the person chose it, the values still escaped."""
+    flow.client.get("/login?lang=en")  # the language cookie, as the page's language link sets it
+    _, how = sp.request()
+    posted = flow.sso(how, email=ALICE)
+    assert '<html lang="en">' in posted.html and "JavaScript is off" in posted.html
+    assert ">Continue</button>" in posted.html and "en cours" not in posted.html
+
+
 def test_second_request_in_the_session_needs_no_sign_in_and_keeps_ids(flow, sp, alice):
     """NID01 (one transient per session and SP), RSP07 (SessionIndex per session and SP)."""
     first_id, how = sp.request()
