@@ -71,7 +71,6 @@ def main(argv: list[str]) -> None:
             for _ in range(100):  # warm-up: caches, first reads
                 one()
             plain = (Keys.sign, app.wsgi_app)
-            whole: list[float] = [0.0]
 
             def wsgi(*args: object) -> object:
                 started = time.thread_time()
@@ -87,7 +86,6 @@ def main(argv: list[str]) -> None:
                 one()
             Keys.sign = plain[0]  # type: ignore[method-assign]
             app.wsgi_app = plain[1]  # type: ignore[method-assign]
-            del whole
             per = {k: v[0] / count * 1000 for k, v in spent.items()}
             print(f"per flow, thread CPU over {count}: authorize {per['authorize']:.2f} ms + token "
                   f"{per['token']:.2f} ms (signature {per['signature']:.2f}) = "
@@ -98,7 +96,6 @@ def main(argv: list[str]) -> None:
             if "--profile" in argv:
                 profile = cProfile.Profile(time.thread_time)
                 profile.runcall(lambda: [one() for _ in range(count)])
-                profile.dump_stats("/tmp/oidc_split.prof")
                 pstats.Stats(profile).sort_stats("cumulative").print_stats(60)
 
 
