@@ -78,7 +78,7 @@ def current_user() -> EndUser | None:
     auth = current_authentication()
     if auth is None:
         return None
-    account = current_account(auth, services.directory().get)
+    account = current_account(auth.account_id, services.directory().get)
     return EndUser(account, auth) if account is not None and account.is_active else None
 
 

@@ -29,14 +29,14 @@ def current_authentication() -> Authentication | None:
     return Authentication.from_record(record, getattr(session, "sid", ""))
 
 
-def current_account(auth: Authentication, read: Callable[[str], Account | None]) -> Account | None:
-    """The account of ``auth`` (this request's sign-in): as read with the session for a view marked
+def current_account(account_id: str, read: Callable[[str], Account | None]) -> Account | None:
+    """The account ``account_id`` of this request's sign-in: as read with the session for a view marked
     :func:`~gateway.identity.flaskglue.session_interface.session_with_account` (None when it is gone),
     else ``read(account_id)`` now. Whether it is active is the caller's to check."""
     prefetched = getattr(session, "account_fields", None)
-    if prefetched is not None and prefetched[0] == auth.account_id:
+    if prefetched is not None and prefetched[0] == account_id:
         return from_hash(prefetched[1]) if prefetched[1] else None
-    return read(auth.account_id)
+    return read(account_id)
 
 
 def signed_in_session_id() -> str | None:

@@ -26,7 +26,7 @@ discovery...) get an empty session without the cookie being read: no Redis
 read, no idle-time refresh by a call that is not the person's, nothing saved,
 no cookie set or deleted, and Redis away does not refuse them. Views that read
 the signed-in account on every request (:func:`session_with_account`: OIDC
-authorize) get it read with the session, in one round trip
+authorize, ``/account``) get it read with the session, in one round trip
 (:func:`gateway.identity.flaskglue.current.current_account`).
 """
 from __future__ import annotations
