@@ -30,6 +30,19 @@ AUTH = "_auth"
 TOUCH_INTERVAL = 60
 
 
+#: The session record and, when it is signed in, its account's hash: one round trip for the views that
+#: need both (:meth:`SessionStore.load_with_account`). KEYS: the session. ARGV: the accounts' key prefix.
+_LOAD_WITH_ACCOUNT = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local ok, data = pcall(cjson.decode, raw)
+local auth = ok and type(data) == 'table' and data['_auth']
+local account = type(auth) == 'table' and auth['account']
+if type(account) ~= 'string' then return {raw} end
+return {raw, redis.call('HGETALL', ARGV[1] .. account)}
+"""
+
+
 def new_session_id() -> str:
     return secrets.token_urlsafe(32)
 
@@ -58,6 +71,7 @@ class SessionStore:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self._load_with_account = store.redis.register_script(_LOAD_WITH_ACCOUNT)
 
     # -- one session ---------------------------------------------------------------
     def load(self, sid: str) -> dict[str, Any] | None:
@@ -66,7 +80,22 @@ class SessionStore:
         The Redis TTL normally ends it first; the check also covers records written
         under longer settings (idle, absolute, remember shortened since).
         """
-        raw = self.store.redis.get(key("session", sid))
+        return self._judged(sid, self.store.redis.get(key("session", sid)))
+
+    def load_with_account(self, sid: str) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+        """:meth:`load`, and the hash of the signed-in account as it is now (empty when the account is
+        gone; None when the session is not signed in or over): one round trip, one script."""
+        found = self._load_with_account(keys=[key("session", sid)], args=[Store.USER_PREFIX])
+        if not found:
+            return None, None
+        data = self._judged(sid, found[0])
+        if data is None or not data.get(AUTH) or len(found) < 2:
+            return data, None
+        reply = found[1]
+        fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))  # RESP3 / RESP2
+        return data, fields
+
+    def _judged(self, sid: str, raw: str | None) -> dict[str, Any] | None:
         if raw is None:
             return None
         data = dict(json.loads(raw))

@@ -29,7 +29,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from .. import services
-from ..identity.flaskglue.current import current_authentication, require_login
+from ..identity.flaskglue.current import current_account, current_authentication, require_login
 from ..identity.redirects import location, refresh_header
 from ..logs import audit
 from .claims import parse_claims_request
@@ -78,7 +78,7 @@ def current_user() -> EndUser | None:
     auth = current_authentication()
     if auth is None:
         return None
-    account = services.directory().get(auth.account_id)
+    account = current_account(auth.account_id, services.directory().get)
     return EndUser(account, auth) if account is not None and account.is_active else None
 
 

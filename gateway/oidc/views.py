@@ -18,7 +18,7 @@ from wtforms.validators import ValidationError
 
 from ..identity.flaskglue.current import current_authentication
 from ..identity.flaskglue.logout import logged_out_landing
-from ..identity.flaskglue.session_interface import session_unused
+from ..identity.flaskglue.session_interface import session_unused, session_with_account
 from ..identity.names import shown_name
 from . import authorize as authorization
 from .discovery import metadata
@@ -65,6 +65,7 @@ def jwks() -> Response:
 
 
 @bp.route("/oidc/authorize", methods=["GET", "POST"])
+@session_with_account
 def authorize() -> Response:
     return authorization.start(_provider())
 

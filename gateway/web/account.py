@@ -23,6 +23,7 @@ from ..accounts.codes import InvalidCode, WrongCode
 from ..accounts.errors import InvalidEmail
 from ..accounts.models import Account
 from ..identity.flaskglue import signin
+from ..identity.flaskglue.session_interface import session_with_account
 from ..identity.signin import errors
 from ..i18n import date_and_time
 from ..support.words import describe, device_name
@@ -142,6 +143,7 @@ def _refused(field: Any, exc: Exception) -> None:
 
 
 @bp.get("/account")
+@session_with_account
 @login_required
 def overview() -> str:
     return _page()

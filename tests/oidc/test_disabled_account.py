@@ -2,6 +2,8 @@
 introspection answers ``active: false`` (RFC 7662 §2.2), UserInfo 401, the refresh grant invalid_grant."""
 from __future__ import annotations
 
+from urllib.parse import urljoin, urlsplit
+
 import requests
 
 from gateway.identity.flaskglue.logout import end_account_sessions
@@ -61,3 +63,14 @@ def test_tokens_outliving_their_session_die_with_the_account(browser, rp, live, 
         live.app.extensions["gateway.directory"].disable(account.id)
         assert end_account_sessions(account.id, reason="account.disabled") == 0
     _refused_everywhere(live, party, token)
+
+
+def test_a_session_whose_account_was_disabled_gets_no_code(browser, rp, live, account):
+    """The account is read with the session at authorize (one round trip): disabled there, with its
+    session left in Redis, authorize answers with the sign-in page's address, never with a code."""
+    party, _ = _signed_in(browser, rp)
+    live.app.extensions["gateway.directory"].disable(account.id)  # no session ended: the record stays
+    answer = browser.get(party.authorization().url)
+    assert answer.status_code == 302, answer.status_code
+    target = answer.headers["Location"]
+    assert urlsplit(urljoin(answer.url, target)).path == "/login" and "code=" not in target

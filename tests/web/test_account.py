@@ -83,6 +83,16 @@ def test_anonymous_visitor_is_sent_to_sign_in(client):
     assert "/login?next=%2Faccount" in response.headers["Location"]
 
 
+def test_a_session_whose_account_was_disabled_shows_nothing(signed_in, camille, directory):
+    """The page reads the account with the session (one round trip): disabled meanwhile, with its session
+    left in Redis, the same browser is sent to the sign-in page and sees none of its details."""
+    directory.disable(camille.id)  # no session ended: the record stays
+    response = signed_in.client.get("/account")
+    assert response.status_code == 302
+    assert "/login?next=%2Faccount" in response.headers["Location"]
+    assert b"Camille" not in response.data
+
+
 def test_details_from_the_university(signed_in):
     text = page(signed_in.client.get("/account"))
     assert "<h1>Mes informations</h1>" in text

@@ -5,12 +5,13 @@ with the URL to resume, and read :func:`current_authentication`.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from flask import has_request_context, redirect, request, session, url_for
 from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
+from ...accounts.models import Account, from_hash
 from ..models import Authentication
 from ..names import shown_name
 from ..redirects import is_local_url
@@ -26,6 +27,16 @@ def current_authentication() -> Authentication | None:
     if not record:
         return None
     return Authentication.from_record(record, getattr(session, "sid", ""))
+
+
+def current_account(account_id: str, read: Callable[[str], Account | None]) -> Account | None:
+    """The account ``account_id`` of this request's sign-in: as read with the session for a view marked
+    :func:`~gateway.identity.flaskglue.session_interface.session_with_account` (None when it is gone),
+    else ``read(account_id)`` now. Whether it is active is the caller's to check."""
+    prefetched = getattr(session, "account_fields", None)
+    if prefetched is not None and prefetched[0] == account_id:
+        return from_hash(prefetched[1]) if prefetched[1] else None
+    return read(account_id)
 
 
 def signed_in_session_id() -> str | None:

@@ -24,7 +24,10 @@ Views that never read the session (:func:`session_unused`: ``/healthz``, static
 files, the OIDC endpoints relying parties call — token, userinfo, JWKS,
 discovery...) get an empty session without the cookie being read: no Redis
 read, no idle-time refresh by a call that is not the person's, nothing saved,
-no cookie set or deleted, and Redis away does not refuse them.
+no cookie set or deleted, and Redis away does not refuse them. Views that read
+the signed-in account on every request (:func:`session_with_account`: OIDC
+authorize, ``/account``) get it read with the session, in one round trip
+(:func:`gateway.identity.flaskglue.current.current_account`).
 """
 from __future__ import annotations
 
@@ -59,6 +62,9 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.unavailable: redis.RedisError | None = None
         #: Opened for a view marked :func:`session_unused`: the cookie was not read, nothing is saved.
         self.unused = False
+        #: For a view marked :func:`session_with_account`: (account id, its hash, empty when the
+        #: account is gone) as read with the session; None when not read.
+        self.account_fields: tuple[str, dict[str, str]] | None = None
 
     def regenerate(self) -> None:
         """A new id for the same data; the old record is deleted when the response is saved."""
@@ -88,6 +94,7 @@ class RedisSessionInterface(SessionInterface):
         self.secure = secure
         self.saml_cookie_name = cookie_name + "_saml"
         self._unused_paths: frozenset[str] | None = None
+        self._account_paths: frozenset[str] = frozenset()
 
     def _session_id(self, request: Request) -> str:
         sid = request.cookies.get(self.cookie_name, "")
@@ -104,14 +111,20 @@ class RedisSessionInterface(SessionInterface):
             return unused
         sid = self._session_id(request)
         if sid and looks_like_session_id(sid):
+            fields = None
             try:
-                data = self.sessions.load(sid)
+                if request.path in self._account_paths:
+                    data, fields = self.sessions.load_with_account(sid)
+                else:
+                    data = self.sessions.load(sid)
             except UNAVAILABLE as exc:
                 away = ServerSession({}, sid, new=False)
                 away.unavailable = exc
                 return away
             if data is not None:
                 opened = ServerSession(data, sid, new=False)
+                if fields is not None:
+                    opened.account_fields = (data[AUTH]["account"], fields)
                 if self.sessions.touch(opened):
                     opened.modified = True
                 return opened
@@ -127,10 +140,14 @@ class RedisSessionInterface(SessionInterface):
         if self._unused_paths is None:
             marked: set[str] = set()
             unmarked: set[str] = set()
+            with_account: set[str] = set()
             for rule in app.url_map.iter_rules():
                 if not rule.arguments and rule.endpoint != "static":
                     view = app.view_functions.get(rule.endpoint)
                     (marked if getattr(view, "session_unused", False) else unmarked).add(rule.rule)
+                    if getattr(view, "session_with_account", False):
+                        with_account.add(rule.rule)
+            self._account_paths = frozenset(with_account)
             self._unused_paths = frozenset(marked - unmarked)
         return path in self._unused_paths or (
             app.static_url_path is not None and path.startswith(app.static_url_path + "/"))
@@ -196,6 +213,13 @@ def session_unused(view: View) -> View:
     """Mark a view that never reads nor writes the session (``/healthz``, the OIDC endpoints relying
     parties call): its requests do not load it, refresh it or save it."""
     view.session_unused = True  # type: ignore[attr-defined]
+    return view
+
+
+def session_with_account(view: View) -> View:
+    """Mark a view that reads the signed-in account on each request: the session interface reads it
+    with the session, in one round trip (:func:`gateway.identity.flaskglue.current.current_account`)."""
+    view.session_with_account = True  # type: ignore[attr-defined]
     return view
 
 
