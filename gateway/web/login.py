@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, after_this_request, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
@@ -95,7 +96,14 @@ def no_new_mail_yet(exc: errors.TooManyAttempts, sent_at: float | None, link: bo
 def home() -> Response:
     """The site root (links in mails, people typing the address): "Mes informations" when signed in,
     else the sign-in page."""
-    return redirect(url_for("account.overview" if current_authentication() else "login.address"))
+    return redirect(url_for("account.overview" if signed_in() else "login.address"))
+
+
+def signed_in() -> bool:
+    """A sign-in whose account is still active. A session left in Redis after its account was disabled
+    is none (Flask-Login's loader refuses it): the sign-in page shows, instead of sending the person back
+    to the page that sent them here, in a loop."""
+    return current_authentication() is not None and bool(current_user.is_authenticated)
 
 
 @bp.route("/login/forgot", methods=["GET", "POST"])
@@ -130,7 +138,7 @@ def address() -> Response | str:
         nxt = request.args.get("next")
         if is_local_url(nxt):
             session["next"] = nxt
-        if current_authentication() and not request.args.get("force") and "change" not in request.args:
+        if signed_in() and not request.args.get("force") and "change" not in request.args:
             return finish()
         if "change" in request.args:
             signin.forget_pending()

@@ -93,6 +93,17 @@ def test_a_session_whose_account_was_disabled_shows_nothing(signed_in, camille, 
     assert b"Camille" not in response.data
 
 
+def test_a_disabled_accounts_session_leads_to_the_sign_in_page_not_a_loop(signed_in, camille, directory):
+    """/account sends to /login, which must not send back to /account (the session is no sign-in any more):
+    the address form shows, and the address step says the account is disabled."""
+    directory.disable(camille.id)  # no session ended: the record stays
+    sign_in_page = signed_in.client.get(signed_in.client.get("/account").headers["Location"])
+    assert sign_in_page.status_code == 200 and 'name="email"' in page(sign_in_page)
+    assert signed_in.client.get("/").headers["Location"].endswith("/login")
+    step = signed_in.submit("/login", {"email": CAMILLE})
+    assert "Ce compte est désactivé" in page(step)
+
+
 def test_details_from_the_university(signed_in):
     text = page(signed_in.client.get("/account"))
     assert "<h1>Mes informations</h1>" in text
