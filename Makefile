@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SYSTEM_PACKAGES := redis-server xmlsec1 chromium apache2 libapache2-mod-shib
+SYSTEM_PACKAGES := redis-server xmlsec1 chromium apache2 libapache2-mod-shib nginx
 
 # The UI speaks French (the message ids in the code and templates) and English
 # (gateway/translations/en). The compiled catalogues (.mo) are not committed:

@@ -399,10 +399,10 @@ def test_nginx_upstream_for_two_nodes_balances_without_stickiness():
 
 @pytest.mark.parametrize("nodes", ["one node", "two nodes"])
 def test_nginx_accepts_the_site(tmp_path, nodes):
-    """``nginx -t`` on the site with a throw-away certificate (skipped when nginx is not installed)."""
+    """``nginx -t`` on the site with a throw-away certificate (`make test` installs nginx; skipped without it)."""
     nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
     if nginx is None:
-        pytest.skip("nginx is not installed (the tests do not install it): `nginx -t` syntax check skipped")
+        pytest.skip("nginx is not installed (`make test` installs it, as root): `nginx -t` syntax check skipped")
     cert, key = _self_signed_certificate(tmp_path)
     site = NGINX.read_text() if nodes == "one node" else site_with_nodes()
     site = re.sub(r"/etc/letsencrypt/live/[^;]*/fullchain\.pem", str(cert), site)
