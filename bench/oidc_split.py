@@ -11,7 +11,6 @@ gunicorn, no socket) and the ID-token signature within the token request.
 from __future__ import annotations
 
 import cProfile
-import os
 import pstats
 import secrets
 import sys
@@ -23,8 +22,8 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from gateway.oidc.credentials import new_secret
 
-from . import load, oidc, stack
-from .sso_split import _counting
+from . import oidc
+from .inprocess import counting, signed_in_app
 
 
 def main(argv: list[str]) -> None:
@@ -35,17 +34,9 @@ def main(argv: list[str]) -> None:
         clients_file = tmp / "oidc-clients.toml"
         clients_file.write_text(client.toml(), encoding="utf-8")
         extra = {"GATEWAY_OIDC_CLIENTS_FILE": str(clients_file)}
-        with stack.private_redis(tmp) as redis_url:
-            with stack.gunicorn(redis_url, tmp / "gunicorn.log", stack.APP, extra) as gw:
-                cookie = oidc.sign_in_browsers(gw, redis_url, 1)[0]
-                env = stack.gateway_env(redis_url, gw.port, extra)
-            os.environ.update(env)
-            from gateway import create_app
+        with signed_in_app(tmp, extra) as (app, test, base_url):
             from gateway.oidc.keys import Keys
 
-            app = create_app()
-            test = app.test_client()
-            test.set_cookie(load.COOKIE, cookie, domain="127.0.0.1")
             spent = {"authorize": [0.0], "token": [0.0], "signature": [0.0]}
             current = ["authorize"]
 
@@ -57,12 +48,12 @@ def main(argv: list[str]) -> None:
                                    "code_challenge": oidc.s256(verifier), "code_challenge_method": "S256"},
                                   quote_via=quote)
                 current[0] = "authorize"
-                reply = test.get(f"/oidc/authorize?{query}", base_url=gw.url)
+                reply = test.get(f"/oidc/authorize?{query}", base_url=base_url)
                 code = parse_qs(urlsplit(reply.headers.get("Location", "")).query).get("code")
                 if reply.status_code != 302 or not code:
                     sys.exit(f"bench: authorize answered {reply.status_code}")
                 current[0] = "token"
-                answer = test.post("/oidc/token", base_url=gw.url, data={
+                answer = test.post("/oidc/token", base_url=base_url, data={
                     "grant_type": "authorization_code", "code": code[0], "redirect_uri": oidc.REDIRECT_URI,
                     "code_verifier": verifier}, headers={"Authorization": client.authorization})
                 if answer.status_code != 200 or "id_token" not in answer.get_json():
@@ -79,7 +70,7 @@ def main(argv: list[str]) -> None:
                 finally:
                     spent[current[0]][0] += time.thread_time() - started
 
-            Keys.sign = _counting(spent["signature"], plain[0])  # type: ignore[method-assign]
+            Keys.sign = counting(spent["signature"], plain[0])  # type: ignore[method-assign]
             app.wsgi_app = wsgi  # type: ignore[method-assign]
             parts = _timed_parts() if "--split" in argv else {}
             for _ in range(count):
@@ -123,7 +114,7 @@ def _timed_parts() -> dict[str, tuple[Any, str, Any, list[float]]]:
     for owner, attr in targets:
         original = getattr(owner, attr)
         total = [0.0]
-        setattr(owner, attr, _counting(total, original))
+        setattr(owner, attr, counting(total, original))
         parts[f"{getattr(owner, '__name__', owner)}.{attr}"] = (owner, attr, original, total)
     return parts
 

@@ -17,29 +17,15 @@ own share (request parsing, access line, poller, socket writes) is what
 from __future__ import annotations
 
 import cProfile
-import functools
 import importlib
-import os
 import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from . import load, oidc, saml, stack
-
-
-def _counting(spent: list[float], action: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(action)
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        started = time.thread_time()
-        try:
-            return action(*args, **kwargs)
-        finally:
-            spent[0] += time.thread_time() - started
-    return counted
+from . import saml
+from .inprocess import counting, signed_in_app
 
 
 #: The steps ``--pieces`` times: (module, class or None, function), looked up where the path calls them.
@@ -65,7 +51,7 @@ def _time_pieces() -> dict[str, list[float]]:
         owner = importlib.import_module(module)
         owner = getattr(owner, owner_name) if owner_name else owner
         spent[name] = [0.0]
-        setattr(owner, name, _counting(spent[name], getattr(owner, name)))
+        setattr(owner, name, counting(spent[name], getattr(owner, name)))
     return spent
 
 
@@ -74,21 +60,13 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="uness-bench-split-") as directory:
         tmp = Path(directory)
         extra = saml.bench_sp(tmp)
-        with stack.private_redis(tmp) as redis_url:
-            with stack.gunicorn(redis_url, tmp / "gunicorn.log", stack.APP, extra) as gw:
-                cookie = oidc.sign_in_browsers(gw, redis_url, 1)[0]
-                env = stack.gateway_env(redis_url, gw.port, extra)
-            os.environ.update(env)
-            from gateway import create_app
+        with signed_in_app(tmp, extra) as (app, client, base_url):
             from gateway.saml.wire.crypto import InProcessSigner
 
-            app = create_app()
-            client = app.test_client()
-            client.set_cookie(load.COOKIE, cookie, domain="127.0.0.1")
-            requests = saml.Requests(gw.url + "/saml/sso")
+            requests = saml.Requests(base_url + "/saml/sso")
 
             def one() -> None:
-                reply = client.get(requests.next()[1], base_url=gw.url)
+                reply = client.get(requests.next()[1], base_url=base_url)
                 if reply.status_code != 200 or b'name="SAMLResponse"' not in reply.data:
                     sys.exit(f"bench: the SSO failed ({reply.status_code})")
 
@@ -98,9 +76,9 @@ def main(argv: list[str]) -> None:
             crypto, whole = [0.0], [0.0]
             signer = InProcessSigner
             plain = (signer.sign, signer.encrypt, app.wsgi_app)
-            signer.sign = _counting(crypto, plain[0])  # type: ignore[method-assign]
-            signer.encrypt = _counting(crypto, plain[1])  # type: ignore[method-assign]
-            app.wsgi_app = _counting(whole, plain[2])  # type: ignore[method-assign]
+            signer.sign = counting(crypto, plain[0])  # type: ignore[method-assign]
+            signer.encrypt = counting(crypto, plain[1])  # type: ignore[method-assign]
+            app.wsgi_app = counting(whole, plain[2])  # type: ignore[method-assign]
             for _ in range(count):
                 one()
             signer.sign, signer.encrypt = plain[0], plain[1]  # type: ignore[method-assign]
