@@ -10,6 +10,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from tests.conftest import Browser
 from tests.fixtures_mail import run_mail_worker
 
 
@@ -83,3 +84,18 @@ def build(make_mail_app, mail_config):
 @pytest.fixture
 def mailbox(mail_app, smtp):
     return Mailbox(mail_app, smtp)
+
+
+def link_parts(link: str) -> tuple[str, str]:
+    """(flow, code) of a mailed /code/<flow>?code=… or /activate/<flow>?code=… link."""
+    found = re.fullmatch(r"/(?:code|activate)/([\w-]+)\?code=(\d{6})", link)
+    assert found, link
+    return found.group(1), found.group(2)
+
+
+def ask_sign_in_link(app, mailbox: Mailbox, address: str) -> tuple[Browser, str]:
+    """A browser of its own that typed ``address`` and asked for a sign-in code; the link mailed for it."""
+    asked = Browser(app.test_client())
+    asked.submit("/login", {"email": address})
+    asked.submit("/login/code/send", form_page="/login/password")
+    return asked, mailbox.link(address)

@@ -5,32 +5,17 @@ sink) the way the attacker and the victim would, and checks the attack fails.
 """
 from __future__ import annotations
 
-import re
 
 import pytest
 
 from tests.conftest import Browser
+from tests.web.conftest import ask_sign_in_link, link_parts
 from tests.web.test_flows import NEW, ask_code, hidden
 
 ATTACKER = "jean.attaquant@chu-exemple.fr"
 VICTIM = "camille.martin@chu-exemple.fr"
 SIGN_IN_AS_ATTACKER = "Vous allez vous connecter en tant que j***t@chu-exemple.fr."
 ACTIVATE_ATTACKER = "Vous allez activer le compte j***t@chu-exemple.fr et vous y connecter."
-
-
-def link_parts(link: str) -> tuple[str, str]:
-    """(flow, code) of a mailed /code/<flow>?code=… or /activate/<flow>?code=… link."""
-    found = re.fullmatch(r"/(?:code|activate)/([\w-]+)\?code=(\d{6})", link)
-    assert found, link
-    return found.group(1), found.group(2)
-
-
-def mailed_sign_in_link(app, mailbox, address: str) -> str:
-    """What the attacker does: ask a sign-in code for his own address, from his own browser."""
-    own = Browser(app.test_client())
-    own.submit("/login", {"email": address})
-    own.submit("/login/code/send", form_page="/login/password")
-    return mailbox.link(address)
 
 
 # -- login CSRF by link ------------------------------------------------------------------------------
@@ -42,7 +27,7 @@ def test_someone_elses_sign_in_link_shows_whose_account_and_signs_in_no_one(app,
     confirmation is refused and spends nothing."""
     make_account(ATTACKER)
     make_account(VICTIM)
-    link = mailed_sign_in_link(app, mailbox, ATTACKER)
+    link = ask_sign_in_link(app, mailbox, ATTACKER)[1]  # the attacker's own
     flow, code = link_parts(link)
 
     page = browser.client.get(link).get_data(as_text=True)  # the victim clicks the link
@@ -71,7 +56,7 @@ def test_sign_in_link_in_the_browser_that_asked_needs_no_confirmation(app, make_
 def test_sign_in_link_on_the_phone_after_confirming_the_account(app, make_account, mailbox):
     """Asked on the PC, opened on the phone: the phone shows the person's masked address; one button."""
     make_account(VICTIM)
-    link = mailed_sign_in_link(app, mailbox, VICTIM)
+    link = ask_sign_in_link(app, mailbox, VICTIM)[1]
     phone = Browser(app.test_client())
     page = phone.client.get(link).get_data(as_text=True)
     assert "Vous allez vous connecter en tant que c***n@chu-exemple.fr." in page
@@ -110,7 +95,7 @@ def test_a_made_up_link_shows_no_account(client):
 
 def test_the_warning_in_english(app, make_account, mailbox):
     make_account(ATTACKER)
-    link = mailed_sign_in_link(app, mailbox, ATTACKER)
+    link = ask_sign_in_link(app, mailbox, ATTACKER)[1]  # the attacker's own
     page = app.test_client().get(link, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "You are about to sign in as j***t@chu-exemple.fr." in page
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.cli.conftest import cli_environ, invoke, set_environ
 from tests.conftest import PASSWORD, Browser
-from tests.web.test_code_links import link_parts
+from tests.web.conftest import ask_sign_in_link, link_parts
 from tests.web.test_flows import NEW, hidden
 
 CAMILLE = "camille@univ-exemple.fr"
@@ -144,10 +144,7 @@ def test_the_tab_that_waited_says_the_account_is_active(app, make_account, mailb
 
 def test_spent_sign_in_link_offers_a_new_code(app, make_account, mailbox):
     make_account(CAMILLE)
-    asked = Browser(app.test_client())
-    asked.submit("/login", {"email": CAMILLE})
-    asked.submit("/login/code/send", form_page="/login/password")
-    link = mailbox.link(CAMILLE)
+    asked, link = ask_sign_in_link(app, mailbox, CAMILLE)
     flow, code = link_parts(link)
     assert asked.submit("/login/code", {"flow": flow, "code": code}, form_page=link).status_code == 302
     other = Browser(app.test_client())

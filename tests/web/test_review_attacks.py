@@ -6,7 +6,7 @@ import html
 
 from tests.conftest import PASSWORD as PASSWORD_OF_TESTS
 from tests.conftest import Browser
-from tests.web.test_code_links import link_parts
+from tests.web.conftest import ask_sign_in_link, link_parts
 from tests.web.test_protection import browser_from
 
 CAMILLE = "camille.martin@univ-exemple.fr"
@@ -20,10 +20,7 @@ def text(response) -> str:
 
 def spent_sign_in_link(app, mailbox) -> str:
     """The person asks for a code and uses its link: the link now shows "Ce lien n'est plus valable"."""
-    person = Browser(app.test_client())
-    person.submit("/login", {"email": CAMILLE})
-    person.submit("/login/code/send", form_page="/login/password")
-    link = mailbox.link(CAMILLE)
+    person, link = ask_sign_in_link(app, mailbox, CAMILLE)
     flow, code = link_parts(link)
     assert person.submit("/login/code", {"flow": flow, "code": code}, form_page=link).status_code == 302
     return link
@@ -48,10 +45,7 @@ def test_an_old_link_found_on_a_shared_pc_never_shows_the_address_in_clear(app, 
 
 def test_the_tab_that_typed_the_address_still_shows_it_after_the_new_code_button(app, make_account, mailbox):
     make_account(CAMILLE)
-    tab = Browser(app.test_client())
-    tab.submit("/login", {"email": CAMILLE})
-    tab.submit("/login/code/send", form_page="/login/password")
-    link = mailbox.link(CAMILLE)
+    tab, link = ask_sign_in_link(app, mailbox, CAMILLE)
     flow, code = link_parts(link)
     phone = Browser(app.test_client())
     assert phone.post_form(phone.get(link), {"code": code}, field="code").status_code == 302  # used there
