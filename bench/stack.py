@@ -42,8 +42,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL to the whole process group if it lingers."""
+def stop_group(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server started in its own process group (the bench's and the tests'): SIGTERM (it stops its
+    children), then SIGKILL to the whole group if it lingers, and to a child left behind."""
+    if process is None:
+        return
     if process.poll() is None:
         process.terminate()
         try:
@@ -77,7 +80,7 @@ def private_redis(directory: Path) -> Iterator[str]:
         client.close()
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        _stop(process)
+        stop_group(process)
 
 
 @dataclasses.dataclass
@@ -132,7 +135,7 @@ def mail_worker(redis_url: str, log: Path, extra_env: Mapping[str, str]) -> Iter
     try:
         yield process
     finally:
-        _stop(process)
+        stop_group(process)
 
 
 @contextlib.contextmanager
@@ -154,7 +157,7 @@ def gunicorn(redis_url: str, log: Path, app: str = APP,
         _wait_ready(gateway, process)
         yield gateway
     finally:
-        _stop(process)
+        stop_group(process)
 
 
 def _wait_ready(gateway: Gateway, process: subprocess.Popen[bytes], timeout: float = 30) -> None:

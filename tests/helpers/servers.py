@@ -3,7 +3,6 @@ need real processes: one launcher for them all."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from types import TracebackType
 
 import pytest
 
+from bench.stack import stop_group  # the one way to stop a server's process group (bench and tests)
 from tests.helpers.accounts import FAST_ARGON2
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,24 +27,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def stop_group(process: subprocess.Popen[bytes] | None) -> None:
-    """Stop a server started in its own process group: SIGTERM (it stops its children), then SIGKILL to
-    the whole group if it lingers, and to a child left behind."""
-    if process is None:
-        return
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def gunicorn_environ(**settings: str) -> dict[str, str]:
