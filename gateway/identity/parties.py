@@ -29,6 +29,10 @@ class Parties:
         pipe.expire(name, max(ttl, 1))
         pipe.execute()
 
+    def prolong(self, session_id: str, ttl: int) -> None:
+        """The session's parties kept ``ttl`` seconds more (the session lives on)."""
+        self.store.redis.expire(self.key(session_id), max(ttl, 1))
+
     @staticmethod
     def entry(protocol: str, party_id: str, data: Mapping[str, Any]) -> tuple[str, str]:
         """The hash field and value :meth:`joined` writes (for callers writing it with other keys
