@@ -77,7 +77,7 @@ class SsoRequest:
 
 
 def receive(idp: IdentityProvider, message: InboundMessage, now: float) -> SsoRequest:
-    """Validate an inbound AuthnRequest (checklist B), all but its replay check (:func:`remember`).
+    """Validate an inbound AuthnRequest (checklist B), all but its replay check (:func:`replay_guard`).
 
     Raises RequestRejected subclasses.
     """
