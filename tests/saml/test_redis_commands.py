@@ -80,3 +80,18 @@ def test_a_session_past_its_lifetime_sends_the_person_to_sign_in_and_its_request
     response = flow.sign_in(ALICE, start=first.headers["Location"])
     posted = read_form(flow.client.get(response.headers["Location"]))
     assert sp.parse(posted.saml_response, request_id).ava["mail"] == [ALICE]
+
+
+def test_a_session_whose_reads_failed_is_neither_saved_nor_ended(flow, sp, alice, redis_client):
+    """The SSO's script fails (here on a parties record of the wrong type): the error page, no stack
+    trace, no Response; the session, never opened, is left as it was (the person is still signed in)."""
+    flow.sso(sp.request()[1], email=ALICE)
+    sid = session_id(flow)
+    redis_client.delete(PARTIES + sid)
+    redis_client.set(PARTIES + sid, "not a hash", ex=60)
+    failed = flow.send(sp.request()[1])
+    assert failed.status_code == 500 and b"SAMLResponse" not in failed.data and b"Traceback" not in failed.data
+    assert "Set-Cookie" not in failed.headers
+    assert redis_client.exists("gw:session:" + sid)
+    redis_client.delete(PARTIES + sid)
+    assert flow.signed_in()

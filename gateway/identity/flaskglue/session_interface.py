@@ -151,14 +151,14 @@ class RedisSessionInterface(SessionInterface):
         record (:meth:`SessionStore.load` when ``read`` is None); what else ``read`` read."""
         if not awaiting.awaiting_view:
             raise RuntimeError("open_in_view: the session is open already (is the view marked?)")
-        awaiting.awaiting_view = False
         sid = None if awaiting.new else awaiting.sid
         extra = None
-        if read is not None:
+        if read is not None:  # when it raises, the session stays unopened: never saved, nor deleted
             raw, extra = read(sid)
             data = self.sessions.judged(sid, raw) if sid else None
         else:
             data = self.sessions.load(sid) if sid else None
+        awaiting.awaiting_view = False
         if data is None:  # as open_session: a new session under a new id
             if sid:
                 awaiting.sid, awaiting.new = new_session_id(), True
