@@ -90,14 +90,14 @@ def sso() -> Response | tuple[str, int]:
     except RequestRejected as exc:
         open_in_view()
         return rejected(exc)
-    state = cast(participants.SsoState, open_in_view(functools.partial(sso_state, sso_request, True)))
+    state = cast(participants.SsoState, open_in_view(functools.partial(sso_state, sso_request, fresh=True)))
     if not state.fresh:
         return rejected(replayed(sso_request))
     return proceed(sso_request, resuming=None, state=state)
 
 
-def sso_state(sso_request: SsoRequest, fresh: bool, session_id: str | None) -> tuple[str | None,
-                                                                                   participants.SsoState]:
+def sso_state(sso_request: SsoRequest, session_id: str | None, *,
+              fresh: bool) -> tuple[str | None, participants.SsoState]:
     """What answering ``sso_request`` reads, with the session ``session_id`` (:func:`participants.load`);
     a ``fresh`` request's ID is remembered (SEC05)."""
     guard = replay_guard(sso_request, idp().settings.clock_skew) if fresh else None
@@ -329,7 +329,7 @@ def proceed(sso_request: SsoRequest, resuming: str | None,
     if resuming and pending.consume(services.store(), resuming) is None:
         return rejected(RequestExpired("saved request already used"))
     if state is None:
-        state = sso_state(sso_request, False, cast(Authentication, auth).session_id)[1]
+        state = sso_state(sso_request, cast(Authentication, auth).session_id, fresh=False)[1]
     return deliver(sso_request, cast(Authentication, auth), state)
 
 
