@@ -33,6 +33,8 @@ PIECES = (
     ("gateway.identity.flaskglue.session_interface", "RedisSessionInterface", "open_session"),
     ("gateway.saml.views", None, "read_redirect"),
     ("gateway.saml.views", None, "receive"),
+    # /saml/sso opens its session itself: the session with the SSO's reads (load: the script)
+    ("gateway.identity.flaskglue.session_interface", "RedisSessionInterface", "open_awaiting"),
     ("gateway.saml.slo.participants", None, "load"),
     ("gateway.saml.sso.answer", None, "attributes_for"),
     ("gateway.saml.sso.answer", None, "build_success"),

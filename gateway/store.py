@@ -53,6 +53,7 @@ from urllib.parse import urlsplit
 import redis
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
+from redis.commands.core import Script
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
@@ -64,6 +65,11 @@ PREFIX = "gw"
 def key(*parts: str) -> str:
     """``key("session", sid)`` -> ``"gw:session:<sid>"``."""
     return ":".join((PREFIX, *parts))
+
+
+def hash_reply(reply: Any) -> dict[str, str]:
+    """A hash's fields as a Lua script returns them: a flat list of field, value (RESP2) or a map (RESP3)."""
+    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))
 
 
 def connect(
@@ -167,6 +173,7 @@ class Store:
         self._probe = probe or client
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
+        self._scripts: dict[str, Script] = {}
 
     @classmethod
     def from_settings(cls, settings: RedisSettings) -> Store:
@@ -179,6 +186,14 @@ class Store:
         for client in {id(self.redis): self.redis, id(self._probe): self._probe}.values():
             client.close()
             client.connection_pool.disconnect()
+
+    def script(self, source: str) -> Script:
+        """The Lua script ``source`` registered with this client, once (run by EVALSHA; loaded again
+        when Redis has lost it), for callers that keep no client of their own."""
+        found = self._scripts.get(source)
+        if found is None:
+            found = self._scripts[source] = self.redis.register_script(source)
+        return found
 
     # -- health ------------------------------------------------------------
     def is_reachable(self) -> bool:
@@ -240,8 +255,9 @@ class Store:
         """
         return key("saml", "persistent-id", account_id)
 
-    #: prefix the Lua scripts append an id to
+    #: prefixes the Lua scripts append an account id to
     USER_PREFIX = key("user", "")
+    PERSISTENT_IDS_PREFIX = key("saml", "persistent-id", "")
     EMAIL_INDEX = key("user-by-email")
     UNIQUE_INDEX = key("user-unique")
     UNIQUE_BUILT = key("user-unique-built")

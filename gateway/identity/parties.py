@@ -4,7 +4,8 @@ Logout is the one place where the protocols meet: when a session ends, each
 protocol's logout hook reads the parties it recorded here (with what it needs
 to tell them: the NameID and SessionIndex given to an SP, the ``sid`` given to
 an RP) and tells them. Stored in one Redis hash per session, with the session's
-lifetime as TTL.
+lifetime as TTL (SAML SSO gives it a minute more, and renews it only once it has
+less left than the session: :func:`gateway.saml.slo.participants.keep`).
 """
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ class Parties:
         pipe.hset(name, *self.entry(protocol, party_id, data))
         pipe.expire(name, max(ttl, 1))
         pipe.execute()
+
+    def prolong(self, session_id: str, ttl: int) -> None:
+        """The session's parties kept ``ttl`` seconds more (the session lives on)."""
+        self.store.redis.expire(self.key(session_id), max(ttl, 1))
 
     @staticmethod
     def entry(protocol: str, party_id: str, data: Mapping[str, Any]) -> tuple[str, str]:

@@ -95,6 +95,16 @@ class SessionStore:
         fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2]))  # RESP3 / RESP2
         return data, fields
 
+    @staticmethod
+    def key(sid: str) -> str:
+        """The session's record (for a caller reading it in a script of its own, :meth:`judged`)."""
+        return key("session", sid)
+
+    def judged(self, sid: str, raw: str | None) -> dict[str, Any] | None:
+        """:meth:`load`'s answer from the record ``raw`` read at :meth:`key` by the caller (in one
+        script with what it reads alongside)."""
+        return self._judged(sid, raw)
+
     def _judged(self, sid: str, raw: str | None) -> dict[str, Any] | None:
         if raw is None:
             return None

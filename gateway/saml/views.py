@@ -28,6 +28,7 @@ from ..config import ROOT
 from ..identity.flaskglue.current import current_authentication, name_in, page_language, require_login
 from ..identity.flaskglue.logout import (end_this_session, follows_this_logout, logged_out_landing,
                                          moving_on_page)
+from ..identity.flaskglue.session_interface import open_in_view, session_opened_in_view
 from ..identity.logout import Initiator
 from ..identity.models import Authentication
 from ..identity.names import shown_name
@@ -46,7 +47,7 @@ from .sp.scopes import note_withheld_eppn
 from .sso import pending
 from .sso.acs import default_endpoint
 from .sso.answer import answer, answer_error, answer_unsolicited, needs_sign_in, provider_of, session_digest
-from .sso.authn_request import SsoRequest, receive, remember, replay_guard, replayed
+from .sso.authn_request import SsoRequest, receive, replay_guard, replayed
 from .sso.initiated import Refused, check_target, find_sp
 from .wire.bindings import read_post, read_redirect
 
@@ -76,8 +77,10 @@ def metadata(aggregate: bool = False) -> Response:
 
 
 @bp.route("/saml/sso", methods=["GET", "POST"])
+@session_opened_in_view
 def sso() -> Response | tuple[str, int]:
-    """SingleSignOnService, HTTP-Redirect (GET) and HTTP-POST (checklist B)."""
+    """SingleSignOnService, HTTP-Redirect (GET) and HTTP-POST (checklist B); the session is read with the
+    request's other reads and its replay guard, in one round trip (:func:`participants.load`)."""
     try:
         if request.method == "GET":
             message = read_redirect(request.args.to_dict(flat=False), request.query_string)
@@ -85,8 +88,21 @@ def sso() -> Response | tuple[str, int]:
             message = read_post(request.form.to_dict(flat=False))
         sso_request = receive(idp(), message, time.time())
     except RequestRejected as exc:
+        open_in_view()
         return rejected(exc)
-    return proceed(sso_request, resuming=None)
+    state = cast(participants.SsoState, open_in_view(functools.partial(sso_state, sso_request, fresh=True)))
+    if not state.fresh:
+        return rejected(replayed(sso_request))
+    return proceed(sso_request, resuming=None, state=state)
+
+
+def sso_state(sso_request: SsoRequest, session_id: str | None, *,
+              fresh: bool) -> tuple[str | None, participants.SsoState]:
+    """What answering ``sso_request`` reads, with the session ``session_id`` (:func:`participants.load`);
+    a ``fresh`` request's ID is remembered (SEC05)."""
+    guard = replay_guard(sso_request, idp().settings.clock_skew) if fresh else None
+    name_ids = cast(NameIds, current_app.extensions["gateway.saml.nameids"])
+    return participants.load(services.store(), name_ids, session_id, sso_request.sp_entity_id, guard)
 
 
 @bp.get("/saml/sso/init")
@@ -296,15 +312,12 @@ def error_page() -> str:
     return render_template("error.html", status=200, title=_("Connexion impossible"), text=text)
 
 
-def proceed(sso_request: SsoRequest, resuming: str | None) -> Response | tuple[str, int]:
-    """Sign in first (or answer NoPassive), else send the Response (REQ08, REQ09)."""
+def proceed(sso_request: SsoRequest, resuming: str | None,
+            state: participants.SsoState | None = None) -> Response | tuple[str, int]:
+    """Sign in first (or answer NoPassive), else send the Response (REQ08, REQ09). ``state``: what was
+    read with the session for a request just received (its ID already remembered), None when resuming."""
     auth = current_authentication()
     if needs_sign_in(sso_request, auth, resuming is not None):
-        if resuming is None:
-            try:
-                remember(services.store(), sso_request, idp().settings.clock_skew)
-            except RequestRejected as exc:
-                return rejected(exc)
         if sso_request.is_passive:
             return post_status(sso_request, NoPassive("nobody is signed in"))
         if resuming is None:
@@ -315,19 +328,15 @@ def proceed(sso_request: SsoRequest, resuming: str | None) -> Response | tuple[s
                              app_names=provider_of(idp(), sso_request).display_names)
     if resuming and pending.consume(services.store(), resuming) is None:
         return rejected(RequestExpired("saved request already used"))
-    return deliver(sso_request, cast(Authentication, auth), fresh=resuming is None)
+    if state is None:
+        state = sso_state(sso_request, cast(Authentication, auth).session_id, fresh=False)[1]
+    return deliver(sso_request, cast(Authentication, auth), state)
 
 
-def deliver(sso_request: SsoRequest, auth: Authentication, fresh: bool) -> Response | tuple[str, int]:
-    """The Response for the signed-in person, recorded for SLO; a ``fresh`` request's ID is remembered."""
+def deliver(sso_request: SsoRequest, auth: Authentication,
+            state: participants.SsoState) -> Response | tuple[str, int]:
+    """The Response for the signed-in person (``state``: what was read for it), recorded for SLO."""
     the_idp, parties = idp(), services.parties()
-    name_ids = cast(NameIds, current_app.extensions["gateway.saml.nameids"])
-    ttl = max(60, services.sessions().ttl_for(session))
-    state = participants.load(services.store(), name_ids, auth.session_id, auth.account_id,
-                              sso_request.sp_entity_id, ttl,
-                              replay_guard(sso_request, the_idp.settings.clock_skew) if fresh else None)
-    if not state.fresh:
-        return rejected(replayed(sso_request))
     if state.account is not None:
         note_withheld_eppn(state.account, sso_request.sp_entity_id, the_idp.settings.scopes)
     try:
@@ -335,8 +344,8 @@ def deliver(sso_request: SsoRequest, auth: Authentication, fresh: bool) -> Respo
                                          state.previous, time.time())
     except StatusError as exc:
         return post_status(sso_request, exc)
-    if participation != state.previous:  # else already recorded, and its TTL renewed by load()
-        participants.record(parties, auth.session_id, sso_request.sp_entity_id, participation, ttl)
+    ttl = max(60, services.sessions().ttl_for(session))
+    participants.keep(parties, auth.session_id, sso_request.sp_entity_id, participation, state, ttl)
     audit("saml.sso.issued", sp=sso_request.sp_entity_id, account=auth.account_id,
           name_id_format=participation.name_id.format)
     sp = provider_of(the_idp, sso_request)
@@ -359,17 +368,29 @@ def post_form(sp: ServiceProvider, acs_url: str, document: bytes, relay_state: s
 
 def post_words(logout: bool) -> Words:
     """What the auto-POST page says, in the page's language."""
+    return _words_in(page_language(), logout)
+
+
+@functools.lru_cache(maxsize=16)  # a few languages, two kinds of page: translated once each per process
+def _words_in(lang: str, logout: bool) -> Words:
+    """:func:`post_words` for ``lang``, which is the language gettext translates into in this request."""
     if logout:
-        return Words(page_language(), _("Déconnexion en cours"), _("Déconnexion en cours…"),
+        return Words(lang, _("Déconnexion en cours"), _("Déconnexion en cours…"),
                      _("JavaScript est désactivé : cliquez sur le bouton pour continuer la déconnexion."),
                      _("Continuer"))
-    return Words(page_language(), _("Connexion en cours"), _("Connexion en cours…"),
+    return Words(lang, _("Connexion en cours"), _("Connexion en cours…"),
                  _("JavaScript est désactivé : cliquez sur le bouton pour continuer vers le service."),
                  _("Continuer"))
 
 
 def page_assets() -> tuple[str, str]:
     """The POST page's stylesheet and script URLs."""
+    return _assets_under(request.script_root)
+
+
+@functools.lru_cache(maxsize=16)  # one mount point in practice
+def _assets_under(script_root: str) -> tuple[str, str]:
+    """:func:`page_assets` for a request under ``script_root`` (what ``url_for`` builds them from)."""
     return url_for("static", filename="gateway.css"), url_for("saml.static", filename="post.js")
 
 

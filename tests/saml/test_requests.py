@@ -332,6 +332,7 @@ def test_sec13_deflate_bomb_is_refused_before_inflating_it_all(flow):
     "", "SAMLRequest=", "SAMLRequest=%%%",
     "SAMLRequest=" + quote_plus(base64.b64encode(b"not deflate").decode()),
     "SAMLRequest=" + quote_plus(deflate("<notxml")), "SAMLRequest=" + quote_plus(deflate("<x/>")),
+    "SAMLRequest=" + quote_plus(deflate("<samlp:AuthnRequest/>")),  # a prefix never declared
     "SAMLRequest=a&SAMLRequest=b",
 ])
 def test_req01_malformed_requests_get_the_error_page(flow, query):

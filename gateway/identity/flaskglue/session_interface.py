@@ -27,7 +27,11 @@ read, no idle-time refresh by a call that is not the person's, nothing saved,
 no cookie set or deleted, and Redis away does not refuse them. Views that read
 the signed-in account on every request (:func:`session_with_account`: OIDC
 authorize, ``/account``) get it read with the session, in one round trip
-(:func:`gateway.identity.flaskglue.current.current_account`).
+(:func:`gateway.identity.flaskglue.current.current_account`). Views that read
+the session with more in one round trip (:func:`session_opened_in_view`: SAML
+SSO, whose reads depend on the AuthnRequest) open it themselves, once they have
+parsed the request (:func:`open_in_view`); until then it is empty, and a session
+never opened is never saved.
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import redis
-from flask import Flask, Request, Response, request, session
+from flask import Flask, Request, Response, current_app, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -44,6 +48,10 @@ from ...store import UNAVAILABLE
 from ..sessions import AUTH, SessionStore, looks_like_session_id, new_session_id
 
 View = TypeVar("View", bound=Callable[..., Any])
+Extra = TypeVar("Extra")
+#: What a view marked :func:`session_opened_in_view` reads with the session, given the cookie's session id
+#: (None: no usable cookie): the record as stored (None when there is none) and the rest.
+Reader = Callable[[str | None], tuple[str | None, Extra]]
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
@@ -65,6 +73,8 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         #: For a view marked :func:`session_with_account`: (account id, its hash, empty when the
         #: account is gone) as read with the session; None when not read.
         self.account_fields: tuple[str, dict[str, str]] | None = None
+        #: For a view marked :func:`session_opened_in_view`, until it opens it (:func:`open_in_view`).
+        self.awaiting_view = False
 
     def regenerate(self) -> None:
         """A new id for the same data; the old record is deleted when the response is saved."""
@@ -95,6 +105,7 @@ class RedisSessionInterface(SessionInterface):
         self.saml_cookie_name = cookie_name + "_saml"
         self._unused_paths: frozenset[str] | None = None
         self._account_paths: frozenset[str] = frozenset()
+        self._view_paths: frozenset[str] = frozenset()
 
     def _session_id(self, request: Request) -> str:
         sid = request.cookies.get(self.cookie_name, "")
@@ -110,6 +121,11 @@ class RedisSessionInterface(SessionInterface):
             unused.unused = True
             return unused
         sid = self._session_id(request)
+        if request.path in self._view_paths:
+            awaiting = ServerSession({}, sid, new=False) if looks_like_session_id(sid) else (
+                ServerSession({}, new_session_id(), new=True))
+            awaiting.awaiting_view = True
+            return awaiting
         if sid and looks_like_session_id(sid):
             fields = None
             try:
@@ -130,6 +146,27 @@ class RedisSessionInterface(SessionInterface):
                 return opened
         return ServerSession({}, new_session_id(), new=True)
 
+    def open_awaiting(self, awaiting: ServerSession, read: Reader[Extra] | None) -> Extra | None:
+        """:func:`open_in_view`: fill ``awaiting`` as :meth:`open_session` would have, from ``read``'s
+        record (:meth:`SessionStore.load` when ``read`` is None); what else ``read`` read."""
+        if not awaiting.awaiting_view:
+            raise RuntimeError("open_in_view: the session is open already (is the view marked?)")
+        sid = None if awaiting.new else awaiting.sid
+        extra = None
+        if read is not None:  # when it raises, the session stays unopened: never saved, nor deleted
+            raw, extra = read(sid)
+            data = self.sessions.judged(sid, raw) if sid else None
+        else:
+            data = self.sessions.load(sid) if sid else None
+        awaiting.awaiting_view = False
+        if data is None:  # as open_session: a new session under a new id
+            if sid:
+                awaiting.sid, awaiting.new = new_session_id(), True
+            return extra
+        awaiting.update(data)
+        awaiting.modified = self.sessions.touch(awaiting)
+        return extra
+
     def _unused(self, app: Flask, path: str) -> bool:
         """Whether ``path`` is served by a view marked :func:`session_unused` (or is a static file).
 
@@ -141,13 +178,17 @@ class RedisSessionInterface(SessionInterface):
             marked: set[str] = set()
             unmarked: set[str] = set()
             with_account: set[str] = set()
+            in_view: set[str] = set()
             for rule in app.url_map.iter_rules():
                 if not rule.arguments and rule.endpoint != "static":
                     view = app.view_functions.get(rule.endpoint)
                     (marked if getattr(view, "session_unused", False) else unmarked).add(rule.rule)
                     if getattr(view, "session_with_account", False):
                         with_account.add(rule.rule)
+                    if getattr(view, "session_opened_in_view", False):
+                        in_view.add(rule.rule)
             self._account_paths = frozenset(with_account)
+            self._view_paths = frozenset(in_view)
             self._unused_paths = frozenset(marked - unmarked)
         return path in self._unused_paths or (
             app.static_url_path is not None and path.startswith(app.static_url_path + "/"))
@@ -156,7 +197,7 @@ class RedisSessionInterface(SessionInterface):
         """Write the session and set its cookie. Never raises: when Redis is away, ``response``
         becomes the app's answer to that error (a 503), with no cookie set or deleted."""
         session = cast(ServerSession, session)
-        if session.unavailable is not None or session.unused:
+        if session.unavailable is not None or session.unused or session.awaiting_view:
             return
         try:
             self._save(session, response)
@@ -221,6 +262,25 @@ def session_with_account(view: View) -> View:
     with the session, in one round trip (:func:`gateway.identity.flaskglue.current.current_account`)."""
     view.session_with_account = True  # type: ignore[attr-defined]
     return view
+
+
+def session_opened_in_view(view: View) -> View:
+    """Mark a view that opens the session itself (:func:`open_in_view`), reading it with what the view
+    needs in one round trip; every way through the view opens it before reading it."""
+    view.session_opened_in_view = True  # type: ignore[attr-defined]
+    return view
+
+
+def open_in_view(read: Reader[Extra] | None = None) -> Extra | None:
+    """Open this request's session now (a view marked :func:`session_opened_in_view`), as the session
+    interface opens the others (lifetime judged, last-seen refreshed), from the record ``read`` returns
+    with what else it read, which this returns (None when ``read`` is None: the record alone).
+
+    Raises what ``read`` raises (Redis away: inside the view, the app's handler answers it, and the
+    session, never opened, is not saved), and RuntimeError when the session is already open.
+    """
+    interface = cast(RedisSessionInterface, current_app.session_interface)
+    return interface.open_awaiting(cast(ServerSession, session), read)
 
 
 def _refuse_without_session() -> None:

@@ -45,7 +45,7 @@ from collections.abc import Collection, Iterable, Mapping
 
 from lxml import etree
 from ...accounts.models import Account
-from ..wire.xml import SAML, XSI_NS
+from ..wire.xml import SAML, escaped_attribute, escaped_text
 from .attribute_names import ATTRIBUTES, URI
 from .nameids import IssuedNameId, email_address
 from .policy import RENATER_ATTRIBUTES, RESEARCH_AND_SCHOLARSHIP_BUNDLE
@@ -140,22 +140,38 @@ def release(sp: ServiceProvider, values: Mapping[str, tuple[Value, ...]]) -> dic
     return {name: values[name] for name in released_names(sp) if name in values}
 
 
-def attribute_statement(released: Mapping[str, tuple[Value, ...]]) -> etree._Element | None:
-    """saml:AttributeStatement, or None when nothing is released (RSP04: zero or one)."""
+def attribute_statement_text(released: Mapping[str, tuple[Value, ...]]) -> str:
+    """saml:AttributeStatement as XML text (every value escaped), for an Assertion written as text that
+    declares the ``saml``, ``xs`` and ``xsi`` prefixes; "" when nothing is released (RSP04: zero or one)."""
     if not released:
-        return None
-    statement = etree.Element(SAML + "AttributeStatement")
+        return ""
+    parts = ["<saml:AttributeStatement>"]
     for friendly, values in released.items():
-        attribute = etree.SubElement(statement, SAML + "Attribute", Name=ATTRIBUTES[friendly], NameFormat=URI,
-                                     FriendlyName=friendly)
+        parts.append(_ATTRIBUTE_OPENINGS[friendly])
         for value in values:
-            holder = etree.SubElement(attribute, SAML + "AttributeValue")
             if isinstance(value, IssuedNameId):
-                holder.append(name_id_element(value))
+                parts.append(f"<saml:AttributeValue>{name_id_text(value)}</saml:AttributeValue>")
             else:
-                holder.set(f"{{{XSI_NS}}}type", "xs:string")
-                holder.text = value
-    return statement
+                parts.append(f'<saml:AttributeValue xsi:type="xs:string">{escaped_text(value)}'
+                             "</saml:AttributeValue>")
+        parts.append("</saml:Attribute>")
+    parts.append("</saml:AttributeStatement>")
+    return "".join(parts)
+
+
+#: Each attribute's opening tag (ATT01: its URI Name, NameFormat uri, FriendlyName).
+_ATTRIBUTE_OPENINGS = {
+    friendly: f'<saml:Attribute Name="{escaped_attribute(name)}" NameFormat="{escaped_attribute(URI)}" '
+              f'FriendlyName="{escaped_attribute(friendly)}">'
+    for friendly, name in ATTRIBUTES.items()}
+
+
+def name_id_text(name_id: IssuedNameId) -> str:
+    """A saml:NameID as XML text, as :func:`name_id_element` builds it (the document declares ``saml``)."""
+    qualifiers = "".join(f' {attribute}="{escaped_attribute(value)}"' for attribute, value in (
+        ("NameQualifier", name_id.name_qualifier), ("SPNameQualifier", name_id.sp_name_qualifier)) if value)
+    return (f'<saml:NameID Format="{escaped_attribute(name_id.format)}"{qualifiers}>'
+            f"{escaped_text(name_id.value)}</saml:NameID>")
 
 
 def name_id_element(name_id: IssuedNameId) -> etree._Element:

@@ -10,9 +10,9 @@
    AuthnRequestsSigned (REQ04, REQ05), over the raw query string (REQ06);
 5. Destination, IssueInstant within the skew (REQ07, RSP09).
 
-The caller then makes sure the ID was not seen before (SEC05): :func:`remember`
-(SET NX in Redis), or :func:`replay_guard`'s key and TTL in a pipeline of its
-own, before anything is answered.
+The caller then makes sure the ID was not seen before (SEC05): :func:`replay_guard`'s
+key, SET NX with its TTL in the script that reads the session
+(:func:`gateway.saml.slo.participants.load`), before anything is answered.
 
 NameIDPolicy, RequestedAuthnContext, ForceAuthn and IsPassive are recorded for
 later (REQ08-REQ11); a Subject in the request is refused (REQ14) by the SSO step.
@@ -27,7 +27,7 @@ from typing import Any
 
 from lxml import etree
 
-from ...store import Store, key
+from ...store import key
 from ..errors import (
     MalformedRequest,
     ReplayedRequest,
@@ -77,7 +77,7 @@ class SsoRequest:
 
 
 def receive(idp: IdentityProvider, message: InboundMessage, now: float) -> SsoRequest:
-    """Validate an inbound AuthnRequest (checklist B), all but its replay check (:func:`remember`).
+    """Validate an inbound AuthnRequest (checklist B), all but its replay check (:func:`replay_guard`).
 
     Raises RequestRejected subclasses.
     """
@@ -236,13 +236,6 @@ def replay_guard(request: SsoRequest, skew: int) -> tuple[str, int]:
     """The key to SET NX, and its TTL: the whole window an IssueInstant can be accepted in (SEC05)."""
     digest = hashlib.sha256(f"{request.sp_entity_id}\n{request.id}".encode()).hexdigest()
     return key("saml", "request-id", digest), 2 * skew + 60
-
-
-def remember(store: Store, request: SsoRequest, skew: int) -> None:
-    """Remember the request's ID. Raises ReplayedRequest if it was seen before (SEC05)."""
-    name, ttl = replay_guard(request, skew)
-    if not store.redis.set(name, "1", nx=True, ex=ttl):
-        raise replayed(request)
 
 
 def replayed(request: SsoRequest) -> ReplayedRequest:

@@ -18,6 +18,7 @@ spawns xmlsec1 to sign either.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol
 
 import xmlsec
@@ -54,6 +55,20 @@ def add_signature_template(element: etree._Element, cert: Certificate, algorithm
     xmlsec.template.x509_data_add_certificate(x509_data).text = cert.b64
     element[0].addnext(signature)  # element[0] is the Issuer
     return signature
+
+
+@functools.lru_cache(maxsize=16)  # one per signing key (two during a rollover)
+def signature_template_text(cert: Certificate, algorithm: str) -> tuple[str, str]:
+    """:func:`add_signature_template`'s ds:Signature as XML text, cut where the signed element's ID goes
+    (``before + ID + after``), for documents built as text; made once per key."""
+    holder = etree.Element("holder", ID=_CUT)
+    etree.SubElement(holder, "issuer")
+    before, _, after = etree.tostring(add_signature_template(holder, cert, algorithm),
+                                      encoding="unicode").partition(_CUT)
+    return before, after
+
+
+_CUT = "_cut-here"
 
 
 def encryption_template(method: str) -> etree._Element:
