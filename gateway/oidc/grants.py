@@ -1,14 +1,18 @@
 """authlib grants and extensions, filled with the gateway's hooks.
 
 * :class:`CodeGrant` — RFC 6749 §4.1, the only authorization grant (no
-  implicit, no password: BCP02). Codes are single use and short-lived; a
-  second presentation revokes what the first produced (OIDC06, LIB03).
+  implicit, no password: BCP02), at the authorization endpoint. Its token
+  request (§4.1.3) is :mod:`gateway.oidc.exchange`'s, which calls
+  :func:`redeem_code`, :func:`check_code_verifier` and :func:`sign_id_token`
+  here. Codes are single use and short-lived; a second presentation revokes
+  what the first produced (OIDC06, LIB03).
 * :class:`RefreshGrant` — RFC 6749 §6 with rotation; presenting a spent
   refresh token revokes the whole family (RFC 9700 §4.14.2, OIDC12).
 * :class:`Pkce` — RFC 7636 with ``S256`` only; required for public clients;
-  downgrade refused both ways (PKCE01, PKCE02).
-* :class:`OpenIDCodeFlow` — OIDC Core §3.1: the ID token (OIDC07), nonce
-  replay refused (LIB03).
+  downgrade refused both ways (PKCE01, PKCE02): the challenge here, the
+  verifier in :func:`check_code_verifier`.
+* :class:`OpenIDCodeFlow` — OIDC Core §3.1: nonce replay refused (LIB03); the
+  ID token (OIDC07) is :func:`sign_id_token`'s.
 * :class:`Issuer` — RFC 9207 ``iss`` in every authorization response (OIDC04).
 """
 from __future__ import annotations
@@ -21,8 +25,10 @@ from authlib.oauth2.rfc6749 import OAuth2Request, scope_to_list
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
 from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
+from authlib.oidc.core.grants.util import is_openid_scope, validate_request_prompt
 from authlib.oidc.core.util import create_half_hash
 
 from .. import services
@@ -31,9 +37,7 @@ from ..identity.models import Authentication
 from ..logs import audit
 from .claims import release, releasable
 from .models import AuthorizationCode, EndUser, Grant, Token
-
-#: Random bytes of codes and tokens (48 URL-safe characters, as many as authlib's default length).
-TOKEN_BYTES = 36
+from .tokens import TOKEN_BYTES
 
 if TYPE_CHECKING:
     from .clients import Client
@@ -61,9 +65,11 @@ def person(grant: Grant, account: Account | None) -> EndUser | None:
 
 
 class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
-    """Authorization code grant over :class:`~gateway.oidc.tokens.TokenStore`."""
+    """Authorization code grant over :class:`~gateway.oidc.tokens.TokenStore`, at the authorization
+    endpoint. authlib's server never picks it at the token endpoint (no HTTP method there): the
+    code exchange is :func:`gateway.oidc.exchange.exchange_code`'s, the one home of that request."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    TOKEN_ENDPOINT_HTTP_METHODS: list[str] = []
 
     @staticmethod
     def validate_authorization_redirect_uri(request: OAuth2Request, client: Client) -> str:
@@ -97,32 +103,28 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             uri = request.payload.redirect_uri
             raise InvalidRequestError("This nonce was already used.", redirect_uri=uri)
 
-    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        """Consume the code with its grant and SSO session (one script). A spent code revokes its
-        family (RFC 6749 §4.1.2, OIDC06); another client's code is refused and left for its owner."""
-        provider = _provider(self)
-        tokens = provider.tokens
-        found = tokens.redeem_code(code, client.client_id)
-        if found.status == "spent":
-            assert found.code is not None
-            tokens.revoke_grant(found.code["grant"])
-            audit("oidc.code_reused", client=client.client_id)
-            return None
-        record, grant = found.code, found.grant
-        if found.status != "ok" or record is None or grant is None or tokens.now() >= int(record["exp"]):
-            return None
-        return AuthorizationCode(grant, record["client_id"], record["redirect_uri"], record["scope"],
-                                 record.get("nonce", ""), record.get("code_challenge", ""),
-                                 record.get("code_challenge_method", ""),
-                                 session_ttl=provider.session_ttl_of(grant.session_id, found.session),
-                                 user=person(grant, found.account))
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        """Nothing to do: :meth:`query_authorization_code` consumed it atomically."""
+def redeem_code(provider: Provider, code: str, client: Client) -> AuthorizationCode | None:
+    """Consume the code with its grant and SSO session (one script); None when it cannot be used.
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> EndUser | None:
-        """The person, as read with the code (None when the account is gone or not active)."""
-        return authorization_code.user
+    A spent code revokes its family (RFC 6749 §4.1.2, OIDC06); another client's code is refused and
+    left for its owner; an expired one (its ``exp``, by the provider's clock) is refused.
+    """
+    tokens = provider.tokens
+    found = tokens.redeem_code(code, client.client_id)
+    if found.status == "spent":
+        assert found.code is not None
+        tokens.revoke_grant(found.code["grant"])
+        audit("oidc.code_reused", client=client.client_id)
+        return None
+    record, grant = found.code, found.grant
+    if found.status != "ok" or record is None or grant is None or tokens.now() >= int(record["exp"]):
+        return None
+    return AuthorizationCode(grant, record["client_id"], record["redirect_uri"], record["scope"],
+                             record.get("nonce", ""), record.get("code_challenge", ""),
+                             record.get("code_challenge_method", ""),
+                             session_ttl=provider.session_ttl_of(grant.session_id, found.session),
+                             user=person(grant, found.account))
 
 
 class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
@@ -172,12 +174,35 @@ def s256_matches(code_verifier: str, code_challenge: str) -> bool:
     return hmac.compare_digest(create_s256_code_challenge(code_verifier), code_challenge)
 
 
-class Pkce(CodeChallenge):  # type: ignore[misc]
-    """PKCE with S256 only (``plain`` refused, RFC 9700 §2.1.1); required for public clients."""
+def check_code_verifier(verifier: str | None, code: AuthorizationCode, public: bool) -> None:
+    """RFC 7636 §4.5-4.6 at the token endpoint: a public client always sends the verifier (PKCE01); a
+    code issued with a challenge needs it, one issued without refuses it (RFC 9700 §4.8.2, PKCE02); it
+    is 43-128 characters of [A-Za-z0-9-._~] (§4.1) and its S256 matches. Raises InvalidRequestError
+    (missing, unexpected or malformed) or InvalidGrantError (no match), as authlib's ``CodeChallenge``."""
+    if public and not verifier:
+        raise InvalidRequestError("Missing 'code_verifier'")
+    challenge = code.code_challenge
+    if not challenge and not verifier:
+        return
+    if not challenge:
+        raise InvalidRequestError("The authorization request had no 'code_challenge', "
+                                  "but a 'code_verifier' was provided.")
+    if not verifier:
+        raise InvalidRequestError("Missing 'code_verifier'")
+    if not CODE_VERIFIER_PATTERN.match(verifier):
+        raise InvalidRequestError("Invalid 'code_verifier'")
+    if (code.code_challenge_method or "S256") != "S256" or not s256_matches(verifier, challenge):
+        raise InvalidGrantError(description="Code challenge failed.")
 
-    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+class Pkce(CodeChallenge):  # type: ignore[misc]
+    """PKCE at the authorization endpoint: S256 only (``plain`` refused, RFC 9700 §2.1.1), required for
+    public clients. The verifier is checked by :func:`check_code_verifier`."""
+
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-    CODE_CHALLENGE_METHODS = {"S256": s256_matches}
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_validate_authorization_request_payload", self.validate_code_challenge)
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
@@ -188,19 +213,21 @@ class Pkce(CodeChallenge):  # type: ignore[misc]
             raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
         super().validate_code_challenge(grant, redirect_uri)
 
-    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
-        return authorization_code.code_challenge or None
-
-    def get_authorization_code_challenge_method(self, authorization_code: AuthorizationCode) -> str | None:
-        return authorization_code.code_challenge_method or None
-
 
 class OpenIDCodeFlow(OpenIDCode):  # type: ignore[misc]
-    """The OpenID Connect extension of the code grant: builds and signs the ID token."""
+    """The OpenID Connect extension of the code grant at the authorization endpoint."""
 
     def __init__(self, provider: Provider) -> None:
         super().__init__(require_nonce=False)  # optional in the code flow (CONF06)
         self.provider = provider
+
+    def __call__(self, grant: Any) -> None:
+        """The authorization endpoint's hooks (nonce, prompt), as authlib registers them; not its token
+        hook: the ID token is :func:`sign_id_token`'s."""
+        if is_openid_scope(grant.request.payload.scope):
+            grant.register_hook("after_validate_authorization_request_payload",
+                                self.validate_openid_authorization_request)
+            grant.register_hook("after_validate_consent_request", validate_request_prompt)
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
         """Checked early only for a person who must sign in first (not to send them through the
@@ -210,16 +237,17 @@ class OpenIDCodeFlow(OpenIDCode):  # type: ignore[misc]
             return False
         return self.provider.tokens.nonce_seen(request.payload.client_id, nonce)
 
-    def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:
-        """OIDC Core §2 and §3.1.3.6 claims; signed with the client's alg and a ``kid`` (OIDC07)."""
-        client: Client = request.client
-        code: AuthorizationCode = request.authorization_code
-        claims = id_token_claims(self.provider, client, code.grant, request.user, code.nonce)
-        alg = client.id_token_signed_response_alg
-        at_hash = create_half_hash(token["access_token"], alg)
-        if at_hash is not None:
-            claims["at_hash"] = at_hash.decode("ascii")
-        return self.provider.sign(claims, alg)
+
+def sign_id_token(provider: Provider, client: Client, code: AuthorizationCode, access_token: str) -> str:
+    """The ID token of a code exchange (OIDC Core §2, §3.1.3.6: ``at_hash``), signed with the client's
+    alg and a ``kid`` (OIDC07). ``code.user`` is the person (checked by the caller)."""
+    assert code.user is not None
+    claims = id_token_claims(provider, client, code.grant, code.user, code.nonce)
+    alg = client.id_token_signed_response_alg
+    at_hash = create_half_hash(access_token, alg)
+    if at_hash is not None:
+        claims["at_hash"] = at_hash.decode("ascii")
+    return provider.sign(claims, alg)
 
 
 def id_token_claims(provider: Provider, client: Client, grant: Grant, user: EndUser,

@@ -8,7 +8,6 @@ RFC. This module is the top of ``oidc/``: it imports the parts, none imports it.
 """
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,10 +22,11 @@ from ..config import Settings
 from ..store import Store
 from .clients import Client
 from .endpoints import AccessTokenValidator, ClientAssertion, EndSession, Introspection, Protector, Revocation
-from .grants import TOKEN_BYTES, CodeGrant, Issuer, OpenIDCodeFlow, Pkce, RefreshGrant
+from .grants import CodeGrant, Issuer, OpenIDCodeFlow, Pkce, RefreshGrant
 from .keys import KeyStore
 from .provider import Provider
 from .registration import Configuration, Registration
+from .tokens import new_token
 
 
 def build_provider(settings: Settings, store: Store, clients: Mapping[str, Client], keys: KeyStore,
@@ -35,6 +35,7 @@ def build_provider(settings: Settings, store: Store, clients: Mapping[str, Clien
     provider = Provider(settings, store, clients, keys, clock=clock)
     provider.protector = Protector()
     provider.protector.register_token_validator(AccessTokenValidator(provider))
+    provider.client_assertion = ClientAssertion(provider)
     provider.server = build_server(provider)
     return provider
 
@@ -75,14 +76,9 @@ class Server(AuthorizationServer):  # type: ignore[misc]
         return response
 
 
-def new_token() -> str:
-    """An access or refresh token: 288 random bits, 48 URL-safe characters, from one ``urandom`` read
-    (authlib's ``generate_token`` draws each character separately: 48 reads)."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
-
 def build_server(provider: Provider) -> Server:
-    """authlib's server: code grant (+PKCE, +OpenID), refresh, and the endpoints (RFC-named)."""
+    """authlib's server: code grant (+PKCE, +OpenID) at the authorization endpoint, refresh, and the
+    endpoints (RFC-named). The code exchange at the token endpoint is :mod:`.exchange`'s."""
     server = Server(provider)
     settings = provider.settings
     server.register_token_generator("default", BearerTokenGenerator(
@@ -94,7 +90,7 @@ def build_server(provider: Provider) -> Server:
     server.register_grant(CodeGrant, [Pkce(required=True), OpenIDCodeFlow(provider)])
     server.register_grant(RefreshGrant)
     server.register_extension(Issuer(provider.issuer))
-    server.register_client_auth_method("private_key_jwt", ClientAssertion(provider))
+    server.register_client_auth_method("private_key_jwt", provider.client_assertion)
     for endpoint in (Revocation(provider), Introspection(provider), EndSession(provider),
                      Registration(provider), Configuration(provider)):
         server.register_endpoint(endpoint)
