@@ -58,7 +58,7 @@ def token_response(provider: Provider) -> Response:
     if flask_request.values.get("grant_type") != GRANT_TYPE:
         return provider.server.create_token_response()  # type: ignore[no-any-return]
     try:
-        if not is_secure_transport(flask_request.url):
+        if not is_secure_transport(f"{flask_request.scheme}://{flask_request.host}/"):  # its scheme and host
             raise InsecureTransportError()
         token = exchange_code(provider, flask_request.form, flask_request.values, flask_request.headers)
     except OAuth2Error as error:

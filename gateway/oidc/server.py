@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Request
@@ -58,22 +59,27 @@ class Server(AuthorizationServer):  # type: ignore[misc]
 
     def create_authorization_response(self, request: Any = None, grant_user: Any = None,
                                       grant: Any = None) -> Any:
-        """authlib's, without validating the request a second time when ``grant`` comes from
-        :meth:`get_consent_grant` (which validated it: client, redirect URI, scope, PKCE, nonce,
-        prompt). Hooks run as authlib runs them (RFC 9207 ``iss`` is one)."""
+        """RFC 6749 §4.1.2 for a ``grant`` that :meth:`get_consent_grant` validated (client, redirect
+        URI, scope, PKCE, nonce, prompt) and a person: the code is issued, then ``code``, ``state`` and
+        RFC 9207's ``iss`` are added to the redirect URI in one step (authlib adds ``iss`` by a hook,
+        parsing the URI again). An error issuing the code (a nonce used before) goes back with
+        ``state`` and ``iss`` as authlib sends it. Anything else is authlib's."""
         redirect_uri = getattr(grant, "redirect_uri", None)
-        if grant is None or redirect_uri is None or not isinstance(request, OAuth2Request):
+        if grant is None or redirect_uri is None or not isinstance(request, OAuth2Request) or not grant_user:
             return super().create_authorization_response(request=request, grant_user=grant_user, grant=grant)
-        self.execute_hook("before_create_authorization_response", request=request, grant_user=grant_user,
-                          grant=grant)
+        state = request.payload.state
+        grant.request.user = grant_user
+        code = grant.generate_authorization_code()
         try:
-            response = self.handle_response(*grant.create_authorization_response(redirect_uri, grant_user))
+            grant.save_authorization_code(code, grant.request)
         except OAuth2Error as error:
-            error.state = request.payload.state
+            error.state = state
             response = self.handle_error_response(request, error)
-        grant.execute_hook("after_authorization_response", response)
-        self.execute_hook("after_create_authorization_response", response)
-        return response
+            self.execute_hook("after_create_authorization_response", response)
+            return response
+        params = [("code", code), ("state", state)] if state else [("code", code)]
+        params.append(("iss", self.provider.issuer))
+        return self.handle_response(302, "", [("Location", add_params_to_uri(redirect_uri, params))])
 
 
 def build_server(provider: Provider) -> Server:

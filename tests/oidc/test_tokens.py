@@ -359,3 +359,18 @@ def test_tokens_are_stored_hashed_with_ttls(browser, rp, live, account, redis_cl
     assert keys and all(redis_client.ttl(k) > 0 for k in keys)
     dump = " ".join(k + str(redis_client.dump(k)) for k in keys)
     assert token["access_token"] not in dump and token["refresh_token"] not in dump
+
+
+def test_a_code_exchange_over_plain_http_is_refused(browser, live, account):
+    """RFC 6749 §3.2 (TLS required at the token endpoint; loopback http aside, as authlib allows): a code
+    exchange that reached the gateway over http to another host -> 400 insecure_transport JSON, no token,
+    and the code is not spent."""
+    code = _code(browser, live)["code"]
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+    basic = "Basic " + base64.b64encode(f"{BASIC[0]}:{BASIC[1]}".encode()).decode()
+    answer = live.app.test_client().post("/oidc/token", base_url="http://gateway.example.org", data=data,
+                                         headers={"Authorization": basic})
+    assert answer.status_code == 400 and answer.get_json() == {"error": "insecure_transport",
+                                                               "error_description": "OAuth 2 MUST utilize https."}
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert _token(live, {"code": code}).status_code == 200
