@@ -9,9 +9,10 @@ JSON with ``Cache-Control: no-store``; ``invalid_client`` at 401 with
 ``WWW-Authenticate: Basic``):
 
 1. the transport: https, or http to a loopback host (authlib's rule);
-2. the client (:func:`authenticate_client`), by its one registered method
-   (RFC 6749 §2.3.1, §3.2.1; OIDC Core §9), secrets compared in constant time;
-   then the grant type among those it registered (``unauthorized_client``);
+2. the client (:func:`authenticate_client`, the one client authentication of
+   every endpoint), by its one registered method (RFC 6749 §2.3.1, §3.2.1;
+   OIDC Core §9), secrets compared in constant time; then the grant type among
+   those it registered (``unauthorized_client``);
 3. the code: single use, bound to the client, not expired, its grant and SSO
    session still there, its account active (:func:`~.grants.redeem_code`,
    one Redis script; a replay revokes the family: OIDC06);
@@ -29,6 +30,7 @@ answers the other grant types (refresh, and ``unsupported_grant_type``):
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from authlib.common.security import is_secure_transport
@@ -120,32 +122,39 @@ class _AssertionRequest:
 
 
 def authenticate_client(provider: Provider, form: MultiDict[str, str], values: MultiDict[str, str],
-                        headers: Headers) -> tuple[Client, str]:
-    """The client and its method: the credentials presented are tried in authlib's order (Basic,
-    POST body, client assertion, client_id alone), each only for a client registered with that method
-    (RFC 6749 §2.3.1, §3.2.1; OIDC Core §9). Raises InvalidClientError: 401 with ``WWW-Authenticate``
-    when nothing authenticates (RFC 6749 §5.2), 400 for an unknown client named in the body."""
-    basic_id, basic_secret = extract_basic_authorization(headers)
-    if basic_id and basic_secret:
-        client = known_client(provider, basic_id, 401)
-        if client.token_endpoint_auth_method == "client_secret_basic" and client.check_client_secret(basic_secret):
-            return client, "client_secret_basic"
+                        headers: Headers, methods: Sequence[str] = CLIENT_AUTH_METHODS) -> tuple[Client, str]:
+    """The client and its method, for every endpoint that authenticates clients (this one, and authlib's
+    through :meth:`~.server.Server.authenticate_client`). The credentials presented are tried in
+    authlib's order (Basic, POST body, client assertion, client_id alone), among the ``methods`` the
+    endpoint accepts, each only for a client registered with that method (RFC 6749 §2.3.1, §3.2.1;
+    OIDC Core §9); secrets are compared in constant time. Raises InvalidClientError: 401 with
+    ``WWW-Authenticate`` when nothing authenticates (RFC 6749 §5.2), 400 for an unknown client named
+    in the body or an assertion that does not verify."""
+    if "client_secret_basic" in methods:
+        basic_id, basic_secret = extract_basic_authorization(headers)
+        if basic_id and basic_secret:
+            client = known_client(provider, basic_id, 401)
+            if client.token_endpoint_auth_method == "client_secret_basic" \
+                    and client.check_client_secret(basic_secret):
+                return client, "client_secret_basic"
     client_id, secret = form.get("client_id"), form.get("client_secret")
-    if client_id and secret:
+    if "client_secret_post" in methods and client_id and secret:
         client = known_client(provider, client_id, 400)
         if client.token_endpoint_auth_method == "client_secret_post" and client.check_client_secret(secret):
             return client, "client_secret_post"
-    if form.get("client_assertion_type") == ASSERTION_TYPE and form.get("client_assertion"):
+    assertion = form.get("client_assertion_type") == ASSERTION_TYPE and form.get("client_assertion")
+    if "private_key_jwt" in methods and assertion:
         asserted = provider.client_assertion(provider.query_client, _AssertionRequest(form))
         if asserted is not None:
             return asserted, "private_key_jwt"
     client_id = values.get("client_id")
-    if client_id and not values.get("client_secret"):
+    if "none" in methods and client_id and not values.get("client_secret"):
         client = known_client(provider, client_id, 400)
         if client.token_endpoint_auth_method == "none":
             return client, "none"
-    raise InvalidClientError(status_code=401,
-                             description=f"The client cannot authenticate with methods: {CLIENT_AUTH_METHODS}")
+    status = 401 if "client_secret_basic" in methods else 400
+    raise InvalidClientError(status_code=status,
+                             description=f"The client cannot authenticate with methods: {list(methods)}")
 
 
 def known_client(provider: Provider, client_id: str, status: int) -> Client:

@@ -23,6 +23,7 @@ from ..config import Settings
 from ..store import Store
 from .clients import Client
 from .endpoints import AccessTokenValidator, ClientAssertion, EndSession, Introspection, Protector, Revocation
+from .exchange import authenticate_client
 from .grants import CodeGrant, Issuer, OpenIDCodeFlow, Pkce, RefreshGrant
 from .keys import KeyStore
 from .provider import Provider
@@ -53,6 +54,14 @@ class Server(AuthorizationServer):  # type: ignore[misc]
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         self.provider.save_token(token, request)
+
+    def authenticate_client(self, request: OAuth2Request, methods: list[str], endpoint: str = "token") -> Client:
+        """The one client authentication (:func:`.exchange.authenticate_client`), for the refresh
+        grant, revocation and introspection, among the ``methods`` the endpoint accepts. Raises
+        InvalidClientError."""
+        client, request.auth_method = authenticate_client(self.provider, request.form, request.payload.data,
+                                                          request.headers, methods)
+        return client
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         return request if isinstance(request, OAuth2Request) else FlaskOAuth2Request(flask_request)
@@ -96,7 +105,6 @@ def build_server(provider: Provider) -> Server:
     server.register_grant(CodeGrant, [Pkce(required=True), OpenIDCodeFlow(provider)])
     server.register_grant(RefreshGrant)
     server.register_extension(Issuer(provider.issuer))
-    server.register_client_auth_method("private_key_jwt", provider.client_assertion)
     for endpoint in (Revocation(provider), Introspection(provider), EndSession(provider),
                      Registration(provider), Configuration(provider)):
         server.register_endpoint(endpoint)

@@ -374,3 +374,20 @@ def test_a_code_exchange_over_plain_http_is_refused(browser, live, account):
                                                                "error_description": "OAuth 2 MUST utilize https."}
     assert answer.headers["Cache-Control"] == "no-store"
     assert _token(live, {"code": code}).status_code == 200
+
+
+def test_refresh_revocation_and_introspection_refuse_a_wrong_secret(browser, rp, live, account):
+    """RFC 6749 §6, RFC 7009 §2.1, RFC 7662 §2.1: the same client authentication as the code exchange;
+    a wrong secret -> 401 invalid_client and nothing happens to the tokens; a public client (no
+    credentials) may not introspect."""
+    party = rp("rp-basic")
+    _, token = sign_in_and_get_tokens(browser, party)
+    wrong = ("rp-basic", "wrong")
+    assert _refresh(live, token["refresh_token"], auth=wrong).status_code == 401
+    refused = _post(live, "/oidc/revoke", {"token": token["access_token"]}, auth=wrong)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    peek = requests.post(live.endpoint("/oidc/introspect"), timeout=10,
+                         data={"token": token["access_token"], "client_id": "rp-public"})
+    assert peek.status_code == 401 and peek.json()["error"] == "invalid_client"
+    assert party.userinfo(token).status_code == 200
+    assert _refresh(live, token["refresh_token"]).status_code == 200
