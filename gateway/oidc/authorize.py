@@ -15,6 +15,7 @@ never shows a page: ``login_required`` goes back to the client (OIDC05).
 """
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from authlib.common.urls import add_params_to_uri
@@ -52,8 +53,9 @@ class _Payload(OAuth2Payload):  # type: ignore[misc]
     def data(self) -> MultiDict[str, str]:
         return self._params
 
-    @property
+    @cached_property
     def datalist(self) -> dict[str, list[str]]:
+        """Every parameter's values; made once (authlib reads it for each check of repeated parameters)."""
         return {k: self._params.getlist(k) for k in self._params}
 
 
