@@ -95,15 +95,14 @@ def _timed_parts() -> dict[str, tuple[Any, str, Any, list[float]]]:
     from gateway.identity.flaskglue import session_interface
     from flask import Flask
 
-    from gateway.oidc import authorize, exchange, grants, provider, server
+    from gateway.oidc import authorize, exchange, provider
 
     targets = [
         (session_interface.RedisSessionInterface, "open_session"),
         (session_interface.RedisSessionInterface, "save_session"),
-        (authorize, "current_user"), (server.Server, "get_consent_grant"),
+        (authorize, "current_user"), (authorize, "validate_authorization"),
         (authorize, "check_unsupported"), (authorize, "login_needed"), (authorize, "audit"),
-        (server.Server, "create_authorization_response"), (grants.CodeGrant, "save_authorization_code"),
-        (authorize, "reserialised"),
+        (authorize, "issue_code"), (authorize, "authorization_response"), (authorize, "reserialised"),
         (exchange, "authenticate_client"), (exchange, "redeem_code"), (exchange, "check_code_verifier"),
         (exchange, "new_tokens"), (exchange, "sign_id_token"), (provider.Provider, "save_code_tokens"),
         (provider, "audit"), (exchange, "json_response"),

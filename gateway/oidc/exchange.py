@@ -22,10 +22,9 @@ JSON with ``Cache-Control: no-store``; ``invalid_client`` at 401 with
    (:meth:`~.provider.Provider.save_code_tokens`: with the session's RP
    records, one script), and the ID token (:func:`~.grants.sign_id_token`).
 
-This module is the one home of the code exchange: authlib's server never picks
-the code grant at the token endpoint (:class:`~.grants.CodeGrant`). It still
-answers the other grant types (refresh, and ``unsupported_grant_type``):
-:func:`token_response` hands them over.
+This module is the one home of the code exchange (authlib's server has no code
+grant: :mod:`.grants`). authlib still answers the other grant types (refresh,
+and ``unsupported_grant_type``): :func:`token_response` hands them over.
 """
 from __future__ import annotations
 

@@ -1,35 +1,35 @@
-"""authlib grants and extensions, filled with the gateway's hooks.
+"""The code grant (RFC 6749 §4.1, the only authorization grant: no implicit, no
+password, BCP02) and authlib's refresh grant, filled with the gateway's hooks.
 
-* :class:`CodeGrant` — RFC 6749 §4.1, the only authorization grant (no
-  implicit, no password: BCP02), at the authorization endpoint. Its token
-  request (§4.1.3) is :mod:`gateway.oidc.exchange`'s, which calls
-  :func:`redeem_code`, :func:`check_code_verifier` and :func:`sign_id_token`
-  here. Codes are single use and short-lived; a second presentation revokes
-  what the first produced (OIDC06, LIB03).
+* the authorization request: :func:`validate_authorization` checks it in one
+  pass (client, exact redirect URI, response type, scope, PKCE, nonce, prompt)
+  into an :class:`AuthorizationRequest`; :func:`issue_code` answers it with a
+  code (:mod:`gateway.oidc.authorize` is the endpoint);
+* the code exchange (§4.1.3, :mod:`gateway.oidc.exchange` is the endpoint):
+  :func:`redeem_code`, :func:`check_code_verifier` (RFC 7636, ``S256`` only;
+  required for public clients; downgrade refused both ways: PKCE01, PKCE02),
+  :func:`sign_id_token` (OIDC Core §3.1.3.6, OIDC07). Codes are single use and
+  short-lived; a second presentation revokes what the first produced (OIDC06);
+  a nonce is answered once per client (LIB03);
 * :class:`RefreshGrant` — RFC 6749 §6 with rotation; presenting a spent
   refresh token revokes the whole family (RFC 9700 §4.14.2, OIDC12).
-* :class:`Pkce` — RFC 7636 with ``S256`` only; required for public clients;
-  downgrade refused both ways (PKCE01, PKCE02): the challenge here, the
-  verifier in :func:`check_code_verifier`.
-* :class:`OpenIDCodeFlow` — OIDC Core §3.1: nonce replay refused (LIB03); the
-  ID token (OIDC07) is :func:`sign_id_token`'s.
-* :class:`Issuer` — RFC 9207 ``iss`` in every authorization response (OIDC04).
 """
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2.rfc6749 import OAuth2Request, scope_to_list
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
-from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
-from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
-from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
-from authlib.oauth2.rfc9207 import IssuerParameter
-from authlib.oidc.core import OpenIDCode
-from authlib.oidc.core.grants.util import is_openid_scope, validate_request_prompt
+from authlib.oauth2.rfc6749 import scope_to_list
+from authlib.oauth2.rfc6749.errors import (InvalidClientError, InvalidGrantError, InvalidRequestError,
+                                           InvalidScopeError, OAuth2Error, UnsupportedResponseTypeError)
+from authlib.oauth2.rfc6749.grants import RefreshTokenGrant
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN, CODE_VERIFIER_PATTERN
+from authlib.oidc.core.errors import LoginRequiredError
 from authlib.oidc.core.util import create_half_hash
+from werkzeug.datastructures import MultiDict
 
 from .. import services
 from ..accounts.models import Account
@@ -64,44 +64,143 @@ def person(grant: Grant, account: Account | None) -> EndUser | None:
     return EndUser(account, authentication)
 
 
-class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
-    """Authorization code grant over :class:`~gateway.oidc.tokens.TokenStore`, at the authorization
-    endpoint. authlib's server never picks it at the token endpoint (no HTTP method there): the
-    code exchange is :func:`gateway.oidc.exchange.exchange_code`'s, the one home of that request."""
+#: Parameters an authorization request may not repeat (RFC 6749 §3.1).
+SINGLE_PARAMETERS = ("response_type", "client_id", "redirect_uri", "scope", "state")
 
-    TOKEN_ENDPOINT_HTTP_METHODS: list[str] = []
 
-    @staticmethod
-    def validate_authorization_redirect_uri(request: OAuth2Request, client: Client) -> str:
-        """The registered ``redirect_uri`` (required, OIDC02). Raises InvalidRequestError, whose
-        description never repeats the URI (authlib's would, and fails on a backslash in it)."""
-        uri = request.payload.redirect_uri
-        if not uri:
-            raise InvalidRequestError("Missing 'redirect_uri' in request.", state=request.payload.state)
-        if not client.check_redirect_uri(uri):
-            raise InvalidRequestError("This redirect_uri is not registered for the client.")
-        return str(uri)
+@dataclasses.dataclass(frozen=True)
+class AuthorizationRequest:
+    """An authorization request as :func:`validate_authorization` found it good: its client, its
+    registered redirect URI, the scope granted (RFC 6749 §3.3), and every parameter as sent."""
 
-    def generate_authorization_code(self) -> str:
-        """288 random bits, 48 URL-safe characters, from one ``urandom`` read."""
-        return secrets.token_urlsafe(TOKEN_BYTES)
+    client: Client
+    redirect_uri: str
+    scope: str
+    params: MultiDict[str, str]
 
-    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
-        """Create the grant (token family) and its code, in one round trip; a nonce is answered
-        once per client (LIB03), atomically with the code."""
-        provider = _provider(self)
-        data = request.payload.data
-        nonce = data.get("nonce") or ""
-        grant, session_ttl = provider.new_grant(request.client, request.user, request.scope,
-                                                data.get("claims"))
-        record = {
-            "grant": grant.id, "client_id": grant.client_id, "redirect_uri": data.get("redirect_uri"),
-            "scope": request.scope, "nonce": nonce, "code_challenge": data.get("code_challenge") or "",
-            "code_challenge_method": data.get("code_challenge_method") or "",
-        }
-        if not provider.tokens.issue_code(code, record, grant, session_ttl, nonce):
-            uri = request.payload.redirect_uri
-            raise InvalidRequestError("This nonce was already used.", redirect_uri=uri)
+
+def validate_authorization(provider: Provider, params: MultiDict[str, str],
+                           user: EndUser | None) -> AuthorizationRequest:
+    """RFC 6749 §4.1.1 and OIDC Core §3.1.2.1-3.1.2.2, checked in authlib's order: the response type
+    (``code`` only, OIDC03), no repeated parameter, the client, its exact redirect URI (OIDC02), then
+    the scope (``openid`` required), PKCE, the nonce and ``prompt``.
+
+    Raises OAuth2Error with the request's ``state``; its ``redirect_uri`` is set only once the client
+    and the redirect URI are known good (RFC 6749 §4.1.2.1, RFC 9700 §4.11: before, no redirect).
+    """
+    try:
+        response_type = " ".join(sorted((params.get("response_type") or "").split())) or None
+        if response_type != "code":
+            raise UnsupportedResponseTypeError(
+                response_type, f"The response type '{response_type}' is not supported by the server.",
+                redirect_uri=known_redirect_uri(provider, params))
+        for name in SINGLE_PARAMETERS:
+            if len(params.getlist(name)) > 1:
+                raise InvalidRequestError(f"Multiple '{name}' in request.")
+        client = known_client(provider, params.get("client_id"))
+        redirect_uri = registered_redirect_uri(client, params.get("redirect_uri"))
+        return AuthorizationRequest(client, redirect_uri, checked_scope(provider, client, params, user), params)
+    except OAuth2Error as error:
+        error.state = params.get("state")
+        raise
+
+
+def checked_scope(provider: Provider, client: Client, params: MultiDict[str, str], user: EndUser | None) -> str:
+    """The scope granted, once PKCE, the nonce and ``prompt`` are checked. Raises OAuth2Error,
+    to go back to the (validated) redirect URI."""
+    try:
+        scope = client.get_allowed_scope(params.get("scope"))
+        if scope is None:
+            raise InvalidScopeError()
+        check_code_challenge(client, params)
+        nonce = params.get("nonce")
+        if nonce and user is None and provider.tokens.nonce_seen(client.client_id, nonce):
+            raise InvalidRequestError("Replay attack")  # early, not to send them through the pages (LIB03)
+        check_prompt(params.get("prompt"), user)
+    except OAuth2Error as error:
+        error.redirect_uri = params.get("redirect_uri")
+        raise
+    return scope
+
+
+def known_client(provider: Provider, client_id: str | None) -> Client:
+    """The client of an authorization request. Raises InvalidClientError (never redirected)."""
+    if client_id is None:
+        raise InvalidClientError(description="Missing 'client_id' parameter.")
+    client = provider.query_client(client_id)
+    if client is None:
+        raise InvalidClientError(description="The client does not exist on this server.")
+    return client
+
+
+def registered_redirect_uri(client: Client, uri: str | None) -> str:
+    """The ``redirect_uri``, required and registered (OIDC02). Raises InvalidRequestError, whose
+    description never repeats the URI."""
+    if not uri:
+        raise InvalidRequestError("Missing 'redirect_uri' in request.")
+    if not client.check_redirect_uri(uri):
+        raise InvalidRequestError("This redirect_uri is not registered for the client.")
+    return uri
+
+
+def known_redirect_uri(provider: Provider, params: MultiDict[str, str]) -> str | None:
+    """Where an error may go before the request is validated: the redirect URI of a known client that
+    registered it, else None (RFC 6749 §4.1.2.1)."""
+    client = provider.query_client(params.get("client_id"))
+    uri = params.get("redirect_uri")
+    return uri if client is not None and uri and client.check_redirect_uri(uri) else None
+
+
+def check_code_challenge(client: Client, params: MultiDict[str, str]) -> None:
+    """RFC 7636 §4.3 with ``S256`` only (``plain`` refused, RFC 9700 §2.1.1), required for public
+    clients (PKCE01): one ``code_challenge`` of 43-128 characters of [A-Za-z0-9-._~] (§4.2). Raises
+    InvalidRequestError."""
+    challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
+    if not challenge and client.is_public:
+        raise InvalidRequestError("PKCE is required: code_challenge with code_challenge_method=S256.")
+    if challenge and method != "S256":
+        raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
+    if not challenge and not method:
+        return
+    if not challenge:
+        raise InvalidRequestError("Missing 'code_challenge'")
+    if len(params.getlist("code_challenge")) > 1:
+        raise InvalidRequestError("Multiple 'code_challenge' in request.")
+    if not CODE_CHALLENGE_PATTERN.match(challenge):
+        raise InvalidRequestError("Invalid 'code_challenge'")
+    if len(params.getlist("code_challenge_method")) > 1:
+        raise InvalidRequestError("Multiple 'code_challenge_method' in request.")
+
+
+def check_prompt(prompt: str | None, user: EndUser | None) -> None:
+    """OIDC Core §3.1.2.1: ``prompt=none`` without a signed-in person is ``login_required`` (§3.1.2.6);
+    ``none`` with another value is invalid. Raises LoginRequiredError or InvalidRequestError."""
+    if not prompt:
+        return
+    if prompt == "none" and user is None:
+        raise LoginRequiredError()
+    prompts = prompt.split()
+    if "none" in prompts and len(prompts) > 1:
+        raise InvalidRequestError("Invalid 'prompt' parameter.")
+
+
+def issue_code(provider: Provider, request: AuthorizationRequest, user: EndUser) -> str:
+    """A new code (288 random bits) with its grant (token family), in one round trip; a nonce is
+    answered once per client (LIB03), atomically with the code. Raises InvalidRequestError (to the
+    client) when the nonce was used."""
+    code = secrets.token_urlsafe(TOKEN_BYTES)
+    params = request.params
+    nonce = params.get("nonce") or ""
+    grant, session_ttl = provider.new_grant(request.client, user, request.scope, params.get("claims"))
+    record = {
+        "grant": grant.id, "client_id": grant.client_id, "redirect_uri": request.redirect_uri,
+        "scope": request.scope, "nonce": nonce, "code_challenge": params.get("code_challenge") or "",
+        "code_challenge_method": params.get("code_challenge_method") or "",
+    }
+    if not provider.tokens.issue_code(code, record, grant, session_ttl, nonce):
+        raise InvalidRequestError("This nonce was already used.", redirect_uri=request.redirect_uri,
+                                  state=params.get("state"))
+    return code
 
 
 def redeem_code(provider: Provider, code: str, client: Client) -> AuthorizationCode | None:
@@ -195,49 +294,6 @@ def check_code_verifier(verifier: str | None, code: AuthorizationCode, public: b
         raise InvalidGrantError(description="Code challenge failed.")
 
 
-class Pkce(CodeChallenge):  # type: ignore[misc]
-    """PKCE at the authorization endpoint: S256 only (``plain`` refused, RFC 9700 §2.1.1), required for
-    public clients. The verifier is checked by :func:`check_code_verifier`."""
-
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-
-    def __call__(self, grant: Any) -> None:
-        grant.register_hook("after_validate_authorization_request_payload", self.validate_code_challenge)
-
-    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
-        data = grant.request.payload.data
-        challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
-        if not challenge and grant.request.client.is_public:
-            raise InvalidRequestError("PKCE is required: code_challenge with code_challenge_method=S256.")
-        if challenge and method != "S256":
-            raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
-        super().validate_code_challenge(grant, redirect_uri)
-
-
-class OpenIDCodeFlow(OpenIDCode):  # type: ignore[misc]
-    """The OpenID Connect extension of the code grant at the authorization endpoint."""
-
-    def __init__(self, provider: Provider) -> None:
-        super().__init__(require_nonce=False)  # optional in the code flow (CONF06)
-        self.provider = provider
-
-    def __call__(self, grant: Any) -> None:
-        """The authorization endpoint's hooks (nonce, prompt), as authlib registers them; not its token
-        hook: the ID token is :func:`sign_id_token`'s."""
-        if is_openid_scope(grant.request.payload.scope):
-            grant.register_hook("after_validate_authorization_request_payload",
-                                self.validate_openid_authorization_request)
-            grant.register_hook("after_validate_consent_request", validate_request_prompt)
-
-    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
-        """Checked early only for a person who must sign in first (not to send them through the
-        pages for nothing); for a signed-in person, issuing the code remembers the nonce
-        atomically and refuses a replay (:meth:`CodeGrant.save_authorization_code`)."""
-        if request.user is not None:
-            return False
-        return self.provider.tokens.nonce_seen(request.payload.client_id, nonce)
-
-
 def sign_id_token(provider: Provider, client: Client, code: AuthorizationCode, access_token: str) -> str:
     """The ID token of a code exchange (OIDC Core §2, §3.1.3.6: ``at_hash``), signed with the client's
     alg and a ``kid`` (OIDC07). ``code.user`` is the person (checked by the caller)."""
@@ -265,13 +321,3 @@ def id_token_claims(provider: Provider, client: Client, grant: Grant, user: EndU
         claims["nonce"] = nonce
     extra = release(user.account, client, releasable(client, "", grant.claims.get("id_token", ())), sub)
     return {**extra, **claims}
-
-
-class Issuer(IssuerParameter):  # type: ignore[misc]
-    """RFC 9207: ``iss`` in authorization responses, errors included (OIDC04)."""
-
-    def __init__(self, issuer: str) -> None:
-        self.issuer = issuer
-
-    def get_issuer(self) -> str:
-        return self.issuer
