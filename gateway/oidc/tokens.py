@@ -13,8 +13,9 @@ issuing a code is one script (:data:`_ISSUE_CODE`: nonce, grant, session index,
 code), redeeming it another (:data:`_REDEEM_CODE`: the code, its grant, the SSO
 session and the account they belong to), and the tokens with the session's RP
 records (this module's index and :mod:`gateway.identity.parties`) a third
-(:data:`_SAVE_TOKENS`). With the session and account reads of authorize, a flow
-sends 5 commands to Redis, in 5 round trips (``tests/oidc/test_redis_commands.py``).
+(:data:`_SAVE_TOKENS`). With the session read with its account at authorize (one
+script), a flow sends 4 commands to Redis, in 4 round trips
+(``tests/oidc/test_redis_commands.py``).
 
 =========================================  ==========================================  ====================
 key                                        holds                                       TTL
