@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import render_template
 from flask import request as flask_request
@@ -111,6 +111,8 @@ def _answer(provider: Provider, params: MultiDict[str, str], handle: str | None,
             record: dict[str, Any] | None) -> Response:
     user = current_user()
     try:
+        if not provider.secure_transport:
+            raise InsecureTransportError()
         request = validate_authorization(provider, params, user)
         check_unsupported(request)
         need = login_needed(provider, request, user, record)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidGrantError, OAuth2Request, ResourceProtector
 from flask import Flask, current_app, has_request_context
@@ -65,6 +66,8 @@ class Provider:
         self.production = settings.is_production
         self.public_url = settings.public_url.rstrip("/")
         self.issuer = settings.oidc.issuer or self.public_url
+        #: RFC 6749 §3.1: the authorization endpoint is served over TLS (http on a loopback host aside)
+        self.secure_transport = bool(is_secure_transport(self.public_url + "/"))
         self.clock = clock
         self.clients = dict(clients)
         self.keys = keys

@@ -231,3 +231,15 @@ def test_a_malformed_pkce_or_prompt_goes_back_to_the_client_with_no_code(browser
     answer = query(location)
     assert answer["error"] == "invalid_request" and answer["state"] == "s1" and answer["iss"] == live.issuer
     assert "code" not in answer
+
+
+def test_the_authorization_endpoint_refuses_to_work_without_tls(oidc_config, redis_client):
+    """RFC 6749 §3.1 (TLS at the authorization endpoint, loopback http aside): a gateway whose public URL
+    is plain http on another host answers our page (insecure_transport), never a redirect with a code."""
+    from tests.conftest import make_app
+
+    app = make_app({**oidc_config, "public_url": "http://gateway.example.org"})
+    response = app.test_client().get("/oidc/authorize", base_url="http://gateway.example.org",
+                                     query_string={**ASK, "state": "s1"})
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert "insecure_transport" in response.get_data(as_text=True)
