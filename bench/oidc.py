@@ -1,7 +1,7 @@
 """``python -m bench oidc``: authorization-code flows per second for a signed-in person, against raw signing.
 
 (d) the raw ID-token signing rate: the gateway's own signing call (``Keys.sign``,
-    joserfc) with the development keys of config/dev/oidc/keys, one process per
+    ``cryptography``) with the development keys of config/dev/oidc/keys, one process per
     core, RS256 (what the bench client asks for) and ES256;
 (e) whole flows from one connection, then (f) from 16, through gunicorn and Redis::
 

@@ -95,18 +95,17 @@ def _timed_parts() -> dict[str, tuple[Any, str, Any, list[float]]]:
     from gateway.identity.flaskglue import session_interface
     from flask import Flask
 
-    from gateway.oidc import authorize, grants, provider, server
+    from gateway.oidc import authorize, exchange, provider
 
     targets = [
         (session_interface.RedisSessionInterface, "open_session"),
         (session_interface.RedisSessionInterface, "save_session"),
-        (authorize, "current_user"), (server.Server, "get_consent_grant"),
+        (authorize, "current_user"), (authorize, "validate_authorization"),
         (authorize, "check_unsupported"), (authorize, "login_needed"), (authorize, "audit"),
-        (server.Server, "create_authorization_response"), (grants.CodeGrant, "save_authorization_code"),
-        (authorize, "reserialised"),
-        (server.Server, "create_oauth2_request"), (server.Server, "authenticate_client"),
-        (grants.CodeGrant, "query_authorization_code"), (grants.OpenIDCodeFlow, "encode_id_token"),
-        (provider.Provider, "save_token"), (provider, "audit"), (server.Server, "handle_response"),
+        (authorize, "issue_code"), (authorize, "authorization_response"), (authorize, "reserialised"),
+        (exchange, "authenticate_client"), (exchange, "redeem_code"), (exchange, "check_code_verifier"),
+        (exchange, "new_tokens"), (exchange, "sign_id_token"), (provider.Provider, "save_code_tokens"),
+        (provider, "audit"), (exchange, "json_response"),
         (Flask, "preprocess_request"), (Flask, "process_response"), (Flask, "request_context"),
         (Flask, "do_teardown_request"), (Flask, "full_dispatch_request"),
     ]

@@ -18,10 +18,13 @@ pages answer 404), as the SAML IdP is without its key.
 Module map, each importing only those before it: ``errors``, ``credentials``,
 ``keys``, ``claims``, ``models``, ``clients`` (and registered clients in Redis),
 ``tokens`` (Redis), ``provider`` (the facade the parts call), ``grants``, ``discovery``,
-``endpoints``, ``registration``, ``authorize``, ``backchannel``, ``views``, and
+``endpoints``, ``exchange``, ``registration``, ``authorize``, ``backchannel``, ``views``, and
 ``server`` (the builder wiring authlib's server around the facade), and ``app`` (``init_app``). ``grants``
-holds code, refresh, PKCE and the ID token; ``endpoints`` revocation,
-introspection, end session, userinfo and private_key_jwt; ``registration`` RFC
-7591/7592; ``authorize`` the authorization endpoint and the hand-over to the
-sign-in pages; ``backchannel`` the logout tokens.
+holds the code grant (the authorization request's checks, the code, its
+redemption, PKCE, the ID token; not authlib's) and authlib's refresh grant;
+``endpoints`` revocation, introspection, end session, userinfo and
+private_key_jwt; ``exchange`` the token endpoint's code exchange and the one
+client authentication; ``registration`` RFC 7591/7592; ``authorize`` the
+authorization endpoint and the hand-over to the sign-in pages; ``backchannel``
+the logout tokens.
 """

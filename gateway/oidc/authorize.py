@@ -1,7 +1,8 @@
 """The authorization endpoint: validate, hand over to the sign-in pages, answer with a code.
 
-OIDC Core §3.1.2. The request is validated by authlib first (client, exact
-redirect URI, response type, scope, PKCE, nonce, prompt). Until the client and
+OIDC Core §3.1.2. The request is validated first
+(:func:`~gateway.oidc.grants.validate_authorization`: client, exact redirect
+URI, response type, scope, PKCE, nonce, prompt). Until the client and
 its redirect URI are known to be good, errors are a French page and never a
 redirect (RFC 6749 §4.1.2.1, RFC 9700 §4.11; checklist OIDC02, BCP07); after,
 they go back to the client with ``error``, ``state`` and ``iss`` (RFC 9207,
@@ -18,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error, OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import render_template
 from flask import request as flask_request
@@ -35,6 +36,7 @@ from ..logs import audit
 from .claims import parse_claims_request
 from .endpoints import MAX_JWT_LENGTH
 from .errors import RequestNotSupportedError, RequestUriNotSupportedError
+from .grants import AuthorizationRequest, issue_code, validate_authorization
 from .keys import ALGORITHMS
 from .models import EndUser
 
@@ -42,35 +44,6 @@ if TYPE_CHECKING:
     from .provider import Provider
 
 FRESH, LOGIN = "fresh", "login"
-
-
-class _Payload(OAuth2Payload):  # type: ignore[misc]
-    def __init__(self, params: MultiDict[str, str]) -> None:
-        self._params = params
-
-    @property
-    def data(self) -> MultiDict[str, str]:
-        return self._params
-
-    @property
-    def datalist(self) -> dict[str, list[str]]:
-        return {k: self._params.getlist(k) for k in self._params}
-
-
-class AuthorizationRequest(OAuth2Request):  # type: ignore[misc]
-    """An authorization request from its parameters (query, form, or kept in Redis)."""
-
-    def __init__(self, uri: str, params: MultiDict[str, str]) -> None:
-        super().__init__("GET", uri, headers={})
-        self.payload = _Payload(params)
-
-    @property
-    def args(self) -> MultiDict[str, str]:
-        return self.payload.data
-
-    @property
-    def form(self) -> MultiDict[str, str]:
-        return MultiDict()
 
 
 def current_user() -> EndUser | None:
@@ -85,8 +58,7 @@ def current_user() -> EndUser | None:
 def start(provider: Provider) -> Response:
     """``GET|POST /oidc/authorize`` (OIDC Core §3.1.2.1: both methods, OIDC01)."""
     params: MultiDict[str, str] = MultiDict(cast(Any, list(flask_request.values.items(multi=True))))
-    return reserialised(_answer(provider, AuthorizationRequest(provider.url("/oidc/authorize"), params),
-                                None, None))
+    return reserialised(_answer(provider, params, None, None))
 
 
 def resume(provider: Provider, handle: str) -> Response:
@@ -96,8 +68,7 @@ def resume(provider: Provider, handle: str) -> Response:
         return error_page(_("Cette demande de connexion a expiré. "
                             "Retournez sur l'application et recommencez."))
     params: MultiDict[str, str] = MultiDict([tuple(p) for p in record["params"]])
-    request = AuthorizationRequest(provider.url("/oidc/authorize"), params)
-    response = reserialised(_answer(provider, request, handle, record))
+    response = reserialised(_answer(provider, params, handle, record))
     if leaves_the_gateway(provider, response):
         return continue_page(response, _("Vous êtes connecté."))
     return response
@@ -136,33 +107,47 @@ def continue_page(response: Response, text: str) -> Response:
     return page
 
 
-def _answer(provider: Provider, request: AuthorizationRequest, handle: str | None,
+def _answer(provider: Provider, params: MultiDict[str, str], handle: str | None,
             record: dict[str, Any] | None) -> Response:
     user = current_user()
     try:
-        grant = provider.server.get_consent_grant(request=request, end_user=user)
-        check_unsupported(grant)
-        need = login_needed(provider, grant, user, record)
-        if need and "none" in (request.payload.data.get("prompt") or "").split():
-            raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+        if not provider.secure_transport:
+            raise InsecureTransportError()
+        request = validate_authorization(provider, params, user)
+        check_unsupported(request)
+        need = login_needed(provider, request, user, record)
+        if need and "none" in (params.get("prompt") or "").split():
+            raise LoginRequiredError(redirect_uri=request.redirect_uri)
     except OAuth2Error as error:
-        return error_response(provider, request, error)
+        return error_response(provider, params, error)
     if need:
-        handle = handle or save_request(provider, request, user, force=need == FRESH)
-        hint = (request.payload.data.get("login_hint") or "")[:254] or None
+        handle = handle or save_request(provider, params, user, force=need == FRESH)
+        hint = (params.get("login_hint") or "")[:254] or None
         return require_login(f"/oidc/authorize/{handle}", force=need == FRESH, login_hint=hint,
-                             app_names=[("", grant.client.client_name)])
+                             app_names=[("", request.client.client_name)])
     if handle is not None and provider.tokens.take_request(handle) is None:
         return error_page(_("Cette demande de connexion a déjà été traitée."))
     assert user is not None
-    audit("oidc.authorized", client=grant.client.client_id, account=user.account.id)
-    response = provider.server.create_authorization_response(request=request, grant=grant, grant_user=user)
-    return cast(Response, response)
+    audit("oidc.authorized", client=request.client.client_id, account=user.account.id)
+    return authorization_response(provider, request, user)
 
 
-def check_unsupported(grant: Any) -> None:
+def authorization_response(provider: Provider, request: AuthorizationRequest, user: EndUser) -> Response:
+    """RFC 6749 §4.1.2: the code and ``state`` back to the redirect URI, with RFC 9207's ``iss``
+    (OIDC04); a nonce used before goes back as an error instead (LIB03)."""
+    try:
+        code = issue_code(provider, request, user)
+    except OAuth2Error as error:
+        return error_response(provider, request.params, error)
+    state = request.params.get("state")
+    found = [("code", code), ("state", state)] if state else [("code", code)]
+    location = add_params_to_uri(request.redirect_uri, [*found, ("iss", provider.issuer)])
+    return Response(status=302, headers=[("Location", location)])
+
+
+def check_unsupported(request: AuthorizationRequest) -> None:
     """Request objects are refused, never ignored (OIDC11); ``claims`` and ``max_age`` must parse."""
-    data, uri, state = grant.request.payload.data, grant.redirect_uri, grant.request.payload.state
+    data, uri, state = request.params, request.redirect_uri, request.params.get("state")
     if data.get("request"):
         raise RequestNotSupportedError(redirect_uri=uri, state=state)
     if data.get("request_uri"):
@@ -175,7 +160,7 @@ def check_unsupported(grant: Any) -> None:
         raise InvalidRequestError("Invalid 'claims' or 'max_age'.", redirect_uri=uri, state=state) from exc
 
 
-def login_needed(provider: Provider, grant: Any, user: EndUser | None,
+def login_needed(provider: Provider, request: AuthorizationRequest, user: EndUser | None,
                  record: dict[str, Any] | None) -> str | None:
     """LOGIN (no session), FRESH (a new sign-in is required), or None (answer now). OIDC05."""
     if user is None:
@@ -185,13 +170,13 @@ def login_needed(provider: Provider, grant: Any, user: EndUser | None,
         prior = record.get("prior") or ["", 0]
         fresh = auth.session_id != prior[0] or auth.auth_time > int(prior[1])
         return FRESH if record.get("force") and not fresh else None
-    data = grant.request.payload.data
+    data = request.params
     if "login" in (data.get("prompt") or "").split():
         return FRESH
     if data.get("max_age") is not None and provider.now() - auth.auth_time > int(data["max_age"]):
         return FRESH
     hinted = hint_subject(provider, data.get("id_token_hint"))
-    if hinted is not None and hinted != provider.subject(user.account.id, grant.client):
+    if hinted is not None and hinted != provider.subject(user.account.id, request.client):
         return FRESH
     return None
 
@@ -210,23 +195,23 @@ def hint_subject(provider: Provider, hint: str | None) -> str | None:
     return str(token.claims.get("sub") or "") or None
 
 
-def save_request(provider: Provider, request: AuthorizationRequest, user: EndUser | None, force: bool) -> str:
+def save_request(provider: Provider, params: MultiDict[str, str], user: EndUser | None, force: bool) -> str:
     """Keep the validated request while the person signs in; returns its random handle."""
     auth = user.authentication if user else None
     return provider.tokens.save_request({
-        "params": [[k, v] for k, v in request.payload.data.items(multi=True)],
+        "params": [[k, v] for k, v in params.items(multi=True)],
         "force": force,
         "prior": [auth.session_id, auth.auth_time] if auth else None,
     })
 
 
-def error_response(provider: Provider, request: OAuth2Request, error: OAuth2Error) -> Response:
+def error_response(provider: Provider, params: MultiDict[str, str], error: OAuth2Error) -> Response:
     """Back to a validated redirect URI with ``error``, ``state``, ``iss``; else a page, no redirect."""
-    error.state = request.payload.state
+    error.state = params.get("state")
     if error.redirect_uri:
-        response: Response = provider.server.handle_error_response(request, error)
-        response.headers["Location"] = add_params_to_uri(response.headers["Location"], [("iss", provider.issuer)])
-        return response
+        status, _body, headers = error()
+        location = add_params_to_uri(dict(headers)["Location"], [("iss", provider.issuer)])
+        return Response(status=status, headers=[("Location", location)])
     text = _("L'application qui vous a envoyé ici a fait une demande que la passerelle UNESS ne peut pas "
              "accepter. Prévenez ses responsables si cela se reproduit.")
     return error_page(text, detail=f"{error.error}: {error.description or ''}".strip(": "))

@@ -26,6 +26,7 @@ The ``kid`` is the RFC 7638 thumbprint of the public key, unique per key.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import logging
@@ -39,7 +40,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union, cast
 
-from joserfc import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
@@ -77,6 +80,15 @@ class SigningKey:
 
     def is_published(self, now: float) -> bool:
         return self.state != "retired" or self.retire_at > now
+
+    def signature(self, signing_input: bytes) -> bytes:
+        """The JWS signature of ``signing_input`` (RFC 7518 §3.3: RSASSA-PKCS1-v1_5 with SHA-256; §3.4:
+        ECDSA P-256 with SHA-256, as R || S in 32 bytes each), by ``cryptography`` directly."""
+        private = self.key.raw_value
+        if isinstance(private, ec.EllipticCurvePrivateKey):
+            r, s = decode_dss_signature(private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return private.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]
 
 
 def generate(alg: str) -> Key:
@@ -131,6 +143,8 @@ class Keys:
         self.keys = tuple(keys)
         #: (kids published, their JWK Set, the same as a KeySet): built again only when the kids change
         self._published: tuple[tuple[str, ...], dict[str, Any], KeySet] | None = None
+        #: (alg, typ) -> the key that signs and its JWS header, encoded: made once per set of keys
+        self._headers: dict[tuple[str, str], tuple[SigningKey, bytes]] = {}
 
     def signer(self, alg: str = DEFAULT_ALG) -> SigningKey:
         """The key that signs ``alg`` now: the active managed key, else the first static one."""
@@ -175,10 +189,22 @@ class Keys:
         return self._public(now)[2]
 
     def sign(self, claims: Mapping[str, Any], alg: str = DEFAULT_ALG, typ: str = "JWT") -> str:
-        """A compact JWS with ``kid`` in its header (OIDC07). Never ``alg=none``."""
-        key = self.signer(alg)
-        header = {"alg": key.alg, "kid": key.kid, "typ": typ}
-        return jwt.encode(header, dict(claims), key.key, algorithms=[key.alg])
+        """A compact JWS (RFC 7515 §7.1) with ``kid`` in its header (OIDC07), by the key that signs
+        ``alg`` now (RS256 or ES256; never ``none``). The header is encoded once per set of keys (a
+        rotation makes a new set). Raises SigningKeyError when no key signs ``alg``."""
+        found = self._headers.get((alg, typ))
+        if found is None:
+            key = self.signer(alg)
+            header = json.dumps({"alg": key.alg, "kid": key.kid, "typ": typ}, separators=(",", ":"))
+            found = self._headers[(alg, typ)] = (key, _b64(header.encode()))
+        key, header_part = found
+        signing_input = header_part + b"." + _b64(json.dumps(dict(claims), separators=(",", ":")).encode())
+        return (signing_input + b"." + _b64(key.signature(signing_input))).decode("ascii")
+
+
+def _b64(data: bytes) -> bytes:
+    """base64url without padding (RFC 7515 §2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 # -- the managed directory ------------------------------------------------------------------

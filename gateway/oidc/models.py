@@ -1,7 +1,7 @@
-"""Value objects authlib works with: the person, the grant, codes and tokens.
+"""Value objects of the provider: the person, the grant, codes and tokens.
 
-They implement authlib's mixins (``AuthorizationCodeMixin``, ``TokenMixin``)
-over plain records; :mod:`gateway.oidc.tokens` stores and loads them. A
+Tokens implement authlib's ``TokenMixin`` (its refresh grant and endpoints
+read them); all are plain records; :mod:`gateway.oidc.tokens` stores and loads them. A
 :class:`Grant` is one *token family*: everything one authorization code led to
 (the code, every access and refresh token). Deleting the grant revokes the whole
 family at once (code reuse, refresh-token reuse, logout; checklist OIDC06,
@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from authlib.oauth2.rfc6749 import TokenMixin
-from authlib.oidc.core import AuthorizationCodeMixin
 
 from ..accounts.models import Account
 from ..identity.models import Authentication
@@ -65,7 +64,7 @@ class Grant:
 
 
 @dataclasses.dataclass(frozen=True)
-class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
+class AuthorizationCode:
     """An authorization code as the token endpoint sees it (already consumed from Redis)."""
 
     grant: Grant
@@ -79,25 +78,6 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
     session_ttl: int | None = None
     #: the person, read with the code; None when the account is gone or not active
     user: EndUser | None = dataclasses.field(default=None, repr=False)
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce or None
-
-    def get_auth_time(self) -> int:
-        return self.grant.auth_time
-
-    def get_amr(self) -> list[str]:
-        return list(self.grant.amr)
-
-    def get_acr(self) -> None:
-        """No ``acr``: the gateway makes no assurance claim (an empty acr is forbidden, OIDC07)."""
-        return None
 
 
 @dataclasses.dataclass(frozen=True)

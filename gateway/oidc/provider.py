@@ -17,8 +17,9 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidGrantError, OAuth2Request, ResourceProtector
 from flask import Flask, current_app, has_request_context
@@ -32,8 +33,11 @@ from ..store import Store
 from .claims import amr, parse_claims_request, subject
 from .clients import Client, Registrations
 from .keys import KeyStore
-from .models import EndUser, Grant
+from .models import AuthorizationCode, EndUser, Grant
 from .tokens import TokenStore
+
+if TYPE_CHECKING:
+    from .endpoints import ClientAssertion
 
 EXTENSION = "gateway.oidc"
 
@@ -46,13 +50,15 @@ def current_provider(app: Flask | None = None) -> Provider:
 class Provider:
     """The OpenID provider of one app. ``clock`` is injectable (tests move it).
 
-    ``server`` (authlib's, with the grants and endpoints registered) and ``protector`` (the
-    bearer-token check of UserInfo) are set by :func:`gateway.oidc.server.build_provider`, which
-    is how a provider is made.
+    ``server`` (authlib's, with the grants and endpoints registered), ``protector`` (the
+    bearer-token check of UserInfo) and ``client_assertion`` (``private_key_jwt``, for the server and
+    the code exchange) are set by :func:`gateway.oidc.server.build_provider`, which is how a
+    provider is made.
     """
 
     server: AuthorizationServer
     protector: ResourceProtector
+    client_assertion: ClientAssertion
 
     def __init__(self, settings: Settings, store: Store, clients: Mapping[str, Client], keys: KeyStore,
                  clock: Callable[[], float] = time.time) -> None:
@@ -60,6 +66,8 @@ class Provider:
         self.production = settings.is_production
         self.public_url = settings.public_url.rstrip("/")
         self.issuer = settings.oidc.issuer or self.public_url
+        #: RFC 6749 §3.1: the authorization endpoint is served over TLS (http on a loopback host aside)
+        self.secure_transport = bool(is_secure_transport(self.public_url + "/"))
         self.clock = clock
         self.clients = dict(clients)
         self.keys = keys
@@ -130,22 +138,23 @@ class Provider:
         return None if data is None else max(sessions.ttl_for(data), 1)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        """Store the tokens; after a code exchange, record the RP as a party of the SSO session
-        (Back-Channel Logout needs to know this RP got tokens for this session, §2.7)."""
-        code = request.authorization_code
-        grant: Grant = code.grant if code is not None else request.refresh_token.grant
-        scope = token.get("scope") or grant.scope
-        if code is None:
-            self.tokens.save_tokens(grant, token, scope)
-        else:
-            ttl = code.session_ttl  # read with the code
-            if ttl is None:  # the session ended between the code and the token request
-                self.tokens.revoke_grant(grant.id)
-                raise InvalidGrantError("The session this code belongs to has ended.")
-            client = request.client
-            rp = {"sid": grant.sid, "sub": self.subject(grant.account_id, client)}
-            self.tokens.save_tokens(grant, token, scope, rp=(rp, {"sid": grant.sid}, ttl))
-        audit("oidc.token_issued", client=grant.client_id, grant_type=request.payload.grant_type,
+        """authlib's hook, for the refresh grant: store the new tokens of the family."""
+        grant: Grant = request.refresh_token.grant
+        self.tokens.save_tokens(grant, token, token.get("scope") or grant.scope)
+        audit("oidc.token_issued", client=grant.client_id, grant_type="refresh_token", account=grant.account_id)
+
+    def save_code_tokens(self, token: dict[str, Any], client: Client, code: AuthorizationCode) -> None:
+        """Store the tokens of a code exchange and record the RP as a party of the SSO session
+        (Back-Channel Logout needs to know this RP got tokens for this session, §2.7), in one round trip.
+        Raises InvalidGrantError (and revokes the grant) when the session ended after the code."""
+        grant = code.grant
+        ttl = code.session_ttl  # read with the code
+        if ttl is None:
+            self.tokens.revoke_grant(grant.id)
+            raise InvalidGrantError("The session this code belongs to has ended.")
+        rp = {"sid": grant.sid, "sub": self.subject(grant.account_id, client)}
+        self.tokens.save_tokens(grant, token, token.get("scope") or grant.scope, rp=(rp, {"sid": grant.sid}, ttl))
+        audit("oidc.token_issued", client=grant.client_id, grant_type="authorization_code",
               account=grant.account_id)
 
 

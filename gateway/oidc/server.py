@@ -1,21 +1,22 @@
 """The builder: authlib's authorization server wired around the provider facade.
 
 :func:`build_provider` makes the :class:`~gateway.oidc.provider.Provider` and
-registers on authlib's server the code grant (PKCE required, OpenID Connect),
-the refresh grant, RFC 9207's ``iss``, ``private_key_jwt`` and the endpoints
-(revocation, introspection, end session, registration), each named after its
-RFC. This module is the top of ``oidc/``: it imports the parts, none imports it.
+registers on authlib's server the refresh grant and the endpoints (revocation,
+introspection, end session, registration), each named after its RFC, with the
+gateway's one client authentication (:func:`.exchange.authenticate_client`).
+The code grant is not authlib's (:mod:`.grants`, :mod:`.authorize`,
+:mod:`.exchange`). This module is the top of ``oidc/``: it imports the parts,
+none imports it.
 """
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
-from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from flask import request as flask_request
 
@@ -23,10 +24,12 @@ from ..config import Settings
 from ..store import Store
 from .clients import Client
 from .endpoints import AccessTokenValidator, ClientAssertion, EndSession, Introspection, Protector, Revocation
-from .grants import TOKEN_BYTES, CodeGrant, Issuer, OpenIDCodeFlow, Pkce, RefreshGrant
+from .exchange import authenticate_client
+from .grants import RefreshGrant
 from .keys import KeyStore
 from .provider import Provider
 from .registration import Configuration, Registration
+from .tokens import new_token
 
 
 def build_provider(settings: Settings, store: Store, clients: Mapping[str, Client], keys: KeyStore,
@@ -35,12 +38,13 @@ def build_provider(settings: Settings, store: Store, clients: Mapping[str, Clien
     provider = Provider(settings, store, clients, keys, clock=clock)
     provider.protector = Protector()
     provider.protector.register_token_validator(AccessTokenValidator(provider))
+    provider.client_assertion = ClientAssertion(provider)
     provider.server = build_server(provider)
     return provider
 
 
 class Server(AuthorizationServer):  # type: ignore[misc]
-    """authlib's Flask server; requests may also be rebuilt from a stored authorization request."""
+    """authlib's Flask server, for the refresh grant and the RFC-named endpoints."""
 
     def __init__(self, provider: Provider) -> None:
         super().__init__()
@@ -52,37 +56,21 @@ class Server(AuthorizationServer):  # type: ignore[misc]
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         self.provider.save_token(token, request)
 
+    def authenticate_client(self, request: OAuth2Request, methods: list[str], endpoint: str = "token") -> Client:
+        """The one client authentication (:func:`.exchange.authenticate_client`), for the refresh
+        grant, revocation and introspection, among the ``methods`` the endpoint accepts. Raises
+        InvalidClientError."""
+        client, request.auth_method = authenticate_client(self.provider, request.form, request.payload.data,
+                                                          request.headers, methods)
+        return client
+
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         return request if isinstance(request, OAuth2Request) else FlaskOAuth2Request(flask_request)
 
-    def create_authorization_response(self, request: Any = None, grant_user: Any = None,
-                                      grant: Any = None) -> Any:
-        """authlib's, without validating the request a second time when ``grant`` comes from
-        :meth:`get_consent_grant` (which validated it: client, redirect URI, scope, PKCE, nonce,
-        prompt). Hooks run as authlib runs them (RFC 9207 ``iss`` is one)."""
-        redirect_uri = getattr(grant, "redirect_uri", None)
-        if grant is None or redirect_uri is None or not isinstance(request, OAuth2Request):
-            return super().create_authorization_response(request=request, grant_user=grant_user, grant=grant)
-        self.execute_hook("before_create_authorization_response", request=request, grant_user=grant_user,
-                          grant=grant)
-        try:
-            response = self.handle_response(*grant.create_authorization_response(redirect_uri, grant_user))
-        except OAuth2Error as error:
-            error.state = request.payload.state
-            response = self.handle_error_response(request, error)
-        grant.execute_hook("after_authorization_response", response)
-        self.execute_hook("after_create_authorization_response", response)
-        return response
-
-
-def new_token() -> str:
-    """An access or refresh token: 288 random bits, 48 URL-safe characters, from one ``urandom`` read
-    (authlib's ``generate_token`` draws each character separately: 48 reads)."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
 
 def build_server(provider: Provider) -> Server:
-    """authlib's server: code grant (+PKCE, +OpenID), refresh, and the endpoints (RFC-named)."""
+    """authlib's server: the refresh grant and the endpoints (RFC-named). The code grant is the
+    gateway's own: :mod:`.authorize` and :mod:`.exchange` are its endpoints, :mod:`.grants` its checks."""
     server = Server(provider)
     settings = provider.settings
     server.register_token_generator("default", BearerTokenGenerator(
@@ -91,10 +79,7 @@ def build_server(provider: Provider) -> Server:
         expires_generator=lambda client, grant_type: settings.access_token_seconds,
     ))
     server.scopes_supported = None  # unknown scopes are ignored per client, not refused (RFC 6749 §3.3)
-    server.register_grant(CodeGrant, [Pkce(required=True), OpenIDCodeFlow(provider)])
     server.register_grant(RefreshGrant)
-    server.register_extension(Issuer(provider.issuer))
-    server.register_client_auth_method("private_key_jwt", ClientAssertion(provider))
     for endpoint in (Revocation(provider), Introspection(provider), EndSession(provider),
                      Registration(provider), Configuration(provider)):
         server.register_endpoint(endpoint)

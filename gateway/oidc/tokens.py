@@ -13,8 +13,9 @@ issuing a code is one script (:data:`_ISSUE_CODE`: nonce, grant, session index,
 code), redeeming it another (:data:`_REDEEM_CODE`: the code, its grant, the SSO
 session and the account they belong to), and the tokens with the session's RP
 records (this module's index and :mod:`gateway.identity.parties`) a third
-(:data:`_SAVE_TOKENS`). With the session and account reads of authorize, a flow
-sends 5 commands to Redis, in 5 round trips (``tests/oidc/test_redis_commands.py``).
+(:data:`_SAVE_TOKENS`). With the session read with its account at authorize (one
+script), a flow sends 4 commands to Redis, in 4 round trips
+(``tests/oidc/test_redis_commands.py``).
 
 =========================================  ==========================================  ====================
 key                                        holds                                       TTL
@@ -46,6 +47,9 @@ from .settings import OidcSettings
 from ..store import Store, key
 from .credentials import token_digest
 from .models import Grant, Token
+
+#: Random bytes of codes and tokens (48 URL-safe characters, as many as authlib's default length).
+TOKEN_BYTES = 36
 
 _TAKE_AND_MARK = """
 local v = redis.call('GETDEL', KEYS[1])
@@ -271,6 +275,12 @@ class TokenStore:
         rps = {f[3:]: json.loads(v) for f, v in raw.items() if f.startswith("rp:")}
         grants = [f[6:] for f in raw if f.startswith("grant:")]
         return rps, grants
+
+
+def new_token() -> str:
+    """An access or refresh token: 288 random bits, 48 URL-safe characters, from one ``urandom`` read
+    (authlib's ``generate_token`` draws each character separately: 48 reads)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
 
 
 def _json(value: Any) -> str:

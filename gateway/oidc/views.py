@@ -23,6 +23,7 @@ from ..identity.names import shown_name
 from . import authorize as authorization
 from .discovery import metadata
 from .endpoints import userinfo as userinfo_claims
+from .exchange import token_response
 from .provider import Provider, current_provider
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def resume(handle: str) -> Response:
 @bp.post("/oidc/token")
 @session_unused
 def token() -> Response:
-    return cast(Response, _provider().server.create_token_response())
+    return token_response(_provider())
 
 
 @bp.route("/oidc/userinfo", methods=["GET", "POST"])

@@ -204,3 +204,42 @@ def test_error_page_escapes_what_the_client_sent(live):
     response = requests.get(live.endpoint("/oidc/authorize?") + urlencode({
         "client_id": "<script>x</script>", "redirect_uri": CALLBACK, "response_type": "code"}), timeout=10)
     assert response.status_code == 400 and "<script>x" not in response.text
+
+
+@pytest.mark.parametrize("name, second", [("redirect_uri", "https://evil.example/cb"), ("client_id", "rp-other"),
+                                          ("response_type", "token"), ("scope", "openid email"), ("state", "s2")])
+def test_a_repeated_parameter_gets_a_page_not_a_redirect(live, name, second):
+    """RFC 6749 §3.1: a parameter sent twice (a second redirect_uri, for one) -> our page, never a
+    redirect anywhere, no code."""
+    params = [*{**ASK, "state": "s1"}.items(), (name, second)]
+    response = requests.get(live.endpoint("/oidc/authorize"), params=params, allow_redirects=False, timeout=10)
+    _no_redirect(response)
+    assert "invalid_request" in response.text and "code=" not in response.text
+
+
+@pytest.mark.parametrize("params", [
+    {"code_challenge": "short", "code_challenge_method": "S256"},  # RFC 7636 §4.2: 43 to 128 characters
+    {"code_challenge_method": "S256"},  # a method without its challenge
+    {"prompt": "none login"},  # OIDC Core §3.1.2.1: none with another value
+])
+def test_a_malformed_pkce_or_prompt_goes_back_to_the_client_with_no_code(browser, live, account, params):
+    """RFC 7636 §4.4.1, OIDC Core §3.1.2.6: invalid_request back to the (validated) redirect URI with
+    state and iss, for a signed-in person too; no code is issued."""
+    browser.sign_in()
+    location = browser.go(live.endpoint("/oidc/authorize?") + urlencode({**ASK, "state": "s1", **params}),
+                          stop=CALLBACK)
+    answer = query(location)
+    assert answer["error"] == "invalid_request" and answer["state"] == "s1" and answer["iss"] == live.issuer
+    assert "code" not in answer
+
+
+def test_the_authorization_endpoint_refuses_to_work_without_tls(oidc_config, redis_client):
+    """RFC 6749 §3.1 (TLS at the authorization endpoint, loopback http aside): a gateway whose public URL
+    is plain http on another host answers our page (insecure_transport), never a redirect with a code."""
+    from tests.conftest import make_app
+
+    app = make_app({**oidc_config, "public_url": "http://gateway.example.org"})
+    response = app.test_client().get("/oidc/authorize", base_url="http://gateway.example.org",
+                                     query_string={**ASK, "state": "s1"})
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert "insecure_transport" in response.get_data(as_text=True)

@@ -160,6 +160,17 @@ def test_a_nonce_is_answered_once(browser, rp, account):
     assert params["error"] == "invalid_request" and "code" not in params
 
 
+def test_a_replayed_nonce_goes_back_with_its_state_and_iss(browser, rp, live, account):
+    """LIB03, RFC 9207 §2 (OIDC04): the error of a replayed nonce (found as the code is issued) goes back to
+    the client with the request's state and the issuer, and no code."""
+    party = rp("rp-basic")
+    first = party.authorization()
+    assert "code" in query(browser.go(first.url))
+    params = query(browser.go(first.url.replace(f"state={first.state}", "state=again")))
+    assert params == {"error": "invalid_request", "error_description": "This nonce was already used.",
+                      "state": "again", "iss": live.issuer}
+
+
 def test_pages_on_the_way_protect_the_code(browser, rp, account):
     """BCP04, BCP05: the page that carries the code back is not framable, not cached, sends no Referer."""
     party = rp("rp-basic")

@@ -134,6 +134,36 @@ def test_wrong_method_is_refused(browser, live, account):
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
 
+@pytest.mark.parametrize("attempt", ["wrong secret", "unknown client", "client_id alone", "secret in the body"])
+def test_a_client_that_fails_to_authenticate_gets_nothing_and_spends_nothing(browser, live, account, attempt):
+    """RFC 6749 §3.2.1, §5.2 (OIDC06): whoever holds a confidential client's code without its credentials
+    gets 401 invalid_client (JSON, not cached, WWW-Authenticate), no token; the code still works for its
+    client afterwards (authentication comes before the code is read)."""
+    code = _code(browser, live)["code"]
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+    auth = {"wrong secret": ("rp-basic", "wrong"), "unknown client": ("rp-nobody", SECRETS["rp-basic"])}.get(attempt)
+    if attempt == "client_id alone":
+        data["client_id"] = "rp-basic"
+    if attempt == "secret in the body":
+        data.update(client_id="rp-basic", client_secret=SECRETS["rp-basic"])
+    refused = requests.post(live.endpoint("/oidc/token"), data=data, auth=auth, timeout=10)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    assert refused.headers["WWW-Authenticate"].startswith("Basic ")
+    assert refused.headers["Cache-Control"] == "no-store" and refused.headers["Content-Type"] == "application/json"
+    assert "access_token" not in refused.text and "id_token" not in refused.text
+    assert _token(live, {"code": code}).status_code == 200
+
+
+def test_a_refused_code_exchange_answers_json_that_is_not_cached(browser, live, account):
+    """RFC 6749 §5.2: invalid_grant (an unknown code) and invalid_request (no code) as JSON with
+    Cache-Control: no-store, Pragma: no-cache; no WWW-Authenticate (the client did authenticate)."""
+    for data, error in (({"code": secrets.token_urlsafe(36)}, "invalid_grant"), ({}, "invalid_request")):
+        response = _token(live, data)
+        assert response.status_code == 400 and response.json()["error"] == error
+        assert response.headers["Cache-Control"] == "no-store" and response.headers["Pragma"] == "no-cache"
+        assert response.headers["Content-Type"] == "application/json" and "WWW-Authenticate" not in response.headers
+
+
 def _assertion(client_key, audience, **claims):
     return private_key_jwt_sign(client_key, "rp-jwt", audience, claims=claims or None)
 
@@ -329,3 +359,35 @@ def test_tokens_are_stored_hashed_with_ttls(browser, rp, live, account, redis_cl
     assert keys and all(redis_client.ttl(k) > 0 for k in keys)
     dump = " ".join(k + str(redis_client.dump(k)) for k in keys)
     assert token["access_token"] not in dump and token["refresh_token"] not in dump
+
+
+def test_a_code_exchange_over_plain_http_is_refused(browser, live, account):
+    """RFC 6749 §3.2 (TLS required at the token endpoint; loopback http aside, as authlib allows): a code
+    exchange that reached the gateway over http to another host -> 400 insecure_transport JSON, no token,
+    and the code is not spent."""
+    code = _code(browser, live)["code"]
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+    basic = "Basic " + base64.b64encode(f"{BASIC[0]}:{BASIC[1]}".encode()).decode()
+    answer = live.app.test_client().post("/oidc/token", base_url="http://gateway.example.org", data=data,
+                                         headers={"Authorization": basic})
+    assert answer.status_code == 400 and answer.get_json() == {"error": "insecure_transport",
+                                                               "error_description": "OAuth 2 MUST utilize https."}
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert _token(live, {"code": code}).status_code == 200
+
+
+def test_refresh_revocation_and_introspection_refuse_a_wrong_secret(browser, rp, live, account):
+    """RFC 6749 §6, RFC 7009 §2.1, RFC 7662 §2.1: the same client authentication as the code exchange;
+    a wrong secret -> 401 invalid_client and nothing happens to the tokens; a public client (no
+    credentials) may not introspect."""
+    party = rp("rp-basic")
+    _, token = sign_in_and_get_tokens(browser, party)
+    wrong = ("rp-basic", "wrong")
+    assert _refresh(live, token["refresh_token"], auth=wrong).status_code == 401
+    refused = _post(live, "/oidc/revoke", {"token": token["access_token"]}, auth=wrong)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    peek = requests.post(live.endpoint("/oidc/introspect"), timeout=10,
+                         data={"token": token["access_token"], "client_id": "rp-public"})
+    assert peek.status_code == 401 and peek.json()["error"] == "invalid_client"
+    assert party.userinfo(token).status_code == 200
+    assert _refresh(live, token["refresh_token"]).status_code == 200
