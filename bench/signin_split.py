@@ -106,7 +106,10 @@ def main(argv: list[str]) -> None:
             browsers = [pending(n) for n in range(count)]
             profile = cProfile.Profile(time.thread_time)
             profile.runcall(lambda: [one(w) for w in browsers])
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(50)
+            stats = pstats.Stats(profile).sort_stats(*(["tottime"] if "--tottime" in argv else ["cumulative"]))
+            stats.print_stats(50)
+            for name in (a[len("--callers="):] for a in argv if a.startswith("--callers=")):
+                stats.print_callers(name)
 
 
 if __name__ == "__main__":

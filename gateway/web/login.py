@@ -178,22 +178,21 @@ def _route(found: Identified, form: AddressForm) -> Response | None:
 @bp.route("/login/password", methods=["GET", "POST"])
 def password() -> Response | str:
     """Step 2: the password, "Se souvenir de moi", and the two ways around a forgotten one."""
-    chosen = signin.pending()
-    if chosen is None:
+    tried = signin.password_attempt()
+    if tried is None or tried.account.status != "active":  # a provisioned account is activated first
         return redirect(url_for("login.address"))
-    account, email = chosen
-    if account.status != "active":
-        return redirect(url_for("login.address"))  # a provisioned account is activated first
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            signin.check_password(account, email, form.password.data, form.remember.data)
+            signin.check_password(tried, form.password.data, form.remember.data)
             return finish()
+        except errors.AccountUnavailable:  # disabled, or another password set, during the check
+            return redirect(url_for("login.address"))
         except errors.WrongPassword:
             form.password.errors.append(_("Mot de passe incorrect."))
         except errors.TooManyAttempts as exc:
             form.password.errors.append(too_many(exc))
-    return render_template("login/password.html", form=form, email=email, actions=ButtonForm())
+    return render_template("login/password.html", form=form, email=tried.address, actions=ButtonForm())
 
 
 @bp.post("/login/code/send")
