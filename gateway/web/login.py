@@ -5,7 +5,7 @@ from flask import Blueprint, after_this_request, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
 from werkzeug.wrappers import Response
 
 from .. import services
@@ -16,6 +16,7 @@ from ..identity.flaskglue.current import current_authentication
 from ..identity.flaskglue.logout import logout_outcome
 from ..identity.logout import EndedSession
 from ..identity.redirects import is_local_url
+from ..identity.signed_values import SignedValues
 from ..identity.sessions import AUTH
 from ..identity.flaskglue import signin
 from ..identity.signin import errors
@@ -27,8 +28,8 @@ bp = Blueprint("login", __name__)
 LAST_EMAIL_COOKIE = "uness_last_email"
 
 
-def _signer() -> URLSafeSerializer:
-    return URLSafeSerializer(services.settings().secret_key, salt="last-email")
+def _signer() -> SignedValues:
+    return SignedValues(services.settings().secret_key, salt="last-email")
 
 
 def last_email() -> str:
