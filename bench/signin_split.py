@@ -7,7 +7,10 @@ step with Flask's test client, then answers the measured request, ``POST
 /login/password``, and this prints its thread CPU per sign-in (``Flask.wsgi_app``:
 no gunicorn, no socket). The argon2 verify runs on the pool's thread, so it stays
 out of the figure, but the caches it emptied do not (as under gunicorn).
-``--no-verify`` replaces the verify by ``True`` (same code, warm caches);
+``--no-verify`` replaces the verify by ``True`` (same code, warm caches); ``--cold`` runs an argon2id
+hash on the request's own thread before each request (not counted), so that the part before the verify
+also starts from emptied caches, as under load, where both cores keep hashing (the figure closest to
+the workers' "rest" in ``bench signin``);
 ``--pieces`` times each step of the path in place (:data:`PIECES`, inclusive);
 ``--profile`` adds cProfile by thread CPU (read its shares, not its milliseconds).
 """
@@ -73,6 +76,7 @@ def main(argv: list[str]) -> None:
         os.environ.update(stack.gateway_env(redis_url, port))
         from gateway import create_app
         from gateway.accounts.passwords import Passwords
+        from gateway.config import PasswordSettings
 
         app = create_app()
         base_url = f"http://127.0.0.1:{port}"
@@ -89,8 +93,13 @@ def main(argv: list[str]) -> None:
             assert step.status_code == 302 and step.location.endswith("/login/password"), step.status_code
             return client, token.group(1)
 
+        sweep = Passwords(PasswordSettings())
+        sweep_hash = sweep.hasher.hash("caches")
+
         def one(waiting: tuple[Any, str]) -> None:
             client, token = waiting
+            if "--cold" in argv:
+                sweep.hasher.verify(sweep_hash, "caches")  # on this thread: its caches emptied
             reply = client.post("/login/password", data={"csrf_token": token, "password": argon.PASSWORD,
                                                          "remember": "y"}, base_url=base_url)
             if reply.status_code != 302 or not reply.location.endswith("/account"):

@@ -25,12 +25,14 @@ from .limits import limit, refuse
 @dataclasses.dataclass(frozen=True)
 class Attempt:
     """A password try about to be checked: the account, the address typed, this browser's known-device
-    id for the account (None without one), and the throttle's verdict."""
+    id for the account (None without one), the throttle's verdict, and the request's facts it was read
+    for (so that the check after the hash does not gather them again)."""
 
     account: Account
     address: str
     device: str | None
     verdict: Verdict
+    facts: Facts
 
 
 def attempt(c: Collaborators, facts: Facts) -> Attempt | None:
@@ -47,14 +49,14 @@ def attempt(c: Collaborators, facts: Facts) -> Attempt | None:
     found = still_pending(pending, c.directory.account_of(replies[0]))
     if found is None:
         return None
-    return Attempt(found[0], found[1], device, judge(replies))
+    return Attempt(found[0], found[1], device, judge(replies), facts)
 
 
 def check_password(c: Collaborators, facts: Facts, account: Account, address: str, password: str,
                    remember: bool) -> SignedIn:
     """:func:`check_attempt` for ``account`` and the ``address`` typed, its throttle read now."""
     device = known_device(c, facts, account.id)
-    tried = Attempt(account, address, device, c.throttle.check(account.id, facts.client, device))
+    tried = Attempt(account, address, device, c.throttle.check(account.id, facts.client, device), facts)
     return check_attempt(c, facts, tried, password, remember)
 
 
@@ -83,7 +85,7 @@ def try_password(c: Collaborators, facts: Facts, account: Account, password: str
     fields for the ``login.failed`` line.
     """
     device = known_device(c, facts, account.id)
-    tried = Attempt(account, "", device, c.throttle.check(account.id, facts.client, device))
+    tried = Attempt(account, "", device, c.throttle.check(account.id, facts.client, device), facts)
     if not _verified(c, facts, tried, password, **audited):
         return False
     c.throttle.succeeded(account.id, facts.client, device, known_clean=tried.verdict.clean)
