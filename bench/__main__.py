@@ -173,7 +173,8 @@ GATEWAY_LIMITS_ENABLED=false{'' if args.app == stack.APP else f', app {args.app}
     row("    CPU per verify", f"{raw.cpu_ms_per_verify:.1f} ms")
     row(f"(b) password sign-ins, {args.concurrency} connections, {burst.elapsed:.1f} s",
         f"{burst.rate:.1f} /s")
-    row("    ratio (b) / (a), on a quiet host", f"{ratio:.2f} {'OK' if ratio >= GOAL else 'LOW'} (>= {GOAL:.2f})")
+    row("    ratio (b) / (a), on a quiet host",
+        f"{ratio:.2f} {'OK' if ratio >= GOAL else 'LOW'} (>= {GOAL:.2f})")
     row(f"    succeeded / failed{' (ran out of prepared sessions)' if burst.ran_out else ''}",
         f"{burst.ok} / {burst.failed}")
     row("    POST /login/password latency p50 / p99", ms(load.percentiles(burst.latencies), 0))

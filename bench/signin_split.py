@@ -88,8 +88,8 @@ def main(argv: list[str]) -> None:
             page = client.get("/login", base_url=base_url)
             token = _CSRF.search(page.get_data(as_text=True))
             assert token is not None, page.status_code
-            step = client.post("/login", data={"csrf_token": token.group(1), "email": emails[n % len(emails)]},
-                               base_url=base_url)
+            address = {"csrf_token": token.group(1), "email": emails[n % len(emails)]}
+            step = client.post("/login", data=address, base_url=base_url)
             assert step.status_code == 302 and step.location.endswith("/login/password"), step.status_code
             return client, token.group(1)
 
@@ -115,15 +115,16 @@ def main(argv: list[str]) -> None:
         for waiting in browsers:
             one(waiting)
         app.wsgi_app = plain  # type: ignore[method-assign]
+        replaced = " (verify replaced by True)" if "--no-verify" in argv else ""
         print(f"per sign-in, thread CPU over {count}: POST /login/password in the app "
-              f"{whole[0] / count * 1000:.2f} ms{' (verify replaced by True)' if '--no-verify' in argv else ''}")
+              f"{whole[0] / count * 1000:.2f} ms{replaced}")
         for name, spent in pieces.items():
             print(f"  {name:20} {spent[0] / count * 1000:.3f} ms")
         if "--profile" in argv:
             browsers = [pending(n) for n in range(count)]
             profile = cProfile.Profile(time.thread_time)
             profile.runcall(lambda: [one(w) for w in browsers])
-            stats = pstats.Stats(profile).sort_stats(*(["tottime"] if "--tottime" in argv else ["cumulative"]))
+            stats = pstats.Stats(profile).sort_stats("tottime" if "--tottime" in argv else "cumulative")
             stats.print_stats(50)
             for name in (a[len("--callers="):] for a in argv if a.startswith("--callers=")):
                 stats.print_callers(name)

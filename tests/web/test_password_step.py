@@ -57,8 +57,10 @@ def test_a_password_sign_in_reads_once_before_the_hash_and_writes_twice_after(ap
     # checked again with the hash that matched (a script), the history entry, the session under its new
     # id (MULTI)
     assert sent == ["GET", "HGETALL", "HMGET", "HMGET", "HMGET", "EVALSHA", "EVALSHA",
-                    "EVALSHA", "LPUSH", "LTRIM", "EXPIRE", "MULTI", "DEL", "SET", "SADD", "EXPIRE", "EXEC"], sent
-    assert inside == ["INCRBY", "INCRBY", "HMGET"], inside  # the limit's counters; the account's status and hash
+                    "EVALSHA", "LPUSH", "LTRIM", "EXPIRE",
+                    "MULTI", "DEL", "SET", "SADD", "EXPIRE", "EXEC"], sent
+    # the limit's counters; the account's status and hash
+    assert inside == ["INCRBY", "INCRBY", "HMGET"], inside
     assert browser.signed_in()
 
 
@@ -66,7 +68,8 @@ def test_an_account_disabled_while_its_hash_is_checked_is_not_signed_in(app, bro
                                                                         monkeypatch):
     passwords = app.extensions["gateway.passwords"]
     directory = app.extensions["gateway.directory"]
-    monkeypatch.setattr(passwords, "hasher", MeanwhileHasher(passwords.hasher, lambda: directory.disable(camille.id)))
+    monkeypatch.setattr(passwords, "hasher",
+                        MeanwhileHasher(passwords.hasher, lambda: directory.disable(camille.id)))
     answer = browser.sign_in(EMAIL)
     assert answer.status_code == 302 and answer.location.endswith("/login")
     assert not browser.signed_in()
@@ -75,8 +78,8 @@ def test_an_account_disabled_while_its_hash_is_checked_is_not_signed_in(app, bro
     assert "Ce compte est désactivé." in page
 
 
-def test_the_old_password_does_not_sign_in_once_another_was_set_during_its_check(app, browser, camille, redis_client,
-                                                                                 monkeypatch):
+def test_the_old_password_does_not_sign_in_once_another_was_set_during_its_check(app, browser, camille,
+                                                                                 redis_client, monkeypatch):
     passwords = app.extensions["gateway.passwords"]
     directory = app.extensions["gateway.directory"]
     new_hash = passwords.hash("another password, set by a reset meanwhile")

@@ -76,7 +76,8 @@ def collaborators() -> Collaborators:
             directory=services.directory(), passwords=services.passwords(), codes=services.codes(),
             throttle=services.throttle(), ratelimits=services.ratelimits(), devices=services.devices(),
             code_settings=services.settings().codes, mail=send_mail, links=_Links(), audit=audit,
-            end_sessions=_end_sessions, sessions=services.sessions(), secret_key=services.settings().secret_key,
+            end_sessions=_end_sessions, sessions=services.sessions(),
+            secret_key=services.settings().secret_key,
         )
     return cast(Collaborators, found)
 

@@ -116,7 +116,8 @@ def signed_in(c: Collaborators, facts: Facts, account: Account, methods: tuple[s
               address: str, *, confirmed: bool = False) -> SignedIn:
     """The proven sign-in (audited ``login.succeeded``), with the device cookie that now names the account.
 
-    ``confirmed``: ``account`` was just checked active in Redis, so the session starts without reading it again.
+    ``confirmed``: ``account`` was just checked active in Redis, so the session starts without reading
+    it again.
     """
     cookie = c.devices.remember(facts.device_cookie, account.id)
     c.audit("login.succeeded", account=account.id, methods=list(methods), remember=remember, ip=facts.client)
