@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bench.meter import monitored, sent_and_scripted
+from gateway.accounts.passwords import Passwords
+from gateway.config import PasswordSettings
 from gateway.store import key
 from tests.conftest import PASSWORD, Browser
 
@@ -101,3 +103,15 @@ def test_a_right_password_still_clears_the_accounts_failures(app, browser, camil
     left = set(redis_client.keys(key("throttle", "*")))
     assert left == {k for k in failures if k.startswith(key("throttle", "client", ""))}  # the client's stay
     assert browser.signed_in()
+
+
+def test_a_hash_made_with_other_parameters_is_rehashed_and_the_sign_in_goes_on(app, browser, make_account,
+                                                                                 redis_client):
+    older = Passwords(PasswordSettings(time_cost=2, memory_cost=2048, parallelism=1)).hash(PASSWORD)
+    account = make_account(EMAIL, password_hash=older)
+    answer = browser.sign_in(EMAIL)
+    assert answer.status_code == 302 and answer.location.endswith("/account")
+    assert browser.signed_in()
+    rehashed = app.extensions["gateway.directory"].get(account.id).password_hash
+    assert rehashed != older and not app.extensions["gateway.passwords"].needs_rehash(rehashed)
+    assert len(signed_in_sessions(redis_client, account.id)) == 1
