@@ -1,5 +1,5 @@
-"""Where a password sign-in's CPU goes, in one process: ``python -m bench.signin_split [count] [--pieces]
-[--no-verify] [--profile]``.
+"""Where a password sign-in's CPU goes, in one process: ``python -m bench.signin_split [count] [--cold]
+[--pieces] [--no-verify] [--profile [--tottime] [--callers=NAME]]``.
 
 A private Redis holds the bench's accounts; the app, built in this process on the
 bench's settings, takes ``count`` browsers through ``GET /login`` and the address
@@ -12,12 +12,13 @@ hash on the request's own thread before each request (not counted), so that the 
 also starts from emptied caches, as under load, where both cores keep hashing (the figure closest to
 the workers' "rest" in ``bench signin``);
 ``--pieces`` times each step of the path in place (:data:`PIECES`, inclusive);
-``--profile`` adds cProfile by thread CPU (read its shares, not its milliseconds).
+``--profile`` adds cProfile by thread CPU (read its shares, not its milliseconds), sorted by
+cumulative time (``--tottime``: own time), with the callers of ``NAME`` (``--callers=NAME``).
 """
 from __future__ import annotations
 
 import cProfile
-import importlib
+import os
 import pstats
 import re
 import sys
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import argon, stack
-from .inprocess import counting
+from .inprocess import counting, time_pieces
 
 #: The steps ``--pieces`` times: (module, class or None, function), looked up where the path calls them.
 PIECES = (
@@ -42,7 +43,6 @@ PIECES = (
     ("gateway.logs", "JsonFormatter", "format"),
     ("gateway.logs", "Redact", "filter"),
     ("gateway.metrics", None, "count"),
-    ("flask_login.utils", None, "login_user"),
     ("gateway.identity.flaskglue.signin", None, "facts"),
     ("gateway.identity.signin.password", None, "signed_in"),
     ("gateway.identity.flaskglue.signin", None, "start_session"),
@@ -54,23 +54,10 @@ PIECES = (
 _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def _time_pieces() -> dict[str, list[float]]:
-    """Wrap each of :data:`PIECES` with a thread-CPU counter; their counters by name."""
-    spent: dict[str, list[float]] = {}
-    for module, owner_name, name in PIECES:
-        owner: Any = importlib.import_module(module)
-        owner = getattr(owner, owner_name) if owner_name else owner
-        spent[name] = [0.0]
-        setattr(owner, name, counting(spent[name], getattr(owner, name)))
-    return spent
-
-
 def main(argv: list[str]) -> None:
     count = int(next((a for a in argv if a.isdigit()), "300"))
     with tempfile.TemporaryDirectory(prefix="uness-bench-split-") as directory, \
             stack.private_redis(Path(directory)) as redis_url:
-        import os
-
         emails = stack.create_accounts(redis_url, 32, argon.PASSWORD)
         port = stack.free_port()
         os.environ.update(stack.gateway_env(redis_url, port))
@@ -108,7 +95,7 @@ def main(argv: list[str]) -> None:
         for n in range(30):  # warm-up: caches, first reads, scripts loaded
             one(pending(n))
         browsers = [pending(n) for n in range(count)]
-        pieces = _time_pieces() if "--pieces" in argv else {}
+        pieces = time_pieces(PIECES) if "--pieces" in argv else {}
         whole = [0.0]
         plain = app.wsgi_app
         app.wsgi_app = counting(whole, plain)  # type: ignore[method-assign]
