@@ -2,7 +2,8 @@
 
 ``signin`` -- password sign-ins against argon2 alone:
 (a) raw argon2id verifies/s with the default parameters, one process per core;
-(b) password sign-ins/s through gunicorn + Redis, and the ratio to (a) (goal >= 0.85);
+(b) password sign-ins/s through gunicorn + Redis (the load generator over bench.load.RawConnection), and
+    the ratio to (a) (issue 14's goal: >= 0.90 on a quiet host, and >= 0.90 from CPU);
 (c) latency of cheap requests while sign-ins burst: hashing must not starve them.
 
 ``oidc`` -- authorization-code flows of a signed-in person against ID-token signing (bench/oidc.py):
@@ -36,7 +37,8 @@ from gateway.config import PasswordSettings
 from . import argon, cutover, hospital, load, oidc, saml, stack
 from .meter import CORES, Meter, Usage, monitored, sent_and_scripted
 
-GOAL = 0.85
+#: sign-ins/s through the stack / raw argon2 verifies/s (issue 14: on a quiet host)
+GOAL = 0.90
 #: argon2 verify / whole sign-in, from CPU (steadier than (b) / (a) on a shared host)
 CPU_GOAL = 0.90
 #: p99 of the probes during a burst of sign-ins (c): a burst must not starve other requests.
@@ -171,7 +173,8 @@ GATEWAY_LIMITS_ENABLED=false{'' if args.app == stack.APP else f', app {args.app}
     row("    CPU per verify", f"{raw.cpu_ms_per_verify:.1f} ms")
     row(f"(b) password sign-ins, {args.concurrency} connections, {burst.elapsed:.1f} s",
         f"{burst.rate:.1f} /s")
-    row("    ratio (b) / (a)", f"{ratio:.2f} {'OK' if ratio >= GOAL else 'LOW'} (>= {GOAL})")
+    row("    ratio (b) / (a), on a quiet host",
+        f"{ratio:.2f} {'OK' if ratio >= GOAL else 'LOW'} (>= {GOAL:.2f})")
     row(f"    succeeded / failed{' (ran out of prepared sessions)' if burst.ran_out else ''}",
         f"{burst.ok} / {burst.failed}")
     row("    POST /login/password latency p50 / p99", ms(load.percentiles(burst.latencies), 0))
@@ -189,7 +192,7 @@ GATEWAY_LIMITS_ENABLED=false{'' if args.app == stack.APP else f', app {args.app}
     cpu_ratio = raw.cpu_ms_per_verify / per_sign_in
     row("    ratio from CPU: verify / whole sign-in (idle-host ratio)",
         f"{cpu_ratio:.2f} ({raw.cpu_ms_per_verify:.1f}/{per_sign_in:.1f})")
-    row(f"    goal: ratio from CPU >= {CPU_GOAL}", "OK" if cpu_ratio >= CPU_GOAL else "LOW")
+    row(f"    goal: ratio from CPU >= {CPU_GOAL:.2f}", "OK" if cpu_ratio >= CPU_GOAL else "LOW")
     shares = (usage.share(usage.workers), usage.share(usage.bench + usage.redis), usage.share(usage.others))
     row("    cores used: workers / load generator + Redis / others", " / ".join(shares))
     row(f"(c) latency p50 / p99, burst of {args.concurrency} connections ({during.rate:.1f} sign-ins/s)", "")

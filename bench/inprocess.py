@@ -1,10 +1,12 @@
-"""What the in-process splitters share (``python -m bench.sso_split``, ``python -m bench.oidc_split``):
-the app built in this process on the bench's settings, with a browser signed in, and a thread-CPU
-counter to wrap the functions of interest with."""
+"""What the in-process splitters share (``python -m bench.sso_split``, ``python -m bench.oidc_split``,
+``python -m bench.signin_split``): the app built in this process on the bench's settings, with a browser
+signed in, and a thread-CPU counter to wrap the functions of interest with (:func:`time_pieces`: a list
+of them at once)."""
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +27,18 @@ def counting(spent: list[float], action: Callable[..., Any]) -> Callable[..., An
         finally:
             spent[0] += time.thread_time() - started
     return counted
+
+
+def time_pieces(pieces: tuple[tuple[str, str | None, str], ...]) -> dict[str, list[float]]:
+    """Wrap each of ``pieces`` ((module, class or None, function), looked up where the path calls them)
+    with a thread-CPU counter (:func:`counting`); their counters by function name."""
+    spent: dict[str, list[float]] = {}
+    for module, owner_name, name in pieces:
+        owner: Any = importlib.import_module(module)
+        owner = getattr(owner, owner_name) if owner_name else owner
+        spent[name] = [0.0]
+        setattr(owner, name, counting(spent[name], getattr(owner, name)))
+    return spent
 
 
 @contextlib.contextmanager

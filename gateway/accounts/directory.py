@@ -31,11 +31,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
 import redis
+from redis.client import Pipeline
 
 from ..store import Store
 from .emails import normalize_email
@@ -129,6 +130,16 @@ if not id then return false end
 return redis.call('HGETALL', ARGV[2] .. id)
 """
 
+#: A sign-in's last check once its password hash matched: the account is still active with that hash
+#: (neither disabled nor given another password meanwhile), and only then are KEYS[2..] deleted (what
+#: the sign-in clears: its throttle counters), atomically. KEYS[1]: the account. ARGV[1]: the hash.
+_HOLDS_PASSWORD = """
+local found = redis.call('HMGET', KEYS[1], 'status', 'password_hash')
+if found[1] ~= 'active' or found[2] ~= ARGV[1] then return 0 end
+if #KEYS > 1 then redis.call('DEL', unpack(KEYS, 2)) end
+return 1
+"""
+
 _RETRIES = 20
 
 
@@ -150,11 +161,29 @@ class Directory:
         self._save = store.redis.register_script(_SAVE)
         self._find = store.redis.register_script(_FIND)
         self._claim = store.redis.register_script(_CLAIM)
+        self._holds_password = store.redis.register_script(_HOLDS_PASSWORD)
 
     # -- reading ----------------------------------------------------------------
     def get(self, account_id: str) -> Account | None:
-        fields = self.store.redis.hgetall(Store.user_key(account_id))
+        return self.account_of(self.store.redis.hgetall(Store.user_key(account_id)))
+
+    @staticmethod
+    def queue_get(pipe: Pipeline, account_id: str) -> None:
+        """:meth:`get`'s read queued on ``pipe`` (read with the caller's others, in one round trip);
+        :meth:`account_of` turns its reply into the account."""
+        pipe.hgetall(Store.user_key(account_id))
+
+    @staticmethod
+    def account_of(fields: Mapping[str, str] | None) -> Account | None:
+        """The account of an account hash as Redis answered it (None when empty: no such account)."""
         return from_hash(fields) if fields else None
+
+    def holds_password(self, account_id: str, password_hash: str, *, then_delete: Sequence[str] = ()) -> bool:
+        """Whether the account is active with ``password_hash`` now; only then are ``then_delete`` deleted,
+        in the same atomic step (one script, :data:`_HOLDS_PASSWORD`): a sign-in's last check after the
+        (slow) hash matched, so that an account disabled or given a new password meanwhile is refused."""
+        keys = [Store.user_key(account_id), *then_delete]
+        return bool(self._holds_password(keys=keys, args=[password_hash]))
 
     def find_by_email(self, address: str) -> Account | None:
         """The account owning ``address`` (any of its addresses), in one round trip.

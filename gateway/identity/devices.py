@@ -7,7 +7,7 @@ whose cookie names the account is judged by that (device, account) pair's own
 failure counter (:class:`.throttle.Throttle`), so people guessing the password
 elsewhere cannot delay its owner.
 
-The cookie is signed with the app's secret key (itsdangerous); accounts appear
+The cookie is signed with the app's secret key (itsdangerous, :mod:`.signed_values`); accounts appear
 in it only as keyed hashes, so a shared computer's cookie does not say who used
 it. A forged, altered or other-account cookie names nothing. No Flask here: the
 sign-in module reads and writes the cookie.
@@ -18,7 +18,9 @@ import hashlib
 import hmac
 import secrets
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
+
+from .signed_values import SignedValues
 
 COOKIE = "uness_device"
 MAX_AGE = 400 * 86400  # the longest browsers keep a cookie
@@ -28,7 +30,7 @@ MAX_ACCOUNTS = 20  # a shared workstation: the most recent ones are kept
 class KnownDevices:
     def __init__(self, secret_key: str) -> None:
         self.secret = secret_key.encode()
-        self.serializer = URLSafeSerializer(secret_key, salt="known-device")
+        self.serializer = SignedValues(secret_key, salt="known-device")
 
     def _ref(self, account_id: str) -> str:
         message = b"known-device\x00" + account_id.encode()

@@ -22,6 +22,9 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
+from typing import Any
+
+from redis.client import Pipeline
 
 from ..config import LimitSettings
 from ..store import Store, key
@@ -84,14 +87,24 @@ class Throttle:
 
     def check(self, account_id: str, client: str, device: str | None = None) -> Verdict:
         """Whether this browser may try a password now. ``device``: its known-device id for this account."""
-        counters = self._counters(account_id, client, device)
         pipe = self.store.redis.pipeline(transaction=False)
+        judge = self.queue_check(pipe, account_id, client, device)
+        return judge(pipe.execute())
+
+    def queue_check(self, pipe: Pipeline, account_id: str, client: str,
+                    device: str | None = None) -> Callable[[list[Any]], Verdict]:
+        """:meth:`check`'s reads queued on ``pipe`` (so that a caller reads them with its own, in one
+        round trip); returns what turns their replies, the last ones of ``pipe``, into the verdict."""
+        counters = self._counters(account_id, client, device)
         for counter in counters:
             pipe.hmget(counter.name, "count", "last")
-        values = dict(zip((c.rule for c in counters), pipe.execute()))
+        return lambda replies: self._judge(counters, replies[-len(counters):], device is not None)
+
+    def _judge(self, counters: list[_Counter], replies: list[Any], known_device: bool) -> Verdict:
+        values = dict(zip((c.rule for c in counters), replies))
         own = ("throttle_pair", "throttle_account", "throttle_device")
         clean = all(values[rule][0] is None for rule in own if rule in values)
-        judging = counters[:1] if device is not None else counters
+        judging = counters[:1] if known_device else counters
         now = self.clock()
         wait, rule = 0.0, ""
         for counter in judging:
@@ -155,5 +168,8 @@ class Throttle:
         """
         if known_clean:
             return
-        names = [c.name for c in self._counters(account_id, client, device) if c.rule != "throttle_client"]
-        self.store.redis.delete(*names)
+        self.store.redis.delete(*self.own_counters(account_id, client, device))
+
+    def own_counters(self, account_id: str, client: str, device: str | None = None) -> list[str]:
+        """The counters a right password clears (the account's, not the client's): their Redis keys."""
+        return [c.name for c in self._counters(account_id, client, device) if c.rule != "throttle_client"]

@@ -5,7 +5,7 @@ from flask import Blueprint, after_this_request, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
 from werkzeug.wrappers import Response
 
 from .. import services
@@ -16,6 +16,7 @@ from ..identity.flaskglue.current import current_authentication
 from ..identity.flaskglue.logout import logout_outcome
 from ..identity.logout import EndedSession
 from ..identity.redirects import is_local_url
+from ..identity.signed_values import SignedValues
 from ..identity.sessions import AUTH
 from ..identity.flaskglue import signin
 from ..identity.signin import errors
@@ -27,8 +28,8 @@ bp = Blueprint("login", __name__)
 LAST_EMAIL_COOKIE = "uness_last_email"
 
 
-def _signer() -> URLSafeSerializer:
-    return URLSafeSerializer(services.settings().secret_key, salt="last-email")
+def _signer() -> SignedValues:
+    return SignedValues(services.settings().secret_key, salt="last-email")
 
 
 def last_email() -> str:
@@ -178,22 +179,21 @@ def _route(found: Identified, form: AddressForm) -> Response | None:
 @bp.route("/login/password", methods=["GET", "POST"])
 def password() -> Response | str:
     """Step 2: the password, "Se souvenir de moi", and the two ways around a forgotten one."""
-    chosen = signin.pending()
-    if chosen is None:
+    tried = signin.password_attempt()
+    if tried is None or tried.account.status != "active":  # a provisioned account is activated first
         return redirect(url_for("login.address"))
-    account, email = chosen
-    if account.status != "active":
-        return redirect(url_for("login.address"))  # a provisioned account is activated first
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            signin.check_password(account, email, form.password.data, form.remember.data)
+            signin.check_password(tried, form.password.data, form.remember.data)
             return finish()
+        except errors.AccountUnavailable:  # disabled, or another password set, during the check
+            return redirect(url_for("login.address"))
         except errors.WrongPassword:
             form.password.errors.append(_("Mot de passe incorrect."))
         except errors.TooManyAttempts as exc:
             form.password.errors.append(too_many(exc))
-    return render_template("login/password.html", form=form, email=email, actions=ButtonForm())
+    return render_template("login/password.html", form=form, email=tried.address, actions=ButtonForm())
 
 
 @bp.post("/login/code/send")

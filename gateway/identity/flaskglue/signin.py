@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from flask import after_this_request, request, session, url_for
+from flask import after_this_request, current_app, request, session, url_for
 from flask_babel import get_locale
 from flask_login import login_user
 from werkzeug.wrappers import Response
@@ -28,6 +28,7 @@ from ..signin import address as address_step
 from ..signin import account_addresses, account_sessions, codes, limits, password, reset
 from ..signin.address import Identified
 from ..signin.codes import EndedLink
+from ..signin.password import Attempt
 from ..signin.errors import AccountUnavailable
 from ..signin.context import Collaborators, Facts, Flow, Pending, SignedIn
 from .current import DESTINATION, client_address, signed_in_session_id
@@ -38,6 +39,7 @@ PENDING = "login"  # session key: the account chosen at the address step
 FLOW = "flow"  # session key: the code flow this browser asked for
 CONFIRMING = account_addresses.VERIFY  # session key: the address this browser is adding, its code flow
 RESET_SENT = "reset_sent"  # session key: the address this browser last had a reset link mailed to
+COLLABORATORS = "gateway.signin.collaborators"  # app.extensions: the rules' collaborators
 
 
 def absolute(endpoint: str, **values: Any) -> str:
@@ -67,13 +69,17 @@ def _end_sessions(account_id: str, except_sid: str | None, reason: str, only_sid
 
 
 def collaborators() -> Collaborators:
-    """The rules' collaborators, from this app's services."""
-    return Collaborators(
-        directory=services.directory(), passwords=services.passwords(), codes=services.codes(),
-        throttle=services.throttle(), ratelimits=services.ratelimits(), devices=services.devices(),
-        code_settings=services.settings().codes, mail=send_mail, links=_Links(), audit=audit,
-        end_sessions=_end_sessions, sessions=services.sessions(), secret_key=services.settings().secret_key,
-    )
+    """The rules' collaborators, from this app's services (made once per app: they are the app's)."""
+    found = current_app.extensions.get(COLLABORATORS)
+    if found is None:
+        found = current_app.extensions[COLLABORATORS] = Collaborators(
+            directory=services.directory(), passwords=services.passwords(), codes=services.codes(),
+            throttle=services.throttle(), ratelimits=services.ratelimits(), devices=services.devices(),
+            code_settings=services.settings().codes, mail=send_mail, links=_Links(), audit=audit,
+            end_sessions=_end_sessions, sessions=services.sessions(),
+            secret_key=services.settings().secret_key,
+        )
+    return cast(Collaborators, found)
 
 
 def facts() -> Facts:
@@ -136,9 +142,18 @@ def forget_pending() -> None:
         session.pop(name, None)
 
 
-def check_password(account: Account, address: str, secret: str, remember: bool) -> None:
-    """Step 2 (:func:`..signin.password.check_password`), then the session starts."""
-    start_session(password.check_password(collaborators(), facts(), account, address, secret, remember))
+def password_attempt() -> Attempt | None:
+    """The pending sign-in at the password step, with the throttle's verdict
+    (:func:`..signin.password.attempt`: one round trip); None (and forgotten) once not pending."""
+    found = password.attempt(collaborators(), facts())
+    if found is None:
+        session.pop(PENDING, None)
+    return found
+
+
+def check_password(tried: Attempt, secret: str, remember: bool) -> None:
+    """Step 2 (:func:`..signin.password.check_attempt`), then the session starts."""
+    start_session(password.check_attempt(collaborators(), tried.facts, tried, secret, remember))
 
 
 def limit(rule: str, *identifiers: str, account_id: str | None = None, address: str | None = None) -> None:
@@ -332,7 +347,7 @@ def start_session(proven: SignedIn) -> None:
         cast(dict[str, Any], session), proven.account_id, proven.methods, remember=proven.remember,
         ip=client_address(), user_agent=request.headers.get("User-Agent", ""),
     )
-    account = services.directory().get(proven.account_id)
+    account = proven.account or services.directory().get(proven.account_id)
     if account is None:  # removed in between
         raise AccountUnavailable()
     login_user(User(account))

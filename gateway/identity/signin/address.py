@@ -66,7 +66,11 @@ def pending_account(c: Collaborators, pending: Pending | None) -> tuple[Account,
     disabled, gone, or no longer holds the address (the glue then forgets the pending sign-in)."""
     if pending is None:
         return None
-    account = c.directory.get(pending.account_id)
+    return still_pending(pending, c.directory.get(pending.account_id))
+
+
+def still_pending(pending: Pending, account: Account | None) -> tuple[Account, str] | None:
+    """:func:`pending_account` once its account was read (``account``: None when gone)."""
     if account is None or account.status == "disabled" or pending.email not in account.addresses:
         return None
     return account, pending.email

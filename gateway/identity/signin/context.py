@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from ...accounts.codes import Codes
 from ...accounts.directory import Directory
+from ...accounts.models import Account
 from ...accounts.passwords import Passwords
 from ...config import CodeSettings
 from ..devices import KnownDevices
@@ -118,6 +119,9 @@ class SignedIn:
     address: str
     #: The known-device cookie's new value, naming the account.
     device_cookie: str
+    #: The account, when the proof ended by checking in Redis that it is still active (the password
+    #: step); None: the session's start reads it again.
+    account: Account | None = None
 
 
 def email_hash(address: str) -> str:

@@ -2,24 +2,79 @@
 
 Delays per account and client, or per (known device, account) for a browser whose
 device cookie names the account (OWASP device cookies, see :mod:`..throttle`).
+
+The step reads what it needs before the (slow, memory-hard) hash in one round trip
+(:func:`attempt`: the pending account and the throttle's counters), and once the hash
+matched, checks again in one atomic step that the account is still active with that
+hash while clearing its failures (:meth:`~gateway.accounts.directory.Directory.holds_password`):
+an account disabled or given a new password during the verify is refused.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from ...accounts.models import Account
 from ..models import PASSWORD
+from ..throttle import Verdict
+from .address import still_pending
 from .context import Collaborators, Facts, SignedIn
-from .errors import WrongPassword
+from .errors import AccountUnavailable, WrongPassword
 from .limits import limit, refuse
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """A password try about to be checked: the account, the address typed, this browser's known-device
+    id for the account (None without one), the throttle's verdict, and the request's facts it was read
+    for (so that the check after the hash does not gather them again)."""
+
+    account: Account
+    address: str
+    device: str | None
+    verdict: Verdict
+    facts: Facts
+
+
+def attempt(c: Collaborators, facts: Facts) -> Attempt | None:
+    """The pending sign-in's account and the throttle's verdict for this browser, in one round trip;
+    None when nothing is pending or the account no longer is (:func:`.address.pending_account`)."""
+    pending = facts.pending
+    if pending is None:
+        return None
+    device = c.devices.device_for(facts.device_cookie, pending.account_id)
+    pipe = c.directory.store.redis.pipeline(transaction=False)
+    c.directory.queue_get(pipe, pending.account_id)
+    judge = c.throttle.queue_check(pipe, pending.account_id, facts.client, device)
+    replies = pipe.execute()
+    found = still_pending(pending, c.directory.account_of(replies[0]))
+    if found is None:
+        return None
+    return Attempt(found[0], found[1], device, judge(replies), facts)
 
 
 def check_password(c: Collaborators, facts: Facts, account: Account, address: str, password: str,
                    remember: bool) -> SignedIn:
-    """Verify the password (rehashing it when the parameters changed). Raises TooManyAttempts, WrongPassword."""
-    if not try_password(c, facts, account, password):
+    """:func:`check_attempt` for ``account`` and the ``address`` typed, its throttle read now."""
+    device = known_device(c, facts, account.id)
+    tried = Attempt(account, address, device, c.throttle.check(account.id, facts.client, device), facts)
+    return check_attempt(c, facts, tried, password, remember)
+
+
+def check_attempt(c: Collaborators, facts: Facts, tried: Attempt, password: str, remember: bool) -> SignedIn:
+    """Verify the password (rehashing it when the parameters changed), then confirm the account.
+
+    Raises TooManyAttempts, WrongPassword, AccountUnavailable (the account was disabled or its
+    password changed while the hash was checked: nothing is signed in, no failure counted).
+    """
+    account = tried.account
+    if not _verified(c, facts, tried, password):
         raise WrongPassword()
     if c.passwords.needs_rehash(account.password_hash):
-        c.directory.set_password_hash(account.id, c.passwords.hash(password))
-    return signed_in(c, facts, account, (PASSWORD,), remember, address)
+        account = c.directory.set_password_hash(account.id, c.passwords.hash(password))
+    forget = () if tried.verdict.clean else c.throttle.own_counters(account.id, facts.client, tried.device)
+    if not c.directory.holds_password(account.id, account.password_hash, then_delete=forget):
+        raise AccountUnavailable()
+    return signed_in(c, facts, account, (PASSWORD,), remember, tried.address, confirmed=True)
 
 
 def try_password(c: Collaborators, facts: Facts, account: Account, password: str, **audited: str) -> bool:
@@ -30,15 +85,25 @@ def try_password(c: Collaborators, facts: Facts, account: Account, password: str
     fields for the ``login.failed`` line.
     """
     device = known_device(c, facts, account.id)
-    verdict = c.throttle.check(account.id, facts.client, device)
+    tried = Attempt(account, "", device, c.throttle.check(account.id, facts.client, device), facts)
+    if not _verified(c, facts, tried, password, **audited):
+        return False
+    c.throttle.succeeded(account.id, facts.client, device, known_clean=tried.verdict.clean)
+    return True
+
+
+def _verified(c: Collaborators, facts: Facts, tried: Attempt, password: str, **audited: str) -> bool:
+    """Whether the password is right and the account active; a failure counted and audited. Raises
+    TooManyAttempts before anything is checked while delayed."""
+    account, verdict = tried.account, tried.verdict
     if verdict.wait:
         refuse(c, facts, verdict.rule, verdict.wait, account.id)
     limit(c, facts, "password_per_client", account_id=account.id)
     if not c.passwords.verify(account.password_hash, password) or account.status != "active":
-        c.throttle.failed(account.id, facts.client, device)
-        c.audit("login.failed", account=account.id, ip=facts.client, known_device=device is not None, **audited)
+        c.throttle.failed(account.id, facts.client, tried.device)
+        c.audit("login.failed", account=account.id, ip=facts.client, known_device=tried.device is not None,
+                **audited)
         return False
-    c.throttle.succeeded(account.id, facts.client, device, known_clean=verdict.clean)
     return True
 
 
@@ -48,8 +113,12 @@ def known_device(c: Collaborators, facts: Facts, account_id: str) -> str | None:
 
 
 def signed_in(c: Collaborators, facts: Facts, account: Account, methods: tuple[str, ...], remember: bool,
-              address: str) -> SignedIn:
-    """The proven sign-in (audited ``login.succeeded``), with the device cookie that now names the account."""
+              address: str, *, confirmed: bool = False) -> SignedIn:
+    """The proven sign-in (audited ``login.succeeded``), with the device cookie that now names the account.
+
+    ``confirmed``: ``account`` was just checked active in Redis, so the session starts without reading
+    it again.
+    """
     cookie = c.devices.remember(facts.device_cookie, account.id)
     c.audit("login.succeeded", account=account.id, methods=list(methods), remember=remember, ip=facts.client)
-    return SignedIn(account.id, methods, remember, address, cookie)
+    return SignedIn(account.id, methods, remember, address, cookie, account if confirmed else None)

@@ -1,0 +1,117 @@
+"""The password step against the real Redis: what it asks of Redis (read with MONITOR), and its last
+check once the (slow) hash matched — an account disabled, or given another password, while its hash
+was being checked is not signed in."""
+from __future__ import annotations
+
+import pytest
+
+from bench.meter import monitored, sent_and_scripted
+from gateway.accounts.passwords import Passwords
+from gateway.config import PasswordSettings
+from gateway.store import key
+from tests.conftest import PASSWORD, Browser
+
+EMAIL = "camille@univ-exemple.fr"
+
+
+class MeanwhileHasher:
+    """The app's argon2 hasher; once a verify has matched, ``meanwhile()`` runs before the answer (what
+    another request — support, SCIM, a reset in another tab — may do while the hash is checked)."""
+
+    def __init__(self, hasher, meanwhile) -> None:
+        self.hasher, self.meanwhile = hasher, meanwhile
+
+    def verify(self, password_hash, password):
+        matched = self.hasher.verify(password_hash, password)
+        self.meanwhile()
+        return matched
+
+    def __getattr__(self, name):
+        return getattr(self.hasher, name)
+
+
+@pytest.fixture
+def camille(make_account):
+    return make_account(EMAIL)
+
+
+def redis_url(redis_client) -> str:
+    where = redis_client.connection_pool.connection_kwargs
+    return f"redis://{where['host']}:{where['port']}/{where.get('db', 0)}"
+
+
+def signed_in_sessions(redis_client, account_id: str) -> set[str]:
+    return set(redis_client.smembers(key("account-sessions", account_id)))
+
+
+def test_a_password_sign_in_reads_once_before_the_hash_and_writes_twice_after(app, browser, camille,
+                                                                             redis_client):
+    Browser(app.test_client()).sign_in(EMAIL)  # another browser: every script loaded (once per Redis)
+    page = browser.get("/login")
+    browser.submit("/login", {"email": EMAIL}, page=page)
+    password_page = browser.get("/login/password")
+    with monitored(redis_url(redis_client)) as seen:
+        answer = browser.submit("/login/password", {"password": PASSWORD}, page=password_page)
+    assert answer.status_code == 302 and answer.location.endswith("/account")
+    sent, inside = sent_and_scripted(seen)
+    # before the hash: the session; the account with the throttle's counters (pair, account, client) in
+    # one pipeline; the per-client limit (the limits library: a script per window). After: the account
+    # checked again with the hash that matched (a script), the history entry, the session under its new
+    # id (MULTI)
+    assert sent == ["GET", "HGETALL", "HMGET", "HMGET", "HMGET", "EVALSHA", "EVALSHA",
+                    "EVALSHA", "LPUSH", "LTRIM", "EXPIRE",
+                    "MULTI", "DEL", "SET", "SADD", "EXPIRE", "EXEC"], sent
+    # the limit's counters; the account's status and hash
+    assert inside == ["INCRBY", "INCRBY", "HMGET"], inside
+    assert browser.signed_in()
+
+
+def test_an_account_disabled_while_its_hash_is_checked_is_not_signed_in(app, browser, camille, redis_client,
+                                                                        monkeypatch):
+    passwords = app.extensions["gateway.passwords"]
+    directory = app.extensions["gateway.directory"]
+    monkeypatch.setattr(passwords, "hasher",
+                        MeanwhileHasher(passwords.hasher, lambda: directory.disable(camille.id)))
+    answer = browser.sign_in(EMAIL)
+    assert answer.status_code == 302 and answer.location.endswith("/login")
+    assert not browser.signed_in()
+    assert not signed_in_sessions(redis_client, camille.id)
+    page = browser.submit("/login", {"email": EMAIL}, form_page="/login").get_data(as_text=True)
+    assert "Ce compte est désactivé." in page
+
+
+def test_the_old_password_does_not_sign_in_once_another_was_set_during_its_check(app, browser, camille,
+                                                                                 redis_client, monkeypatch):
+    passwords = app.extensions["gateway.passwords"]
+    directory = app.extensions["gateway.directory"]
+    new_hash = passwords.hash("another password, set by a reset meanwhile")
+    monkeypatch.setattr(passwords, "hasher", MeanwhileHasher(
+        passwords.hasher, lambda: directory.set_password_hash(camille.id, new_hash)))
+    answer = browser.sign_in(EMAIL)  # the old password, right when the check began
+    assert answer.status_code == 302 and answer.location.endswith("/login")
+    assert not browser.signed_in()
+    assert not signed_in_sessions(redis_client, camille.id)
+    assert directory.get(camille.id).password_hash == new_hash
+
+
+def test_a_right_password_still_clears_the_accounts_failures(app, browser, camille, redis_client):
+    for n in range(2):
+        assert browser.sign_in(EMAIL, f"wrong guess {n}").status_code == 200
+    failures = redis_client.keys(key("throttle", "*"))
+    assert key("throttle", "account", camille.id) in failures
+    assert browser.submit("/login/password", {"password": PASSWORD}).status_code == 302
+    left = set(redis_client.keys(key("throttle", "*")))
+    assert left == {k for k in failures if k.startswith(key("throttle", "client", ""))}  # the client's stay
+    assert browser.signed_in()
+
+
+def test_a_hash_made_with_other_parameters_is_rehashed_and_the_sign_in_goes_on(app, browser, make_account,
+                                                                                 redis_client):
+    older = Passwords(PasswordSettings(time_cost=2, memory_cost=2048, parallelism=1)).hash(PASSWORD)
+    account = make_account(EMAIL, password_hash=older)
+    answer = browser.sign_in(EMAIL)
+    assert answer.status_code == 302 and answer.location.endswith("/account")
+    assert browser.signed_in()
+    rehashed = app.extensions["gateway.directory"].get(account.id).password_hash
+    assert rehashed != older and not app.extensions["gateway.passwords"].needs_rehash(rehashed)
+    assert len(signed_in_sessions(redis_client, account.id)) == 1
