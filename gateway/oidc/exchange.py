@@ -44,7 +44,7 @@ from flask import request as flask_request
 from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.wrappers import Response
 
-from .grants import CLIENT_AUTH_METHODS, check_code_verifier, redeem_code, sign_id_token
+from .grants import CLIENT_AUTH_METHODS, check_code_verifier, redeem_code, refuse_repeated, sign_id_token
 from .tokens import new_token
 
 if TYPE_CHECKING:
@@ -53,9 +53,18 @@ if TYPE_CHECKING:
 
 GRANT_TYPE = "authorization_code"
 
+#: Parameters a token request may not repeat (RFC 6749 §3.2), whatever its grant type.
+TOKEN_PARAMETERS = ("grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope",
+                    "client_id", "client_secret", "client_assertion_type", "client_assertion")
+
 
 def token_response(provider: Provider) -> Response:
-    """``POST /oidc/token``: a code exchange here, any other grant type by authlib's server."""
+    """``POST /oidc/token``: a code exchange here, any other grant type by authlib's server; a
+    repeated parameter is invalid_request for every grant type (RFC 6749 §3.2)."""
+    try:
+        refuse_repeated(flask_request.values, TOKEN_PARAMETERS)
+    except OAuth2Error as error:
+        return json_response(*error())
     if flask_request.values.get("grant_type") != GRANT_TYPE:
         return provider.server.create_token_response()  # type: ignore[no-any-return]
     try:
