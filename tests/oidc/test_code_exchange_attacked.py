@@ -83,6 +83,17 @@ def test_basic_credentials_are_form_urlencoded(browser, live, account):
     assert response.status_code == 200 and response.json()["id_token"]
 
 
+@pytest.mark.parametrize("path", ["/oidc/token", "/oidc/revoke", "/oidc/introspect"])
+@pytest.mark.parametrize("credentials", [b"\xff\xfe:secret", b"rp-basic:\xff\xfe"])
+def test_basic_credentials_that_are_not_utf8_are_invalid_client(live, path, credentials):
+    """RFC 6749 §2.3.1, §5.2: a Basic header whose bytes are not UTF-8 is a client that does not
+    authenticate (401 invalid_client, JSON), never a server error."""
+    header = {"Authorization": "Basic " + base64.b64encode(credentials).decode()}
+    data = {"grant_type": "authorization_code", "code": "x", "redirect_uri": CALLBACK, "token": "x"}
+    response = requests.post(live.endpoint(path), headers=header, data=data, timeout=10)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client", response.text
+
+
 def test_credentials_of_one_client_never_redeem_the_code_of_another(browser, live, account):
     """RFC 6749 §4.1.3: Basic of the attacker's own client with the victim's client_id and a guessed secret
     in the body -> the code is refused (invalid_grant) and stays with its owner."""
