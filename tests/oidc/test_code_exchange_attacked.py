@@ -129,6 +129,26 @@ def test_a_bad_client_assertion_is_invalid_client_and_spends_nothing(browser, li
     assert good.status_code == 200, good.text
 
 
+def test_a_client_assertion_is_remembered_for_as_long_as_it_is_valid(browser, live, account, client_key,
+                                                                    redis_client):
+    """RFC 7523 §3 (7), SEC05: the jti of an assertion valid for an hour (authlib's default lifetime) is
+    remembered until it expires, not 10 minutes (a replay in between would authenticate); one valid for
+    more than a day is refused (invalid_client) and spends nothing."""
+    data = {"grant_type": "authorization_code", "redirect_uri": CALLBACK, "client_assertion_type": ASSERTION_TYPE}
+    code = _code(browser, live, "rp-jwt")["code"]
+    assert _exchange(live, {**data, "code": code, "client_assertion": _assertion(client_key, live.issuer)}).ok
+    ttls = [redis_client.ttl(name) for name in redis_client.scan_iter(match="*jti*")]
+    assert len(ttls) == 1 and ttls[0] >= 3600
+    code = _code(browser, live, "rp-jwt")["code"]
+    now = int(time.time())
+    claims = {"iss": "rp-jwt", "sub": "rp-jwt", "aud": live.issuer, "exp": now + 2 * 86400, "iat": now,
+              "jti": secrets.token_urlsafe(8)}
+    lasting = jwt.encode({"alg": "RS256", "kid": client_key.kid}, claims, client_key)
+    refused = _exchange(live, {**data, "code": code, "client_assertion": lasting})
+    assert refused.status_code in (400, 401) and refused.json()["error"] == "invalid_client"
+    assert _exchange(live, {**data, "code": code, "client_assertion": _assertion(client_key, live.issuer)}).ok
+
+
 # -- the token request -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, error", [
