@@ -11,13 +11,13 @@ import base64
 import json
 import secrets
 import time
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import pytest
 import requests
 from joserfc import jwt
 
-from tests.oidc.conftest import CALLBACK, RP, SECRETS, query
+from tests.oidc.conftest import CALLBACK, RP, SECRETS
 from tests.oidc.test_tokens import NATIVE, _assertion, _challenge, _code, _token
 
 POST = ("rp-post", SECRETS["rp-post"])
@@ -173,6 +173,17 @@ def test_a_repeated_token_request_parameter_is_invalid_request(browser, live, ac
               "code_verifier": secrets.token_urlsafe(48), "client_id": "rp-other"}[name]
     _refused(_exchange(live, [*data.items(), (name, second)], ("rp-basic", SECRET)), "invalid_request")
     assert _exchange(live, data, ("rp-basic", SECRET)).status_code == 200
+
+
+def test_a_repeated_refresh_token_is_invalid_request_and_spends_neither(browser, live, account):
+    """RFC 6749 §3.2 for the refresh grant too: two refresh tokens in one request -> invalid_request; both
+    still work afterwards (neither was read)."""
+    first = _token(live, {"code": _code(browser, live)["code"]}).json()["refresh_token"]
+    second = _token(live, {"code": _code(browser, live)["code"]}).json()["refresh_token"]
+    data = [("grant_type", "refresh_token"), ("refresh_token", first), ("refresh_token", second)]
+    _refused(_exchange(live, data, ("rp-basic", SECRET)), "invalid_request")
+    for token in (first, second):
+        assert _exchange(live, {"grant_type": "refresh_token", "refresh_token": token}, ("rp-basic", SECRET)).ok
 
 
 @pytest.mark.parametrize("uri", [None, CALLBACK + "/", f"{RP}/cb2", f"{RP}/CB", f"{RP}:443/cb"])
