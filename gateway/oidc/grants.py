@@ -92,9 +92,10 @@ def validate_authorization(provider: Provider, params: MultiDict[str, str],
     try:
         response_type = " ".join(sorted((params.get("response_type") or "").split())) or None
         if response_type != "code":
-            raise UnsupportedResponseTypeError(
-                response_type, f"The response type '{response_type}' is not supported by the server.",
-                redirect_uri=known_redirect_uri(provider, params))
+            description = (f"The response type '{response_type}' is not supported by the server."
+                           if response_type else "Missing 'response_type' in request.")
+            raise UnsupportedResponseTypeError(response_type, description,
+                                               redirect_uri=known_redirect_uri(provider, params))
         refuse_repeated(params, SINGLE_PARAMETERS)
         client = known_client(provider, params.get("client_id"))
         redirect_uri = registered_redirect_uri(client, params.get("redirect_uri"))
