@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 #: JWTs the gateway reads (hints, assertions) are refused above this size (SEC12, SEC13).
 MAX_JWT_LENGTH = 8192
 ASSERTION_ALGORITHMS = ["RS256", "ES256", "PS256"]
+#: The longest a client assertion may stay valid (RFC 7523 §3: its ``exp``); its jti is kept that long.
+MAX_ASSERTION_SECONDS = 86400
 
 
 def find_token(provider: Provider, value: str, hint: str | None) -> Token | None:
@@ -176,7 +178,14 @@ class ClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
         return [self.provider.issuer, *(self.provider.url(path) for path in endpoints)]
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
-        return self.provider.tokens.first_use("jti", str(claims["sub"]), str(jti), 600)
+        """RFC 7523 §3 (7): the jti is remembered for as long as the assertion is valid (its ``exp``, plus
+        the leeway), so that it is never accepted twice. Raises InvalidClientError when ``exp`` is more
+        than :data:`MAX_ASSERTION_SECONDS` away (an assertion is short-lived)."""
+        remaining = int(claims["exp"]) - self.provider.now()
+        if remaining > MAX_ASSERTION_SECONDS:
+            raise InvalidClientError(description="The client assertion expires too late.")
+        ttl = max(remaining, 0) + self.leeway
+        return self.provider.tokens.first_use("jti", str(claims["sub"]), str(jti), ttl)
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
         """The client's JWK Set, imported once per process for as long as it stays the same."""

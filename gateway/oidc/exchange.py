@@ -44,7 +44,7 @@ from flask import request as flask_request
 from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.wrappers import Response
 
-from .grants import CLIENT_AUTH_METHODS, check_code_verifier, redeem_code, sign_id_token
+from .grants import CLIENT_AUTH_METHODS, check_code_verifier, redeem_code, refuse_repeated, sign_id_token
 from .tokens import new_token
 
 if TYPE_CHECKING:
@@ -53,9 +53,18 @@ if TYPE_CHECKING:
 
 GRANT_TYPE = "authorization_code"
 
+#: Parameters a token request may not repeat (RFC 6749 §3.2), whatever its grant type.
+TOKEN_PARAMETERS = ("grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope",
+                    "client_id", "client_secret", "client_assertion_type", "client_assertion")
+
 
 def token_response(provider: Provider) -> Response:
-    """``POST /oidc/token``: a code exchange here, any other grant type by authlib's server."""
+    """``POST /oidc/token``: a code exchange here, any other grant type by authlib's server; a
+    repeated parameter is invalid_request for every grant type (RFC 6749 §3.2)."""
+    try:
+        refuse_repeated(flask_request.values, TOKEN_PARAMETERS)
+    except OAuth2Error as error:
+        return json_response(*error())
     if flask_request.values.get("grant_type") != GRANT_TYPE:
         return provider.server.create_token_response()  # type: ignore[no-any-return]
     try:
@@ -130,7 +139,7 @@ def authenticate_client(provider: Provider, form: MultiDict[str, str], values: M
     ``WWW-Authenticate`` when nothing authenticates (RFC 6749 §5.2), 400 for an unknown client named
     in the body or an assertion that does not verify."""
     if "client_secret_basic" in methods:
-        basic_id, basic_secret = extract_basic_authorization(headers)
+        basic_id, basic_secret = basic_credentials(headers)
         if basic_id and basic_secret:
             client = known_client(provider, basic_id, 401)
             if client.token_endpoint_auth_method == "client_secret_basic" \
@@ -154,6 +163,16 @@ def authenticate_client(provider: Provider, form: MultiDict[str, str], values: M
     status = 401 if "client_secret_basic" in methods else 400
     raise InvalidClientError(status_code=status,
                              description=f"The client cannot authenticate with methods: {list(methods)}")
+
+
+def basic_credentials(headers: Headers) -> tuple[str | None, str | None]:
+    """The client id and secret of an ``Authorization: Basic`` header (RFC 7617), each form-urlencoded
+    inside it (RFC 6749 §2.3.1: authlib's reading); (None, None) when there is none, or when its bytes
+    are not UTF-8 (a client that does not authenticate, never a server error)."""
+    try:
+        return extract_basic_authorization(headers)  # type: ignore[no-any-return]
+    except UnicodeDecodeError:
+        return None, None
 
 
 def known_client(provider: Provider, client_id: str, status: int) -> Client:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import secrets
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import scope_to_list
@@ -91,18 +92,25 @@ def validate_authorization(provider: Provider, params: MultiDict[str, str],
     try:
         response_type = " ".join(sorted((params.get("response_type") or "").split())) or None
         if response_type != "code":
-            raise UnsupportedResponseTypeError(
-                response_type, f"The response type '{response_type}' is not supported by the server.",
-                redirect_uri=known_redirect_uri(provider, params))
-        for name in SINGLE_PARAMETERS:
-            if len(params.getlist(name)) > 1:
-                raise InvalidRequestError(f"Multiple '{name}' in request.")
+            description = (f"The response type '{response_type}' is not supported by the server."
+                           if response_type else "Missing 'response_type' in request.")
+            raise UnsupportedResponseTypeError(response_type, description,
+                                               redirect_uri=known_redirect_uri(provider, params))
+        refuse_repeated(params, SINGLE_PARAMETERS)
         client = known_client(provider, params.get("client_id"))
         redirect_uri = registered_redirect_uri(client, params.get("redirect_uri"))
         return AuthorizationRequest(client, redirect_uri, checked_scope(provider, client, params, user), params)
     except OAuth2Error as error:
         error.state = params.get("state")
         raise
+
+
+def refuse_repeated(params: MultiDict[str, str], names: Iterable[str]) -> None:
+    """RFC 6749 §3.1, §3.2: request parameters MUST NOT be included more than once (a second value,
+    from a proxy or the query string, is never silently ignored). Raises InvalidRequestError."""
+    for name in names:
+        if len(params.getlist(name)) > 1:
+            raise InvalidRequestError(f"Multiple '{name}' in request.")
 
 
 def checked_scope(provider: Provider, client: Client, params: MultiDict[str, str], user: EndUser | None) -> str:

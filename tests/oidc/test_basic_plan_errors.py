@@ -41,6 +41,7 @@ def test_oidcc_response_type_missing(live, account):
     assert response.status_code == 302
     params = query(response.headers["Location"])
     assert params["error"] in ("invalid_request", "unsupported_response_type")
+    assert params["error_description"] == "Missing 'response_type' in request."  # not "'None'"
     assert params["state"] == "s1" and params["iss"] == live.issuer and "code" not in params
 
 

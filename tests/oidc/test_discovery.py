@@ -93,11 +93,25 @@ def test_id_token_kid_is_the_active_key_never_the_next(browser, rp, live, accoun
     assert states[kid] == "active"
 
 
-def _part(token: str) -> bytes:
+def test_es256_signatures_verify_whatever_the_length_of_r_and_s(live):
+    """RFC 7518 §3.4: the ES256 signature is R || S in 32 bytes each, a short R or S left-padded (one
+    signature in 128 has one); every one of 500 signatures verifies with joserfc against the JWKS."""
+    keys = live.provider.keys.current()
+    published = KeySet.import_key_set(keys.jwks(time.time()))
+    for n in range(500):
+        token = keys.sign({"iss": "x", "sub": str(n)}, "ES256")
+        assert len(_b64(token.split(".")[2])) == 64
+        assert jwt.decode(token, published, algorithms=["ES256"]).claims["sub"] == str(n)
+
+
+def _b64(part: str) -> bytes:
     import base64
 
-    head = token.split(".")[0]
-    return base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _part(token: str) -> bytes:
+    return _b64(token.split(".")[0])
 
 
 @pytest.fixture
@@ -134,6 +148,10 @@ def test_oidcc_server_rotate_keys(rotating, redis_client, monkeypatch):
     signer = provider.keys.current().signer("RS256").kid
     assert signer in before and states[signer] == "active"  # it was published before it signs
     jwt.decode(old_token, provider.keys.current().verification_keys(time.time()), algorithms=["RS256"])
+    new_token = provider.sign({"iss": "x", "sub": "s"}, "RS256")  # the header was cached before the rotation
+    assert json.loads(_part(new_token))["kid"] == signer != json.loads(_part(old_token))["kid"]
+    published = KeySet.import_key_set(provider.keys.current().jwks(time.time()))
+    jwt.decode(new_token, published, algorithms=["RS256"])  # an RP finds the new kid in jwks_uri
     retired = [kid for kid, state in states.items() if state == "retired"]
     assert len(retired) == 1 and prune(folder, int(time.time())) == []
     assert prune(folder, int(time.time()) + 43201) == retired
