@@ -1,0 +1,113 @@
+"""An attacker's review of the SSO path that writes the Response as text and opens its session in one script.
+
+Each test performs the attack against the real app (Flask test client, real Redis, a real pysaml2 SP):
+hostile values in every field that reaches the Response's templates, a request ID replayed from another
+browser or across a sign-in, cookies of sessions that are not the person's, Redis stopped while the SSO
+reads, and a session that outlives the record of the SPs it was handed to (SLO would miss them).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import urlencode
+
+import pytest
+import redis
+from lxml import etree
+
+from tests.conftest import RedisServer, make_app
+from tests.saml.conftest import (ALICE, NS, SSO, Flow, authn_request_xml, deflate, re_person, read_form,
+                                 response_root)
+from tests.saml.test_response_schema import valid
+from tests.scim.conftest import Scim, patch
+
+MAIN = "https://sp.example.org/shibboleth"
+SIGNED = "https://signed.example.org/sp"
+SESSION, PARTIES = "gw:session:", "gw:session-parties:"
+
+#: Names as a person or a provisioning client may write them: markup, quotes, a CDATA end, a comment,
+#: a character reference written out, DEL and NEL, a line separator, right-to-left text, an emoji, and
+#: the longest name the directory takes.
+HOSTILE_NAMES = {
+    "given_name": 'Al"ice\' <saml:Attribute Name="urn:oid:0.9.2342.19200300.100.1.3"> &amp; &#x41; ]]>',
+    "family_name": "Mar<!-- x -->tin\x7f\x85\u2028\u202eنيتراM 🦊",
+    "display_name": "</saml:AttributeValue></saml:Attribute><saml:Attribute Name=\"x\">" + "é" * 190,
+}
+
+
+def session_id(flow: Flow) -> str:
+    return flow.client.get_cookie("uness_session").value
+
+
+def redirect(flow: Flow, xml: str):
+    return flow.client.get("/saml/sso?" + urlencode({"SAMLRequest": deflate(xml)}))
+
+
+def assert_refused(response, words: str) -> None:
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and words in body, body[:400]
+    assert "SAMLResponse" not in body and "Traceback" not in body
+
+
+# -- values written into the Response as text --------------------------------------------------------------
+
+def test_markup_in_every_name_reaches_the_sp_as_data_under_valid_signatures(flow, make_sp, make_account):
+    """The names go into the signed Assertion as text: the SP verifies both signatures and reads the names
+    exactly; no element was injected (as many Attributes as released, no element inside a value); the
+    Response is valid against the SAML schemas."""
+    make_account(ALICE, **re_person(**HOSTILE_NAMES))
+    signed = make_sp("SIGNED")  # no encryption key: the Assertion can be read as the SP reads it
+    request_id, how = signed.request()
+    posted = flow.sso(how, email=ALICE)
+    assert valid(posted.xml)
+    ava = signed.parse(posted.saml_response, request_id).ava
+    assert (ava["givenName"], ava["sn"], ava["displayName"]) == tuple(
+        [HOSTILE_NAMES[name]] for name in ("given_name", "family_name", "display_name"))
+    assertion = response_root(posted).find("saml:Assertion", NS)
+    names = [a.get("Name") for a in assertion.iterfind(".//saml:Attribute", NS)]
+    assert len(names) == len(set(names)) and "x" not in names
+    inside = [child.tag for child in assertion.iterfind(".//saml:AttributeValue/*", NS)]
+    assert set(inside) <= {"{%s}NameID" % NS["saml"]}  # eduPersonTargetedID's; the names are text
+    assert len(assertion.findall(".//saml:AttributeStatement", NS)) == 1
+
+
+@pytest.mark.parametrize(("field", "character"), [
+    ("display_name", "\ufffe"), ("given_name", "\uffff"), ("family_name", "\ud800"), ("display_name", "\x01")])
+def test_a_name_xml_cannot_carry_is_refused_where_it_is_written_and_the_sso_still_works(
+        flow, sp, alice, client, field, character):
+    """A provisioning client (SCIM) writes a name with a character XML 1.0 cannot hold: refused with SCIM's
+    error (before, U+FFFE was stored and every SSO of the person was a 500, a lone surrogate a 500 at once);
+    the person's SSO still works and the SP gets the name it got before."""
+    scim_path = {"display_name": "displayName", "given_name": "name.givenName",
+                 "family_name": "name.familyName"}[field]
+    answer = Scim(client).patch(f"/Users/{alice.id}", patch(
+        {"op": "replace", "path": scim_path, "value": "Alice" + character}))
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.get_json()["scimType"] in ("invalidValue", "invalidSyntax")
+    request_id, how = sp.request()
+    ava = sp.parse(flow.sso(how, email=ALICE).saml_response, request_id).ava
+    assert ava["givenName"] == ["Alice"] and ava["sn"] == ["Martin"]
+
+
+@pytest.mark.parametrize("request_id", ['_a"b', "_a<b", "_a&b", "_a b", "_a\rb", "1abc", "_a]]>"])
+def test_an_authn_request_id_that_is_no_xs_id_is_refused_before_anything_is_written(flow, alice, request_id,
+                                                                                  redis_client):
+    """The AuthnRequest's ID is echoed as InResponseTo: one that is not an xs:ID (quotes, markup, spaces,
+    a line break written as a character reference) is refused, and not remembered."""
+    flow.sso({"url": SSO + "?" + urlencode({"SAMLRequest": deflate(authn_request_xml(MAIN, "_first"))})},
+             email=ALICE)
+    escaped = request_id.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;").replace(
+        "\r", "&#13;")
+    assert_refused(redirect(flow, authn_request_xml(MAIN, escaped)), "")
+    assert len(list(redis_client.scan_iter("gw:saml:request-id:*"))) == 1
+
+
+def test_an_xs_id_in_any_script_is_answered_exactly_under_a_valid_signature(flow, sp, alice):
+    """An ID that is an xs:ID but not ASCII (letters of any script, '.', '-') comes back as InResponseTo
+    byte for byte, and the SP checks it against its outstanding request."""
+    request_id = "_ṣé.ΩЖ-中文_" + "x" * 200
+    flow.sso({"url": SSO + "?" + urlencode({"SAMLRequest": deflate(authn_request_xml(MAIN, "_first"))})},
+             email=ALICE)
+    posted = read_form(redirect(flow, authn_request_xml(MAIN, request_id)))
+    assert response_root(posted).get("InResponseTo") == request_id
+    assert sp.parse(posted.saml_response, request_id).ava["mail"] == [ALICE]
