@@ -35,8 +35,9 @@ HOSTILE_NAMES = {
 }
 
 
-def session_id(flow: Flow) -> str:
-    return flow.client.get_cookie("uness_session").value
+def session_id(flow: Flow) -> str | None:
+    cookie = flow.client.get_cookie("uness_session")
+    return None if cookie is None else cookie.value
 
 
 def redirect(flow: Flow, xml: str):
@@ -111,3 +112,103 @@ def test_an_xs_id_in_any_script_is_answered_exactly_under_a_valid_signature(flow
     posted = read_form(redirect(flow, authn_request_xml(MAIN, request_id)))
     assert response_root(posted).get("InResponseTo") == request_id
     assert sp.parse(posted.saml_response, request_id).ava["mail"] == [ALICE]
+
+
+# -- replay (SEC05): the guard is set in the script that reads the session -------------------------------
+
+def test_a_request_replayed_from_another_browser_is_refused(app, flow, sp, alice, make_account):
+    """The guard is global, not the session's: Bob's browser replaying the request Alice's browser used gets
+    the 400 page and no Response."""
+    _, how = sp.request()
+    flow.sso(how, email=ALICE)
+    make_account("bob@univ-exemple.fr", **re_person())
+    bob = Flow(app.test_client())
+    bob.sign_in("bob@univ-exemple.fr")
+    assert_refused(bob.send(how), "déjà été utilisée")
+
+
+def test_a_request_first_sent_before_sign_in_cannot_be_replayed_after_it(app, flow, sp, alice):
+    """Remembered before the person signs in: answered once, after the sign-in; sent again by the same
+    browser or by another one, refused."""
+    request_id, how = sp.request()
+    assert sp.parse(flow.sso(how, email=ALICE).saml_response, request_id).ava["mail"] == [ALICE]
+    assert_refused(flow.send(how), "déjà été utilisée")
+    assert_refused(Flow(app.test_client()).send(how), "déjà été utilisée")
+
+
+# -- cookies of sessions that are not (or no longer) the person's ------------------------------------------
+
+def test_a_forged_session_id_is_not_adopted_by_sso(flow, sp, alice, redis_client):
+    """A cookie carrying an id the gateway never issued (fixation): /saml/sso reads no session under it,
+    sends the browser to sign in under a new id, and nothing is ever stored under the forged one."""
+    forged = "A" * 43
+    flow.client.set_cookie("uness_session", forged)
+    request_id, how = sp.request()
+    first = flow.send(how)
+    assert first.status_code == 302 and "/login?next=" in first.headers["Location"]
+    assert session_id(flow) != forged  # deleted (nothing to keep yet) or replaced
+    posted = read_form(flow.client.get(flow.sign_in(ALICE, start=first.headers["Location"]).headers["Location"]))
+    assert sp.parse(posted.saml_response, request_id).ava["mail"] == [ALICE]
+    assert session_id(flow) != forged
+    assert not redis_client.exists(SESSION + forged) and not redis_client.exists(PARTIES + forged)
+
+
+def test_the_cookie_of_an_ended_session_gets_no_response(app, flow, sp, alice, redis_client):
+    """The id of a session that was logged out, sent again (a copied cookie): no Response, the sign-in page,
+    and the ended session is not brought back."""
+    flow.sso(sp.request()[1], email=ALICE)
+    ended = session_id(flow)
+    flow.submit("/logout", page=flow.get("/logout"))
+    assert not redis_client.exists(SESSION + ended)
+    stolen = Flow(app.test_client())
+    stolen.client.set_cookie("uness_session", ended)
+    answer = stolen.send(sp.request()[1])
+    assert answer.status_code == 302 and "/login?next=" in answer.headers["Location"]
+    assert session_id(stolen) != ended and not redis_client.exists(SESSION + ended)
+
+
+# -- Redis away while the SSO reads ---------------------------------------------------------------------
+
+def test_redis_stopped_under_a_signed_in_sso_gives_the_503_page_and_the_session_survives(
+        saml_config, sp, tmp_path, caplog):
+    """Redis stops between the sign-in and the next SSO: the 503 page, no stack trace, no Response, no cookie
+    set or deleted; once Redis is back, the same session (still signed in) gets its Response."""
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        app = make_app({**saml_config, "redis": {"url": server.url, "socket_timeout": 1.0}})
+        from tests.helpers.accounts import create_account
+        create_account(app.extensions["gateway.directory"], ALICE, **re_person())
+        flow = Flow(app.test_client())
+        flow.sso(sp.request()[1], email=ALICE)
+        before = session_id(flow)
+        with redis.Redis(port=server.port) as client:
+            client.save()
+        server.stop()
+        with caplog.at_level(logging.INFO):
+            away = flow.send(sp.request()[1])
+        body = away.get_data(as_text=True)
+        assert away.status_code == 503 and "Service momentanément indisponible" in body
+        assert "SAMLResponse" not in body and "Traceback" not in body and "Set-Cookie" not in away.headers
+        assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+        server.start()
+        request_id, how = sp.request()
+        assert sp.parse(read_form(flow.send(how)).saml_response, request_id).ava["mail"] == [ALICE]
+        assert session_id(flow) == before
+    finally:
+        server.stop()
+
+
+# -- SLO: the SPs' record lives as long as the session ------------------------------------------------------
+
+def test_a_session_kept_alive_without_sso_keeps_the_record_of_its_sps(flow, sp, alice, redis_client):
+    """The SP took part long ago (its record has 30 s left), then the person keeps using the session on
+    other pages: each refresh of the session's idle time must keep the SPs' record at least as long, or
+    the logout that ends the session would not reach the SP (SLO)."""
+    flow.sso(sp.request()[1], email=ALICE)
+    sid = session_id(flow)
+    redis_client.expire(PARTIES + sid, 30)
+    record = json.loads(redis_client.get(SESSION + sid))
+    record["_auth"]["last_seen"] -= 120  # the person's last page was two minutes ago
+    redis_client.set(SESSION + sid, json.dumps(record), keepttl=True)
+    assert flow.get("/account").status_code == 200  # idle time refreshed: the session lives on
+    assert redis_client.ttl(PARTIES + sid) >= redis_client.ttl(SESSION + sid) > 30
