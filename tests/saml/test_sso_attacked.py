@@ -7,8 +7,11 @@ reads, and a session that outlives the record of the SPs it was handed to (SLO w
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import shutil
+from html import escape
 from urllib.parse import urlencode
 
 import pytest
@@ -16,8 +19,8 @@ import redis
 from lxml import etree
 
 from tests.conftest import RedisServer, make_app
-from tests.saml.conftest import (ALICE, NS, SSO, Flow, authn_request_xml, deflate, re_person, read_form,
-                                 response_root)
+from tests.saml.conftest import (ALICE, NS, SSO, FakeSP, Flow, assertion_of, authn_request_xml, deflate,
+                                 re_person, read_form, response_root, sp_metadata)
 from tests.saml.test_response_schema import valid
 from tests.scim.conftest import Scim, patch
 
@@ -33,6 +36,31 @@ HOSTILE_NAMES = {
     "family_name": "Mar<!-- x -->tin\x7f\x85\u2028\u202eنيتراM 🦊",
     "display_name": "</saml:AttributeValue></saml:Attribute><saml:Attribute Name=\"x\">" + "é" * 190,
 }
+
+
+#: An SP of the federation whose entityID and ACS URL carry markup, quotes and ampersands (legal in its
+#: metadata, written there escaped).
+ODD_ENTITY = 'https://odd.example.org/sp?a=1&b="2"&c=<saml:Audience>x</saml:Audience>\''
+ODD_ACS = "https://odd.example.org/acs/a&b;c=d"  # a browser would percent-encode quotes and <>
+
+
+@pytest.fixture
+def odd_sp(sps, idp_metadata) -> FakeSP:
+    spec = dataclasses.replace(sps["MAIN"], entity_id=ODD_ENTITY, acs=(("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+                                                                         ODD_ACS, 0, None),))
+    return FakeSP(spec, idp_metadata)
+
+
+@pytest.fixture
+def saml_config(saml_config, sp_dir, sps, tmp_path):
+    """The SAML tests' SPs, and the odd one."""
+    directory = tmp_path / "sp-metadata"
+    shutil.copytree(sp_dir, directory)
+    placeholder = dataclasses.replace(sps["MAIN"], entity_id="ODD-ENTITY", acs=(
+        ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", "ODD-ACS", 0, None),))
+    (directory / "odd.xml").write_text(sp_metadata(placeholder).replace("ODD-ENTITY", escape(ODD_ENTITY)).replace(
+        "ODD-ACS", escape(ODD_ACS)))
+    return {**saml_config, "saml": {**saml_config["saml"], "sp_metadata_dir": str(directory)}}
 
 
 def session_id(flow: Flow) -> str | None:
@@ -70,6 +98,19 @@ def test_markup_in_every_name_reaches_the_sp_as_data_under_valid_signatures(flow
     inside = [child.tag for child in assertion.iterfind(".//saml:AttributeValue/*", NS)]
     assert set(inside) <= {"{%s}NameID" % NS["saml"]}  # eduPersonTargetedID's; the names are text
     assert len(assertion.findall(".//saml:AttributeStatement", NS)) == 1
+
+
+def test_an_sp_whose_entity_id_and_acs_carry_markup_gets_them_back_exactly(flow, odd_sp, alice, keys):
+    """Destination, Recipient, Audience and the persistent NameID's SPNameQualifier are the metadata's values
+    exactly; the SP validates the Response (its own entityID as Audience, its ACS as Destination)."""
+    request_id, how = odd_sp.request()
+    posted = flow.sso(how, email=ALICE)
+    assert posted.action == ODD_ACS and response_root(posted).get("Destination") == ODD_ACS
+    assertion = assertion_of(posted, keys["main"])
+    assert [a.text for a in assertion.iterfind(".//saml:Audience", NS)] == [ODD_ENTITY]
+    assert assertion.find(".//saml:SubjectConfirmationData", NS).get("Recipient") == ODD_ACS
+    assert odd_sp.parse(posted.saml_response, request_id).ava["mail"] == [ALICE]
+    assert valid(posted.xml)
 
 
 @pytest.mark.parametrize(("field", "character"), [
