@@ -16,16 +16,17 @@ from urllib.parse import urlencode
 
 import pytest
 import redis
-from lxml import etree
+from saml2 import BINDING_HTTP_POST
+from saml2.samlp import NameIDPolicy
 
 from tests.conftest import RedisServer, make_app
+from tests.helpers.accounts import create_account
 from tests.saml.conftest import (ALICE, NS, SSO, FakeSP, Flow, assertion_of, authn_request_xml, deflate,
                                  re_person, read_form, response_root, sp_metadata)
 from tests.saml.test_response_schema import valid
 from tests.scim.conftest import Scim, patch
 
 MAIN = "https://sp.example.org/shibboleth"
-SIGNED = "https://signed.example.org/sp"
 SESSION, PARTIES = "gw:session:", "gw:session-parties:"
 
 #: Names as a person or a provisioning client may write them: markup, quotes, a CDATA end, a comment,
@@ -38,17 +39,20 @@ HOSTILE_NAMES = {
 }
 
 
-#: An SP of the federation whose entityID and ACS URL carry markup, quotes and ampersands (legal in its
-#: metadata, written there escaped).
+#: An SP of the federation whose entityID carries markup, quotes and ampersands, and its ACS URL ampersands
+#: (legal in its metadata, written there escaped).
 ODD_ENTITY = 'https://odd.example.org/sp?a=1&b="2"&c=<saml:Audience>x</saml:Audience>\''
-ODD_ACS = "https://odd.example.org/acs/a&b;c=d"  # a browser would percent-encode quotes and <>
+ODD_ACS = "https://odd.example.org/acs/a&b;c=d"  # quotes and <> a browser would percent-encode
 
 
 @pytest.fixture
 def odd_sp(sps, idp_metadata) -> FakeSP:
-    spec = dataclasses.replace(sps["MAIN"], entity_id=ODD_ENTITY, acs=(("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
-                                                                         ODD_ACS, 0, None),))
-    return FakeSP(spec, idp_metadata)
+    return FakeSP(odd_spec(sps, ODD_ENTITY, ODD_ACS), idp_metadata)
+
+
+def odd_spec(sps, entity_id: str, acs: str):
+    """MAIN's keys, under another entityID and ACS."""
+    return dataclasses.replace(sps["MAIN"], entity_id=entity_id, acs=((BINDING_HTTP_POST, acs, 0, None),))
 
 
 @pytest.fixture
@@ -56,8 +60,7 @@ def saml_config(saml_config, sp_dir, sps, tmp_path):
     """The SAML tests' SPs, and the odd one."""
     directory = tmp_path / "sp-metadata"
     shutil.copytree(sp_dir, directory)
-    placeholder = dataclasses.replace(sps["MAIN"], entity_id="ODD-ENTITY", acs=(
-        ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", "ODD-ACS", 0, None),))
+    placeholder = odd_spec(sps, "ODD-ENTITY", "ODD-ACS")
     (directory / "odd.xml").write_text(sp_metadata(placeholder).replace("ODD-ENTITY", escape(ODD_ENTITY)).replace(
         "ODD-ACS", escape(ODD_ACS)))
     return {**saml_config, "saml": {**saml_config["saml"], "sp_metadata_dir": str(directory)}}
@@ -110,6 +113,20 @@ def test_an_sp_whose_entity_id_and_acs_carry_markup_gets_them_back_exactly(flow,
     assert [a.text for a in assertion.iterfind(".//saml:Audience", NS)] == [ODD_ENTITY]
     assert assertion.find(".//saml:SubjectConfirmationData", NS).get("Recipient") == ODD_ACS
     assert odd_sp.parse(posted.saml_response, request_id).ava["mail"] == [ALICE]
+    assert valid(posted.xml)
+
+
+def test_an_address_with_ampersand_and_quote_is_the_email_name_id_exactly(flow, make_sp, make_account):
+    """The emailAddress NameID and the mail attribute carry an address whose local part holds '&', an
+    apostrophe, braces and '/': the SP reads it back exactly under a valid signature."""
+    address = "o'neil&co{x}/y=z@univ-exemple.fr"
+    make_account(address, account_id="oneil", **re_person())
+    email_sp = make_sp("EMAIL")
+    request_id, how = email_sp.request(name_id_policy=NameIDPolicy(
+        format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"))
+    posted = flow.sso(how, email=address)
+    result = email_sp.parse(posted.saml_response, request_id)
+    assert result.name_id.text == address and result.ava["mail"] == [address]
     assert valid(posted.xml)
 
 
@@ -217,7 +234,6 @@ def test_redis_stopped_under_a_signed_in_sso_gives_the_503_page_and_the_session_
     server = RedisServer(tmp_path / "redis").start()
     try:
         app = make_app({**saml_config, "redis": {"url": server.url, "socket_timeout": 1.0}})
-        from tests.helpers.accounts import create_account
         create_account(app.extensions["gateway.directory"], ALICE, **re_person())
         flow = Flow(app.test_client())
         flow.sso(sp.request()[1], email=ALICE)
