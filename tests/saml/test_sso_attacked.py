@@ -130,6 +130,23 @@ def test_an_address_with_ampersand_and_quote_is_the_email_name_id_exactly(flow, 
     assert valid(posted.xml)
 
 
+def test_an_imported_persistent_id_with_markup_is_the_name_id_and_targeted_id_exactly(
+        flow, sp, make_account, keys):
+    """A persistent id imported from the former IdP (printable, no space: '<', '&', quotes are allowed) is
+    the Subject's NameID and eduPersonTargetedID's NameID as text, under a valid signature; no element of
+    it appears in the Assertion."""
+    legacy = 'K<x3>&amp;"q\'/+=</saml:NameID><saml:NameID>evil'
+    make_account(ALICE, **re_person(legacy_ids={MAIN: legacy}))
+    request_id, how = sp.request(name_id_policy=NameIDPolicy(
+        format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", allow_create="true"))
+    posted = flow.sso(how, email=ALICE)
+    result = sp.parse(posted.saml_response, request_id)
+    assert result.name_id.text == legacy and result.name_id.sp_name_qualifier == MAIN
+    assertion = assertion_of(posted, keys["main"])
+    name_ids = assertion.findall(".//saml:NameID", NS)
+    assert [n.text for n in name_ids] == [legacy, legacy] and not [c for n in name_ids for c in n]
+
+
 @pytest.mark.parametrize(("field", "character"), [
     ("display_name", "\ufffe"), ("given_name", "\uffff"), ("family_name", "\ud800"), ("display_name", "\x01")])
 def test_a_name_xml_cannot_carry_is_refused_where_it_is_written_and_the_sso_still_works(
