@@ -32,6 +32,9 @@ AFFILIATIONS = ("student", "faculty", "staff", "employee", "member", "affiliate"
 _ESTABLISHMENT = re.compile(r"^\{[A-Za-z0-9_.-]+\}\S+$")  # supannEtablissement, e.g. {UAI}0751717J
 _EPPN = re.compile(r"^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _NAME_MAX = 256
+#: What XML 1.0 text cannot hold (its Char production, §2.2; tab, LF and CR aside): such a value could not
+#: be sent in a SAML Assertion, and a lone surrogate cannot even be stored (it has no UTF-8).
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: How a provisioning file may write a boolean (CSV cells; French Excel writes VRAI/FAUX).
 _BOOLEANS = {"true": True, "1": True, "vrai": True, "oui": True,
              "false": False, "0": False, "faux": False, "non": False}
@@ -132,8 +135,11 @@ def validate(account: Account) -> Account:
             raise InvalidAccount("emails", f"{email.address!r} is not normalised")
     for name in ("given_name", "family_name", "display_name"):
         value = getattr(account, name)
-        if len(value) > _NAME_MAX or any(ord(c) < 32 for c in value):
+        if len(value) > _NAME_MAX or any(ord(c) < 32 for c in value) or _NOT_XML_TEXT.search(value):
             raise InvalidAccount(name, "at most 256 printable characters")
+    for name in ("establishment", "eppn"):
+        if _NOT_XML_TEXT.search(getattr(account, name)):
+            raise InvalidAccount(name, "a character that is not text")
     for value in account.affiliations:
         if value not in AFFILIATIONS:
             raise InvalidAccount("affiliations", f"{value!r} is not one of {', '.join(AFFILIATIONS)}")

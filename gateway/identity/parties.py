@@ -4,8 +4,9 @@ Logout is the one place where the protocols meet: when a session ends, each
 protocol's logout hook reads the parties it recorded here (with what it needs
 to tell them: the NameID and SessionIndex given to an SP, the ``sid`` given to
 an RP) and tells them. Stored in one Redis hash per session, with the session's
-lifetime as TTL (SAML SSO gives it a minute more, and renews it only once it has
-less left than the session: :func:`gateway.saml.slo.participants.keep`).
+lifetime as TTL and a minute more, renewed with it whenever the session is written
+(:meth:`gateway.identity.sessions.SessionStore.save`: its idle time refreshed), and by
+SAML SSO once it has less left than the session (:func:`gateway.saml.slo.participants.keep`).
 """
 from __future__ import annotations
 

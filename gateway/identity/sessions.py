@@ -24,6 +24,7 @@ from redis.client import Pipeline
 
 from ..config import SessionSettings
 from ..store import Store, key
+from .parties import Parties
 
 AUTH = "_auth"
 #: An authenticated session's last-seen time is refreshed at most this often (seconds).
@@ -130,7 +131,9 @@ class SessionStore:
 
         A new signed-in session is indexed under its account, and the record of the id it
         replaces (``replacing``: a sign-in changes the id, against fixation) is deleted, in the
-        same round trip (MULTI) as the write.
+        same round trip (MULTI) as the write. Every write of a signed-in session gives the record
+        of its parties (:class:`~gateway.identity.parties.Parties`) the session's TTL and a minute:
+        a session kept alive on other pages never outlives the list of SPs and RPs its logout tells.
         """
         ttl = self.ttl_for(data)
         if ttl <= 0:
@@ -139,15 +142,17 @@ class SessionStore:
                 self.delete(replacing)
             return False
         payload = json.dumps(data, separators=(",", ":"))
-        auth = data.get(AUTH) if new else None
+        auth = data.get(AUTH)
         if not replacing and not auth:
             return bool(self.store.redis.set(key("session", sid), payload, ex=ttl, nx=new, xx=not new))
         pipe = self.store.redis.pipeline()
         if replacing:
             pipe.delete(key("session", replacing))
         pipe.set(key("session", sid), payload, ex=ttl, nx=new, xx=not new)
-        if auth:
+        if auth and new:
             self._index(pipe, auth["account"], sid)
+        if auth:  # the SPs and RPs it was handed to outlive it, however long it is kept alive (SLO)
+            pipe.expire(Parties.key(sid), ttl + TOUCH_INTERVAL)
         return bool(pipe.execute()[1 if replacing else 0])
 
     def delete(self, sid: str, data: Mapping[str, Any] | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import logging
 import re
 import time
 import zlib
@@ -477,3 +478,25 @@ def test_rejected_logout_request_page_in_english(flow, parties):
     html = page.get_data(as_text=True)
     assert page.status_code == 400 and '<html lang="en">' in html and "Cannot sign in" in html
     assert "The sign-out request received is not valid" in html
+
+
+@pytest.mark.parametrize("doctype", [
+    '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+    '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9)) + "]>",
+], ids=["xxe", "billion-laughs"])
+def test_sec02_a_logout_request_with_a_dtd_is_refused_by_the_gate(flow, parties, doctype, caplog):
+    """SEC02 for SLO: a LogoutRequest signed with the SP's own key but carrying a DTD (an entity in its
+    Issuer) is refused by the XML gate before it is parsed (the audit line says so); the session is
+    untouched and nothing of the entity is shown."""
+    a = parties["A"]
+    entity = "&x;" if "passwd" in doctype else "&j;"
+    xml = '<?xml version="1.0"?>' + doctype + logout_request_xml(a, "_logout_dtd").replace(
+        "</saml:Issuer>", entity + "</saml:Issuer>")
+    with caplog.at_level(logging.INFO):
+        answer = flow.client.get(signed_redirect(xml, a))
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "root:" not in page and "aaaa" not in page
+    assert [(r.reason, r.detail) for r in caplog.records if r.getMessage() == "saml.slo.rejected"] == [
+        ("UnsafeXml", "DTDForbidden")]
+    assert flow.client.get("/account").status_code == 200

@@ -149,6 +149,10 @@ def test_id_is_read_only(scim):
                                                      {"serviceProvider": "sp", "value": "2"}]}), "legacyIds"),
     (user("jean@univ-exemple.fr", displayName=42), "displayName"),
     (user("jean@univ-exemple.fr", name={"givenName": "x" * 300}), "name.givenName"),
+    # what XML cannot carry (a SAML Assertion could not be sent), a lone surrogate (no UTF-8 to store)
+    (user("jean@univ-exemple.fr", displayName="Jean\ufffe"), "displayName"),
+    (user("jean@univ-exemple.fr", name={"familyName": "Dupont\ud800"}), "name.familyName"),
+    (user("jean@univ-exemple.fr", ext={"eppn": "jean\uffff@univ-exemple.fr"}), "eppn"),
     (user("jean@univ-exemple.fr", name="Jean"), "name"),
     (user("jean@univ-exemple.fr", active="yes"), "active"),
     (user("jean@univ-exemple.fr", emails="jean@univ-exemple.fr"), "emails"),
