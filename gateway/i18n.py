@@ -40,6 +40,9 @@ def date_and_time(timestamp: float) -> str:
 
 
 def _remember_choice(response: Response) -> Response:
+    """Keep the language chosen with ``?lang=`` in a cookie (a request without a query string chose none)."""
+    if not request.environ.get("QUERY_STRING"):
+        return response
     chosen = request.args.get("lang")
     if chosen in services.settings().languages and request.cookies.get(LANG_COOKIE) != chosen:
         response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
