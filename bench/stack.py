@@ -100,6 +100,16 @@ class Gateway:
         """User + system CPU of the gunicorn workers so far (the arbiter does no request work)."""
         return sum(int(fields[11]) + int(fields[12]) for fields in _children(self.pid)) / CLOCK_TICKS
 
+    def main_threads_cpu_seconds(self) -> float:
+        """The part of :meth:`cpu_seconds` the workers' main threads used: gthread's poller, which hands
+        each request to a pool thread and takes the keep-alive connection back after it."""
+        total = 0
+        for worker in _children_pids(self.pid):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{worker}/task/{worker}/stat").read_text().rpartition(")")[2].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / CLOCK_TICKS
+
     def hashing_cpu_seconds(self) -> float:
         """The part of :meth:`cpu_seconds` its argon2 threads used: the workers' threads running at a
         lower priority (``nice`` > 0, see gateway.accounts.passwords)."""

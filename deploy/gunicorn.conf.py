@@ -31,12 +31,14 @@ removed; ``child_exit`` marks a dead worker; once ready, the master forks the
 process that serves /metrics on ``metrics.bind`` only (never the public bind).
 """
 import ipaddress
+import logging
 import multiprocessing
 import os
 import shutil
 import tempfile
+import traceback
 
-from gunicorn.glogging import Logger
+from gunicorn.glogging import Logger, SafeAtoms
 
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GATEWAY_WORKERS", multiprocessing.cpu_count()))
@@ -71,6 +73,45 @@ _FORMAT_ATOMS = access_log_format
 
 class AccessLog(Logger):
     """gunicorn's logger; in the access log, what follows a SECRET_PATHS prefix is replaced."""
+
+    def access(self, resp, req, environ, request_time):
+        """The access line. With the format above and gunicorn's own handler alone on its logger, written
+        to that handler's stream directly: the same line (tests/test_deploy.py compares them), without
+        the LogRecord and the look-up of the caller's file and line that "%(message)s" never shows."""
+        handler = self._sole_access_handler() if self.access_log_enabled else None
+        if handler is None or self.cfg.access_log_format != _FORMAT_ATOMS:
+            return super().access(resp, req, environ, request_time)
+        try:
+            line = _FORMAT_ATOMS % SafeAtoms(self.atoms(resp, req, environ, request_time))
+        except Exception:  # as Logger.access does
+            self.error(traceback.format_exc())
+            return None
+        handler.acquire()
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.flush()
+        except RecursionError:  # as logging.StreamHandler.emit does
+            raise
+        except Exception:
+            log = self.access_log
+            handler.handleError(log.makeRecord(log.name, logging.INFO, "", 0, line, None, None))
+        finally:
+            handler.release()
+        return None
+
+    def _sole_access_handler(self):
+        """gunicorn's stream or file handler, when the access line would reach it alone, formatted as its
+        bare message; else None (the line then goes through logging as usual)."""
+        log = self.access_log
+        if len(log.handlers) != 1 or log.filters or log.propagate or not log.isEnabledFor(logging.INFO):
+            return None
+        handler = log.handlers[0]
+        if (type(handler) not in (logging.StreamHandler, logging.FileHandler) or handler.stream is None
+                or handler.filters or handler.level > logging.INFO
+                or type(handler.formatter) is not logging.Formatter
+                or handler.formatter._fmt != self.access_fmt):
+            return None
+        return handler
 
     def atoms(self, resp, req, environ, request_time):
         if self.cfg.access_log_format == _FORMAT_ATOMS:

@@ -35,13 +35,13 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     )
     # The app-wide pieces, each before what relies on it:
     logs.init_app(app)  # logging and the security logger: first, so everything after can log
-    metrics.init_app(app)  # every request timed (the outermost WSGI wrapper); counters fed by logs.audit
+    metrics.init_app(app)  # every request timed (a WSGI wrapper around Flask's); counters fed by logs.audit
     services.init_app(app, settings)  # the settings, the store and the core objects over it (nothing contacted)
     jobs.init_app(app)  # the job queue: before the packages that queue jobs (mail, saml, oidc)
     session_interface.init_app(app, services.sessions(app))  # flask.session in Redis, the cookie an opaque id
     csrf.init_app(app)  # every form checked; the packages below exempt their own cross-site views
     i18n.init_app(app)  # French first, English second
-    headers.init_app(app)  # security headers on every response
+    headers.init_app(app)  # security headers on every response (a WSGI wrapper around the timed app)
     errors.init_app(app)  # friendly pages for people, JSON for /oidc and /scim
     # Then each package: its settings checks, its objects, its blueprints.
     mail.init_app(app)

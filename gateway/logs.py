@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -20,6 +21,7 @@ from flask import Flask, current_app, has_app_context
 from . import metrics
 
 AUDIT = "gateway.audit"
+_AUDIT_LOGGER = logging.getLogger(AUDIT)
 #: ``app.extensions`` key of the functions packages add with :func:`on_audit`.
 AUDIT_HOOKS = "gateway.logs.audit_hooks"
 #: ``hook(event, fields)``: told of every audit event written while an app is current.
@@ -84,36 +86,90 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, event, and the record's extra fields."""
 
     _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-    _encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-            "event": record.getMessage(),
-        }
         standard = self._STANDARD
-        entry.update({k: v for k, v in vars(record).items() if k not in standard})
-        return self._encode(entry)
+        extra = {k: v for k, v in vars(record).items() if k not in standard}
+        return _line(record.created, record.getMessage(), extra)
+
+
+_encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+
+
+def _line(created: float, event: str, fields: Mapping[str, Any]) -> str:
+    """The audit line: the one home of its shape (:class:`JsonFormatter` and :func:`audit`'s direct path)."""
+    entry: dict[str, Any] = {
+        "time": datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds"),
+        "event": event,
+    }
+    entry.update(fields)
+    return _encode(entry)
 
 
 def audit(event: str, **fields: Any) -> None:
     """Write one audit line and count it (:func:`gateway.metrics.count`).
 
-    Raises ValueError when ``event`` is not listed in :data:`EVENTS`. Then the current
-    app's :func:`on_audit` hooks hear of it (an account's activity history, for one).
+    Raises ValueError when ``event`` is not listed in :data:`EVENTS`, KeyError when a field
+    is named like a LogRecord attribute (``name``, ``msg``...: logging's own refusal). Then the
+    current app's :func:`on_audit` hooks hear of it (an account's activity history, for one).
     """
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
-    logger = logging.getLogger(AUDIT)
-    if logger.isEnabledFor(logging.INFO):
-        # handed to the handlers directly: Logger.info would also walk the stack for the caller's
-        # file and line, which the JSON line does not show
-        record = logger.makeRecord(AUDIT, logging.INFO, "gateway.logs", 0, event, None, None, extra=fields)
-        logger.handle(record)
+    if _AUDIT_LOGGER.isEnabledFor(logging.INFO):
+        handler = _sole_handler(_AUDIT_LOGGER)
+        if handler is not None:
+            _write(handler, event, fields)
+        else:
+            # handed to the handlers directly: Logger.info would also walk the stack for the caller's
+            # file and line, which the JSON line does not show
+            _AUDIT_LOGGER.handle(_record(event, fields))
     metrics.count(event, fields)
     if has_app_context():
         for hook in current_app.extensions.get(AUDIT_HOOKS, ()):
             hook(event, fields)
+
+
+def _record(event: str, fields: Mapping[str, Any]) -> logging.LogRecord:
+    return _AUDIT_LOGGER.makeRecord(AUDIT, logging.INFO, "gateway.logs", 0, event, None, None, extra=fields)
+
+
+def _sole_handler(logger: logging.Logger) -> logging.StreamHandler[Any] | None:
+    """The handler :func:`configure` gave ``logger``, when a record would reach it alone, through its
+    :class:`Redact` and :class:`JsonFormatter` only; None when anything else listens (a test's handler,
+    an operator's logging configuration): then the record goes through logging as usual."""
+    handlers = logger.handlers
+    if len(handlers) != 1 or logger.filters or logger.propagate:
+        return None
+    handler = handlers[0]
+    if (type(handler) is not logging.StreamHandler or not getattr(handler, "_gateway", False)
+            or type(handler.formatter) is not JsonFormatter or handler.level > logging.INFO
+            or any(type(f) is not Redact for f in handler.filters)):
+        return None
+    return handler
+
+
+def _write(handler: logging.StreamHandler[Any], event: str, fields: Mapping[str, Any]) -> None:
+    """What ``handler.handle(record)`` would write, without the record: the same line, byte for byte
+    (a test compares both), for a third of the CPU (no LogRecord, no walk over its attributes).
+
+    Raises KeyError for a field logging would refuse. :class:`Redact` blanks fields by name; the event
+    names (:data:`EVENTS`) hold nothing its patterns would scrub.
+    """
+    for name in fields:
+        if name in JsonFormatter._STANDARD:
+            raise KeyError(f"Attempt to overwrite {name!r} in LogRecord")
+    kept = {k: "[redacted]" if k.lower() in _SECRET_FIELDS else v for k, v in fields.items()}
+    line = _line(time.time(), event, kept) + handler.terminator
+    handler.acquire()
+    try:
+        handler.stream.write(line)
+        handler.flush()
+    except RecursionError:  # as logging.StreamHandler.emit does
+        raise
+    except Exception:
+        handler.handleError(_record(event, fields))
+    finally:
+        handler.release()
 
 
 def on_audit(app: Flask, hook: AuditHook) -> None:

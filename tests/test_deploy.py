@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import importlib.util
+import logging
 import os
 import re
 import shlex
@@ -222,6 +223,17 @@ def load_gunicorn_conf() -> dict:
     return namespace
 
 
+def exchange(path: str, agent: str = "rp/1.0") -> tuple:
+    """(response, request, environ, request_time) as gunicorn hands them to its access logger."""
+    environ = {"REMOTE_ADDR": "198.51.100.7", "REQUEST_METHOD": "POST", "PATH_INFO": path,
+               "RAW_URI": path + "?code=123456", "QUERY_STRING": "code=123456", "SERVER_PROTOCOL": "HTTP/1.1",
+               "HTTP_USER_AGENT": agent, "HTTP_AUTHORIZATION": "Basic cnAtYmFzaWM6c2VjcmV0"}
+    request = types.SimpleNamespace(headers=[("USER-AGENT", agent), ("AUTHORIZATION", "Basic x")])
+    response = types.SimpleNamespace(status="200 OK", sent=1234,
+                                     headers=[("Content-Type", "application/json")])
+    return response, request, environ, datetime.timedelta(seconds=0, microseconds=2345)
+
+
 @pytest.mark.parametrize("path", ["/oidc/token", "/reset/secret-reset-token-0123456789"])
 def test_the_access_line_is_the_one_gunicorns_own_atoms_give(path):
     """deploy/gunicorn.conf.py computes only the atoms of its format: the line is unchanged (but
@@ -232,18 +244,48 @@ def test_the_access_line_is_the_one_gunicorns_own_atoms_give(path):
     cfg = Config()
     cfg.set("access_log_format", conf["access_log_format"])
     logger = conf["AccessLog"](cfg)
-    environ = {"REMOTE_ADDR": "198.51.100.7", "REQUEST_METHOD": "POST", "PATH_INFO": path,
-               "RAW_URI": path + "?code=123456", "QUERY_STRING": "code=123456", "SERVER_PROTOCOL": "HTTP/1.1",
-               "HTTP_USER_AGENT": "rp/1.0", "HTTP_AUTHORIZATION": "Basic cnAtYmFzaWM6c2VjcmV0"}
-    request = types.SimpleNamespace(headers=[("USER-AGENT", "rp/1.0"), ("AUTHORIZATION", "Basic x")])
-    response = types.SimpleNamespace(status="200 OK", sent=1234,
-                                     headers=[("Content-Type", "application/json")])
-    took = datetime.timedelta(seconds=0, microseconds=2345)
+    response, request, environ, took = exchange(path)
     ours = cfg.access_log_format % SafeAtoms(logger.atoms(response, request, environ, took))
     theirs = cfg.access_log_format % SafeAtoms(Logger.atoms(logger, response, request, environ, took))
     assert ours == theirs.replace("/reset/secret-reset-token-0123456789", "/reset/[redacted]")
     assert ours.startswith(f'198.51.100.7 "POST {path.split("/secret")[0]}')
     assert '" 200 1234 0.002345s "rp/1.0"' in ours
+
+
+@pytest.mark.parametrize("path", ["/oidc/token", "/reset/secret-reset-token-0123456789"])
+def test_the_access_line_written_directly_is_gunicorns(tmp_path, path):
+    """With gunicorn's handler alone on the access logger, as in production, the line is written without a
+    LogRecord; it is the line logging writes when another handler listens (quotes escaped, token redacted)."""
+    conf = load_gunicorn_conf()
+    cfg = Config()
+    cfg.set("access_log_format", conf["access_log_format"])
+    cfg.set("accesslog", str(tmp_path / "access.log"))
+    access = logging.getLogger("gunicorn.access")
+    others = [h for h in access.handlers if not getattr(h, "_gunicorn", False)]  # pytest's, for this phase
+    for handler in others:
+        access.removeHandler(handler)
+    factory, made = logging.getLogRecordFactory(), []
+    logging.setLogRecordFactory(lambda *a, **k: made.append(1) or factory(*a, **k))
+    try:
+        logger = conf["AccessLog"](cfg)
+        logger.access(*exchange(path, agent='rp "1.0"'))
+        assert made == []  # written directly
+        listener = logging.NullHandler()
+        access.addHandler(listener)
+        logger.access(*exchange(path, agent='rp "1.0"'))
+        access.removeHandler(listener)
+        assert made == [1]  # through logging
+    finally:
+        logging.setLogRecordFactory(factory)
+        for handler in [h for h in access.handlers if getattr(h, "_gunicorn", False)]:
+            access.removeHandler(handler)
+            handler.close()
+        for handler in others:
+            access.addHandler(handler)
+    direct, through_logging = (tmp_path / "access.log").read_text().splitlines()
+    assert direct == through_logging
+    assert direct.startswith(f'198.51.100.7 "POST {path.split("/secret")[0]}')
+    assert direct.endswith('" 200 1234 0.002345s "rp \\"1.0\\""') and "secret-reset-token" not in direct
 
 
 def test_gunicorn_conf_loads_with_bind_from_the_environment(monkeypatch):

@@ -7,10 +7,13 @@ checked on top.
 """
 from __future__ import annotations
 
+import contextlib
+import datetime
 import io
 import json
 import logging
 import re
+from collections.abc import Iterator
 
 import pytest
 from flask.testing import FlaskClient
@@ -269,3 +272,86 @@ def test_redact_mapping_arguments(pipeline):
 def test_unknown_audit_event_is_refused():
     with pytest.raises(ValueError):
         audit("login.password_was", password="x")
+
+
+# -- the audit line's direct path -----------------------------------------------------------------------
+
+@contextlib.contextmanager
+def audit_handler_alone() -> Iterator[io.StringIO]:
+    """The production audit handler (logs.configure) alone on its logger, as under gunicorn, writing to a
+    string. Inside a test's body: pytest attaches its own handlers to every logger for each phase."""
+    logs.configure()
+    logger = logging.getLogger(AUDIT)
+    [handler] = [h for h in logger.handlers if getattr(h, "_gateway", False)]
+    others = [h for h in logger.handlers if h is not handler]
+    for other in others:
+        logger.removeHandler(other)
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)
+        for other in others:
+            logger.addHandler(other)
+
+
+@pytest.fixture
+def records_made():
+    """How many LogRecords logging makes during the test (logging's record factory, counted)."""
+    made = [0]
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args, **kwargs):
+        made[0] += 1
+        return factory(*args, **kwargs)
+
+    logging.setLogRecordFactory(counting)
+    yield made
+    logging.setLogRecordFactory(factory)
+
+
+FIELDS = {"account": "camille", "sp": 'https://sp.exemple.fr/"shibboleth"\n', "name_id_format": "é€😀",
+          "methods": ["pwd", "otp"], "pair": ("a", 1), "count": 3, "ratio": 0.25, "known": True, "none": None,
+          "nested": {"b": [1, {"c": None}]}, "at": datetime.datetime(2026, 12, 7, 9, 5),
+          "token": "abcdefghijkl", "Password": "hunter2-hunter2"}
+TIME = re.compile(r'\{"time": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", ')
+
+
+@pytest.mark.parametrize("event", sorted(logs.EVENTS))
+def test_the_audit_line_written_directly_is_the_one_logging_writes(records_made, event):
+    """Alone on its logger, the production handler gets the line without a LogRecord; with another
+    handler listening, through logging as before: the same bytes (but for the time), secrets redacted."""
+    with audit_handler_alone() as stream:
+        audit(event, **FIELDS)
+        direct = stream.getvalue()
+        assert records_made[0] == 0  # the direct path
+        listener = logging.NullHandler()
+        logging.getLogger(AUDIT).addHandler(listener)
+        try:
+            audit(event, **FIELDS)
+        finally:
+            logging.getLogger(AUDIT).removeHandler(listener)
+        assert records_made[0] == 1  # through logging
+        through_logging = stream.getvalue()[len(direct):]
+    assert TIME.match(direct) and TIME.match(through_logging)
+    assert TIME.sub("", direct) == TIME.sub("", through_logging)
+    assert direct.endswith("\n") and direct.count("\n") == 1
+    line = json.loads(direct)
+    assert line["event"] == event and line["token"] == line["Password"] == "[redacted]"
+    assert "hunter2" not in direct and "abcdefghijkl" not in direct
+
+
+def test_an_audit_field_named_like_a_log_record_attribute_is_refused_on_both_paths(records_made):
+    with audit_handler_alone() as stream:
+        with pytest.raises(KeyError):
+            audit("logout", account="camille", name="camille")
+        assert records_made[0] == 0
+        listener = logging.NullHandler()
+        logging.getLogger(AUDIT).addHandler(listener)
+        try:
+            with pytest.raises(KeyError):
+                audit("logout", account="camille", msg="x")
+        finally:
+            logging.getLogger(AUDIT).removeHandler(listener)
+        assert stream.getvalue() == ""

@@ -317,6 +317,20 @@ def test_security_headers_on_pages(browser, camille, client):
         assert "Strict-Transport-Security" not in response.headers  # plain http: no HSTS
 
 
+def test_security_headers_on_json_answers_each_once_and_the_views_own_kept(client):
+    """What relying parties and probes read gets the fixed headers too, each once; no ``no-store`` on JSON,
+    and the JWKS keeps the Cache-Control its view set."""
+    jwks, health = client.get("/oidc/jwks"), client.get("/healthz")
+    for response in (jwks, health):
+        assert response.status_code == 200 and response.mimetype == "application/json"
+        check_page_headers(response)
+        for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
+                     "Permissions-Policy"):
+            assert len(response.headers.getlist(name)) == 1, name
+    assert jwks.headers.getlist("Cache-Control") == ["public, max-age=3600"]
+    assert "Cache-Control" not in health.headers and "Strict-Transport-Security" not in health.headers
+
+
 def test_redirects_are_not_cached_either(browser, camille):
     response = browser.sign_in(EMAIL)
     assert response.status_code == 302
