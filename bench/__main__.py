@@ -162,7 +162,7 @@ def report(args: argparse.Namespace, gw: stack.Gateway, raw: argon.VerifyRate, r
   host      {CORES} cores, load average {args.load_before:.2f} before the run
   argon2id  time_cost={p.time_cost} memory_cost={p.memory_cost} KiB parallelism={p.parallelism} \
 (PasswordSettings defaults)
-  gunicorn  deploy/gunicorn.conf.py: {gw.workers} workers x {gw.threads} threads (gthread), \
+  gunicorn  deploy/gunicorn.conf.py: {gw.model}, \
 GATEWAY_LIMITS_ENABLED=false{'' if args.app == stack.APP else f', app {args.app}'}
 """)
     row("measure", "value")

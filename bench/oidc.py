@@ -327,7 +327,7 @@ def report(args: argparse.Namespace, r: Results) -> None:
   OpenID Connect: authorization-code flows of a signed-in person (authorize -> code -> token)
   client    {r.client.client_id}: confidential, client_secret_basic, PKCE S256, scope "{SCOPE}", \
 {r.client.alg} ID tokens
-  gunicorn  deploy/gunicorn.conf.py: {r.gw.workers} workers x {r.gw.threads} threads (gthread), \
+  gunicorn  deploy/gunicorn.conf.py: {r.gw.model}, \
 GATEWAY_LIMITS_ENABLED=false
   load      {args.oidc_concurrency} browsers signed in once, then flows over keep-alive connections \
 ({'http.client' if args.oidc_httplib else 'bench.load.RawConnection'})

@@ -368,8 +368,7 @@ class Results:
     full_usage: Usage | None = None
     footprints: list[Footprint] = dataclasses.field(default_factory=list)
     aggregate_bytes: int = 0
-    workers: int = 0
-    threads: int = 0
+    model: str = ""  # how gunicorn ran (stack.Gateway.model)
     #: one SSO read with MONITOR: the commands the gateway sent, those its scripts ran
     one_sso: tuple[list[str], list[str]] | None = None
 
@@ -381,7 +380,7 @@ def one_stack(args: argparse.Namespace, results: Results, tmp: Path, label: str,
         with stack.gunicorn(redis_url, tmp / f"gunicorn-{label.split()[0]}.log", args.app, extra) as gw:
             startup = time.monotonic() - started
             startup_cpu = cpu_seconds(gw.pid)
-            results.workers, results.threads = gw.workers, gw.threads
+            results.model = gw.model
             pids = worker_pids(gw)
             master, workers = rollup(gw.pid), [rollup(p) for p in pids]
             cookies = oidc.sign_in_browsers(gw, redis_url, args.saml_concurrency)
@@ -456,7 +455,7 @@ def row(name: str, value: str) -> None:
 
 def report(args: argparse.Namespace, results: Results) -> None:
     print(f"""
-  SAML     gunicorn {results.workers} workers x {results.threads} threads, in-process signing (xmlsec),
+  SAML     gunicorn {results.model}, in-process signing (xmlsec),
            bench SP: RSA 2048 key for signing + encryption (AES-256-GCM), {results.sample_bytes} B Response
 """)
     row("measure", "value")

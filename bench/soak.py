@@ -408,7 +408,7 @@ def report(args: argparse.Namespace, run: Run, load_before: float) -> list[str]:
   command   make soak   (= .venv/bin/python -m bench.soak; SOAK_MINUTES={args.seconds / 60:g}, \
 SOAK_RATE={args.rate:g})
   host      {CORES} cores, load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after
-  gunicorn  deploy/gunicorn.conf.py: {run.gw.workers} workers x {run.gw.threads} threads (gthread), \
+  gunicorn  deploy/gunicorn.conf.py: {run.gw.model}, \
 limits on (defaults = config/gateway.example.toml)
   traffic   {args.rate:g} operations/s from {args.threads} connections, mix {dict(collections.Counter(MIX))}
   latency   per operation in ms, p50/p95/p99; an operation is 1 request (sso, account), \

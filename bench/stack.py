@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "bench-only-secret-key-0123456789abcdefgh"  # 40 characters
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 #: Settings the operator may vary between runs (``GATEWAY_THREADS=4 make bench``).
-TUNABLES = ("GATEWAY_WORKERS", "GATEWAY_THREADS")
+TUNABLES = ("GATEWAY_WORKERS", "GATEWAY_WORKER_CLASS", "GATEWAY_WORKER_CONNECTIONS", "GATEWAY_THREADS")
 APP = "gateway.wsgi:app"
 
 
@@ -91,10 +91,18 @@ class Gateway:
     workers: int
     threads: int
     log: Path
+    worker_class: str = "gevent"
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def model(self) -> str:
+        """How gunicorn runs, as the reports print it: ``2 workers (gevent)``, ``2 workers x 32 threads
+        (gthread)``."""
+        threads = f" x {self.threads} threads" if self.worker_class == "gthread" else ""
+        return f"{self.workers} workers{threads} ({self.worker_class})"
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the gunicorn workers so far (the arbiter does no request work)."""
@@ -163,7 +171,8 @@ def gunicorn(redis_url: str, log: Path, app: str = APP,
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         workers = int(env.get("GATEWAY_WORKERS", os.cpu_count() or 1))
-        gateway = Gateway("127.0.0.1", port, process.pid, workers, int(env.get("GATEWAY_THREADS", 32)), log)
+        gateway = Gateway("127.0.0.1", port, process.pid, workers, int(env.get("GATEWAY_THREADS", 32)), log,
+                          env.get("GATEWAY_WORKER_CLASS", "gevent"))
         _wait_ready(gateway, process)
         yield gateway
     finally:

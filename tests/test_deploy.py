@@ -291,10 +291,13 @@ def test_the_access_line_written_directly_is_gunicorns(tmp_path, path):
 def test_gunicorn_conf_loads_with_bind_from_the_environment(monkeypatch):
     monkeypatch.setenv("GATEWAY_BIND", "127.0.0.1:18123")
     monkeypatch.setenv("GATEWAY_WORKERS", "3")
-    monkeypatch.setenv("GATEWAY_THREADS", "4")
+    monkeypatch.setenv("GATEWAY_WORKER_CONNECTIONS", "400")
     conf = load_gunicorn_conf()
-    assert (conf["bind"], conf["workers"], conf["threads"]) == ("127.0.0.1:18123", 3, 4)
-    assert conf["worker_class"] == "gthread" and conf["preload_app"] is True
+    assert (conf["bind"], conf["workers"], conf["worker_connections"]) == ("127.0.0.1:18123", 3, 400)
+    assert conf["worker_class"] == "gevent" and conf["preload_app"] is True
+    monkeypatch.setenv("GATEWAY_WORKER_CLASS", "gthread")
+    monkeypatch.setenv("GATEWAY_THREADS", "4")
+    assert (load_gunicorn_conf()["worker_class"], load_gunicorn_conf()["threads"]) == ("gthread", 4)
     assert "%(q)s" not in conf["access_log_format"]  # query strings carry codes and tokens
     # every setting is one gunicorn knows
     settings = Config().settings
