@@ -17,7 +17,6 @@ own share (request parsing, access line, poller, socket writes) is what
 from __future__ import annotations
 
 import cProfile
-import importlib
 import pstats
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 from . import saml
-from .inprocess import counting, signed_in_app
+from .inprocess import counting, signed_in_app, time_pieces
 
 
 #: The steps ``--pieces`` times: (module, class or None, function), looked up where the path calls them.
@@ -46,17 +45,6 @@ PIECES = (
 )
 
 
-def _time_pieces() -> dict[str, list[float]]:
-    """Wrap each of :data:`PIECES` with a thread-CPU counter; their counters by name."""
-    spent: dict[str, list[float]] = {}
-    for module, owner_name, name in PIECES:
-        owner = importlib.import_module(module)
-        owner = getattr(owner, owner_name) if owner_name else owner
-        spent[name] = [0.0]
-        setattr(owner, name, counting(spent[name], getattr(owner, name)))
-    return spent
-
-
 def main(argv: list[str]) -> None:
     count = int(next((a for a in argv if a.isdigit()), "500"))
     with tempfile.TemporaryDirectory(prefix="uness-bench-split-") as directory:
@@ -74,7 +62,7 @@ def main(argv: list[str]) -> None:
 
             for _ in range(50):  # warm-up: caches, first reads
                 one()
-            pieces = _time_pieces() if "--pieces" in argv else {}
+            pieces = time_pieces(PIECES) if "--pieces" in argv else {}
             crypto, whole = [0.0], [0.0]
             signer = InProcessSigner
             plain = (signer.sign, signer.encrypt, app.wsgi_app)

@@ -31,7 +31,9 @@ fetches in a background thread and rewrites the cache; every worker whose last
 seen mtime differs reloads the cache file in a background thread and swaps its
 index (an SP whose entity changed is parsed again on its next use). Reloading
 happens in one worker per refresh event per worker, never on
-the request path. A systemd timer may also run the same fetch
+the request path; under gunicorn's gevent workers the thread is a greenlet, so
+the worker's other requests wait while it parses and checks (~0.6 s of CPU for
+2,000 SPs), once per change of the aggregate. A systemd timer may also run the same fetch
 (:func:`refresh_cache`) instead: workers pick the file up the same way.
 """
 from __future__ import annotations
