@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import select
 import signal
+import subprocess
+import sys
 import threading
 
 from gateway.accounts.passwords import HASH_NICENESS, Passwords
@@ -53,3 +55,55 @@ def test_a_forked_process_gets_its_own_pool():
         if not ready:
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+_UNDER_GEVENT = """
+from gevent import monkey
+monkey.patch_all()
+import os, sys, threading
+import gevent
+from gateway.accounts.passwords import Passwords
+from gateway.config import PasswordSettings
+
+passwords = Passwords(PasswordSettings(time_cost=3, memory_cost=65536, parallelism=1))
+stored = passwords.hash("correct horse battery staple")
+hashing, ticks, seen = [], [], []
+
+class Watched:  # argon2's hasher, noting where and when its verify runs
+    def __init__(self, hasher):
+        self.hasher = hasher
+
+    def verify(self, *args):
+        seen.append((threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        hashing.append("started")
+        try:
+            return self.hasher.verify(*args)
+        finally:
+            hashing.append("done")
+
+passwords.hasher = Watched(passwords.hasher)
+
+def other_requests():  # another greenlet of the same worker, as /healthz or an SSO would be
+    while "done" not in hashing:
+        if hashing:
+            ticks.append(1)
+        gevent.sleep(0.001)
+
+other = gevent.spawn(other_requests)
+ok = passwords.verify(stored, "correct horse battery staple")
+other.join()
+native_id, nice = seen[0]
+print(ok, native_id != threading.get_native_id(), nice, len(ticks))
+"""
+
+
+def test_under_gevent_a_hash_runs_on_a_native_thread_and_the_event_loop_keeps_going():
+    """gunicorn's gevent worker patches threads into greenlets: a hash on one would hold the worker's
+    event loop (every other request waits 20 ms or more). The pool's threads stay native ones, at a
+    lower priority, and another greenlet runs while a password is hashed."""
+    script = subprocess.run([sys.executable, "-c", _UNDER_GEVENT], capture_output=True, text=True, timeout=120)
+    assert script.returncode == 0, script.stderr
+    ok, native, nice, ticks = script.stdout.split()
+    assert ok == "True" and native == "True"
+    assert int(nice) == min(os.getpriority(os.PRIO_PROCESS, 0) + HASH_NICENESS, 19)
+    assert int(ticks) > 0  # the loop ran while the hash was under way
