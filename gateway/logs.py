@@ -64,7 +64,7 @@ class Redact(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         for name in list(vars(record)):
-            if name.lower() in _SECRET_FIELDS:
+            if _secret(name):
                 setattr(record, name, "[redacted]")
         if isinstance(record.msg, str):
             record.msg = _scrub(record.msg)
@@ -72,10 +72,15 @@ class Redact(logging.Filter):
             record.args = tuple(_scrub(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.args, Mapping):  # log.info("%(token)s", {...})
             record.args = {
-                k: "[redacted]" if str(k).lower() in _SECRET_FIELDS else _scrub(v) if isinstance(v, str) else v
+                k: "[redacted]" if _secret(k) else _scrub(v) if isinstance(v, str) else v
                 for k, v in record.args.items()
             }
         return True
+
+
+def _secret(name: object) -> bool:
+    """Whether a field named ``name`` holds a secret (the one rule :class:`Redact` and :func:`_write` blank by)."""
+    return str(name).lower() in _SECRET_FIELDS
 
 
 def _scrub(text: str) -> str:
@@ -158,7 +163,7 @@ def _write(handler: logging.StreamHandler[Any], event: str, fields: Mapping[str,
     for name in fields:
         if name in JsonFormatter._STANDARD:
             raise KeyError(f"Attempt to overwrite {name!r} in LogRecord")
-    kept = {k: "[redacted]" if k.lower() in _SECRET_FIELDS else v for k, v in fields.items()}
+    kept = {k: "[redacted]" if _secret(k) else v for k, v in fields.items()}
     line = _line(time.time(), event, kept) + handler.terminator
     handler.acquire()
     try:

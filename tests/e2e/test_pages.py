@@ -140,6 +140,13 @@ def assert_error_summary_focused(page, summary_id: str = "erreurs", title: str =
         assert page.locator(link.get_attribute("href")).count() == 1
 
 
+def address_step(page, url: str, address: str, path: str = "/login") -> None:
+    """The sign-in page at ``path``, ``address`` typed, "Continuer" pressed."""
+    page.goto(url + path)
+    page.get_by_label("Adresse email").fill(address)
+    page.get_by_role("button", name="Continuer").click()
+
+
 def sign_in_steps(page, url: str, address: str) -> None:
     page.goto(url + "/login")
     assert_accessible(page, "address step")
@@ -176,9 +183,7 @@ def test_every_page_state_passes_axe_and_errors_take_the_focus(site, people, pag
     page.goto(site.url + "/reset/pas-un-lien")
     assert_accessible(page, "reset link no longer valid")
 
-    page.goto(site.url + "/login?change=1")
-    page.get_by_label("Adresse email").fill(address)
-    page.get_by_role("button", name="Continuer").click()
+    address_step(page, site.url, address, "/login?change=1")
     page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
     page.get_by_label("Mot de passe", exact=True).press("Enter")  # Enter signs in (not "Afficher")
     page.wait_for_url(re.compile(r"/account$"))
@@ -233,9 +238,7 @@ def test_every_page_state_passes_axe_and_errors_take_the_focus(site, people, pag
 
 
 def test_activation_and_code_pages_pass_axe(site, people, page):
-    page.goto(site.url + "/login")
-    page.get_by_label("Adresse email").fill("dominique.e2e@chu-exemple.fr")
-    page.get_by_role("button", name="Continuer").click()
+    address_step(page, site.url, "dominique.e2e@chu-exemple.fr")
     page.wait_for_url(re.compile(r"/login/activate$"))
     assert_accessible(page, "activation, before the code")
     page.get_by_role("button", name="Recevoir mon code d'activation par email").click()
@@ -248,9 +251,8 @@ def test_activation_and_code_pages_pass_axe(site, people, page):
     assert page.locator("#erreurs li").count() == 3  # the code, the short password, the missing confirmation
     assert_accessible(page, "activation form, errors")
 
-    page.goto(site.url + "/login?change=1")  # a second cockpit address, never mailed: the password step
-    page.get_by_label("Adresse email").fill("sacha.perso@exemple.fr")
-    page.get_by_role("button", name="Continuer").click()
+    # a second cockpit address, never mailed: the password step
+    address_step(page, site.url, "sacha.perso@exemple.fr", "/login?change=1")
     page.wait_for_url(re.compile(r"/login/password$"))
     assert_accessible(page, "password, a second cockpit address")
     page.get_by_role("button", name="Recevoir un code de connexion par email").click()
@@ -279,9 +281,7 @@ def test_phone_width_sessions_as_cards(site, people, tmp_path):
             page.locator("table.sessions thead").bounding_box()["height"] <= 1
 
     with chromium(tmp_path, "phone-activation", **phone) as page:  # the activation steps at 375 px
-        page.goto(site.url + "/login")
-        page.get_by_label("Adresse email").fill("dominique.e2e@chu-exemple.fr")
-        page.get_by_role("button", name="Continuer").click()
+        address_step(page, site.url, "dominique.e2e@chu-exemple.fr")
         page.wait_for_url(re.compile(r"/login/activate$"))
         assert_accessible(page, "activation at 375 px, before the code")
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
@@ -295,9 +295,7 @@ def test_phone_width_sessions_as_cards(site, people, tmp_path):
 
 def test_show_password_without_javascript(site, people, tmp_path):
     with chromium(tmp_path, "nojs", java_script_enabled=False) as page:
-        page.goto(site.url + "/login")
-        page.get_by_label("Adresse email").fill(people["camille"].primary_email)
-        page.get_by_role("button", name="Continuer").click()
+        address_step(page, site.url, people["camille"].primary_email)
         field = page.get_by_label("Mot de passe", exact=True)
         field.fill(PASSWORD)
         assert field.get_attribute("type") == "password"
@@ -320,9 +318,7 @@ def test_show_password_without_javascript(site, people, tmp_path):
 
 
 def test_show_password_with_javascript(site, people, page):
-    page.goto(site.url + "/login")
-    page.get_by_label("Adresse email").fill(people["camille"].primary_email)
-    page.get_by_role("button", name="Continuer").click()
+    address_step(page, site.url, people["camille"].primary_email)
     field = page.get_by_label("Mot de passe", exact=True)
     field.fill(PASSWORD)
     toggle = page.get_by_role("button", name="Afficher")
@@ -337,9 +333,7 @@ def test_show_password_with_javascript(site, people, page):
 
 def test_mail_status_ended_links_and_throttle_messages_pass_axe(site, people, page, worker_app, smtp):
     address = people["camille"].primary_email
-    page.goto(site.url + "/login")
-    page.get_by_label("Adresse email").fill(address)
-    page.get_by_role("button", name="Continuer").click()
+    address_step(page, site.url, address)
     page.get_by_role("button", name="Recevoir un code de connexion par email").click()
     page.wait_for_url(re.compile(r"/login/code$"))
     assert "Envoi en cours" in page.locator("#etat-du-message").inner_text()
@@ -374,9 +368,7 @@ def test_mail_status_ended_links_and_throttle_messages_pass_axe(site, people, pa
 def test_refused_and_retrying_mail_and_the_activated_link_pass_axe(site, people, worker_app, smtp, tmp_path):
     smtp.refuse["sacha.perso@exemple.fr"] = "550 5.1.1 <sacha.perso@exemple.fr>: Recipient address rejected"
     with chromium(tmp_path, "refused") as page:
-        page.goto(site.url + "/login")
-        page.get_by_label("Adresse email").fill("sacha.perso@exemple.fr")
-        page.get_by_role("button", name="Continuer").click()
+        address_step(page, site.url, "sacha.perso@exemple.fr")
         page.get_by_role("button", name="Recevoir un code de connexion par email").click()
         run_mail_worker(worker_app)
         page.get_by_role("link", name="Actualiser").click()
@@ -397,9 +389,7 @@ def test_refused_and_retrying_mail_and_the_activated_link_pass_axe(site, people,
             smtp.start()
 
     with chromium(tmp_path, "activation") as page:
-        page.goto(site.url + "/login")
-        page.get_by_label("Adresse email").fill("dominique.e2e@chu-exemple.fr")
-        page.get_by_role("button", name="Continuer").click()
+        address_step(page, site.url, "dominique.e2e@chu-exemple.fr")
         page.get_by_role("button", name="Recevoir mon code d'activation par email").click()
         run_mail_worker(worker_app)
         code, link = mailed(smtp, "dominique.e2e@chu-exemple.fr")

@@ -153,7 +153,7 @@ def password_attempt() -> Attempt | None:
 
 def check_password(tried: Attempt, secret: str, remember: bool) -> None:
     """Step 2 (:func:`..signin.password.check_attempt`), then the session starts."""
-    start_session(password.check_attempt(collaborators(), tried.facts, tried, secret, remember))
+    start_session(password.check_attempt(collaborators(), tried, secret, remember))
 
 
 def limit(rule: str, *identifiers: str, account_id: str | None = None, address: str | None = None) -> None:

@@ -55,19 +55,23 @@ def attempt(c: Collaborators, facts: Facts) -> Attempt | None:
 def check_password(c: Collaborators, facts: Facts, account: Account, address: str, password: str,
                    remember: bool) -> SignedIn:
     """:func:`check_attempt` for ``account`` and the ``address`` typed, its throttle read now."""
+    return check_attempt(c, _attempt_now(c, facts, account, address), password, remember)
+
+
+def _attempt_now(c: Collaborators, facts: Facts, account: Account, address: str) -> Attempt:
+    """The attempt on ``account``, this browser's known-device id and the throttle's verdict read now."""
     device = known_device(c, facts, account.id)
-    tried = Attempt(account, address, device, c.throttle.check(account.id, facts.client, device), facts)
-    return check_attempt(c, facts, tried, password, remember)
+    return Attempt(account, address, device, c.throttle.check(account.id, facts.client, device), facts)
 
 
-def check_attempt(c: Collaborators, facts: Facts, tried: Attempt, password: str, remember: bool) -> SignedIn:
+def check_attempt(c: Collaborators, tried: Attempt, password: str, remember: bool) -> SignedIn:
     """Verify the password (rehashing it when the parameters changed), then confirm the account.
 
     Raises TooManyAttempts, WrongPassword, AccountUnavailable (the account was disabled or its
     password changed while the hash was checked: nothing is signed in, no failure counted).
     """
-    account = tried.account
-    if not _verified(c, facts, tried, password):
+    account, facts = tried.account, tried.facts
+    if not _verified(c, tried, password):
         raise WrongPassword()
     if c.passwords.needs_rehash(account.password_hash):
         account = c.directory.set_password_hash(account.id, c.passwords.hash(password))
@@ -84,18 +88,17 @@ def try_password(c: Collaborators, facts: Facts, account: Account, password: str
     Raises TooManyAttempts before anything is checked while delayed. ``audited``: more
     fields for the ``login.failed`` line.
     """
-    device = known_device(c, facts, account.id)
-    tried = Attempt(account, "", device, c.throttle.check(account.id, facts.client, device), facts)
-    if not _verified(c, facts, tried, password, **audited):
+    tried = _attempt_now(c, facts, account, "")
+    if not _verified(c, tried, password, **audited):
         return False
-    c.throttle.succeeded(account.id, facts.client, device, known_clean=tried.verdict.clean)
+    c.throttle.succeeded(account.id, facts.client, tried.device, known_clean=tried.verdict.clean)
     return True
 
 
-def _verified(c: Collaborators, facts: Facts, tried: Attempt, password: str, **audited: str) -> bool:
+def _verified(c: Collaborators, tried: Attempt, password: str, **audited: str) -> bool:
     """Whether the password is right and the account active; a failure counted and audited. Raises
     TooManyAttempts before anything is checked while delayed."""
-    account, verdict = tried.account, tried.verdict
+    account, verdict, facts = tried.account, tried.verdict, tried.facts
     if verdict.wait:
         refuse(c, facts, verdict.rule, verdict.wait, account.id)
     limit(c, facts, "password_per_client", account_id=account.id)
