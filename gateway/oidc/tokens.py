@@ -43,10 +43,11 @@ from typing import Any, cast
 
 from ..accounts.models import Account, from_hash
 from ..identity.parties import Parties
-from .settings import OidcSettings
+from ..scripts import Script
 from ..store import Store, key
 from .credentials import token_digest
 from .models import Grant, Token
+from .settings import OidcSettings
 
 #: Random bytes of codes and tokens (48 URL-safe characters, as many as authlib's default length).
 TOKEN_BYTES = 36
@@ -120,10 +121,10 @@ class TokenStore:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self._take_and_mark = store.redis.register_script(_TAKE_AND_MARK)
-        self._issue_code = store.redis.register_script(_ISSUE_CODE)
-        self._redeem_code = store.redis.register_script(_REDEEM_CODE)
-        self._save_tokens = store.redis.register_script(_SAVE_TOKENS)
+        self._take_and_mark = Script(store.redis, _TAKE_AND_MARK)
+        self._issue_code = Script(store.redis, _ISSUE_CODE)
+        self._redeem_code = Script(store.redis, _REDEEM_CODE)
+        self._save_tokens = Script(store.redis, _SAVE_TOKENS)
 
     def now(self) -> int:
         return int(self.clock())
