@@ -28,7 +28,9 @@ and ``unsupported_grant_type``): :func:`token_response` hands them over.
 """
 from __future__ import annotations
 
+import functools
 import json
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -68,12 +70,24 @@ def token_response(provider: Provider) -> Response:
     if flask_request.values.get("grant_type") != GRANT_TYPE:
         return provider.server.create_token_response()  # type: ignore[no-any-return]
     try:
-        if not is_secure_transport(f"{flask_request.scheme}://{flask_request.host}/"):  # its scheme and host
+        if not transport_is_secure(flask_request.scheme, flask_request.host):
             raise InsecureTransportError()
         token = exchange_code(provider, flask_request.form, flask_request.values, flask_request.headers)
     except OAuth2Error as error:
         return json_response(*error())
     return json_response(200, token, default_json_headers)
+
+
+def transport_is_secure(scheme: str, host: str) -> bool:
+    """authlib's rule for a request's scheme and host (https, or http to a loopback host; anything with
+    ``AUTHLIB_INSECURE_TRANSPORT`` set, read each time as authlib does), its URL parse answered once per
+    (scheme, host)."""
+    return bool(os.getenv("AUTHLIB_INSECURE_TRANSPORT")) or _transport_is_secure(scheme, host)
+
+
+@functools.lru_cache(maxsize=64)
+def _transport_is_secure(scheme: str, host: str) -> bool:
+    return bool(is_secure_transport(f"{scheme}://{host}/"))
 
 
 def json_response(status: int, body: dict[str, Any], headers: list[tuple[str, str]]) -> Response:

@@ -232,3 +232,22 @@ def test_response_mode_other_than_query_is_not_honoured(browser, live, account, 
     state and RFC 9207 iss, never in a fragment or a page of ours."""
     params = _code(browser, live, response_mode=mode)
     assert params["code"] and params["state"] == "st" and params["iss"] == live.issuer
+
+
+# -- transport ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("host", ["gateway.example.org", "127.0.0.1.example.org", "localhost.example.org"])
+def test_plain_http_to_another_host_stays_refused_after_loopback_exchanges(browser, live, account, host):
+    """RFC 6749 §3.2: TLS at the token endpoint, http to a loopback host aside. The rule is answered once
+    per (scheme, host): exchanges over loopback http before (and a refusal before) never make plain http
+    to another host, a look-alike of a loopback name included, acceptable; the refused code is not spent."""
+    assert _token(live, {"code": _code(browser, live)["code"]}).status_code == 200  # http://127.0.0.1
+    code = _code(browser, live)["code"]
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+    basic = "Basic " + base64.b64encode(f"rp-basic:{SECRET}".encode()).decode()
+    for _ in range(2):
+        answer = live.app.test_client().post("/oidc/token", base_url=f"http://{host}", data=data,
+                                             headers={"Authorization": basic})
+        assert answer.status_code == 400 and answer.get_json()["error"] == "insecure_transport"
+        assert "access_token" not in answer.get_data(as_text=True)
+    assert _token(live, {"code": code}).status_code == 200
