@@ -16,6 +16,7 @@ worker calls, held to :func:`gateway.outbound.endpoint_problem`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import tomllib
@@ -160,10 +161,7 @@ def redirect_uri_is_registered(client: Client, uri: str) -> bool:
     """Simple string comparison (RFC 9700 §4.1.3, OIDC Core §3.1.2.1; BCP01, OIDC02); for a registered
     loopback ``http`` URI, the port alone may differ (RFC 8252 §7.3). ``uri`` must also be a string
     browsers and the gateway read alike, in its re-serialised form (:mod:`gateway.identity.redirects`)."""
-    try:
-        if browser_url(uri) != uri:
-            return False
-    except UnsafeUrl:
+    if not in_served_form(uri):
         return False
     if uri in client.redirect_uris:
         return True
@@ -172,6 +170,17 @@ def redirect_uri_is_registered(client: Client, uri: str) -> bool:
         (registered := _LOOPBACK.fullmatch(r)) is not None
         and (registered["host"], registered["rest"]) == (asked["host"], asked["rest"])
         for r in client.redirect_uris)
+
+
+@functools.lru_cache(maxsize=1024)
+def in_served_form(uri: str) -> bool:
+    """``uri`` is an absolute http(s) URL browsers and the gateway read alike, written in its re-serialised
+    form (:func:`~gateway.identity.redirects.browser_url`, a pure function: its answer is kept for the
+    1,024 URIs asked last, so a relying party's own redirect URI is not parsed at each request)."""
+    try:
+        return browser_url(uri) == uri
+    except UnsafeUrl:
+        return False
 
 
 # -- checks ------------------------------------------------------------------------------------

@@ -81,6 +81,17 @@ def test_a_loopback_port_is_the_only_difference_allowed(live, browser, account):
         assert_refused_here(browser.get(authorize_url(other)))
 
 
+def test_an_ambiguous_uri_asked_again_is_refused_again(live, browser, account):
+    """The served-form check is kept per URI (clients.in_served_form): every ambiguous form, asked a second
+    time between good requests, is refused again and gets no code; the registered one keeps working."""
+    browser.sign_in()
+    for _ in range(2):
+        for uri in ATTACKS:
+            assert_refused_here(browser.get(authorize_url(uri)))
+        response = browser.get(authorize_url("http://127.0.0.1:8003/native/cb"))
+        assert response.headers["Location"].startswith("http://127.0.0.1:8003/native/cb?code=")
+
+
 def test_the_continue_page_sends_the_registered_uri_re_serialised(live, browser, account, rp_backend):
     """After the sign-in form, the "Retour vers l'application" page: Refresh and link are the same
     validated string, the state percent-encoded, never raw."""
