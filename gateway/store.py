@@ -93,12 +93,13 @@ class _ReadyCheckedParser(_HiredisParser):
     Before each command the pool checks that the connection it hands out holds no reply left unread
     and was not closed by the server (``ensure_connection`` -> ``can_read(0)``). redis-py asks
     ``select.poll``, which under gevent is gevent's: a watcher made, started and stopped, and a
-    switch to the event loop and back, for a check that never waits (per PING in a gevent-patched
-    process, client CPU 63-81 -> 31 µs; README "Where the time goes"). Here the OS answers; a poll
-    with timeout 0 cannot hold the worker. Nothing buffered (hiredis' reader, TLS) and nothing on
-    the socket, the common case, is answered False as redis-py would; anything else (a reply left
-    unread, the server's end of stream, an error, a timeout above 0) goes to redis-py's own check,
-    which decides as before (the pool then reconnects).
+    switch to the event loop and back, for a check that never waits (a PING's client CPU in a
+    gevent-patched process 71-77 -> 34-47 µs, ``python -m bench.floor``; README "Where the time
+    goes"). Here the OS answers; a poll with timeout 0 cannot hold the worker. Nothing buffered
+    (hiredis' reader, TLS) and nothing on the socket, the common case, is answered False as
+    redis-py would; anything else (a reply left unread, the server's end of stream, an error, a
+    timeout above 0) goes to redis-py's own check, which decides as before (the pool then
+    reconnects). Raises what redis-py's check raises (ConnectionError for a closed socket).
     """
 
     def can_read(self, timeout: float = 0) -> bool:
