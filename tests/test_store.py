@@ -41,15 +41,23 @@ def test_a_reply_left_unread_on_a_pooled_connection_is_not_taken_for_the_next_co
 
 
 def test_a_connection_the_server_closed_is_replaced_before_the_next_command(client, redis_server):
+    """The pool hands out a fresh connection, not the one the server closed (checked before any
+    command is sent on it, so no retry of a failed command could hide a miss)."""
     client.set("gw:test:value", "the value")
     pool = client.connection_pool
     conn = pool.get_connection()
     conn.send_command("CLIENT", "ID")
-    own_id = conn.read_response()
+    own_id, closed = conn.read_response(), conn._sock
     pool.release(conn)
     with redis.Redis.from_url(redis_server.url) as admin:
         assert admin.client_kill_filter(_id=own_id) == 1
-    assert client.get("gw:test:value") == "the value"  # the closed one was seen and replaced
+    assert select.select([closed], [], [], 10)[0]  # the server's end of stream has arrived
+    again = pool.get_connection()
+    try:
+        assert again._sock is not None and again._sock is not closed
+    finally:
+        pool.release(again)
+    assert client.get("gw:test:value") == "the value"
     assert client.client_id() != own_id
 
 
