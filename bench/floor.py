@@ -6,7 +6,9 @@ keep-alive connection asks ``count`` times for ``GET /healthz`` and for ``GET
 the part of it their main threads (gthread's poller) took, and the share of the
 cores other processes took. Then, in this process, the same app's audit line
 (:func:`gateway.logs.audit` as the token request writes it, the line to /dev/null)
-timed by thread CPU in a loop.
+timed by thread CPU in a loop; and one Redis round trip (PING through the store's client, the
+health probe's) by thread CPU in a loop, in a process as it is and in one gevent has patched as
+gunicorn's workers are.
 
 Where the client and the worker run moves the figure more than the changes measured
 here: unpinned on an idle 2-core host, /healthz read 0.82 ms (the two ping-pong across
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,6 +74,35 @@ def audit_line(count: int) -> float:
             handler.setStream(previous)  # type: ignore[attr-defined]
 
 
+#: One PING through :func:`gateway.store.connect`'s client, thread CPU in µs, in a fresh process
+#: (argv: Redis URL, count, "gevent" to patch first as gunicorn's worker does).
+_ROUND_TRIP = """
+import sys
+if sys.argv[3] == "gevent":
+    from gevent import monkey
+    monkey.patch_all()
+import time
+from gateway.config import RedisSettings
+from gateway.store import connect
+
+client, count = connect(RedisSettings(url=sys.argv[1])), int(sys.argv[2])
+for _ in range(500):
+    client.ping()
+started = time.thread_time()
+for _ in range(count):
+    client.ping()
+print(1e6 * (time.thread_time() - started) / count)
+"""
+
+
+def round_trip(redis_url: str, count: int, patched: bool) -> float:
+    """Thread CPU µs of one PING by the store's client in a loop, in a fresh process (gevent-patched
+    or not)."""
+    done = subprocess.run([sys.executable, "-c", _ROUND_TRIP, redis_url, str(count), "gevent" if patched else "-"],
+                          capture_output=True, text=True, check=True, cwd=stack.ROOT)
+    return float(done.stdout)
+
+
 def main(argv: list[str]) -> None:
     count = int(next((a for a in argv if a.isdigit()), "3000"))
     runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 3
@@ -82,6 +114,10 @@ def main(argv: list[str]) -> None:
                 for path in PATHS:
                     figures = [per_request(gw, path, count) for _ in range(runs)]
                     print(f"GET {path}: worker CPU per request " + ", ".join(figures))
+            for patched in (False, True):
+                figures_us = [round_trip(redis_url, count * 3, patched) for _ in range(runs)]
+                print(f"Redis round trip (PING, the store's client, in one process{', gevent-patched' * patched}, "
+                      "thread CPU): " + ", ".join(f"{us:.1f} µs" for us in figures_us))
             os.environ.update(env)
             figures_ms = [audit_line(count * 3) for _ in range(runs)]
             print("audit line (in one process, thread CPU): "

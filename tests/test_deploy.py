@@ -352,6 +352,20 @@ def test_client_address_is_taken_from_a_trusted_proxy_only():
     assert call("192.0.2.10", "198.51.100.7") == "192.0.2.10"
 
 
+def test_client_address_verdicts_stay_the_same_once_remembered():
+    """Each peer's verdict and each forwarded address are remembered (behind nginx every request asks):
+    asked again, in any order, and past the peers remembered, each gets the same answer."""
+    call = _wrapped("127.0.0.1")
+    for _ in range(3):
+        assert call("192.0.2.10", "198.51.100.7") == "192.0.2.10"
+        assert call("127.0.0.1", "198.51.100.7") == "198.51.100.7"
+        assert call("127.0.0.1", "not-an-address") == "127.0.0.1"
+    for host in range(1, 101):  # more direct clients than the peers remembered
+        assert call(f"203.0.113.{host}", "198.51.100.7") == f"203.0.113.{host}"
+    assert call("127.0.0.1", "2001:DB8::0:1") == "2001:db8::1"
+    assert call("203.0.113.100", "198.51.100.7") == "203.0.113.100"
+
+
 def test_gunicorn_serves_the_app_and_logs_the_client_behind_the_proxy(redis_server: RedisServer, tmp_path):
     env = {"GATEWAY_SECRET_KEY": GOOD_SECRET, "GATEWAY_THREADS": "2",
            "XDG_RUNTIME_DIR": str(tmp_path)}  # where a control socket would go
