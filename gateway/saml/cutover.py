@@ -94,7 +94,8 @@ def application_view(idp_entity_id: str, sp_entity_id: str, name_format: str, pe
     return ApplicationView(keys.eppn, keys.persistent_id, keys.name_id, remote)
 
 
-def keys_of(idp: IdentityProvider, sp: ServiceProvider, account: Account, name_ids: NameIds) -> ApplicationKeys:
+def keys_of(idp: IdentityProvider, sp: ServiceProvider, account: Account,
+            name_ids: NameIds) -> ApplicationKeys:
     """What the application will key this person on at their next sign-in without a NameIDPolicy
     (nothing made). Only the attributes of :data:`COMPARED` are computed (subject-id and pairwise-id,
     a hash each, are not: no line is compared with them)."""
