@@ -72,17 +72,22 @@ def persistent_id(name_id: IssuedNameId, idp_entity_id: str, sp_entity_id: str) 
     return f"{name_qualifier}!{name_id.sp_name_qualifier or sp_entity_id}!{name_id.value}"
 
 
+def sent_persistent(name_format: str, persistent: IssuedNameId | None) -> IssuedNameId | None:
+    """The persistent NameID as the SP's NameID: ``persistent`` when that is the format, else None."""
+    return persistent if name_format == NAMEID_FORMAT_PERSISTENT else None
+
+
 def application_keys(idp_entity_id: str, sp_entity_id: str, name_format: str, persistent: IssuedNameId | None,
                      released: Mapping[str, tuple[Value, ...]]) -> ApplicationKeys:
     """The eppn and persistent-id the SP exposes, from the NameID format and persistent NameID the SSO
     would issue and the attributes it would release (the SP accepting the NameQualifiers it is given,
     see the runbook)."""
-    ids = [persistent] if persistent is not None and name_format == NAMEID_FORMAT_PERSISTENT else []
+    sent = sent_persistent(name_format, persistent)
+    ids = [sent] if sent is not None else []
     ids += [v for v in released.get("eduPersonTargetedID", ()) if isinstance(v, IssuedNameId)]
     joined = ";".join(persistent_id(i, idp_entity_id, sp_entity_id) for i in ids)
     eppns = released.get("eduPersonPrincipalName")
-    return ApplicationKeys(str(eppns[0]) if eppns else "", joined,
-                           ids[0].value if ids and ids[0] is persistent else "")
+    return ApplicationKeys(str(eppns[0]) if eppns else "", joined, sent.value if sent is not None else "")
 
 
 def application_view(idp_entity_id: str, sp_entity_id: str, name_format: str, persistent: IssuedNameId | None,
@@ -215,6 +220,14 @@ class _Judge:
             self._views[account.id] = keys_of(self.idp, self.sp, account, self.name_ids)
         return self._views[account.id]
 
+    def name_id(self, account: Account) -> str:
+        """:attr:`ApplicationKeys.name_id` without the attributes (what a bare value is compared with)."""
+        if account.id in self._views:
+            return self._views[account.id].name_id
+        sent = sent_persistent(format_for(account, self.sp, NameIdPolicy()),
+                               self.name_ids.persistent_name_id(account, self.sp.entity_id, create=False))
+        return sent.value if sent is not None else ""
+
     def line(self, line: _Line, owners: list[str | None]) -> None:
         if line.kind == "eppn":
             self._eppn(line, *owners)
@@ -267,19 +280,20 @@ class _Judge:
         self.report.mentioned.add(account.id)
         if self._unusable(line, account):
             return None
-        view = self.view(account)
-        if line.kind == "value" and view.name_id == line.value:
+        if line.kind == "value":  # compared with the NameID alone
+            if self.name_id(account) != line.value:
+                return self._transient(line)
             self.report.recognised += 1
             return None
-        if line.kind == "persistent-id" and line.text == view.persistent_id:
+        view = self.view(account)
+        if line.text == view.persistent_id:
             self.report.recognised += 1
             if (line.name_qualifier, line.sp_name_qualifier) != (self.idp.entity_id, self.sp.entity_id):
                 self.report.former_qualifiers.add((line.name_qualifier, _other(line.sp_name_qualifier,
                                                                                self.sp.entity_id)))
             return None
-        if line.kind == "value" or not view.persistent_id:
-            return self._miss(line, "the SP asks for a transient NameID and gets one",
-                              f'set legacy_name_id = true in [saml.sp."{self.sp.entity_id}"]')
+        if not view.persistent_id:
+            return self._transient(line)
         former = (line.name_qualifier, _other(line.sp_name_qualifier, self.sp.entity_id))
         rule = attribute_policy_rule([former])
         if line.text in view.persistent_id.split(";"):
@@ -291,6 +305,10 @@ class _Judge:
                           self._import("legacy_ids", legacy, account.id)
                           + "; and the SP must accept the former NameQualifier: in its attribute-policy.xml, "
                           + "replace the persistent-id rule with " + " ".join(rule.split()))
+
+    def _transient(self, line: _Line) -> None:
+        self._miss(line, "the SP asks for a transient NameID and gets one",
+                   f'set legacy_name_id = true in [saml.sp."{self.sp.entity_id}"]')
 
     def _unusable(self, line: _Line, account: Account) -> bool:
         if account.status == "disabled":
