@@ -6,7 +6,10 @@
     for the demo SP; the file lists, for each account, one of: its legacy eppn,
     its Shibboleth persistent-id string, its bare NameID value; plus 1% unknown
     identifiers. The measure is the check itself (gateway.saml.cutover.check and
-    the unmentioned-accounts pass), as the CLI runs it, not the set-up.
+    the unmentioned-accounts pass), as the CLI runs it, not the set-up: its wall
+    time (the goal's), and the thread CPU of this process (steadier on a shared
+    host; the rest of the wall time is Redis' and the waits for it).
+    ``--cutover-runs N`` checks the same file N times on the same Redis.
 """
 from __future__ import annotations
 
@@ -20,8 +23,8 @@ from pathlib import Path
 from gateway.accounts.directory import Directory
 from gateway.accounts.models import Account, Email, NameQualifiers
 from gateway.config import RedisSettings, load_settings
-from gateway.saml.cutover import check, unmentioned
-from gateway.saml.idp.build import build_identity_provider
+from gateway.saml.cutover import Report, check, unmentioned
+from gateway.saml.idp.build import IdentityProvider, build_identity_provider
 from gateway.saml.sp.nameids import NameIds
 from gateway.store import Store
 
@@ -34,6 +37,7 @@ FORMER_IDP = "https://idp.univ-exemple.fr/idp/shibboleth"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cutover-lines", type=int, default=100_000, help="identifiers in the cutover file (k)")
+    parser.add_argument("--cutover-runs", type=int, default=1, help="checks of the file, in a row (k)")
 
 
 def progress(text: str) -> None:
@@ -72,13 +76,23 @@ def main(args: argparse.Namespace) -> None:
         assert idp is not None and idp.provider(SP) is not None
         lines = [line(n, idp.entity_id) for n in range(count - count // 100)]
         lines += [f"unknown-{n}" for n in range(count // 100)]
-        progress(f"(k) cutover-check on {len(lines):,} identifiers")
-        started = time.monotonic()
-        report = check(idp, idp.provider(SP), directory, NameIds(store, idp.entity_id), lines)
-        left = sum(1 for _ in unmentioned(directory, idp.provider(SP), report.mentioned))
-        seconds = time.monotonic() - started
+        name_ids = NameIds(store, idp.entity_id)
+        runs = [measured(idp, directory, name_ids, lines) for _ in range(args.cutover_runs)]
         store.close()
-    verdict = "ok" if seconds < GOAL_SECONDS else "TOO SLOW"
-    print(f"\n  (k) cutover-check  {len(lines):,} identifiers in {seconds:.2f} s  (goal < {GOAL_SECONDS:g} s: "
-          f"{verdict}); {report.recognised:,} recognised, {len(report.findings):,} not, "
-          f"{left:,} accounts not in the file")
+    for seconds, cpu, report, left in runs:
+        verdict = "ok" if seconds < GOAL_SECONDS else "TOO SLOW"
+        print(f"\n  (k) cutover-check  {len(lines):,} identifiers in {seconds:.2f} s  "
+              f"(goal < {GOAL_SECONDS:g} s: {verdict}); {cpu:.2f} s of thread CPU; "
+              f"{report.recognised:,} recognised, {len(report.findings):,} not, "
+              f"{left:,} accounts not in the file")
+
+
+def measured(idp: IdentityProvider, directory: Directory, name_ids: NameIds,
+             lines: list[str]) -> tuple[float, float, Report, int]:
+    """One check of ``lines`` as the CLI runs it: wall seconds, thread CPU seconds, the report, the
+    count of accounts not in the file."""
+    progress(f"(k) cutover-check on {len(lines):,} identifiers")
+    started, cpu = time.monotonic(), time.thread_time()
+    report = check(idp, idp.provider(SP), directory, name_ids, lines)
+    left = sum(1 for _ in unmentioned(directory, idp.provider(SP), report.mentioned))
+    return time.monotonic() - started, time.thread_time() - cpu, report, left

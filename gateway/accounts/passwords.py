@@ -12,16 +12,14 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from gevent import monkey
-from gevent.threadpool import ThreadPoolExecutor as NativeThreadPoolExecutor
 
 from ..config import PasswordSettings
+from ..native import NativePool
 
 MIN_LENGTH = 12
 T = TypeVar("T")
@@ -42,14 +40,12 @@ class Passwords:
     threads keep answering cheap requests (/healthz, SSO, /account) first. ``make bench`` (part c)
     measures both. The pool is made on first use in each process (a gunicorn worker, not the
     master it was forked from). Under gunicorn's gevent worker (threads patched into greenlets)
-    the pool's threads are native ones all the same (gevent's executor): a hash never holds the
-    worker's event loop, and the request waiting for it lets the others run.
+    the pool's threads are native ones all the same (:class:`~gateway.native.NativePool`): a hash
+    never holds the worker's event loop, and the request waiting for it lets the others run.
     """
 
     def __init__(self, settings: PasswordSettings) -> None:
-        self._threads = settings.concurrency
-        self._pool: tuple[int, ThreadPoolExecutor] | None = None
-        self._pool_lock = threading.Lock()
+        self._pool = NativePool(settings.concurrency, "argon2")
         self.hasher = PasswordHasher(
             time_cost=settings.time_cost,
             memory_cost=settings.memory_cost,
@@ -59,11 +55,7 @@ class Passwords:
 
     def _in_pool(self, work: Callable[..., T], *args: str) -> T:
         """``work(*args)`` on a hashing thread of this process; raises what ``work`` raises."""
-        with self._pool_lock:
-            if self._pool is None or self._pool[0] != os.getpid():  # none yet, or forked since
-                self._pool = (os.getpid(), _native_pool(self._threads))
-            pool = self._pool[1]
-        return pool.submit(_at_lower_priority, work, *args).result()
+        return self._pool.run(_at_lower_priority, work, *args)
 
     @functools.cached_property
     def _dummy_hash(self) -> str:
@@ -86,14 +78,6 @@ class Passwords:
             return self.hasher.check_needs_rehash(password_hash)
         except InvalidHashError:
             return True
-
-
-def _native_pool(threads: int) -> ThreadPoolExecutor:
-    """``threads`` native threads: gevent's executor when gevent patched threading (they would be
-    greenlets otherwise, and a hash would hold the event loop), else the standard one."""
-    if monkey.is_module_patched("threading"):
-        return NativeThreadPoolExecutor(threads)
-    return ThreadPoolExecutor(threads, "argon2")
 
 
 def _at_lower_priority(work: Callable[..., T], *args: str) -> T:

@@ -39,14 +39,15 @@ from .sso.answer import attributes_for
 
 #: Shibboleth SP 3's default REMOTE_USER, in order (shibboleth2.xml).
 REMOTE_USER = ("eduPersonPrincipalName", "subject-id", "pairwise-id", "persistent-id")
-#: The attributes an application keys its users on (what :func:`view_of` reads).
-IDENTIFIERS = frozenset({"eduPersonPrincipalName", "eduPersonTargetedID", "subject-id", "pairwise-id"})
+#: The attributes the check compares a line with (:func:`keys_of`): ``eppn``, and
+#: eduPersonTargetedID beside the persistent NameID for ``persistent-id``.
+COMPARED = frozenset({"eduPersonPrincipalName", "eduPersonTargetedID"})
 _CHUNK = 5000
 
 
 @dataclasses.dataclass(frozen=True)
-class ApplicationView:
-    """What the application behind the SP sees of a person."""
+class ApplicationKeys:
+    """The identifiers the application behind the SP may key a person on (what the check compares)."""
 
     eppn: str
     #: ``persistent-id`` as the SP exposes it: from the persistent NameID and eduPersonTargetedID,
@@ -54,6 +55,12 @@ class ApplicationView:
     persistent_id: str
     #: the persistent NameID's bare value ("" when the NameID is transient or an address)
     name_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ApplicationView(ApplicationKeys):
+    """What the application behind the SP sees of a person."""
+
     remote_user: str
 
 
@@ -65,27 +72,42 @@ def persistent_id(name_id: IssuedNameId, idp_entity_id: str, sp_entity_id: str) 
     return f"{name_qualifier}!{name_id.sp_name_qualifier or sp_entity_id}!{name_id.value}"
 
 
-def application_view(idp_entity_id: str, sp_entity_id: str, name_format: str, persistent: IssuedNameId | None,
-                     released: Mapping[str, tuple[Value, ...]]) -> ApplicationView:
-    """What the SP exposes, from the NameID format and persistent NameID the SSO would issue and the
-    attributes it would release (the SP accepting the NameQualifiers it is given, see the runbook).
-    """
-    ids = [persistent] if persistent is not None and name_format == NAMEID_FORMAT_PERSISTENT else []
+def sent_persistent(name_format: str, persistent: IssuedNameId | None) -> IssuedNameId | None:
+    """The persistent NameID as the SP's NameID: ``persistent`` when that is the format, else None."""
+    return persistent if name_format == NAMEID_FORMAT_PERSISTENT else None
+
+
+def application_keys(idp_entity_id: str, sp_entity_id: str, name_format: str, persistent: IssuedNameId | None,
+                     released: Mapping[str, tuple[Value, ...]]) -> ApplicationKeys:
+    """The eppn and persistent-id the SP exposes, from the NameID format and persistent NameID the SSO
+    would issue and the attributes it would release (the SP accepting the NameQualifiers it is given,
+    see the runbook)."""
+    sent = sent_persistent(name_format, persistent)
+    ids = [sent] if sent is not None else []
     ids += [v for v in released.get("eduPersonTargetedID", ()) if isinstance(v, IssuedNameId)]
     joined = ";".join(persistent_id(i, idp_entity_id, sp_entity_id) for i in ids)
+    eppns = released.get("eduPersonPrincipalName")
+    return ApplicationKeys(str(eppns[0]) if eppns else "", joined, sent.value if sent is not None else "")
+
+
+def application_view(idp_entity_id: str, sp_entity_id: str, name_format: str, persistent: IssuedNameId | None,
+                     released: Mapping[str, tuple[Value, ...]]) -> ApplicationView:
+    """What the SP exposes (:func:`application_keys`), with its REMOTE_USER."""
+    keys = application_keys(idp_entity_id, sp_entity_id, name_format, persistent, released)
     first = {name: str(values[0]) for name, values in released.items() if values}
-    eppn = first.get("eduPersonPrincipalName", "")
-    remote = next((first[n] for n in REMOTE_USER[:3] if n in first), joined)
-    return ApplicationView(eppn, joined, ids[0].value if ids and ids[0] is persistent else "", remote)
+    remote = next((first[n] for n in REMOTE_USER[:3] if n in first), keys.persistent_id)
+    return ApplicationView(keys.eppn, keys.persistent_id, keys.name_id, remote)
 
 
-def view_of(idp: IdentityProvider, sp: ServiceProvider, account: Account,
-            name_ids: NameIds) -> ApplicationView:
-    """What the application will see at this person's next sign-in without a NameIDPolicy (nothing made)."""
+def keys_of(idp: IdentityProvider, sp: ServiceProvider, account: Account,
+            name_ids: NameIds) -> ApplicationKeys:
+    """What the application will key this person on at their next sign-in without a NameIDPolicy
+    (nothing made). Only the attributes of :data:`COMPARED` are computed (subject-id and pairwise-id,
+    a hash each, are not: no line is compared with them)."""
     name_format = format_for(account, sp, NameIdPolicy())
     persistent = name_ids.persistent_name_id(account, sp.entity_id, create=False)
-    released = attributes_for(idp, sp, account, name_ids, NameIdPolicy(), create=False, only=IDENTIFIERS)
-    return application_view(idp.entity_id, sp.entity_id, name_format, persistent, released)
+    released = attributes_for(idp, sp, account, name_ids, NameIdPolicy(), create=False, only=COMPARED)
+    return application_keys(idp.entity_id, sp.entity_id, name_format, persistent, released)
 
 
 def attribute_policy_rule(name_qualifiers: Sequence[tuple[str, str]]) -> str:
@@ -191,12 +213,20 @@ class _Judge:
     def __init__(self, idp: IdentityProvider, sp: ServiceProvider, name_ids: NameIds,
                  accounts: Mapping[str, Account], report: Report) -> None:
         self.idp, self.sp, self.name_ids, self.accounts, self.report = idp, sp, name_ids, accounts, report
-        self._views: dict[str, ApplicationView] = {}
+        self._views: dict[str, ApplicationKeys] = {}
 
-    def view(self, account: Account) -> ApplicationView:
+    def view(self, account: Account) -> ApplicationKeys:
         if account.id not in self._views:
-            self._views[account.id] = view_of(self.idp, self.sp, account, self.name_ids)
+            self._views[account.id] = keys_of(self.idp, self.sp, account, self.name_ids)
         return self._views[account.id]
+
+    def name_id(self, account: Account) -> str:
+        """:attr:`ApplicationKeys.name_id` without the attributes (what a bare value is compared with)."""
+        if account.id in self._views:
+            return self._views[account.id].name_id
+        sent = sent_persistent(format_for(account, self.sp, NameIdPolicy()),
+                               self.name_ids.persistent_name_id(account, self.sp.entity_id, create=False))
+        return sent.value if sent is not None else ""
 
     def line(self, line: _Line, owners: list[str | None]) -> None:
         if line.kind == "eppn":
@@ -250,19 +280,20 @@ class _Judge:
         self.report.mentioned.add(account.id)
         if self._unusable(line, account):
             return None
-        view = self.view(account)
-        if line.kind == "value" and view.name_id == line.value:
+        if line.kind == "value":  # compared with the NameID alone
+            if self.name_id(account) != line.value:
+                return self._transient(line)
             self.report.recognised += 1
             return None
-        if line.kind == "persistent-id" and line.text == view.persistent_id:
+        view = self.view(account)
+        if line.text == view.persistent_id:
             self.report.recognised += 1
             if (line.name_qualifier, line.sp_name_qualifier) != (self.idp.entity_id, self.sp.entity_id):
                 self.report.former_qualifiers.add((line.name_qualifier, _other(line.sp_name_qualifier,
                                                                                self.sp.entity_id)))
             return None
-        if line.kind == "value" or not view.persistent_id:
-            return self._miss(line, "the SP asks for a transient NameID and gets one",
-                              f'set legacy_name_id = true in [saml.sp."{self.sp.entity_id}"]')
+        if not view.persistent_id:
+            return self._transient(line)
         former = (line.name_qualifier, _other(line.sp_name_qualifier, self.sp.entity_id))
         rule = attribute_policy_rule([former])
         if line.text in view.persistent_id.split(";"):
@@ -274,6 +305,10 @@ class _Judge:
                           self._import("legacy_ids", legacy, account.id)
                           + "; and the SP must accept the former NameQualifier: in its attribute-policy.xml, "
                           + "replace the persistent-id rule with " + " ".join(rule.split()))
+
+    def _transient(self, line: _Line) -> None:
+        self._miss(line, "the SP asks for a transient NameID and gets one",
+                   f'set legacy_name_id = true in [saml.sp."{self.sp.entity_id}"]')
 
     def _unusable(self, line: _Line, account: Account) -> bool:
         if account.status == "disabled":
