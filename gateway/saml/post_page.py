@@ -5,16 +5,18 @@ It submits itself (``saml/static/post.js``, allowed by the page's own CSP, set b
 the view), or with the button when JavaScript is off. A string template filled in
 with :func:`markupsafe.escape` rather than a Jinja template: the page is the IdP's
 hottest, and Jinja's render (a new context copying the environment's globals)
-cost more than the rest of building it. Built as UTF-8 bytes around the message's
-base64 (~16 KB), which is neither decoded, escaped (nothing in its alphabet to
-escape) nor encoded again. Every other value is HTML-escaped; the browser sends
-them back unchanged (RelayState byte for byte, REQ12). Its words come translated
-(:class:`Words`, the views' gettext), in the page's language like every page.
+cost more than the rest of building it; what does not change from one answer to
+the next (the words, the asset URLs, the ACS) is escaped once (:func:`_frame`).
+Built as UTF-8 bytes around the message's base64 (~16 KB), which is neither
+decoded, escaped (nothing in its alphabet to escape) nor encoded again. Every
+other value is HTML-escaped; the browser sends them back unchanged (RelayState
+byte for byte, REQ12). Its words come translated (:class:`Words`, the views'
+gettext), in the page's language like every page.
 """
 from __future__ import annotations
 
 import base64
-
+import functools
 from typing import NamedTuple
 
 from markupsafe import escape
@@ -43,7 +45,7 @@ _HEAD = """<!doctype html>
   <main>
     <form method="post" action="{action}" id="saml-post">
       <input type="hidden" name="{field}" value=\""""
-_TAIL = """\">{relay_state}
+_REST = """
       <p>{doing}</p>
       <noscript>
         <p>{noscript}</p>
@@ -64,9 +66,18 @@ def post_page(stylesheet: str, script: str, action: str, field: str, message: by
     already encoded (str: escaped). ``stylesheet`` and ``script``: the URLs of ``gateway.css`` and
     ``saml/static/post.js``; ``words``: what it says.
     """
+    head, rest = _frame(stylesheet, script, action, field, words)
+    relay = "" if relay_state is None else _RELAY_STATE.format(escape(relay_state))
+    value = base64.b64encode(message) if isinstance(message, bytes) else str(escape(message)).encode()
+    return b"".join((head, value, b'">', relay.encode(), rest))
+
+
+@functools.lru_cache(maxsize=256)  # ACS and logout endpoints come from metadata: a bounded set
+def _frame(stylesheet: str, script: str, action: str, field: str, words: Words) -> tuple[bytes, bytes]:
+    """The page before the message's value, and after its RelayState: escaped once per action and
+    language (the message and RelayState are the request's own)."""
     head = _HEAD.format(lang=escape(words.lang), title=escape(words.title), stylesheet=escape(stylesheet),
                         script=escape(script), action=escape(action), field=escape(field))
-    tail = _TAIL.format(doing=escape(words.doing), noscript=escape(words.noscript), button=escape(words.button),
-                        relay_state="" if relay_state is None else _RELAY_STATE.format(escape(relay_state)))
-    value = base64.b64encode(message) if isinstance(message, bytes) else str(escape(message)).encode()
-    return b"".join((head.encode(), value, tail.encode()))
+    rest = _REST.format(doing=escape(words.doing), noscript=escape(words.noscript),
+                        button=escape(words.button))
+    return head.encode(), rest.encode()

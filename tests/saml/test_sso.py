@@ -58,6 +58,23 @@ def test_the_post_page_speaks_the_persons_language(flow, sp, alice):
     assert ">Continue</button>" in posted.html and "en cours" not in posted.html
 
 
+def test_answers_in_a_row_each_post_to_their_own_acs_in_the_language_of_the_moment(flow, sp, make_sp, alice):
+    """The POST page's frame is escaped once per ACS and language, then reused: answers in a row to two SPs,
+    then to the first in English, each post to their own ACS, in the page's language at that moment."""
+    _, how = sp.request()
+    first = flow.sso(how, email=ALICE)
+    other = make_sp("SIGNED")
+    _, how = other.request()
+    second = flow.sso(how)
+    flow.client.get("/login?lang=en")
+    _, how = sp.request()
+    third = flow.sso(how)
+    assert (first.action, second.action, third.action) == (sp.spec.acs_url, other.spec.acs_url, sp.spec.acs_url)
+    assert ['<html lang="fr">' in first.html, '<html lang="fr">' in second.html, '<html lang="en">' in third.html] \
+        == [True, True, True]
+    assert "Continuer" in second.html and ">Continue</button>" in third.html
+
+
 def test_second_request_in_the_session_needs_no_sign_in_and_keeps_ids(flow, sp, alice):
     """NID01 (one transient per session and SP), RSP07 (SessionIndex per session and SP)."""
     first_id, how = sp.request()

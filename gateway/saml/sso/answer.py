@@ -150,4 +150,4 @@ def attributes_for(idp: IdentityProvider, sp: ServiceProvider, account: Account,
     if "eduPersonTargetedID" in names or "pairwise-id" in names:
         persistent = name_ids.persistent_name_id(account, sp.entity_id, create)
     return release(sp, account_values(account, sp, idp.settings.scope, persistent, scopes=idp.settings.scopes,
-                                      names=names))
+                                      names=names), names)

@@ -136,7 +136,7 @@ def read(root: etree._Element) -> AuthnRequestFields:
     """
     if root.tag != SAMLP + "AuthnRequest":
         raise MalformedRequest(f"root element {root.tag!r}")
-    attributes = root.attrib
+    attributes = dict(root.attrib)  # one copy: each lookup on lxml's attrib parses its name again
     unknown = [name for name in attributes if not name.startswith("{") and name not in _ATTRIBUTES]
     if unknown:
         raise MalformedRequest(f"unknown attribute {unknown[0][:80]!r}")

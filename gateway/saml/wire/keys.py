@@ -63,6 +63,12 @@ class Certificate:
     def sha256(self) -> str:
         return hashlib.sha256(base64.b64decode(self.b64)).hexdigest()
 
+    @property
+    def public_key_pem(self) -> bytes:
+        """The certificate's public key alone (SubjectPublicKeyInfo, PEM)."""
+        return x509.load_pem_x509_certificate(self.pem.encode()).public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
     @classmethod
     def load(cls, text: str, what: str) -> Certificate:
         """Raises KeyProblem."""
