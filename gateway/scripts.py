@@ -19,6 +19,11 @@ redis-server, thread CPU). :class:`Script` keeps the parts that matter:
 * ``NOSCRIPT`` (Redis restarted, ``SCRIPT FLUSH``, a replica promoted): the
   script is loaded again and run once more, as redis-py's ``Script`` does.
 
+Given a pipeline (``client=pipe``), the call is queued there as redis-py's
+``Script`` queues it: the pipeline loads the scripts it holds before it runs
+(it reads their ``sha`` and ``script``). Every Lua script of the gateway runs
+through this class (:meth:`gateway.store.Store.script` hands them out).
+
 Replies are the connection's parser's, decoded as the client decodes. Raises
 redis' ``ResponseError`` (an error inside the script), ``DataError`` (an
 argument that cannot be sent), ``ConnectionError``/``TimeoutError`` once the
@@ -32,22 +37,28 @@ from typing import Any
 
 import hiredis
 import redis
+from redis.client import Pipeline
 from redis.exceptions import NoScriptError
 
 Argument = str | bytes | int | float
 
 
 class Script:
-    """``script(keys, args)``: run ``source`` with those ``KEYS`` and ``ARGV`` on ``client``'s pool."""
+    """``script(keys, args)``: run ``source`` with those ``KEYS`` and ``ARGV`` on ``client``'s pool
+    (or queue it on the pipeline given as ``client=``)."""
 
     def __init__(self, client: redis.Redis, source: str) -> None:
         if client.connection is not None:  # a single-connection client has no pool to borrow from
             raise ValueError("a Script runs on a pooled client")
         self.client = client
-        self.source = source
+        self.script = source  # the name redis-py's Pipeline.load_scripts reads, with ``sha``
         self.sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
 
-    def __call__(self, keys: Sequence[Argument] = (), args: Sequence[Argument] = ()) -> Any:
+    def __call__(self, keys: Sequence[Argument] = (), args: Sequence[Argument] = (),
+                 client: Pipeline | None = None) -> Any:
+        if client is not None:  # queued: the pipeline loads its scripts before it runs them
+            client.scripts.add(self)  # type: ignore[arg-type]
+            return client.evalsha(self.sha, len(keys), *keys, *args)
         try:
             packed = hiredis.pack_command(("EVALSHA", self.sha, len(keys), *keys, *args))
         except TypeError as error:
@@ -55,7 +66,7 @@ class Script:
         try:
             return self._run(packed)
         except NoScriptError:
-            self.client.script_load(self.source)
+            self.client.script_load(self.script)
             return self._run(packed)
 
     def _run(self, packed: bytes) -> Any:

@@ -56,12 +56,12 @@ import redis
 from redis._parsers.hiredis import _HiredisParser
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
-from redis.commands.core import Script
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 from redis.utils import HIREDIS_AVAILABLE
 
 from .config import RedisSettings
+from .scripts import Script
 
 PREFIX = "gw"
 
@@ -174,7 +174,6 @@ def connect(
     )
 
 
-
 class _SentinelPool(SentinelConnectionPool):
     """Closing the pool closes the connections to the sentinels too (redis-py leaves them open)."""
 
@@ -238,11 +237,11 @@ class Store:
             client.connection_pool.disconnect()
 
     def script(self, source: str) -> Script:
-        """The Lua script ``source`` registered with this client, once (run by EVALSHA; loaded again
-        when Redis has lost it), for callers that keep no client of their own."""
+        """The Lua script ``source`` on this client, made once (:class:`gateway.scripts.Script`: run by
+        EVALSHA, loaded again when Redis has lost it, or queued on a pipeline given as ``client=``)."""
         found = self._scripts.get(source)
         if found is None:
-            found = self._scripts[source] = self.redis.register_script(source)
+            found = self._scripts[source] = Script(self.redis, source)
         return found
 
     # -- health ------------------------------------------------------------

@@ -69,3 +69,16 @@ def test_an_argument_redis_cannot_carry_is_a_data_error(client):
     with pytest.raises(redis.DataError):
         Script(client, "return 1")(keys=[None])  # type: ignore[list-item]
     assert in_use(client) == 0
+
+
+def test_a_script_queued_on_a_pipeline_runs_there_even_after_redis_lost_it(client, redis_client):
+    script = Script(client, SOURCE)
+    redis_client.script_flush()
+    with client.pipeline() as pipe:
+        pipe.set("x", "before")
+        assert script(keys=["n", "x", "h"], args=["a", "b"], client=pipe) is pipe
+        pipe.set("x", "after")
+        replies = pipe.execute()
+    assert replies[1][:3] == [1, "a", "before"]
+    assert redis_client.get("x") == "after" and redis_client.get("n") == "1"
+    assert in_use(client) == 0

@@ -74,7 +74,7 @@ class Codes:
     def __init__(self, store: Store, secret: str, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._secret = secret.encode()
-        self._check = store.redis.register_script(_CHECK)
+        self._check = store.script(_CHECK)
         #: Redis TTLs remove expired entries; ``exp`` checked against this clock too (tests move it).
         self.clock = clock
 

@@ -23,7 +23,6 @@ from typing import Any
 from redis.client import Pipeline
 
 from ..config import SessionSettings
-from ..scripts import Script
 from ..store import Store, key
 from .parties import Parties
 
@@ -73,7 +72,7 @@ class SessionStore:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self._load_with_account = Script(store.redis, _LOAD_WITH_ACCOUNT)
+        self._load_with_account = store.script(_LOAD_WITH_ACCOUNT)
 
     # -- one session ---------------------------------------------------------------
     def load(self, sid: str) -> dict[str, Any] | None:

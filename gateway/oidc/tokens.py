@@ -43,7 +43,6 @@ from typing import Any, cast
 
 from ..accounts.models import Account, from_hash
 from ..identity.parties import Parties
-from ..scripts import Script
 from ..store import Store, key
 from .credentials import token_digest
 from .models import Grant, Token
@@ -121,10 +120,10 @@ class TokenStore:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self._take_and_mark = Script(store.redis, _TAKE_AND_MARK)
-        self._issue_code = Script(store.redis, _ISSUE_CODE)
-        self._redeem_code = Script(store.redis, _REDEEM_CODE)
-        self._save_tokens = Script(store.redis, _SAVE_TOKENS)
+        self._take_and_mark = store.script(_TAKE_AND_MARK)
+        self._issue_code = store.script(_ISSUE_CODE)
+        self._redeem_code = store.script(_REDEEM_CODE)
+        self._save_tokens = store.script(_SAVE_TOKENS)
 
     def now(self) -> int:
         return int(self.clock())
