@@ -8,7 +8,8 @@ import pytest
 from bench.meter import monitored, sent_and_scripted
 from gateway.accounts.passwords import Passwords
 from gateway.config import PasswordSettings
-from gateway.store import key
+from gateway.identity.flaskglue.logout import end_account_sessions
+from gateway.store import Store, key
 from tests.conftest import PASSWORD, Browser
 
 EMAIL = "camille@univ-exemple.fr"
@@ -56,13 +57,14 @@ def test_a_password_sign_in_reads_once_before_the_hash_and_writes_twice_after(ap
     sent, inside = sent_and_scripted(seen)
     # before the hash: the session; the account with the throttle's counters (pair, account, client) in
     # one pipeline; the per-client limit (the limits library: a script per window). After: the account
-    # checked again with the hash that matched (a script), the history entry, the session under its new
-    # id (MULTI: with the index's and the SPs' record's TTL, which every write of a signed-in session renews)
+    # checked again with the hash that matched, and the session under its new id written by the same
+    # script; the history entry
     assert sent == ["GET", "HGETALL", "HMGET", "HMGET", "HMGET", "EVALSHA", "EVALSHA",
-                    "EVALSHA", "LPUSH", "LTRIM", "EXPIRE",
-                    "MULTI", "DEL", "SET", "SADD", "EXPIRE", "EXPIRE", "EXEC"], sent
-    # the limit's counters; the account's status and hash
-    assert inside == ["INCRBY", "INCRBY", "HMGET"], inside
+                    "EVALSHA", "LPUSH", "LTRIM", "EXPIRE"], sent
+    # the limit's counters; the account's status and hash, then the old record deleted, the new one
+    # written and indexed, with the index's and the SPs' record's TTL (every write of a signed-in
+    # session renews it)
+    assert inside == ["INCRBY", "INCRBY", "HMGET", "DEL", "SET", "SADD", "EXPIRE", "EXPIRE"], inside
     assert browser.signed_in()
 
 
@@ -115,3 +117,65 @@ def test_a_hash_made_with_other_parameters_is_rehashed_and_the_sign_in_goes_on(a
     rehashed = app.extensions["gateway.directory"].get(account.id).password_hash
     assert rehashed != older and not app.extensions["gateway.passwords"].needs_rehash(rehashed)
     assert len(signed_in_sessions(redis_client, account.id)) == 1
+
+
+def session_id(browser) -> str:
+    return browser.client.get_cookie("uness_session").value
+
+
+def test_the_session_the_step_writes_is_under_a_new_id_indexed_and_remembered(app, browser, camille,
+                                                                              redis_client):
+    browser.submit("/login", {"email": EMAIL}, form_page="/login")
+    before = session_id(browser)
+    answer = browser.submit("/login/password", {"password": PASSWORD, "remember": "y"})
+    assert answer.status_code == 302 and answer.location.endswith("/account")
+    after = session_id(browser)
+    assert after != before and redis_client.get(key("session", before)) is None  # no fixation
+    assert signed_in_sessions(redis_client, camille.id) == {after}  # end_account_sessions finds it
+    days = app.extensions["gateway.settings"].sessions.remember_days * 86400
+    assert days - 60 <= redis_client.ttl(key("session", after)) <= days
+    assert browser.signed_in()
+    with app.app_context():  # what a password change elsewhere, SCIM or support call
+        assert end_account_sessions(camille.id, reason="account.disabled") == 1
+    assert redis_client.get(key("session", after)) is None and not browser.signed_in()
+
+
+def test_a_sign_in_refused_after_its_hash_keeps_the_browsers_session_as_it_was(app, browser, camille,
+                                                                              redis_client, monkeypatch):
+    passwords = app.extensions["gateway.passwords"]
+    directory = app.extensions["gateway.directory"]
+    monkeypatch.setattr(passwords, "hasher",
+                        MeanwhileHasher(passwords.hasher, lambda: directory.disable(camille.id)))
+    browser.submit("/login", {"email": EMAIL}, form_page="/login")
+    before = session_id(browser)
+    kept = redis_client.get(key("session", before))
+    answer = browser.submit("/login/password", {"password": PASSWORD, "remember": "y"})
+    assert answer.status_code == 302 and answer.location.endswith("/login")
+    assert "uness_session=" not in " ".join(answer.headers.getlist("Set-Cookie"))  # no new id handed out
+    assert "uness_device=" not in " ".join(answer.headers.getlist("Set-Cookie"))
+    assert session_id(browser) == before and redis_client.get(key("session", before)) == kept
+    assert [k for k in redis_client.keys(key("session", "*"))] == [key("session", before)]
+    assert not signed_in_sessions(redis_client, camille.id)
+
+
+def test_a_redis_error_in_the_last_check_signs_nobody_in(app, browser, camille, redis_client, monkeypatch):
+    """The account's record replaced by a value of another type while the hash is checked: the script
+    fails (WRONGTYPE) before writing anything, the answer is the error page, and no session is signed in."""
+    passwords = app.extensions["gateway.passwords"]
+    account_key = Store.user_key(camille.id)
+    assert redis_client.type(account_key) == "hash"
+
+    def break_the_account() -> None:
+        redis_client.delete(account_key)
+        redis_client.set(account_key, "not a hash", ex=60)
+
+    monkeypatch.setattr(passwords, "hasher", MeanwhileHasher(passwords.hasher, break_the_account))
+    browser.submit("/login", {"email": EMAIL}, form_page="/login")
+    before = session_id(browser)
+    answer = browser.submit("/login/password", {"password": PASSWORD})
+    assert answer.status_code == 500 and "Traceback" not in browser.text(answer)
+    assert session_id(browser) == before
+    assert [k for k in redis_client.keys(key("session", "*"))] == [key("session", before)]
+    assert not signed_in_sessions(redis_client, camille.id)
+    redis_client.delete(account_key)
+    assert not browser.signed_in()

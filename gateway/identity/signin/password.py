@@ -12,7 +12,9 @@ an account disabled or given a new password during the verify is refused.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 
+from ...accounts.directory import Write
 from ...accounts.models import Account
 from ..models import PASSWORD
 from ..throttle import Verdict
@@ -20,6 +22,9 @@ from .address import still_pending
 from .context import Collaborators, Facts, SignedIn
 from .errors import AccountUnavailable, WrongPassword
 from .limits import limit, refuse
+
+#: How a password sign-in proves itself (the session's methods: SAML AuthnContext, OIDC amr).
+METHODS = (PASSWORD,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +69,14 @@ def _attempt_now(c: Collaborators, facts: Facts, account: Account, address: str)
     return Attempt(account, address, device, c.throttle.check(account.id, facts.client, device), facts)
 
 
-def check_attempt(c: Collaborators, tried: Attempt, password: str, remember: bool) -> SignedIn:
-    """Verify the password (rehashing it when the parameters changed), then confirm the account.
+def check_attempt(c: Collaborators, tried: Attempt, password: str, remember: bool,
+                  then: Callable[[Account], Sequence[Write]] = lambda account: ()) -> SignedIn:
+    """Verify the password (rehashing it when the parameters changed), then confirm the account, making
+    ``then(account)``'s writes (the glue's session under its new id: one round trip after the hash) with
+    that last check, in the same atomic step.
 
     Raises TooManyAttempts, WrongPassword, AccountUnavailable (the account was disabled or its
-    password changed while the hash was checked: nothing is signed in, no failure counted).
+    password changed while the hash was checked: nothing is signed in or written, no failure counted).
     """
     account, facts = tried.account, tried.facts
     if not _verified(c, tried, password):
@@ -76,9 +84,10 @@ def check_attempt(c: Collaborators, tried: Attempt, password: str, remember: boo
     if c.passwords.needs_rehash(account.password_hash):
         account = c.directory.set_password_hash(account.id, c.passwords.hash(password))
     forget = () if tried.verdict.clean else c.throttle.own_counters(account.id, facts.client, tried.device)
-    if not c.directory.holds_password(account.id, account.password_hash, then_delete=forget):
+    writes = [*(("DEL", name) for name in forget), *then(account)]
+    if not c.directory.holds_password(account.id, account.password_hash, then=writes):
         raise AccountUnavailable()
-    return signed_in(c, facts, account, (PASSWORD,), remember, tried.address, confirmed=True)
+    return signed_in(c, facts, account, METHODS, remember, tried.address, confirmed=True)
 
 
 def try_password(c: Collaborators, facts: Facts, account: Account, password: str, **audited: str) -> bool:
