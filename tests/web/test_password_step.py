@@ -3,6 +3,8 @@ check once the (slow) hash matched — an account disabled, or given another pas
 was being checked is not signed in."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench.meter import monitored, sent_and_scripted
@@ -45,8 +47,8 @@ def signed_in_sessions(redis_client, account_id: str) -> set[str]:
     return set(redis_client.smembers(key("account-sessions", account_id)))
 
 
-def test_a_password_sign_in_reads_once_before_the_hash_and_writes_twice_after(app, browser, camille,
-                                                                             redis_client):
+def test_a_password_sign_in_reads_once_before_the_hash_and_writes_once_after(app, browser, camille,
+                                                                            redis_client):
     Browser(app.test_client()).sign_in(EMAIL)  # another browser: every script loaded (once per Redis)
     page = browser.get("/login")
     browser.submit("/login", {"email": EMAIL}, page=page)
@@ -57,14 +59,14 @@ def test_a_password_sign_in_reads_once_before_the_hash_and_writes_twice_after(ap
     sent, inside = sent_and_scripted(seen)
     # before the hash: the session; the account with the throttle's counters (pair, account, client) in
     # one pipeline; the per-client limit (the limits library: a script per window). After: the account
-    # checked again with the hash that matched, and the session under its new id written by the same
-    # script; the history entry
-    assert sent == ["GET", "HGETALL", "HMGET", "HMGET", "HMGET", "EVALSHA", "EVALSHA",
-                    "EVALSHA", "LPUSH", "LTRIM", "EXPIRE"], sent
+    # checked again with the hash that matched, the session under its new id and the history entry
+    # written by the same script: one round trip
+    assert sent == ["GET", "HGETALL", "HMGET", "HMGET", "HMGET", "EVALSHA", "EVALSHA", "EVALSHA"], sent
     # the limit's counters; the account's status and hash, then the old record deleted, the new one
     # written and indexed, with the index's and the SPs' record's TTL (every write of a signed-in
-    # session renews it)
-    assert inside == ["INCRBY", "INCRBY", "HMGET", "DEL", "SET", "SADD", "EXPIRE", "EXPIRE"], inside
+    # session renews it), the history entry pushed, the list capped, its TTL renewed
+    assert inside == ["INCRBY", "INCRBY", "HMGET", "DEL", "SET", "SADD", "EXPIRE", "EXPIRE",
+                      "LPUSH", "LTRIM", "EXPIRE"], inside
     assert browser.signed_in()
 
 
@@ -179,3 +181,33 @@ def test_a_redis_error_in_the_last_check_signs_nobody_in(app, browser, camille, 
     assert not signed_in_sessions(redis_client, camille.id)
     redis_client.delete(account_key)
     assert not browser.signed_in()
+
+
+def sign_ins(redis_client, account_id: str) -> list[dict]:
+    entries = [json.loads(raw) for raw in redis_client.lrange(key("history", account_id), 0, -1)]
+    return [e for e in entries if e["event"] == "login.succeeded"]
+
+
+def test_the_step_writes_the_sign_ins_history_entry_once_as_the_audit_hook_would(app, camille, redis_client):
+    laptop = Browser(app.test_client())
+    laptop.client.environ_base["HTTP_USER_AGENT"] = "Laptop/1.0"
+    assert laptop.sign_in(EMAIL).status_code == 302
+    first = sign_ins(redis_client, camille.id)
+    assert len(first) == 1
+    assert {k: v for k, v in first[0].items() if k != "at"} == {
+        "event": "login.succeeded", "ip": "127.0.0.1", "agent": "Laptop/1.0", "known_device": False,
+        "methods": ["pwd"]}
+    laptop.submit("/logout", form_page="/logout")
+    assert laptop.sign_in(EMAIL).status_code == 302  # again: the browser is now a known device
+    again = sign_ins(redis_client, camille.id)
+    assert len(again) == 2 and again[0]["known_device"] is True and len(again[0]["device"]) == 8
+    assert again[1] == first[0]
+
+
+def test_a_refused_step_writes_no_sign_in_to_the_history(app, browser, camille, redis_client, monkeypatch):
+    passwords = app.extensions["gateway.passwords"]
+    directory = app.extensions["gateway.directory"]
+    monkeypatch.setattr(passwords, "hasher",
+                        MeanwhileHasher(passwords.hasher, lambda: directory.disable(camille.id)))
+    assert browser.sign_in(EMAIL).location.endswith("/login")
+    assert sign_ins(redis_client, camille.id) == []

@@ -12,6 +12,7 @@ known-device cookie. Each function calls one rule; the errors are the rules'
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, cast
 
 from flask import after_this_request, current_app, request, session, url_for
@@ -25,7 +26,7 @@ from ...accounts.directory import Write
 from ...accounts.models import Account
 from ...logs import audit
 from ...mail import send_mail
-from .. import devices
+from .. import devices, history
 from ..signin import address as address_step
 from ..signin import account_addresses, account_sessions, codes, limits, password, reset
 from ..signin.address import Identified
@@ -159,7 +160,8 @@ def check_password(tried: Attempt, secret: str, remember: bool) -> Landing:
     """Step 2 (:func:`..signin.password.check_attempt`): once the hash matched, the session is prepared
     under its new id and written by the step's last check, in the same atomic step (one round trip
     after the hash); the session interface then only sets its cookie
-    (:meth:`~.session_interface.ServerSession.written`). Refused (AccountUnavailable, or Redis away),
+    (:meth:`~.session_interface.ServerSession.written`), and the audit hook's history entry of the sign-in
+    is written with them (:func:`~gateway.identity.history.written_ahead`). Refused (AccountUnavailable, or Redis away),
     the session is put back as it was: nothing of the sign-in is kept.
 
     Signing in again as the account already signed in (SAML ForceAuthn, OIDC prompt=login) starts the
@@ -170,12 +172,15 @@ def check_password(tried: Attempt, secret: str, remember: bool) -> Landing:
     opened = cast(ServerSession, session)
     restore, landing = opened.restore_point(), []
 
-    def prepared(account: Account) -> list[Write]:
+    def prepared(account: Account, audited: Mapping[str, Any]) -> list[Write]:
         landing.append(_signed_in_session(account.id, password.METHODS, remember, account))
-        return services.sessions().writes(opened.sid, dict(opened), new=True, replacing=opened.old_sid)
+        entry = {**audited, **history.browser_fields(tried.facts.user_agent, tried.device)}
+        return [*services.sessions().writes(opened.sid, dict(opened), new=True, replacing=opened.old_sid),
+                *services.history().writes("login.succeeded", entry)]
 
     try:
-        proven = password.check_attempt(collaborators(), tried, secret, remember, then=prepared)
+        with history.written_ahead("login.succeeded", tried.account.id):
+            proven = password.check_attempt(collaborators(), tried, secret, remember, then=prepared)
     except BaseException:
         if landing:
             logout_user()

@@ -12,7 +12,8 @@ an account disabled or given a new password during the verify is refused.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ...accounts.directory import Write
 from ...accounts.models import Account
@@ -23,6 +24,8 @@ from .context import Collaborators, Facts, SignedIn
 from .errors import AccountUnavailable, WrongPassword
 from .limits import limit, refuse
 
+#: ``then(account, audited)`` of :func:`check_attempt`: the writes to make with its last check.
+Then = Callable[[Account, Mapping[str, Any]], Sequence[Write]]
 #: How a password sign-in proves itself (the session's methods: SAML AuthnContext, OIDC amr).
 METHODS = (PASSWORD,)
 
@@ -70,10 +73,11 @@ def _attempt_now(c: Collaborators, facts: Facts, account: Account, address: str)
 
 
 def check_attempt(c: Collaborators, tried: Attempt, password: str, remember: bool,
-                  then: Callable[[Account], Sequence[Write]] = lambda account: ()) -> SignedIn:
+                  then: Then = lambda account, audited: ()) -> SignedIn:
     """Verify the password (rehashing it when the parameters changed), then confirm the account, making
-    ``then(account)``'s writes (the glue's session under its new id: one round trip after the hash) with
-    that last check, in the same atomic step.
+    ``then(account, audited)``'s writes with that last check, in the same atomic step (the glue's session
+    under its new id and the history entry of ``login.succeeded``, whose fields ``audited`` are: one
+    round trip after the hash).
 
     Raises TooManyAttempts, WrongPassword, AccountUnavailable (the account was disabled or its
     password changed while the hash was checked: nothing is signed in or written, no failure counted).
@@ -84,7 +88,7 @@ def check_attempt(c: Collaborators, tried: Attempt, password: str, remember: boo
     if c.passwords.needs_rehash(account.password_hash):
         account = c.directory.set_password_hash(account.id, c.passwords.hash(password))
     forget = () if tried.verdict.clean else c.throttle.own_counters(account.id, facts.client, tried.device)
-    writes = [*(("DEL", name) for name in forget), *then(account)]
+    writes = [*(("DEL", name) for name in forget), *then(account, succeeded(account.id, METHODS, remember, facts))]
     if not c.directory.holds_password(account.id, account.password_hash, then=writes):
         raise AccountUnavailable()
     return signed_in(c, facts, account, METHODS, remember, tried.address, confirmed=True)
@@ -132,5 +136,10 @@ def signed_in(c: Collaborators, facts: Facts, account: Account, methods: tuple[s
     it again.
     """
     cookie = c.devices.remember(facts.device_cookie, account.id)
-    c.audit("login.succeeded", account=account.id, methods=list(methods), remember=remember, ip=facts.client)
+    c.audit("login.succeeded", **succeeded(account.id, methods, remember, facts))
     return SignedIn(account.id, methods, remember, address, cookie, account if confirmed else None)
+
+
+def succeeded(account_id: str, methods: tuple[str, ...], remember: bool, facts: Facts) -> dict[str, Any]:
+    """The fields of a sign-in's ``login.succeeded`` audit line."""
+    return {"account": account_id, "methods": list(methods), "remember": remember, "ip": facts.client}
