@@ -98,6 +98,12 @@ def written_ahead(event: str, account_id: str) -> Iterator[None]:
         _AHEAD.reset(token)
 
 
+def written_by_caller(event: str, account_id: str) -> bool:
+    """Whether the entry of ``event`` for ``account_id`` is being written by its caller's own step
+    (:func:`written_ahead`): the audit hook has nothing to add."""
+    return _AHEAD.get() == (event, account_id)
+
+
 #: The entry a step writes itself (:func:`written_ahead`): (event, account id), for this context only.
 _AHEAD: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("history_ahead", default=None)
 
@@ -115,7 +121,7 @@ class History:
         """Keep the audit event ``event`` in its account's history when it is one the history keeps (and
         its caller did not write it itself, :func:`written_ahead`)."""
         account_id = account_of(fields)
-        if account_id is None or _AHEAD.get() == (event, account_id):
+        if account_id is None or written_by_caller(event, account_id):
             return
         writes = self.writes(event, fields)
         if not writes or not self._first_refusal(event, account_id):

@@ -25,7 +25,7 @@ log = logging.getLogger("gateway.support")
 def record(event: str, fields: Mapping[str, Any]) -> None:
     """Keep ``event`` in its account's history. Never raises for Redis: the event already happened."""
     account_id = history.account_of(fields)
-    if event not in history.EVENTS or account_id is None:
+    if event not in history.EVENTS or account_id is None or history.written_by_caller(event, account_id):
         return
     if "ip" in fields and has_request_context():
         fields = {**fields, **browser(account_id)}
