@@ -211,3 +211,20 @@ def test_a_refused_step_writes_no_sign_in_to_the_history(app, browser, camille, 
                         MeanwhileHasher(passwords.hasher, lambda: directory.disable(camille.id)))
     assert browser.sign_in(EMAIL).location.endswith("/login")
     assert sign_ins(redis_client, camille.id) == []
+
+
+def test_the_page_of_a_wrong_password_carries_a_token_for_the_next_try(browser, camille):
+    wrong = browser.sign_in(EMAIL, "not the password")
+    assert wrong.status_code == 200 and "Mot de passe incorrect." in browser.text(wrong)
+    answer = browser.submit("/login/password", {"password": PASSWORD}, page=wrong)
+    assert answer.status_code == 302 and answer.location.endswith("/account")
+    assert browser.signed_in()
+
+
+def test_a_password_posted_without_the_pages_token_is_refused(browser, camille, redis_client):
+    page = browser.get("/login")
+    browser.submit("/login", {"email": EMAIL}, page=page)
+    for token in ({}, {"csrf_token": "forged"}):
+        answer = browser.post("/login/password", {"password": PASSWORD, **token})
+        assert answer.status_code == 400 and "Page expirée" in browser.text(answer)
+    assert not signed_in_sessions(redis_client, camille.id) and not browser.signed_in()
