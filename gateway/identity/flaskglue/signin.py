@@ -34,8 +34,8 @@ from ..signin.codes import EndedLink
 from ..signin.password import Attempt
 from ..signin.errors import AccountUnavailable
 from ..signin.context import Collaborators, Facts, Flow, Pending, SignedIn
-from .current import DESTINATION, client_address, signed_in_session_id
 from ..sessions import AUTH
+from .current import DESTINATION, client_address, signed_in_session_id
 from .logout import end_account_sessions, session_renewed
 from .session_interface import ServerSession
 from .user import User
@@ -160,9 +160,9 @@ def check_password(tried: Attempt, secret: str, remember: bool) -> Landing:
     """Step 2 (:func:`..signin.password.check_attempt`): once the hash matched, the session is prepared
     under its new id and written by the step's last check, in the same atomic step (one round trip
     after the hash); the session interface then only sets its cookie
-    (:meth:`~.session_interface.ServerSession.written`), and the audit hook's history entry of the sign-in
-    is written with them (:func:`~gateway.identity.history.written_ahead`). Refused (AccountUnavailable, or Redis away),
-    the session is put back as it was: nothing of the sign-in is kept.
+    (:meth:`~.session_interface.ServerSession.written`), and the audit hook's history entry of the
+    sign-in is written with them (:func:`~gateway.identity.history.written_ahead`). Refused
+    (AccountUnavailable, or Redis away), the session is put back as it was: nothing of the sign-in is kept.
 
     Signing in again as the account already signed in (SAML ForceAuthn, OIDC prompt=login) starts the
     session after the step, as the other ways in do (:func:`start_session`: the parties follow).

@@ -6,8 +6,9 @@ device cookie names the account (OWASP device cookies, see :mod:`..throttle`).
 The step reads what it needs before the (slow, memory-hard) hash in one round trip
 (:func:`attempt`: the pending account and the throttle's counters), and once the hash
 matched, checks again in one atomic step that the account is still active with that
-hash while clearing its failures (:meth:`~gateway.accounts.directory.Directory.holds_password`):
-an account disabled or given a new password during the verify is refused.
+hash while clearing its failures and making the caller's writes (the new session, its history
+entry: :meth:`~gateway.accounts.directory.Directory.holds_password`): an account disabled or given a
+new password during the verify is refused, and nothing of the sign-in is written.
 """
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ def check_attempt(c: Collaborators, tried: Attempt, password: str, remember: boo
     if c.passwords.needs_rehash(account.password_hash):
         account = c.directory.set_password_hash(account.id, c.passwords.hash(password))
     forget = () if tried.verdict.clean else c.throttle.own_counters(account.id, facts.client, tried.device)
-    writes = [*(("DEL", name) for name in forget), *then(account, succeeded(account.id, METHODS, remember, facts))]
+    audited = succeeded(account.id, METHODS, remember, facts)
+    writes = [*(("DEL", name) for name in forget), *then(account, audited)]
     if not c.directory.holds_password(account.id, account.password_hash, then=writes):
         raise AccountUnavailable()
     return signed_in(c, facts, account, METHODS, remember, tried.address, confirmed=True)
