@@ -34,6 +34,8 @@ from .inprocess import counting, time_pieces
 PIECES = (
     ("gateway.identity.flaskglue.session_interface", "RedisSessionInterface", "open_session"),
     ("gateway.identity.flaskglue.signin", None, "password_attempt"),
+    ("flask_wtf.csrf", "CSRFProtect", "protect"),
+    ("gateway.web.forms", "RevealableForm", "__init__"),
     ("flask_wtf.form", "FlaskForm", "validate_on_submit"),
     ("gateway.identity.signin.password", None, "_verified"),
     ("gateway.accounts.directory", "Directory", "holds_password"),

@@ -33,7 +33,7 @@ import json
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import redis
 from redis.client import Pipeline
@@ -133,12 +133,21 @@ return redis.call('HGETALL', ARGV[2] .. id)
 #: A sign-in's last check once its password hash matched: the account is still active with that hash
 #: (neither disabled nor given another password meanwhile), and only then are KEYS[2..] deleted (what
 #: the sign-in clears: its throttle counters), atomically. KEYS[1]: the account. ARGV[1]: the hash.
+#: KEYS[1]: the account; KEYS[2..]: the key of each write. ARGV[1]: the hash that matched; then per write
+#: its number of arguments, its command, its arguments (:data:`Write`, its key moved to KEYS).
 _HOLDS_PASSWORD = """
 local found = redis.call('HMGET', KEYS[1], 'status', 'password_hash')
 if found[1] ~= 'active' or found[2] ~= ARGV[1] then return 0 end
-if #KEYS > 1 then redis.call('DEL', unpack(KEYS, 2)) end
+local at = 2
+for k = 2, #KEYS do
+  local count = tonumber(ARGV[at])
+  redis.call(ARGV[at + 1], KEYS[k], unpack(ARGV, at + 2, at + 1 + count))
+  at = at + 2 + count
+end
 return 1
 """
+#: One Redis write: the command, its key, its arguments (``("DEL", key)``, ``("SET", key, value, "EX", 60)``).
+Write = tuple[Any, ...]
 
 _RETRIES = 20
 
@@ -178,12 +187,16 @@ class Directory:
         """The account of an account hash as Redis answered it (None when empty: no such account)."""
         return from_hash(fields) if fields else None
 
-    def holds_password(self, account_id: str, password_hash: str, *, then_delete: Sequence[str] = ()) -> bool:
-        """Whether the account is active with ``password_hash`` now; only then are ``then_delete`` deleted,
-        in the same atomic step (one script, :data:`_HOLDS_PASSWORD`): a sign-in's last check after the
-        (slow) hash matched, so that an account disabled or given a new password meanwhile is refused."""
-        keys = [Store.user_key(account_id), *then_delete]
-        return bool(self._holds_password(keys=keys, args=[password_hash]))
+    def holds_password(self, account_id: str, password_hash: str, *, then: Sequence[Write] = ()) -> bool:
+        """Whether the account is active with ``password_hash`` now; only then are the writes ``then`` made,
+        in order, in the same atomic step (one script, :data:`_HOLDS_PASSWORD`): a sign-in's last check
+        after the (slow) hash matched, so that an account disabled or given a new password meanwhile is
+        refused and nothing of the sign-in is written (its failures cleared, its session, its history)."""
+        keys, args = [Store.user_key(account_id)], [password_hash]
+        for command, name, *arguments in then:
+            keys.append(name)
+            args += [len(arguments), command, *arguments]
+        return bool(self._holds_password(keys=keys, args=args))
 
     def find_by_email(self, address: str) -> Account | None:
         """The account owning ``address`` (any of its addresses), in one round trip.

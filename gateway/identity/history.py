@@ -18,12 +18,16 @@ against the account's addresses when it shows them.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
+import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from ..accounts.directory import Write
 from ..config import SupportSettings
 from ..store import Store, key
 
@@ -74,6 +78,36 @@ def entry_of(event: str, fields: Mapping[str, Any], at: float) -> Entry | None:
     return Entry(int(at), event, kept)
 
 
+def browser_fields(agent: str, device: str | None) -> dict[str, Any]:
+    """What an entry says of the browser an event came from: its user agent, whether its known-device
+    cookie names the account (``device``: the device id it names, None), and a short reference to that
+    device (a hash of its id, never the cookie)."""
+    return {"agent": agent, "known_device": device is not None,
+            "device": hashlib.sha256(device.encode()).hexdigest()[:8] if device else ""}
+
+
+@contextlib.contextmanager
+def written_ahead(event: str, account_id: str) -> Iterator[None]:
+    """Inside, :meth:`History.record` of ``event`` for ``account_id`` writes nothing: the caller writes
+    that entry itself, with its own atomic step (:meth:`History.writes`; a password sign-in's last check
+    after the hash), and audits the event once that step succeeded."""
+    token = _AHEAD.set((event, account_id))
+    try:
+        yield
+    finally:
+        _AHEAD.reset(token)
+
+
+def written_by_caller(event: str, account_id: str) -> bool:
+    """Whether the entry of ``event`` for ``account_id`` is being written by its caller's own step
+    (:func:`written_ahead`): the audit hook has nothing to add."""
+    return _AHEAD.get() == (event, account_id)
+
+
+#: The entry a step writes itself (:func:`written_ahead`): (event, account id), for this context only.
+_AHEAD: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("history_ahead", default=None)
+
+
 class History:
     """The capped, expiring list of each account's recent activity."""
 
@@ -84,23 +118,35 @@ class History:
         self.clock = clock
 
     def record(self, event: str, fields: Mapping[str, Any]) -> None:
-        """Keep the audit event ``event`` in its account's history when it is one the history keeps."""
+        """Keep the audit event ``event`` in its account's history when it is one the history keeps (and
+        its caller did not write it itself, :func:`written_ahead`)."""
+        account_id = account_of(fields)
+        if account_id is None or written_by_caller(event, account_id):
+            return
+        writes = self.writes(event, fields)
+        if not writes or not self._first_refusal(event, account_id):
+            return
+        pipe = self.store.redis.pipeline(transaction=False)  # one round trip; nothing here needs MULTI
+        for command in writes:
+            pipe.execute_command(*command)
+        pipe.execute()
+
+    def writes(self, event: str, fields: Mapping[str, Any]) -> list[Write]:
+        """The commands that keep ``event``'s entry (none when the history does not keep it): pushed first,
+        the list capped, its TTL renewed."""
         entry = entry_of(event, fields, self.clock())
         account_id = account_of(fields)
-        if entry is None or account_id is None or not self._first_refusal(entry, account_id):
-            return
+        if entry is None or account_id is None:
+            return []
         name = key("history", account_id)
         value = json.dumps({"at": entry.at, "event": entry.event, **entry.fields}, separators=(",", ":"),
                            default=str)
-        pipe = self.store.redis.pipeline(transaction=False)  # one round trip; nothing here needs MULTI
-        pipe.lpush(name, value)
-        pipe.ltrim(name, 0, self.settings.history_size - 1)
-        pipe.expire(name, self.settings.history_days * 86400)
-        pipe.execute()
+        return [("LPUSH", name, value), ("LTRIM", name, 0, self.settings.history_size - 1),
+                ("EXPIRE", name, self.settings.history_days * 86400)]
 
-    def _first_refusal(self, entry: Entry, account_id: str) -> bool:
+    def _first_refusal(self, event: str, account_id: str) -> bool:
         """False for a ``limit.refused`` within :data:`REFUSAL_EVERY` of the last one kept for the account."""
-        if entry.event != "limit.refused":
+        if event != "limit.refused":
             return True
         return bool(self.store.redis.set(key("history-refused", account_id), "1", nx=True, ex=REFUSAL_EVERY))
 

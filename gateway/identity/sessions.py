@@ -20,8 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from redis.client import Pipeline
-
+from ..accounts.directory import Write
 from ..config import SessionSettings
 from ..store import Store, key
 from .parties import Parties
@@ -131,9 +130,7 @@ class SessionStore:
 
         A new signed-in session is indexed under its account, and the record of the id it
         replaces (``replacing``: a sign-in changes the id, against fixation) is deleted, in the
-        same round trip (MULTI) as the write. Every write of a signed-in session gives the record
-        of its parties (:class:`~gateway.identity.parties.Parties`) the session's TTL and a minute:
-        a session kept alive on other pages never outlives the list of SPs and RPs its logout tells.
+        same round trip (MULTI) as the write (:meth:`writes`).
         """
         ttl = self.ttl_for(data)
         if ttl <= 0:
@@ -141,19 +138,36 @@ class SessionStore:
             if replacing:
                 self.delete(replacing)
             return False
-        payload = json.dumps(data, separators=(",", ":"))
-        auth = data.get(AUTH)
-        if not replacing and not auth:
+        if not replacing and not data.get(AUTH):
+            payload = json.dumps(data, separators=(",", ":"))
             return bool(self.store.redis.set(key("session", sid), payload, ex=ttl, nx=new, xx=not new))
         pipe = self.store.redis.pipeline()
-        if replacing:
-            pipe.delete(key("session", replacing))
-        pipe.set(key("session", sid), payload, ex=ttl, nx=new, xx=not new)
-        if auth and new:
-            self._index(pipe, auth["account"], sid)
-        if auth:  # the SPs and RPs it was handed to outlive it, however long it is kept alive (SLO)
-            pipe.expire(Parties.key(sid), ttl + TOUCH_INTERVAL)
+        for command in self.writes(sid, data, new=new, replacing=replacing, ttl=ttl):
+            pipe.execute_command(*command)
         return bool(pipe.execute()[1 if replacing else 0])
+
+    def writes(self, sid: str, data: Mapping[str, Any], *, new: bool, replacing: str | None = None,
+               ttl: int | None = None) -> list[Write]:
+        """The commands that write the record (:meth:`save` sends them in one MULTI; a sign-in's last
+        check sends them in its own script, :meth:`~gateway.accounts.directory.Directory.holds_password`):
+        the record of ``replacing`` deleted, the record set (``new``: only if absent, else only if
+        present), a new signed-in session indexed under its account. Every write of a signed-in session
+        gives the record of its parties (:class:`~gateway.identity.parties.Parties`) the session's TTL
+        and a minute: a session kept alive on other pages never outlives the list of SPs and RPs its
+        logout tells. Raises ValueError when the data's lifetime is over (``ttl`` <= 0)."""
+        ttl = self.ttl_for(data) if ttl is None else ttl
+        if ttl <= 0:
+            raise ValueError("the session's lifetime is over")
+        payload = json.dumps(data, separators=(",", ":"))
+        found: list[Write] = [("DEL", key("session", replacing))] if replacing else []
+        found.append(("SET", key("session", sid), payload, "EX", ttl, "NX" if new else "XX"))
+        auth = data.get(AUTH)
+        if auth and new:
+            index = key("account-sessions", auth["account"])
+            found += [("SADD", index, sid), ("EXPIRE", index, self.settings.remember_days * 86400 + 86400)]
+        if auth:  # the SPs and RPs it was handed to outlive it, however long it is kept alive (SLO)
+            found.append(("EXPIRE", Parties.key(sid), ttl + TOUCH_INTERVAL))
+        return found
 
     def delete(self, sid: str, data: Mapping[str, Any] | None = None) -> None:
         pipe = self.store.redis.pipeline()
@@ -196,12 +210,9 @@ class SessionStore:
 
     def index(self, account_id: str, sid: str) -> None:
         pipe = self.store.redis.pipeline()
-        self._index(pipe, account_id, sid)
-        pipe.execute()
-
-    def _index(self, pipe: Pipeline, account_id: str, sid: str) -> None:
         pipe.sadd(key("account-sessions", account_id), sid)
         pipe.expire(key("account-sessions", account_id), self.settings.remember_days * 86400 + 86400)
+        pipe.execute()
 
     def touch(self, data: dict[str, Any]) -> bool:
         """Refresh last-seen (and so the idle TTL) when it is stale. True when changed."""

@@ -8,7 +8,6 @@ that device, so that "Activité récente" and support can tell devices apart.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +25,7 @@ log = logging.getLogger("gateway.support")
 def record(event: str, fields: Mapping[str, Any]) -> None:
     """Keep ``event`` in its account's history. Never raises for Redis: the event already happened."""
     account_id = history.account_of(fields)
-    if event not in history.EVENTS or account_id is None:
+    if event not in history.EVENTS or account_id is None or history.written_by_caller(event, account_id):
         return
     if "ip" in fields and has_request_context():
         fields = {**fields, **browser(account_id)}
@@ -37,14 +36,10 @@ def record(event: str, fields: Mapping[str, Any]) -> None:
 
 
 def browser(account_id: str) -> dict[str, Any]:
-    """This request's browser: user agent, whether its known-device cookie names the account, and a short
-    reference to that device (a hash of its id, never the cookie)."""
+    """This request's browser (:func:`gateway.identity.history.browser_fields`): user agent, whether its
+    known-device cookie names the account, and a short reference to that device."""
     device = services.devices().device_for(request.cookies.get(devices.COOKIE), account_id)
-    return {
-        "agent": request.headers.get("User-Agent", ""),
-        "known_device": device is not None,
-        "device": hashlib.sha256(device.encode()).hexdigest()[:8] if device else "",
-    }
+    return history.browser_fields(request.headers.get("User-Agent", ""), device)
 
 
 def mail_fate(message_id: str) -> str | None:

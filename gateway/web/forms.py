@@ -7,11 +7,33 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.csrf.core import CSRFTokenField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 from wtforms.widgets import PasswordInput
 
 #: The name of the "Afficher" button of a password field (templates/_forms.html, password_input).
 REVEAL = "reveal"
+
+
+class _TokenWhenRendered(CSRFTokenField):
+    """The CSRF token field, its token made when the form is rendered rather than when it is built: a POST
+    that leads elsewhere (a sign-in's redirect) makes none (an itsdangerous signature, ~0.1 ms with the
+    caches a password hash just emptied). The token is checked as before (Flask-WTF's CSRFProtect, on
+    every POST, before the view)."""
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        HiddenField.process(self, *args, **kwargs)
+
+    def _value(self) -> str:
+        if self.current_token is None:
+            self.current_token = self.csrf_impl.generate_csrf_token(self)
+        return str(self.current_token)
+
+
+class _TokenWhenRenderedCSRF(FlaskForm.Meta.csrf_class):  # type: ignore[name-defined,misc]
+    """Flask-WTF's CSRF for a form, with :class:`_TokenWhenRendered` as its field."""
+
+    field_class = _TokenWhenRendered
 
 
 class RevealableForm(FlaskForm):
@@ -21,6 +43,9 @@ class RevealableForm(FlaskForm):
     the form then never validates (nothing is done, nothing is counted) and comes back as typed,
     that field in clear (``shown``). With JavaScript the button switches the field in place.
     """
+
+    class Meta:
+        csrf_class = _TokenWhenRenderedCSRF
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -39,15 +39,16 @@ def last_email() -> str:
         return ""
 
 
-def finish() -> Response:
-    """After sign-in: back to where the person came from.
+def finish(landing: signin.Landing | None = None) -> Response:
+    """After sign-in (``landing``: where the sign-in leads; None: a browser already signed in): back to
+    where the person came from.
 
     The address used is remembered for the address step only with "Se souvenir de moi" (a shared
     computer must not keep it), as long as the session may last; without it, any earlier one is forgotten.
     """
-    target = session.pop("next", None)
+    target = landing.target if landing is not None else session.pop("next", None)
     response = redirect(target if is_local_url(target) else url_for("account.overview"))
-    used = session.pop("last_email", None)
+    used = landing.address if landing is not None else None
     if used and (session.get(AUTH) or {}).get("remember"):
         settings = services.settings()
         response.set_cookie(LAST_EMAIL_COOKIE, _signer().dumps(used), max_age=settings.sessions.remember_days * 86400,
@@ -185,8 +186,7 @@ def password() -> Response | str:
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            signin.check_password(tried, form.password.data, form.remember.data)
-            return finish()
+            return finish(signin.check_password(tried, form.password.data, form.remember.data))
         except errors.AccountUnavailable:  # disabled, or another password set, during the check
             return redirect(url_for("login.address"))
         except errors.WrongPassword:
@@ -219,9 +219,8 @@ def code() -> Response | str:
     form, spent = CodeForm(flow=(session.get("flow") or {}).get("id")), False
     if form.validate_on_submit():
         try:
-            signin.sign_in_with_code(form.flow.data, form.code.data, form.remember.data,
-                                     bool(form.confirmed.data))
-            return finish()
+            return finish(signin.sign_in_with_code(form.flow.data, form.code.data, form.remember.data,
+                                                   bool(form.confirmed.data)))
         except errors.LinkFromElsewhere:
             pass  # the page says whose account it opens, and asks to confirm
         except CODE_REFUSALS as exc:
@@ -248,9 +247,8 @@ def activation() -> Response | str:
     form, spent = ActivationForm(flow=(session.get("flow") or {}).get("id")), False
     if form.validate_on_submit():
         try:
-            signin.activate(form.flow.data, form.code.data, form.password.data, form.remember.data,
-                            bool(form.confirmed.data))
-            return finish()
+            return finish(signin.activate(form.flow.data, form.code.data, form.password.data,
+                                          form.remember.data, bool(form.confirmed.data)))
         except errors.LinkFromElsewhere:
             pass
         except errors.PasswordRejected as exc:

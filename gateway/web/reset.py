@@ -51,14 +51,14 @@ def form(token: str) -> Response | str:
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            signin.reset_password(token, form.password.data, form.remember.data)
+            landing = signin.reset_password(token, form.password.data, form.remember.data)
         except errors.PasswordRejected as exc:
             form.password.errors.extend(policy_messages(exc.problems))
         except InvalidCode:
             return _ended(token)
         else:
             session["notice"] = _("Votre mot de passe a été modifié. Vos autres sessions ont été fermées.")
-            return finish()
+            return finish(landing)
     return render_template("reset/form.html", form=form, email=target.primary_email)
 
 

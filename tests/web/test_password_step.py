@@ -3,12 +3,15 @@ check once the (slow) hash matched — an account disabled, or given another pas
 was being checked is not signed in."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench.meter import monitored, sent_and_scripted
 from gateway.accounts.passwords import Passwords
 from gateway.config import PasswordSettings
-from gateway.store import key
+from gateway.identity.flaskglue.logout import end_account_sessions
+from gateway.store import Store, key
 from tests.conftest import PASSWORD, Browser
 
 EMAIL = "camille@univ-exemple.fr"
@@ -44,8 +47,8 @@ def signed_in_sessions(redis_client, account_id: str) -> set[str]:
     return set(redis_client.smembers(key("account-sessions", account_id)))
 
 
-def test_a_password_sign_in_reads_once_before_the_hash_and_writes_twice_after(app, browser, camille,
-                                                                             redis_client):
+def test_a_password_sign_in_reads_once_before_the_hash_and_writes_once_after(app, browser, camille,
+                                                                            redis_client):
     Browser(app.test_client()).sign_in(EMAIL)  # another browser: every script loaded (once per Redis)
     page = browser.get("/login")
     browser.submit("/login", {"email": EMAIL}, page=page)
@@ -56,13 +59,14 @@ def test_a_password_sign_in_reads_once_before_the_hash_and_writes_twice_after(ap
     sent, inside = sent_and_scripted(seen)
     # before the hash: the session; the account with the throttle's counters (pair, account, client) in
     # one pipeline; the per-client limit (the limits library: a script per window). After: the account
-    # checked again with the hash that matched (a script), the history entry, the session under its new
-    # id (MULTI: with the index's and the SPs' record's TTL, which every write of a signed-in session renews)
-    assert sent == ["GET", "HGETALL", "HMGET", "HMGET", "HMGET", "EVALSHA", "EVALSHA",
-                    "EVALSHA", "LPUSH", "LTRIM", "EXPIRE",
-                    "MULTI", "DEL", "SET", "SADD", "EXPIRE", "EXPIRE", "EXEC"], sent
-    # the limit's counters; the account's status and hash
-    assert inside == ["INCRBY", "INCRBY", "HMGET"], inside
+    # checked again with the hash that matched, the session under its new id and the history entry
+    # written by the same script: one round trip
+    assert sent == ["GET", "HGETALL", "HMGET", "HMGET", "HMGET", "EVALSHA", "EVALSHA", "EVALSHA"], sent
+    # the limit's counters; the account's status and hash, then the old record deleted, the new one
+    # written and indexed, with the index's and the SPs' record's TTL (every write of a signed-in
+    # session renews it), the history entry pushed, the list capped, its TTL renewed
+    assert inside == ["INCRBY", "INCRBY", "HMGET", "DEL", "SET", "SADD", "EXPIRE", "EXPIRE",
+                      "LPUSH", "LTRIM", "EXPIRE"], inside
     assert browser.signed_in()
 
 
@@ -115,3 +119,112 @@ def test_a_hash_made_with_other_parameters_is_rehashed_and_the_sign_in_goes_on(a
     rehashed = app.extensions["gateway.directory"].get(account.id).password_hash
     assert rehashed != older and not app.extensions["gateway.passwords"].needs_rehash(rehashed)
     assert len(signed_in_sessions(redis_client, account.id)) == 1
+
+
+def session_id(browser) -> str:
+    return browser.client.get_cookie("uness_session").value
+
+
+def test_the_session_the_step_writes_is_under_a_new_id_indexed_and_remembered(app, browser, camille,
+                                                                              redis_client):
+    browser.submit("/login", {"email": EMAIL}, form_page="/login")
+    before = session_id(browser)
+    answer = browser.submit("/login/password", {"password": PASSWORD, "remember": "y"})
+    assert answer.status_code == 302 and answer.location.endswith("/account")
+    after = session_id(browser)
+    assert after != before and redis_client.get(key("session", before)) is None  # no fixation
+    assert signed_in_sessions(redis_client, camille.id) == {after}  # end_account_sessions finds it
+    days = app.extensions["gateway.settings"].sessions.remember_days * 86400
+    assert days - 60 <= redis_client.ttl(key("session", after)) <= days
+    assert browser.signed_in()
+    with app.app_context():  # what a password change elsewhere, SCIM or support call
+        assert end_account_sessions(camille.id, reason="account.disabled") == 1
+    assert redis_client.get(key("session", after)) is None and not browser.signed_in()
+
+
+def test_a_sign_in_refused_after_its_hash_keeps_the_browsers_session_as_it_was(app, browser, camille,
+                                                                              redis_client, monkeypatch):
+    passwords = app.extensions["gateway.passwords"]
+    directory = app.extensions["gateway.directory"]
+    monkeypatch.setattr(passwords, "hasher",
+                        MeanwhileHasher(passwords.hasher, lambda: directory.disable(camille.id)))
+    browser.submit("/login", {"email": EMAIL}, form_page="/login")
+    before = session_id(browser)
+    kept = redis_client.get(key("session", before))
+    answer = browser.submit("/login/password", {"password": PASSWORD, "remember": "y"})
+    assert answer.status_code == 302 and answer.location.endswith("/login")
+    assert "uness_session=" not in " ".join(answer.headers.getlist("Set-Cookie"))  # no new id handed out
+    assert "uness_device=" not in " ".join(answer.headers.getlist("Set-Cookie"))
+    assert session_id(browser) == before and redis_client.get(key("session", before)) == kept
+    assert [k for k in redis_client.keys(key("session", "*"))] == [key("session", before)]
+    assert not signed_in_sessions(redis_client, camille.id)
+
+
+def test_a_redis_error_in_the_last_check_signs_nobody_in(app, browser, camille, redis_client, monkeypatch):
+    """The account's record replaced by a value of another type while the hash is checked: the script
+    fails (WRONGTYPE) before writing anything, the answer is the error page, and no session is signed in."""
+    passwords = app.extensions["gateway.passwords"]
+    account_key = Store.user_key(camille.id)
+    assert redis_client.type(account_key) == "hash"
+
+    def break_the_account() -> None:
+        redis_client.delete(account_key)
+        redis_client.set(account_key, "not a hash", ex=60)
+
+    monkeypatch.setattr(passwords, "hasher", MeanwhileHasher(passwords.hasher, break_the_account))
+    browser.submit("/login", {"email": EMAIL}, form_page="/login")
+    before = session_id(browser)
+    answer = browser.submit("/login/password", {"password": PASSWORD})
+    assert answer.status_code == 500 and "Traceback" not in browser.text(answer)
+    assert session_id(browser) == before
+    assert [k for k in redis_client.keys(key("session", "*"))] == [key("session", before)]
+    assert not signed_in_sessions(redis_client, camille.id)
+    redis_client.delete(account_key)
+    assert not browser.signed_in()
+
+
+def sign_ins(redis_client, account_id: str) -> list[dict]:
+    entries = [json.loads(raw) for raw in redis_client.lrange(key("history", account_id), 0, -1)]
+    return [e for e in entries if e["event"] == "login.succeeded"]
+
+
+def test_the_step_writes_the_sign_ins_history_entry_once_as_the_audit_hook_would(app, camille, redis_client):
+    laptop = Browser(app.test_client())
+    laptop.client.environ_base["HTTP_USER_AGENT"] = "Laptop/1.0"
+    assert laptop.sign_in(EMAIL).status_code == 302
+    first = sign_ins(redis_client, camille.id)
+    assert len(first) == 1
+    assert {k: v for k, v in first[0].items() if k != "at"} == {
+        "event": "login.succeeded", "ip": "127.0.0.1", "agent": "Laptop/1.0", "known_device": False,
+        "methods": ["pwd"]}
+    laptop.submit("/logout", form_page="/logout")
+    assert laptop.sign_in(EMAIL).status_code == 302  # again: the browser is now a known device
+    again = sign_ins(redis_client, camille.id)
+    assert len(again) == 2 and again[0]["known_device"] is True and len(again[0]["device"]) == 8
+    assert again[1] == first[0]
+
+
+def test_a_refused_step_writes_no_sign_in_to_the_history(app, browser, camille, redis_client, monkeypatch):
+    passwords = app.extensions["gateway.passwords"]
+    directory = app.extensions["gateway.directory"]
+    monkeypatch.setattr(passwords, "hasher",
+                        MeanwhileHasher(passwords.hasher, lambda: directory.disable(camille.id)))
+    assert browser.sign_in(EMAIL).location.endswith("/login")
+    assert sign_ins(redis_client, camille.id) == []
+
+
+def test_the_page_of_a_wrong_password_carries_a_token_for_the_next_try(browser, camille):
+    wrong = browser.sign_in(EMAIL, "not the password")
+    assert wrong.status_code == 200 and "Mot de passe incorrect." in browser.text(wrong)
+    answer = browser.submit("/login/password", {"password": PASSWORD}, page=wrong)
+    assert answer.status_code == 302 and answer.location.endswith("/account")
+    assert browser.signed_in()
+
+
+def test_a_password_posted_without_the_pages_token_is_refused(browser, camille, redis_client):
+    page = browser.get("/login")
+    browser.submit("/login", {"email": EMAIL}, page=page)
+    for token in ({}, {"csrf_token": "forged"}):
+        answer = browser.post("/login/password", {"password": PASSWORD, **token})
+        assert answer.status_code == 400 and "Page expirée" in browser.text(answer)
+    assert not signed_in_sessions(redis_client, camille.id) and not browser.signed_in()

@@ -75,6 +75,8 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.account_fields: tuple[str, dict[str, str]] | None = None
         #: For a view marked :func:`session_opened_in_view`, until it opens it (:func:`open_in_view`).
         self.awaiting_view = False
+        #: The request wrote the record itself (:meth:`written`): its cookie is still to be set.
+        self.cookie_due = False
 
     def regenerate(self) -> None:
         """A new id for the same data; the old record is deleted when the response is saved."""
@@ -83,6 +85,23 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.sid = new_session_id()
         self.new = True
         self.modified = True
+
+    def written(self) -> None:
+        """The request wrote the record as it is now, under its id, the replaced one deleted
+        (:meth:`SessionStore.writes`, sent with a sign-in's last check in one script): saved again
+        only if it changes after this; its cookie is set with the response."""
+        self.new, self.old_sid, self.modified, self.cookie_due = False, None, False, True
+
+    def restore_point(self) -> Callable[[], None]:
+        """What puts the session back as it is now (data, id, what its save would do): a sign-in
+        refused after the session was prepared for it."""
+        data, state = dict(self), (self.sid, self.new, self.old_sid, self.modified, self.cookie_due)
+
+        def restore() -> None:
+            self.clear()
+            self.update(data)
+            self.sid, self.new, self.old_sid, self.modified, self.cookie_due = state
+        return restore
 
     @property
     def permanent(self) -> bool:  # type: ignore[override]
@@ -221,7 +240,7 @@ class RedisSessionInterface(SessionInterface):
             response.delete_cookie(self.cookie_name, path="/")
             self._delete_saml_cookie(response)
             return
-        if session.new or session.modified:
+        if session.new or session.modified or session.cookie_due:
             max_age = self.sessions.ttl_for(session) if session.permanent else None
             response.set_cookie(
                 self.cookie_name, session.sid, max_age=max_age, path="/", httponly=True,

@@ -11,19 +11,22 @@ known-device cookie. Each function calls one rule; the errors are the rules'
 """
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any, cast
 
 from flask import after_this_request, current_app, request, session, url_for
 from flask_babel import get_locale
-from flask_login import login_user
+from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
 from ... import services
 from ...accounts.emails import mask_email
+from ...accounts.directory import Write
 from ...accounts.models import Account
 from ...logs import audit
 from ...mail import send_mail
-from .. import devices
+from .. import devices, history
 from ..signin import address as address_step
 from ..signin import account_addresses, account_sessions, codes, limits, password, reset
 from ..signin.address import Identified
@@ -31,8 +34,10 @@ from ..signin.codes import EndedLink
 from ..signin.password import Attempt
 from ..signin.errors import AccountUnavailable
 from ..signin.context import Collaborators, Facts, Flow, Pending, SignedIn
+from ..sessions import AUTH
 from .current import DESTINATION, client_address, signed_in_session_id
 from .logout import end_account_sessions, session_renewed
+from .session_interface import ServerSession
 from .user import User
 
 PENDING = "login"  # session key: the account chosen at the address step
@@ -151,9 +156,39 @@ def password_attempt() -> Attempt | None:
     return found
 
 
-def check_password(tried: Attempt, secret: str, remember: bool) -> None:
-    """Step 2 (:func:`..signin.password.check_attempt`), then the session starts."""
-    start_session(password.check_attempt(collaborators(), tried, secret, remember))
+def check_password(tried: Attempt, secret: str, remember: bool) -> Landing:
+    """Step 2 (:func:`..signin.password.check_attempt`): once the hash matched, the session is prepared
+    under its new id and written by the step's last check, in the same atomic step (one round trip
+    after the hash); the session interface then only sets its cookie
+    (:meth:`~.session_interface.ServerSession.written`), and the audit hook's history entry of the
+    sign-in is written with them (:func:`~gateway.identity.history.written_ahead`). Refused
+    (AccountUnavailable, or Redis away), the session is put back as it was: nothing of the sign-in is kept.
+
+    Signing in again as the account already signed in (SAML ForceAuthn, OIDC prompt=login) starts the
+    session after the step, as the other ways in do (:func:`start_session`: the parties follow).
+    """
+    if (session.get(AUTH) or {}).get("account") == tried.account.id:
+        return start_session(password.check_attempt(collaborators(), tried, secret, remember))
+    opened = cast(ServerSession, session)
+    restore, landing = opened.restore_point(), []
+
+    def prepared(account: Account, audited: Mapping[str, Any]) -> list[Write]:
+        landing.append(_signed_in_session(account.id, password.METHODS, remember, account))
+        entry = {**audited, **history.browser_fields(tried.facts.user_agent, tried.device)}
+        return [*services.sessions().writes(opened.sid, dict(opened), new=True, replacing=opened.old_sid),
+                *services.history().writes("login.succeeded", entry)]
+
+    try:
+        with history.written_ahead("login.succeeded", tried.account.id):
+            proven = password.check_attempt(collaborators(), tried, secret, remember, then=prepared)
+    except BaseException:
+        if landing:
+            logout_user()
+            restore()
+        raise
+    opened.written()
+    _set_device_cookie(proven.device_cookie)
+    return Landing(landing[0], proven.address)
 
 
 def limit(rule: str, *identifiers: str, account_id: str | None = None, address: str | None = None) -> None:
@@ -187,12 +222,12 @@ def send_code(purpose: str, account: Account, address: str) -> None:
     session[FLOW] = {"purpose": flow.purpose, "id": flow.id, "email": flow.email, "mail": flow.message_id}
 
 
-def sign_in_with_code(flow: str, code: str, remember: bool, confirmed: bool = False) -> None:
-    start_session(codes.sign_in_with_code(collaborators(), facts(), flow, code, remember, confirmed))
+def sign_in_with_code(flow: str, code: str, remember: bool, confirmed: bool = False) -> Landing:
+    return start_session(codes.sign_in_with_code(collaborators(), facts(), flow, code, remember, confirmed))
 
 
-def activate(flow: str, code: str, secret: str, remember: bool, confirmed: bool = False) -> None:
-    start_session(codes.activate(collaborators(), facts(), flow, code, secret, remember, confirmed))
+def activate(flow: str, code: str, secret: str, remember: bool, confirmed: bool = False) -> Landing:
+    return start_session(codes.activate(collaborators(), facts(), flow, code, secret, remember, confirmed))
 
 
 def ended_link(purpose: str, ref: str) -> EndedLink | None:
@@ -247,8 +282,8 @@ def reset_target(token: str) -> Account | None:
     return reset.reset_target(collaborators(), token)
 
 
-def reset_password(token: str, secret: str, remember: bool) -> None:
-    start_session(reset.reset_password(collaborators(), facts(), token, secret, remember))
+def reset_password(token: str, secret: str, remember: bool) -> Landing:
+    return start_session(reset.reset_password(collaborators(), facts(), token, secret, remember))
 
 
 def change_password(account: Account, current: str, new: str) -> Account:
@@ -328,31 +363,48 @@ def end_other_sessions(account: Account) -> int:
 
 # -- a proven sign-in becomes a session ---------------------------------------------------
 
-def start_session(proven: SignedIn) -> None:
-    """Start the SSO session under a new id (no fixation) and set the known-device cookie.
+@dataclasses.dataclass(frozen=True)
+class Landing:
+    """Where a sign-in leads: the local URL kept before it (``next``, None: none) and the address used
+    (the "last address" cookie)."""
+
+    target: str | None
+    address: str
+
+
+def start_session(proven: SignedIn) -> Landing:
+    """Start the SSO session under a new id (no fixation) and set the known-device cookie."""
+    target = _signed_in_session(proven.account_id, proven.methods, proven.remember, proven.account)
+    _set_device_cookie(proven.device_cookie)
+    return Landing(target, proven.address)
+
+
+def _signed_in_session(account_id: str, methods: tuple[str, ...], remember: bool,
+                       account: Account | None) -> str | None:
+    """``flask.session`` signed in as ``account_id`` under a new id, Flask-Login's user logged in; returns
+    the ``next`` URL it kept, taken out of it. ``account``: the account as just confirmed (None: read).
 
     Signing in again as the same account (SAML ForceAuthn, OIDC prompt=login) carries
-    what the protocols recorded over to the new session id.
+    what the protocols recorded over to the new session id. Raises AccountUnavailable (removed).
     """
-    keep = {k: session[k] for k in ("next", DESTINATION) if k in session}
-    previous = (session.get("_auth") or {}).get("account")
+    target, keep = session.get("next"), {DESTINATION: session[DESTINATION]} if DESTINATION in session else {}
+    previous = (session.get(AUTH) or {}).get("account")
     old_sid = getattr(session, "sid", "")
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]
     session.update(keep)
-    if previous == proven.account_id:
+    if previous == account_id:
         services.parties().move(old_sid, session.sid)  # type: ignore[attr-defined]
         session_renewed(old_sid, session.sid)  # type: ignore[attr-defined]
     services.sessions().authenticate(
-        cast(dict[str, Any], session), proven.account_id, proven.methods, remember=proven.remember,
+        cast(dict[str, Any], session), account_id, methods, remember=remember,
         ip=client_address(), user_agent=request.headers.get("User-Agent", ""),
     )
-    account = proven.account or services.directory().get(proven.account_id)
+    account = account or services.directory().get(account_id)
     if account is None:  # removed in between
         raise AccountUnavailable()
     login_user(User(account))
-    session["last_email"] = proven.address  # the view sets the "last address" cookie
-    _set_device_cookie(proven.device_cookie)
+    return target
 
 
 def _set_device_cookie(value: str) -> None:

@@ -6,13 +6,17 @@ device cookie names the account (OWASP device cookies, see :mod:`..throttle`).
 The step reads what it needs before the (slow, memory-hard) hash in one round trip
 (:func:`attempt`: the pending account and the throttle's counters), and once the hash
 matched, checks again in one atomic step that the account is still active with that
-hash while clearing its failures (:meth:`~gateway.accounts.directory.Directory.holds_password`):
-an account disabled or given a new password during the verify is refused.
+hash while clearing its failures and making the caller's writes (the new session, its history
+entry: :meth:`~gateway.accounts.directory.Directory.holds_password`): an account disabled or given a
+new password during the verify is refused, and nothing of the sign-in is written.
 """
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+from ...accounts.directory import Write
 from ...accounts.models import Account
 from ..models import PASSWORD
 from ..throttle import Verdict
@@ -20,6 +24,11 @@ from .address import still_pending
 from .context import Collaborators, Facts, SignedIn
 from .errors import AccountUnavailable, WrongPassword
 from .limits import limit, refuse
+
+#: ``then(account, audited)`` of :func:`check_attempt`: the writes to make with its last check.
+Then = Callable[[Account, Mapping[str, Any]], Sequence[Write]]
+#: How a password sign-in proves itself (the session's methods: SAML AuthnContext, OIDC amr).
+METHODS = (PASSWORD,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +73,15 @@ def _attempt_now(c: Collaborators, facts: Facts, account: Account, address: str)
     return Attempt(account, address, device, c.throttle.check(account.id, facts.client, device), facts)
 
 
-def check_attempt(c: Collaborators, tried: Attempt, password: str, remember: bool) -> SignedIn:
-    """Verify the password (rehashing it when the parameters changed), then confirm the account.
+def check_attempt(c: Collaborators, tried: Attempt, password: str, remember: bool,
+                  then: Then = lambda account, audited: ()) -> SignedIn:
+    """Verify the password (rehashing it when the parameters changed), then confirm the account, making
+    ``then(account, audited)``'s writes with that last check, in the same atomic step (the glue's session
+    under its new id and the history entry of ``login.succeeded``, whose fields ``audited`` are: one
+    round trip after the hash).
 
     Raises TooManyAttempts, WrongPassword, AccountUnavailable (the account was disabled or its
-    password changed while the hash was checked: nothing is signed in, no failure counted).
+    password changed while the hash was checked: nothing is signed in or written, no failure counted).
     """
     account, facts = tried.account, tried.facts
     if not _verified(c, tried, password):
@@ -76,9 +89,11 @@ def check_attempt(c: Collaborators, tried: Attempt, password: str, remember: boo
     if c.passwords.needs_rehash(account.password_hash):
         account = c.directory.set_password_hash(account.id, c.passwords.hash(password))
     forget = () if tried.verdict.clean else c.throttle.own_counters(account.id, facts.client, tried.device)
-    if not c.directory.holds_password(account.id, account.password_hash, then_delete=forget):
+    audited = succeeded(account.id, METHODS, remember, facts)
+    writes = [*(("DEL", name) for name in forget), *then(account, audited)]
+    if not c.directory.holds_password(account.id, account.password_hash, then=writes):
         raise AccountUnavailable()
-    return signed_in(c, facts, account, (PASSWORD,), remember, tried.address, confirmed=True)
+    return signed_in(c, facts, account, METHODS, remember, tried.address, confirmed=True)
 
 
 def try_password(c: Collaborators, facts: Facts, account: Account, password: str, **audited: str) -> bool:
@@ -123,5 +138,10 @@ def signed_in(c: Collaborators, facts: Facts, account: Account, methods: tuple[s
     it again.
     """
     cookie = c.devices.remember(facts.device_cookie, account.id)
-    c.audit("login.succeeded", account=account.id, methods=list(methods), remember=remember, ip=facts.client)
+    c.audit("login.succeeded", **succeeded(account.id, methods, remember, facts))
     return SignedIn(account.id, methods, remember, address, cookie, account if confirmed else None)
+
+
+def succeeded(account_id: str, methods: tuple[str, ...], remember: bool, facts: Facts) -> dict[str, Any]:
+    """The fields of a sign-in's ``login.succeeded`` audit line."""
+    return {"account": account_id, "methods": list(methods), "remember": remember, "ip": facts.client}
