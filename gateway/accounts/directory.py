@@ -167,10 +167,10 @@ class Directory:
     def __init__(self, store: Store, scopes: Collection[str] | None = None) -> None:
         self.store = store
         self.scopes = None if scopes is None else frozenset(scopes)
-        self._save = store.redis.register_script(_SAVE)
-        self._find = store.redis.register_script(_FIND)
-        self._claim = store.redis.register_script(_CLAIM)
-        self._holds_password = store.redis.register_script(_HOLDS_PASSWORD)
+        self._save = store.script(_SAVE)
+        self._find = store.script(_FIND)
+        self._claim = store.script(_CLAIM)
+        self._holds_password = store.script(_HOLDS_PASSWORD)
 
     # -- reading ----------------------------------------------------------------
     def get(self, account_id: str) -> Account | None:
