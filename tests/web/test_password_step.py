@@ -62,11 +62,12 @@ def test_a_password_sign_in_reads_once_before_the_hash_and_writes_once_after(app
     # checked again with the hash that matched, the session under its new id and the history entry
     # written by the same script: one round trip
     assert sent == ["GET", "HGETALL", "HMGET", "HMGET", "HMGET", "EVALSHA", "EVALSHA", "EVALSHA"], sent
-    # the limit's counters; the account's status and hash, then the old record deleted, the new one
+    # the limit's counters; the account's status and hash, the type of the index and the history's list
+    # (a key of another type fails the step before it writes), then the old record deleted, the new one
     # written and indexed, with the index's and the SPs' record's TTL (every write of a signed-in
     # session renews it), the history entry pushed, the list capped, its TTL renewed
-    assert inside == ["INCRBY", "INCRBY", "HMGET", "DEL", "SET", "SADD", "EXPIRE", "EXPIRE",
-                      "LPUSH", "LTRIM", "EXPIRE"], inside
+    assert inside == ["INCRBY", "INCRBY", "HMGET", "TYPE", "TYPE", "TYPE", "DEL", "SET", "SADD", "EXPIRE",
+                      "EXPIRE", "LPUSH", "LTRIM", "EXPIRE"], inside
     assert browser.signed_in()
 
 
@@ -180,6 +181,31 @@ def test_a_redis_error_in_the_last_check_signs_nobody_in(app, browser, camille, 
     assert [k for k in redis_client.keys(key("session", "*"))] == [key("session", before)]
     assert not signed_in_sessions(redis_client, camille.id)
     redis_client.delete(account_key)
+    assert not browser.signed_in()
+
+
+@pytest.mark.parametrize("broken", ["history", "account-sessions"])
+def test_a_key_of_another_type_fails_the_last_check_before_it_writes_anything(app, browser, camille,
+                                                                             redis_client, broken):
+    """A script is not rolled back when one of its commands fails: the account's history (a list) or its
+    sessions' index (a set) holding another type fails the step before its first write — no session
+    under a new id, no index entry, no history entry, the failures not cleared, the old record kept."""
+    assert browser.sign_in(EMAIL, "a wrong guess").status_code == 200
+    failures = set(redis_client.keys(key("throttle", "*")))
+    redis_client.set(key(broken, camille.id), "another type")
+    before = session_id(browser)
+    kept = redis_client.get(key("session", before))
+    answer = browser.submit("/login/password", {"password": PASSWORD}, form_page="/login/password")
+    assert answer.status_code == 500 and "Traceback" not in browser.text(answer)
+    assert "uness_session=" not in " ".join(answer.headers.getlist("Set-Cookie"))
+    assert session_id(browser) == before and redis_client.get(key("session", before)) == kept
+    assert redis_client.keys(key("session", "*")) == [key("session", before)]
+    assert set(redis_client.keys(key("throttle", "*"))) == failures
+    assert redis_client.get(key(broken, camille.id)) == "another type"
+    if broken == "history":
+        assert not redis_client.exists(key("account-sessions", camille.id))
+    else:
+        assert sign_ins(redis_client, camille.id) == []
     assert not browser.signed_in()
 
 
