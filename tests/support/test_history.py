@@ -51,7 +51,8 @@ from gateway.config import SupportSettings
 from gateway.identity import history
 from gateway.store import Store
 
-history_of = history.History(Store(redis.Redis.from_url(sys.argv[1], decode_responses=True)), SupportSettings())
+connection = redis.Redis.from_url(sys.argv[1], decode_responses=True)
+history_of = history.History(Store(connection), SupportSettings())
 inside, other_done = gevent.event.Event(), gevent.event.Event()
 
 def password_step():  # a sign-in's step, between its script and its audit line (written_ahead)
@@ -77,6 +78,7 @@ def test_an_entry_written_ahead_is_skipped_only_in_its_own_greenlet(redis_client
     step's own greenlet once the step is over: the context variable leaks to no other request."""
     where = redis_client.connection_pool.connection_kwargs
     url = f"redis://{where['host']}:{where['port']}/{where.get('db', 0)}"
-    script = subprocess.run([sys.executable, "-c", _GREENLETS, url], capture_output=True, text=True, timeout=60)
+    script = subprocess.run([sys.executable, "-c", _GREENLETS, url], capture_output=True, text=True,
+                            timeout=60)
     assert script.returncode == 0, script.stderr
     assert script.stdout.split() == ["192.0.2.3", "192.0.2.2"]
