@@ -197,7 +197,7 @@ def test_a_key_of_another_type_fails_the_last_check_before_it_writes_anything(ap
     kept = redis_client.get(key("session", before))
     answer = browser.submit("/login/password", {"password": PASSWORD}, form_page="/login/password")
     assert answer.status_code == 500 and "Traceback" not in browser.text(answer)
-    assert "uness_session=" not in " ".join(answer.headers.getlist("Set-Cookie"))
+    assert answer.headers.getlist("Set-Cookie") == []  # no new session id, no known-device cookie
     assert session_id(browser) == before and redis_client.get(key("session", before)) == kept
     assert redis_client.keys(key("session", "*")) == [key("session", before)]
     assert set(redis_client.keys(key("throttle", "*"))) == failures
@@ -207,6 +207,19 @@ def test_a_key_of_another_type_fails_the_last_check_before_it_writes_anything(ap
     else:
         assert sign_ins(redis_client, camille.id) == []
     assert not browser.signed_in()
+
+
+def test_what_a_browser_sends_reaches_the_last_check_as_values_only(app, camille, redis_client):
+    """The user agent goes into the session and the history entry the last check writes: shaped as the
+    script's own list of writes (a count, a command, a key), it stays a value, kept as sent."""
+    crafted = f"0 DEL {Store.user_key(camille.id)} 1 SET {key('session', 'planted')} x') redis.call('FLUSHALL"
+    attacker = Browser(app.test_client())
+    attacker.client.environ_base["HTTP_USER_AGENT"] = crafted
+    assert attacker.sign_in(EMAIL).status_code == 302 and attacker.signed_in()
+    assert app.extensions["gateway.directory"].get(camille.id).status == "active"
+    assert not redis_client.exists(key("session", "planted"))
+    record = json.loads(redis_client.get(key("session", session_id(attacker))))
+    assert record["_auth"]["ua"] == crafted and sign_ins(redis_client, camille.id)[0]["agent"] == crafted
 
 
 def sign_ins(redis_client, account_id: str) -> list[dict]:
