@@ -143,12 +143,20 @@ def test_the_session_the_step_writes_is_under_a_new_id_indexed_and_remembered(ap
     assert redis_client.get(key("session", after)) is None and not browser.signed_in()
 
 
+def meanwhile(app, account_id: str, what: str):
+    """What happens to the account during its hash: disabled, or its record removed."""
+    if what == "disabled":
+        return lambda: app.extensions["gateway.directory"].disable(account_id)
+    return lambda: app.extensions["gateway.store"].redis.delete(Store.user_key(account_id))
+
+
+@pytest.mark.parametrize("what", ["disabled", "removed"])
 def test_a_sign_in_refused_after_its_hash_keeps_the_browsers_session_as_it_was(app, browser, camille,
-                                                                              redis_client, monkeypatch):
+                                                                              redis_client, monkeypatch,
+                                                                              what):
     passwords = app.extensions["gateway.passwords"]
-    directory = app.extensions["gateway.directory"]
     monkeypatch.setattr(passwords, "hasher",
-                        MeanwhileHasher(passwords.hasher, lambda: directory.disable(camille.id)))
+                        MeanwhileHasher(passwords.hasher, meanwhile(app, camille.id, what)))
     browser.submit("/login", {"email": EMAIL}, form_page="/login")
     before = session_id(browser)
     kept = redis_client.get(key("session", before))
@@ -159,6 +167,32 @@ def test_a_sign_in_refused_after_its_hash_keeps_the_browsers_session_as_it_was(a
     assert session_id(browser) == before and redis_client.get(key("session", before)) == kept
     assert [k for k in redis_client.keys(key("session", "*"))] == [key("session", before)]
     assert not signed_in_sessions(redis_client, camille.id)
+
+
+def test_a_refused_sign_in_as_another_account_leaves_the_browser_signed_in_as_before(
+        app, browser, camille, make_account, redis_client, monkeypatch):
+    """Signed in as one account, the browser signs in as another (SAML ForceAuthn, OIDC prompt=login), which
+    is disabled during its hash: still the first account, under the same id, its record and parties as
+    they were; Flask-Login's user of the next request is the first account's, never the refused one."""
+    make_account("dominique@univ-exemple.fr", account_id="dominique")
+    assert browser.sign_in("dominique@univ-exemple.fr").status_code == 302
+    before = session_id(browser)
+    redis_client.hset(key("session-parties", before), "saml|https://sp.example.org", "{}")
+    passwords = app.extensions["gateway.passwords"]
+    monkeypatch.setattr(passwords, "hasher", MeanwhileHasher(passwords.hasher,
+                                                             meanwhile(app, camille.id, "disabled")))
+    browser.submit("/login", {"email": EMAIL}, form_page="/login?force=1")
+    kept = redis_client.get(key("session", before))
+    answer = browser.submit("/login/password", {"password": PASSWORD})
+    assert answer.status_code == 302 and answer.location.endswith("/login")
+    assert "uness_session=" not in " ".join(answer.headers.getlist("Set-Cookie"))
+    assert session_id(browser) == before and redis_client.get(key("session", before)) == kept
+    assert redis_client.hgetall(key("session-parties", before)) == {"saml|https://sp.example.org": "{}"}
+    assert signed_in_sessions(redis_client, "dominique") == {before}
+    assert not redis_client.exists(key("account-sessions", camille.id))
+    assert sign_ins(redis_client, camille.id) == []
+    account_page = browser.text(browser.get("/account"))
+    assert "dominique@univ-exemple.fr" in account_page and EMAIL not in account_page
 
 
 def test_a_redis_error_in_the_last_check_signs_nobody_in(app, browser, camille, redis_client, monkeypatch):
