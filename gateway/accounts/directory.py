@@ -131,23 +131,34 @@ return redis.call('HGETALL', ARGV[2] .. id)
 """
 
 #: A sign-in's last check once its password hash matched: the account is still active with that hash
-#: (neither disabled nor given another password meanwhile), and only then are KEYS[2..] deleted (what
-#: the sign-in clears: its throttle counters), atomically. KEYS[1]: the account. ARGV[1]: the hash.
-#: KEYS[1]: the account; KEYS[2..]: the key of each write. ARGV[1]: the hash that matched; then per write
-#: its number of arguments, its command, its arguments (:data:`Write`, its key moved to KEYS).
+#: (neither disabled nor given another password meanwhile), and only then are the caller's writes made,
+#: atomically. A script is not rolled back when a command fails: every key a write needs of one type (a
+#: set, a list) is checked first, so that a key of another type (WRONGTYPE) fails the step before it
+#: writes anything. KEYS[1]: the account; KEYS[2..]: the key of each write. ARGV[1]: the hash that
+#: matched; then per write its number of arguments, its command, the type its key must have ('' any:
+#: :data:`_KEY_TYPES`), its arguments (:data:`Write`, its key moved to KEYS).
 _HOLDS_PASSWORD = """
 local found = redis.call('HMGET', KEYS[1], 'status', 'password_hash')
 if found[1] ~= 'active' or found[2] ~= ARGV[1] then return 0 end
-local at = 2
+local starts, at = {}, 2
 for k = 2, #KEYS do
-  local count = tonumber(ARGV[at])
-  redis.call(ARGV[at + 1], KEYS[k], unpack(ARGV, at + 2, at + 1 + count))
-  at = at + 2 + count
+  local held = ARGV[at + 2] ~= '' and redis.call('TYPE', KEYS[k]).ok
+  if held and held ~= 'none' and held ~= ARGV[at + 2] then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' holds a ' .. held .. ', nothing written')
+  end
+  starts[k], at = at, at + 3 + tonumber(ARGV[at])
+end
+for k = 2, #KEYS do
+  at = starts[k]
+  redis.call(ARGV[at + 1], KEYS[k], unpack(ARGV, at + 3, at + 2 + tonumber(ARGV[at])))
 end
 return 1
 """
 #: One Redis write: the command, its key, its arguments (``("DEL", key)``, ``("SET", key, value, "EX", 60)``).
 Write = tuple[Any, ...]
+#: The commands :meth:`Directory.holds_password` makes, and the type each needs its key to hold ('': any;
+#: SET without XX/NX replaces any value, with NX leaves it). No other command name reaches its script.
+_KEY_TYPES = {"DEL": "", "EXPIRE": "", "SET": "", "SADD": "set", "LPUSH": "list", "LTRIM": "list"}
 
 _RETRIES = 20
 
@@ -191,11 +202,17 @@ class Directory:
         """Whether the account is active with ``password_hash`` now; only then are the writes ``then`` made,
         in order, in the same atomic step (one script, :data:`_HOLDS_PASSWORD`): a sign-in's last check
         after the (slow) hash matched, so that an account disabled or given a new password meanwhile is
-        refused and nothing of the sign-in is written (its failures cleared, its session, its history)."""
+        refused and nothing of the sign-in is written (its failures cleared, its session, its history).
+
+        Raises ValueError for a command not in :data:`_KEY_TYPES`, and redis.ResponseError (WRONGTYPE)
+        when a key holds another type than its write needs: then nothing is written either.
+        """
         keys, args = [Store.user_key(account_id)], [password_hash]
         for command, name, *arguments in then:
+            if command not in _KEY_TYPES:
+                raise ValueError(f"holds_password does not make {command!r} writes")
             keys.append(name)
-            args += [len(arguments), command, *arguments]
+            args += [len(arguments), command, _KEY_TYPES[command], *arguments]
         return bool(self._holds_password(keys=keys, args=args))
 
     def find_by_email(self, address: str) -> Account | None:

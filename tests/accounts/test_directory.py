@@ -106,6 +106,22 @@ def test_password_activates_provisioned_not_disabled(directory):
     assert directory.set_password_hash("u1", "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA").status == "disabled"
 
 
+def test_the_last_checks_writes_are_its_known_commands_only(directory, redis_client):
+    """``holds_password`` sends no command name it does not know (a value is never a command): one
+    outside its list is refused before anything is sent, and the writes before it are not made."""
+    password_hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA"
+    directory.create(make("u1", "a@example.org"))
+    directory.set_password_hash("u1", password_hash)
+    redis_client.set("gw:throttle:account:u1", "3")
+    for command in ("FLUSHALL", "del", "EVAL"):
+        with pytest.raises(ValueError):
+            directory.holds_password("u1", password_hash, then=[("DEL", "gw:throttle:account:u1"),
+                                                                (command, "gw:session:x", "0")])
+        assert redis_client.get("gw:throttle:account:u1") == "3" and directory.get("u1") is not None
+    assert directory.holds_password("u1", password_hash, then=[("DEL", "gw:throttle:account:u1")])
+    assert not redis_client.exists("gw:throttle:account:u1")
+
+
 def test_threads_racing_for_one_address_one_wins(redis_client):
     """Eight writers create different accounts with the same address at once: exactly one wins."""
     barrier = threading.Barrier(8)

@@ -62,11 +62,12 @@ def test_a_password_sign_in_reads_once_before_the_hash_and_writes_once_after(app
     # checked again with the hash that matched, the session under its new id and the history entry
     # written by the same script: one round trip
     assert sent == ["GET", "HGETALL", "HMGET", "HMGET", "HMGET", "EVALSHA", "EVALSHA", "EVALSHA"], sent
-    # the limit's counters; the account's status and hash, then the old record deleted, the new one
+    # the limit's counters; the account's status and hash, the type of the index and the history's list
+    # (a key of another type fails the step before it writes), then the old record deleted, the new one
     # written and indexed, with the index's and the SPs' record's TTL (every write of a signed-in
     # session renews it), the history entry pushed, the list capped, its TTL renewed
-    assert inside == ["INCRBY", "INCRBY", "HMGET", "DEL", "SET", "SADD", "EXPIRE", "EXPIRE",
-                      "LPUSH", "LTRIM", "EXPIRE"], inside
+    assert inside == ["INCRBY", "INCRBY", "HMGET", "TYPE", "TYPE", "TYPE", "DEL", "SET", "SADD", "EXPIRE",
+                      "EXPIRE", "LPUSH", "LTRIM", "EXPIRE"], inside
     assert browser.signed_in()
 
 
@@ -142,12 +143,20 @@ def test_the_session_the_step_writes_is_under_a_new_id_indexed_and_remembered(ap
     assert redis_client.get(key("session", after)) is None and not browser.signed_in()
 
 
+def meanwhile(app, account_id: str, what: str):
+    """What happens to the account during its hash: disabled, or its record removed."""
+    if what == "disabled":
+        return lambda: app.extensions["gateway.directory"].disable(account_id)
+    return lambda: app.extensions["gateway.store"].redis.delete(Store.user_key(account_id))
+
+
+@pytest.mark.parametrize("what", ["disabled", "removed"])
 def test_a_sign_in_refused_after_its_hash_keeps_the_browsers_session_as_it_was(app, browser, camille,
-                                                                              redis_client, monkeypatch):
+                                                                              redis_client, monkeypatch,
+                                                                              what):
     passwords = app.extensions["gateway.passwords"]
-    directory = app.extensions["gateway.directory"]
     monkeypatch.setattr(passwords, "hasher",
-                        MeanwhileHasher(passwords.hasher, lambda: directory.disable(camille.id)))
+                        MeanwhileHasher(passwords.hasher, meanwhile(app, camille.id, what)))
     browser.submit("/login", {"email": EMAIL}, form_page="/login")
     before = session_id(browser)
     kept = redis_client.get(key("session", before))
@@ -158,6 +167,32 @@ def test_a_sign_in_refused_after_its_hash_keeps_the_browsers_session_as_it_was(a
     assert session_id(browser) == before and redis_client.get(key("session", before)) == kept
     assert [k for k in redis_client.keys(key("session", "*"))] == [key("session", before)]
     assert not signed_in_sessions(redis_client, camille.id)
+
+
+def test_a_refused_sign_in_as_another_account_leaves_the_browser_signed_in_as_before(
+        app, browser, camille, make_account, redis_client, monkeypatch):
+    """Signed in as one account, the browser signs in as another (SAML ForceAuthn, OIDC prompt=login), which
+    is disabled during its hash: still the first account, under the same id, its record and parties as
+    they were; Flask-Login's user of the next request is the first account's, never the refused one."""
+    make_account("dominique@univ-exemple.fr", account_id="dominique")
+    assert browser.sign_in("dominique@univ-exemple.fr").status_code == 302
+    before = session_id(browser)
+    redis_client.hset(key("session-parties", before), "saml|https://sp.example.org", "{}")
+    passwords = app.extensions["gateway.passwords"]
+    monkeypatch.setattr(passwords, "hasher", MeanwhileHasher(passwords.hasher,
+                                                             meanwhile(app, camille.id, "disabled")))
+    browser.submit("/login", {"email": EMAIL}, form_page="/login?force=1")
+    kept = redis_client.get(key("session", before))
+    answer = browser.submit("/login/password", {"password": PASSWORD})
+    assert answer.status_code == 302 and answer.location.endswith("/login")
+    assert "uness_session=" not in " ".join(answer.headers.getlist("Set-Cookie"))
+    assert session_id(browser) == before and redis_client.get(key("session", before)) == kept
+    assert redis_client.hgetall(key("session-parties", before)) == {"saml|https://sp.example.org": "{}"}
+    assert signed_in_sessions(redis_client, "dominique") == {before}
+    assert not redis_client.exists(key("account-sessions", camille.id))
+    assert sign_ins(redis_client, camille.id) == []
+    account_page = browser.text(browser.get("/account"))
+    assert "dominique@univ-exemple.fr" in account_page and EMAIL not in account_page
 
 
 def test_a_redis_error_in_the_last_check_signs_nobody_in(app, browser, camille, redis_client, monkeypatch):
@@ -181,6 +216,44 @@ def test_a_redis_error_in_the_last_check_signs_nobody_in(app, browser, camille, 
     assert not signed_in_sessions(redis_client, camille.id)
     redis_client.delete(account_key)
     assert not browser.signed_in()
+
+
+@pytest.mark.parametrize("broken", ["history", "account-sessions"])
+def test_a_key_of_another_type_fails_the_last_check_before_it_writes_anything(app, browser, camille,
+                                                                             redis_client, broken):
+    """A script is not rolled back when one of its commands fails: the account's history (a list) or its
+    sessions' index (a set) holding another type fails the step before its first write — no session
+    under a new id, no index entry, no history entry, the failures not cleared, the old record kept."""
+    assert browser.sign_in(EMAIL, "a wrong guess").status_code == 200
+    failures = set(redis_client.keys(key("throttle", "*")))
+    redis_client.set(key(broken, camille.id), "another type")
+    before = session_id(browser)
+    kept = redis_client.get(key("session", before))
+    answer = browser.submit("/login/password", {"password": PASSWORD}, form_page="/login/password")
+    assert answer.status_code == 500 and "Traceback" not in browser.text(answer)
+    assert answer.headers.getlist("Set-Cookie") == []  # no new session id, no known-device cookie
+    assert session_id(browser) == before and redis_client.get(key("session", before)) == kept
+    assert redis_client.keys(key("session", "*")) == [key("session", before)]
+    assert set(redis_client.keys(key("throttle", "*"))) == failures
+    assert redis_client.get(key(broken, camille.id)) == "another type"
+    if broken == "history":
+        assert not redis_client.exists(key("account-sessions", camille.id))
+    else:
+        assert sign_ins(redis_client, camille.id) == []
+    assert not browser.signed_in()
+
+
+def test_what_a_browser_sends_reaches_the_last_check_as_values_only(app, camille, redis_client):
+    """The user agent goes into the session and the history entry the last check writes: shaped as the
+    script's own list of writes (a count, a command, a key), it stays a value, kept as sent."""
+    crafted = f"0 DEL {Store.user_key(camille.id)} 1 SET {key('session', 'planted')} x') redis.call('FLUSHALL"
+    attacker = Browser(app.test_client())
+    attacker.client.environ_base["HTTP_USER_AGENT"] = crafted
+    assert attacker.sign_in(EMAIL).status_code == 302 and attacker.signed_in()
+    assert app.extensions["gateway.directory"].get(camille.id).status == "active"
+    assert not redis_client.exists(key("session", "planted"))
+    record = json.loads(redis_client.get(key("session", session_id(attacker))))
+    assert record["_auth"]["ua"] == crafted and sign_ins(redis_client, camille.id)[0]["agent"] == crafted
 
 
 def sign_ins(redis_client, account_id: str) -> list[dict]:

@@ -410,6 +410,59 @@ def test_forged_mail_buttons_send_nothing(browser, client, camille, mailbox):
     assert mails_to(mailbox, EMAIL) == []
 
 
+def another_sessions_token(app) -> str:
+    """A valid CSRF token, of the attacker's own session."""
+    return csrf_token(browser_from(app, ATTACKER_IP).client.get("/login"))
+
+
+def refused_then_retyped(browser, app, page, weak: dict, strong: dict):
+    """``page``'s form POSTed with ``strong`` and another session's valid token (refused: "Page expirée",
+    nothing spent or changed: the rest goes on), then as the person fills it, with ``weak`` (the page
+    comes back with its error), then from that page, with ``strong``: the token the re-rendered page
+    carries is the one that works. The last answer."""
+    assert_expired(browser.post_form(page, {**strong, "csrf_token": another_sessions_token(app)},
+                                     field="password"))
+    again = browser.post_form(page, weak, field="password")
+    assert again.status_code == 200 and "Au moins 12 caractères." in browser.text(again)
+    return browser.post_form(again, strong, field="password")
+
+
+WEAK, STRONG = {"password": "court", "confirm": "court"}, {"password": "une phrase de passe assez longue",
+                                                          "confirm": "une phrase de passe assez longue"}
+
+
+def test_reset_form_refuses_another_sessions_token_and_its_error_page_carries_one(browser, app, camille,
+                                                                                  mailbox):
+    """The forms whose CSRF token is made when rendered (forms.RevealableForm): reset."""
+    browser.submit("/login", {"email": EMAIL})
+    browser.submit("/login/reset", form_page="/login/password")
+    link = mailbox.link(EMAIL)
+    done = refused_then_retyped(browser, app, browser.get(link), WEAK, STRONG)
+    assert done.status_code == 302 and browser.signed_in()
+
+
+def test_activation_form_refuses_another_sessions_token_and_its_error_page_carries_one(browser, app,
+                                                                                       make_account, mailbox):
+    make_account("interne@chu-exemple.fr", status="provisioned", verified=False)
+    browser.submit("/login", {"email": "interne@chu-exemple.fr"})
+    browser.submit("/login/code/send", form_page="/login/activate")
+    code = {"code": mailbox.code("interne@chu-exemple.fr")}
+    done = refused_then_retyped(browser, app, browser.get("/login/activate"), {**WEAK, **code},
+                                {**STRONG, **code})
+    assert done.status_code == 302 and browser.signed_in()
+
+
+def test_change_password_form_refuses_another_sessions_token_and_its_error_page_carries_one(browser, app,
+                                                                                           camille):
+    browser.sign_in(EMAIL)
+    current = {"current": PASSWORD}
+    done = refused_then_retyped(browser, app, browser.get("/account"), {**WEAK, **current},
+                                {**STRONG, **current})
+    assert done.status_code == 302 and browser.signed_in()
+    assert app.extensions["gateway.passwords"].verify(
+        app.extensions["gateway.directory"].get(camille.id).password_hash, STRONG["password"])
+
+
 # == Rate limits ===============================================================================
 
 def test_address_step_limited_per_typed_address_and_client(build, camille):
