@@ -163,8 +163,7 @@ class SessionStore:
         found.append(("SET", key("session", sid), payload, "EX", ttl, "NX" if new else "XX"))
         auth = data.get(AUTH)
         if auth and new:
-            index = key("account-sessions", auth["account"])
-            found += [("SADD", index, sid), ("EXPIRE", index, self.settings.remember_days * 86400 + 86400)]
+            found += self._index_writes(auth["account"], sid)
         if auth:  # the SPs and RPs it was handed to outlive it, however long it is kept alive (SLO)
             found.append(("EXPIRE", Parties.key(sid), ttl + TOUCH_INTERVAL))
         return found
@@ -210,9 +209,14 @@ class SessionStore:
 
     def index(self, account_id: str, sid: str) -> None:
         pipe = self.store.redis.pipeline()
-        pipe.sadd(key("account-sessions", account_id), sid)
-        pipe.expire(key("account-sessions", account_id), self.settings.remember_days * 86400 + 86400)
+        for command in self._index_writes(account_id, sid):
+            pipe.execute_command(*command)
         pipe.execute()
+
+    def _index_writes(self, account_id: str, sid: str) -> list[Write]:
+        """``sid`` added to its account's sessions (kept a day past the longest remembered session)."""
+        index = key("account-sessions", account_id)
+        return [("SADD", index, sid), ("EXPIRE", index, self.settings.remember_days * 86400 + 86400)]
 
     def touch(self, data: dict[str, Any]) -> bool:
         """Refresh last-seen (and so the idle TTL) when it is stale. True when changed."""
