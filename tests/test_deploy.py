@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -350,6 +351,45 @@ def test_client_address_is_taken_from_a_trusted_proxy_only():
     assert call("127.0.0.1", "not-an-address") == "127.0.0.1"
     # a direct client cannot choose its address
     assert call("192.0.2.10", "198.51.100.7") == "192.0.2.10"
+
+
+def _one_answer(sock: socket.socket) -> bytes:
+    """One HTTP answer read from ``sock`` (headers, then Content-Length bytes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += sock.recv(65536)
+    assert body[length:] == b"", "one answer at a time"
+    return head
+
+
+def test_under_gevent_a_connection_with_requests_queued_does_not_hold_back_another(gunicorn):
+    """One gevent worker; connection A sends 40 requests at once (pipelined), and once its first
+    answer is back, connection B sends one: B is answered while A's are still being answered, not after
+    the 40 (each request gives the worker's event loop one pass, ``pre_request``; without it the worker
+    ran A's queue to its end, none of its requests having to wait for anything)."""
+    server = gunicorn()
+    request = b"GET /oidc/jwks HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"  # no Redis: nothing to wait for
+    a, b = (socket.create_connection(("127.0.0.1", server.port), timeout=20) for _ in range(2))
+    with a, b:
+        for sock in (a, b):  # both accepted, served once, idle
+            sock.sendall(request)
+            assert _one_answer(sock).startswith(b"HTTP/1.1 200")
+        a.sendall(request * 40)
+        assert _one_answer(a).startswith(b"HTTP/1.1 200")  # the worker is on A's queue now
+        b.sendall(request)
+        assert _one_answer(b).startswith(b"HTTP/1.1 200")
+        a.setblocking(False)
+        written = b""
+        try:
+            while chunk := a.recv(1 << 20):
+                written += chunk
+        except BlockingIOError:
+            pass
+        assert written.count(b"HTTP/1.1 200") < 39  # A's answers written before B's (after the first)
 
 
 def test_client_address_verdicts_stay_the_same_once_remembered():
