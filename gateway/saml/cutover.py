@@ -99,13 +99,20 @@ def application_view(idp_entity_id: str, sp_entity_id: str, name_format: str, pe
     return ApplicationView(keys.eppn, keys.persistent_id, keys.name_id, remote)
 
 
+def issued_name_id(sp: ServiceProvider, account: Account,
+                   name_ids: NameIds) -> tuple[str, IssuedNameId | None]:
+    """The NameID format the SSO would use for this person without a NameIDPolicy, and their persistent
+    NameID at the SP (None: none yet; nothing made)."""
+    persistent = name_ids.persistent_name_id(account, sp.entity_id, create=False)
+    return format_for(account, sp, NameIdPolicy()), persistent
+
+
 def keys_of(idp: IdentityProvider, sp: ServiceProvider, account: Account,
             name_ids: NameIds) -> ApplicationKeys:
     """What the application will key this person on at their next sign-in without a NameIDPolicy
     (nothing made). Only the attributes of :data:`COMPARED` are computed (subject-id and pairwise-id,
     a hash each, are not: no line is compared with them)."""
-    name_format = format_for(account, sp, NameIdPolicy())
-    persistent = name_ids.persistent_name_id(account, sp.entity_id, create=False)
+    name_format, persistent = issued_name_id(sp, account, name_ids)
     released = attributes_for(idp, sp, account, name_ids, NameIdPolicy(), create=False, only=COMPARED)
     return application_keys(idp.entity_id, sp.entity_id, name_format, persistent, released)
 
@@ -224,8 +231,7 @@ class _Judge:
         """:attr:`ApplicationKeys.name_id` without the attributes (what a bare value is compared with)."""
         if account.id in self._views:
             return self._views[account.id].name_id
-        sent = sent_persistent(format_for(account, self.sp, NameIdPolicy()),
-                               self.name_ids.persistent_name_id(account, self.sp.entity_id, create=False))
+        sent = sent_persistent(*issued_name_id(self.sp, account, self.name_ids))
         return sent.value if sent is not None else ""
 
     def line(self, line: _Line, owners: list[str | None]) -> None:
